@@ -1,0 +1,144 @@
+"""Plain words for numbers: one-sentence meanings, a glossary, and number formatting.
+
+Managers read these sentences; engineers read the numbers beside them. Both come from the
+same values, so the words never say something the tables don't.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+from registry.model import Model
+
+from .metrics import METRICS
+
+GLOSSARY: dict[str, str] = {
+    "roc_auc": "ROC AUC: the chance that the model scores a randomly chosen positive case above "
+               "a randomly chosen negative one. 0.5 is a coin toss, 1.0 is perfect.",
+    "average_precision": "Average precision: how precise the model's alerts are on average as "
+                         "it flags more and more cases. Higher is better.",
+    "accuracy": "Accuracy: the share of all predictions that are right.",
+    "precision": "Precision: of the cases the model flags, the share that really are positive.",
+    "recall": "Recall: of the real positive cases, the share the model flags.",
+    "f1": "F1 score: a single balance of precision and recall (their harmonic mean).",
+    "log_loss": "Log loss: how far the predicted probabilities are from what happened; "
+                "confident mistakes cost most. Lower is better.",
+    "brier": "Brier score: the mean squared gap between predicted probability and outcome. "
+             "Lower is better.",
+    "f1_macro": "Macro F1: the F1 score of each class, averaged with every class counting "
+                "the same.",
+    "f1_weighted": "Weighted F1: the F1 score of each class, averaged by how common each "
+                   "class is.",
+    "rmse": "RMSE (root mean squared error): the typical size of a prediction error, with big "
+            "errors weighing more. In the target's unit; lower is better.",
+    "mae": "Mean absolute error: how far off a prediction is on average, in the target's unit. "
+           "Lower is better.",
+    "r2": "R²: the share of the target's variation the model explains. 1 is perfect, 0 is no "
+          "better than always predicting the average.",
+    "mape": "MAPE (mean absolute percentage error): the average error as a share of the true "
+            "value. Lower is better.",
+}
+
+
+def plural(entity: str, n: float = 2) -> str:
+    if not entity:
+        entity = "case"
+    if n == 1:
+        return entity
+    if entity.endswith(("s", "x", "ch", "sh")):
+        return entity + "es"
+    if entity.endswith("y") and entity[-2:-1] not in "aeiou":
+        return entity[:-1] + "ies"
+    return entity + "s"
+
+
+def format_value(metric: str, value: float | None, unit: str = "") -> str:
+    """A metric's value as shown on a card: ratios with 3 decimals, errors with their unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    info = METRICS.get(metric)
+    if info is not None and info.key == "mape":
+        return f"{value:.1%}"
+    if info is not None and info.kind == "unit":
+        return f"{value:,.1f} {unit}".strip()
+    return f"{value:.3f}"
+
+
+def format_delta(metric: str, delta: float, unit: str = "") -> str:
+    info = METRICS.get(metric)
+    if info is not None and info.key == "mape":
+        return f"{delta * 100:+.1f} points"
+    if info is not None and info.kind == "unit":
+        return f"{delta:+,.1f} {unit}".strip()
+    return f"{delta:+.3f}"
+
+
+def metric_sentence(metric: str, value: float, model: Model) -> str:
+    """What the value means for this model, in one sentence a non-specialist can repeat."""
+    entity = model.entity or "case"
+    positive = model.business.positive_means if model.business and \
+        model.business.positive_means else ""
+    if metric == "roc_auc":
+        if positive:
+            return (f"Given one {entity} who {_third_person(positive)} and one who does not, "
+                    f"the model ranks the first higher {per_100(value)} times in 100.")
+        return (f"Given one positive and one negative {entity}, the model scores the positive "
+                f"one higher {per_100(value)} times in 100.")
+    if metric == "accuracy":
+        return f"The model gets {per_100(value)} of every 100 {plural(entity)} right."
+    if metric == "precision":
+        return (f"Of every 100 {plural(entity)} the model flags, {per_100(value)} really "
+                f"are positive.")
+    if metric == "recall":
+        return (f"Of every 100 {plural(entity)} that really are positive, the model flags "
+                f"{per_100(value)}.")
+    if metric == "mae":
+        unit = f" {model.target_unit}" if model.target_unit else ""
+        return f"On average a prediction is off by {value:,.1f}{unit}."
+    if metric == "rmse":
+        unit = f" {model.target_unit}" if model.target_unit else ""
+        return f"A typical prediction error is about {value:,.1f}{unit}, counting big misses more."
+    if metric == "r2":
+        return f"The model explains {per_100(value)}% of the variation in the outcome."
+    return GLOSSARY.get(metric, METRICS[metric].name)
+
+
+def per_100(value: float) -> str:
+    """A share as 'N' out of 100, never rounding a not-quite-perfect value up to 100 or a
+    non-zero one down to 0."""
+    n = round(value * 100)
+    if n >= 100 and value < 1:
+        return "more than 99"
+    if n <= 0 and value > 0:
+        return "fewer than 1"
+    return str(n)
+
+
+def _third_person(phrase: str) -> str:
+    """'the customer cancels within 90 days' -> 'cancels within 90 days' (drop a leading
+    'the <entity>' so the sentence reads naturally)."""
+    words = phrase.split()
+    if len(words) > 2 and words[0].lower() in ("the", "a", "an"):
+        return " ".join(words[2:])
+    return phrase
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    """'3 days ago', 'today', 'in 2 days' – for 'last updated' lines."""
+    if when is None:
+        return "unknown"
+    now = now or datetime.now(timezone.utc)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    days = (now - when).days
+    if days < 0:
+        return when.strftime("%d %b %Y")
+    if days == 0:
+        return "today"
+    if days == 1:
+        return "yesterday"
+    if days < 60:
+        return f"{days} days ago"
+    if days < 730:
+        return f"{days // 30} months ago"
+    return f"{days // 365} years ago"

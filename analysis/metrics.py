@@ -1,0 +1,155 @@
+"""Metrics of prediction rows, computed with scikit-learn.
+
+Every number ModelDeck shows about model quality comes from here, so that each one can be
+tested against scikit-learn on the same rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, Evaluation, Model
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    key: str
+    name: str  # short name shown on screen
+    higher_is_better: bool
+    kind: str  # "ratio" (0..1, shown as a percentage or 0.xx), "money", "unit" (target unit)
+
+
+METRICS: dict[str, MetricInfo] = {m.key: m for m in [
+    MetricInfo("roc_auc", "ROC AUC", True, "ratio"),
+    MetricInfo("average_precision", "Average precision", True, "ratio"),
+    MetricInfo("accuracy", "Accuracy", True, "ratio"),
+    MetricInfo("precision", "Precision", True, "ratio"),
+    MetricInfo("recall", "Recall", True, "ratio"),
+    MetricInfo("f1", "F1 score", True, "ratio"),
+    MetricInfo("log_loss", "Log loss", False, "score"),
+    MetricInfo("brier", "Brier score", False, "score"),
+    MetricInfo("f1_macro", "Macro F1", True, "ratio"),
+    MetricInfo("f1_weighted", "Weighted F1", True, "ratio"),
+    MetricInfo("rmse", "RMSE", False, "unit"),
+    MetricInfo("mae", "Mean absolute error", False, "unit"),
+    MetricInfo("r2", "R²", True, "ratio"),
+    MetricInfo("mape", "MAPE", False, "ratio"),
+]}
+
+HEADLINE = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}
+
+
+def headline_metric(task: str) -> str:
+    return HEADLINE[task]
+
+
+def binary_truth(y_true: pd.Series | np.ndarray, positive_label: str | None) -> np.ndarray:
+    """y_true as 0/1, where 1 is the model's positive class.
+
+    The positive class is ``positive_label`` when the model names one (compared as text, so
+    ``"1"`` matches 1 and ``"yes"`` matches "yes"); otherwise 1 / True.
+    """
+    y = pd.Series(np.asarray(y_true))
+    if positive_label is not None:
+        if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
+            try:  # "1" matches 1 and 1.0 in a numeric column
+                return (y == float(positive_label)).to_numpy(dtype=int)
+            except ValueError:
+                pass
+        return (y.astype(str) == str(positive_label)).to_numpy(dtype=int)
+    if y.dtype == bool:
+        return y.to_numpy(dtype=int)
+    return (pd.to_numeric(y, errors="coerce") == 1).to_numpy(dtype=int)
+
+
+def proba_matrix(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """Per-class probabilities and the class labels (as text) of a multiclass table."""
+    cols = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
+    return frame[cols].to_numpy(dtype=float), [c[len(PROBA_PREFIX):] for c in cols]
+
+
+def multiclass_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(y_true, y_pred) as text labels; y_pred from the table or the most probable class."""
+    y_true = frame[COL_TRUE].astype(str).to_numpy()
+    if COL_PRED in frame.columns:
+        y_pred = frame[COL_PRED].astype(str).to_numpy()
+    else:
+        p, classes = proba_matrix(frame)
+        y_pred = np.asarray(classes)[p.argmax(axis=1)]
+    return y_true, y_pred
+
+
+def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
+    """Binary metrics; threshold-dependent ones flag rows with score >= threshold."""
+    pred = (score >= threshold).astype(int)
+    out = {
+        "accuracy": skm.accuracy_score(y, pred),
+        "precision": skm.precision_score(y, pred, zero_division=0),
+        "recall": skm.recall_score(y, pred, zero_division=0),
+        "f1": skm.f1_score(y, pred, zero_division=0),
+        "brier": skm.brier_score_loss(y, score),
+    }
+    if len(np.unique(y)) == 2:
+        out["roc_auc"] = skm.roc_auc_score(y, score)
+        out["average_precision"] = skm.average_precision_score(y, score)
+        out["log_loss"] = skm.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1])
+    return {k: float(v) for k, v in out.items()}
+
+
+def multiclass_metrics(frame: pd.DataFrame) -> dict[str, float]:
+    y_true, y_pred = multiclass_labels(frame)
+    out = {
+        "accuracy": skm.accuracy_score(y_true, y_pred),
+        "f1_macro": skm.f1_score(y_true, y_pred, average="macro", zero_division=0),
+        "f1_weighted": skm.f1_score(y_true, y_pred, average="weighted", zero_division=0),
+    }
+    if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
+        p, classes = proba_matrix(frame)
+        p = p / p.sum(axis=1, keepdims=True)
+        out["log_loss"] = skm.log_loss(y_true, p, labels=classes)
+    return {k: float(v) for k, v in out.items()}
+
+
+def regression_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    out = {
+        "rmse": skm.root_mean_squared_error(y, pred),
+        "mae": skm.mean_absolute_error(y, pred),
+        "r2": skm.r2_score(y, pred) if len(y) > 1 else float("nan"),
+    }
+    if len(y) and np.all(y != 0):
+        out["mape"] = skm.mean_absolute_percentage_error(y, pred)
+    return {k: float(v) for k, v in out.items()}
+
+
+def compute_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5) -> dict[str, float]:
+    """All metrics of the model's task on these rows (rows without a true value are left out)."""
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    if frame.empty:
+        return {}
+    if model.task == "binary":
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        return binary_metrics(y, frame[COL_SCORE].to_numpy(dtype=float), threshold)
+    if model.task == "multiclass":
+        return multiclass_metrics(frame)
+    return regression_metrics(frame[COL_TRUE].to_numpy(dtype=float),
+                              frame[COL_PRED].to_numpy(dtype=float))
+
+
+def evaluation_metrics(model: Model, evaluation: Evaluation, threshold: float = 0.5):
+    return compute_metrics(model, evaluation.frame, threshold)
+
+
+def is_better(metric: str, new: float, old: float) -> bool:
+    return new > old if METRICS[metric].higher_is_better else new < old
+
+
+def relative_drop(metric: str, current: float, reference: float) -> float:
+    """How much worse ``current`` is than ``reference``, as a fraction of the reference
+    (positive = worse, negative = better), whatever the metric's direction."""
+    if reference == 0:
+        return 0.0
+    change = (current - reference) / abs(reference)
+    return -change if METRICS[metric].higher_is_better else change

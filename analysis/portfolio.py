@@ -1,0 +1,199 @@
+"""One summary per model for the portfolio: champion, headline metric, change, health.
+
+Health is a traffic light with its reason in words:
+
+* ``act``   – the champion is clearly worse than the version before it, or production
+  performance has fallen well below what evaluation promised;
+* ``watch`` – a smaller fall, labels missing for recent production data, no champion alias,
+  no evaluation rows, or parts of the registry that could not be read;
+* ``ok``    – none of the above;
+* ``error`` – the model's files could not be read (the reason names file and field).
+
+Every threshold lives in ``HealthSettings``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from registry.cached import CachedSource
+from registry.model import COL_TIME, COL_TRUE, COL_VERSION, Model, ModelVersion, RegistryError
+
+from .language import format_delta, format_value, metric_sentence
+from .metrics import METRICS, compute_metrics, headline_metric, relative_drop
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    watch_drop: float = 0.02  # relative fall of the headline metric that earns "watch"
+    act_drop: float = 0.05  # relative fall that earns "act"
+    min_window_rows: int = 200  # fewest labelled production rows to judge a month
+
+
+@dataclass(frozen=True)
+class Health:
+    status: str  # ok | watch | act | error
+    reason: str
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    name: str
+    task: str
+    description: str = ""
+    metric: str = ""
+    champion: int | None = None
+    champion_how: str = ""  # "alias 'champion'", "stage Production", "newest version"
+    value: float | None = None
+    value_text: str = "–"
+    sentence: str = ""
+    previous: int | None = None
+    delta: float | None = None
+    delta_text: str = ""
+    improved: bool | None = None
+    last_updated: datetime | None = None
+    n_versions: int = 0
+    health: Health = Health("ok", "")
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def champion_of(versions: tuple[ModelVersion, ...]) -> tuple[ModelVersion | None, str]:
+    """The version in production: alias ``champion``, else legacy stage Production, else newest."""
+    for v in versions:
+        if "champion" in v.aliases:
+            return v, "alias 'champion'"
+    for v in versions:
+        if (v.stage or "").lower() == "production":
+            return v, "stage Production"
+    if versions:
+        return max(versions, key=lambda v: v.version), "newest version (no champion alias)"
+    return None, ""
+
+
+def challenger_of(versions: tuple[ModelVersion, ...]) -> ModelVersion | None:
+    for v in versions:
+        if "challenger" in v.aliases:
+            return v
+    return None
+
+
+def monthly_performance(model: Model, frame: pd.DataFrame, version: int | None,
+                        metric: str) -> pd.DataFrame:
+    """Headline metric per calendar month of production rows (of one version when given).
+
+    Columns: ``month`` (first day, UTC), ``rows``, ``labelled``, ``value`` (NaN when the month
+    has no labels, or when the metric is undefined on it, e.g. AUC with one class only).
+    """
+    if version is not None and COL_VERSION in frame.columns:
+        frame = frame.loc[frame[COL_VERSION] == version]
+    if frame.empty:
+        return pd.DataFrame(columns=["month", "rows", "labelled", "value"])
+    month = frame[COL_TIME].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
+    out = []
+    for period, rows in frame.groupby(month, sort=True):
+        labelled = rows.loc[rows[COL_TRUE].notna()]
+        value = np.nan
+        if len(labelled):
+            value = compute_metrics(model, labelled).get(metric, np.nan)
+        out.append({"month": period.to_timestamp(), "rows": len(rows),
+                    "labelled": len(labelled), "value": value})
+    return pd.DataFrame(out)
+
+
+def summarize(deck: CachedSource, name: str,
+              settings: HealthSettings = HealthSettings()) -> ModelSummary:
+    """The portfolio card of one model, cached until its files change."""
+    return deck.memo(("summary", name, settings), name,
+                     lambda: _summarize(deck, name, settings))
+
+
+def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> ModelSummary:
+    model = deck.model(name)
+    listing = deck.versions(name)
+    versions = listing.items
+    metric = headline_metric(model.task)
+    notes = [str(p) for p in listing.problems]
+    base = dict(name=name, task=model.task, description=model.description, metric=metric,
+                n_versions=len(versions), notes=tuple(notes))
+    if not versions:
+        return ModelSummary(**base, health=Health("watch", "No versions are registered yet."))
+    champ, how = champion_of(versions)
+    last = max((v.created_at for v in versions if v.created_at), default=model.updated_at)
+    base.update(champion=champ.version, champion_how=how, last_updated=last)
+
+    try:
+        value = compute_metrics(model, deck.evaluation(name, champ.version).frame).get(metric)
+    except KeyError:
+        return ModelSummary(**base, health=Health(
+            "watch", f"Version {champ.version} has no evaluation rows, so its quality is unknown."))
+    except RegistryError as e:
+        return ModelSummary(**base, health=Health("error", str(e.problem)))
+    base.update(value=value, value_text=format_value(metric, value, model.target_unit),
+                sentence=metric_sentence(metric, value, model))
+
+    # Change against the version registered just before the champion.
+    older = [v for v in versions if v.version < champ.version]
+    prev_value = None
+    if older:
+        prev = max(older, key=lambda v: v.version)
+        try:
+            prev_value = compute_metrics(model, deck.evaluation(name, prev.version).frame).get(metric)
+        except (KeyError, RegistryError):
+            prev_value = None
+        if prev_value is not None:
+            delta = value - prev_value
+            base.update(previous=prev.version, delta=delta,
+                        delta_text=f"{format_delta(metric, delta, model.target_unit)} "
+                                   f"vs v{prev.version}",
+                        improved=relative_drop(metric, value, prev_value) < 0)
+
+    health = _health(deck, model, champ, how, metric, value, prev_value, base.get("previous"),
+                     settings, notes)
+    return ModelSummary(**base, health=health)
+
+
+def _health(deck, model, champ, how, metric, value, prev_value, prev_version, settings,
+            notes) -> Health:
+    name = METRICS[metric].name
+    unit = model.target_unit
+    fmt = lambda v: format_value(metric, v, unit)  # noqa: E731
+    # 1. Production: the latest month with enough labels, against evaluation.
+    try:
+        mon = deck.monitoring(model.name)
+    except RegistryError as e:
+        return Health("watch", f"Production data could not be read: {e.problem}")
+    if mon is not None:
+        perf = monthly_performance(model, mon.frame, champ.version, metric)
+        judged = perf.loc[(perf["labelled"] >= settings.min_window_rows) & perf["value"].notna()]
+        if not judged.empty:
+            last = judged.iloc[-1]
+            drop = relative_drop(metric, float(last["value"]), value)
+            month = last["month"].strftime("%B %Y")
+            if drop >= settings.watch_drop:
+                status = "act" if drop >= settings.act_drop else "watch"
+                return Health(status, f"{name} in production fell to {fmt(last['value'])} in "
+                                      f"{month}, from {fmt(value)} at evaluation "
+                                      f"({drop:.0%} worse).")
+            unlabelled = perf.loc[perf["month"] > last["month"]]
+            tail = {0: "", 1: " The newest month has no labels yet."}.get(
+                len(unlabelled), f" The {len(unlabelled)} newest months have no labels yet.")
+            return Health("ok", f"{name} in production ({fmt(last['value'])} in {month}) "
+                                f"holds up against evaluation ({fmt(value)}).{tail}")
+    # 2. Evaluation: the champion against the version before it.
+    if prev_value is not None:
+        drop = relative_drop(metric, value, prev_value)
+        if drop >= settings.watch_drop:
+            status = "act" if drop >= settings.act_drop else "watch"
+            return Health(status, f"The champion (v{champ.version}) scores worse than "
+                                  f"v{prev_version}: {name} {fmt(value)} against "
+                                  f"{fmt(prev_value)}.")
+    if not how.startswith(("alias", "stage")):
+        return Health("watch", f"No version carries the 'champion' alias; showing v{champ.version}"
+                               f", the {how}.")
+    if notes:
+        return Health("watch", f"{len(notes)} part(s) of this model's files could not be read.")
+    return Health("ok", f"The champion is at least as good as the version before it, and no "
+                        f"production data says otherwise.")

@@ -1,0 +1,148 @@
+"""ModelDeck: the Dash app.
+
+    python app.py                          # the bundled sample registry on http://127.0.0.1:8050
+    python app.py --registry path/to/reg   # your own registry (or MODELDECK_REGISTRY=...)
+    gunicorn app:server                    # production; settings from the environment
+
+``create_app(settings)`` builds one app; nothing is read from the registry until a page asks.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+from flask import abort, send_file
+from flask_caching import Cache
+
+from components.shell import app_shell
+from registry import RegistryError, default_registry, open_source
+from registry.cached import CachedSource
+
+HERE = Path(__file__).resolve().parent
+log = logging.getLogger("modeldeck")
+
+
+@dataclass(frozen=True)
+class Settings:
+    registry: str = field(default_factory=default_registry)
+    host: str = "127.0.0.1"
+    port: int = 8050
+    debug: bool = False
+    title: str = "ModelDeck"
+    # Flask-Caching configuration; SimpleCache is per process. With several gunicorn workers
+    # use a shared backend (FileSystemCache, RedisCache) so they share computed results.
+    cache: dict = field(default_factory=lambda: {"CACHE_TYPE": "SimpleCache",
+                                                 "CACHE_DEFAULT_TIMEOUT": 3600,
+                                                 "CACHE_THRESHOLD": 2000})
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        env = os.environ
+        return cls(registry=default_registry(),
+                   host=env.get("MODELDECK_HOST", "127.0.0.1"),
+                   port=int(env.get("MODELDECK_PORT", "8050")),
+                   debug=env.get("MODELDECK_DEBUG", "").lower() in ("1", "true", "yes"))
+
+
+INDEX = """<!DOCTYPE html>
+<html lang="en">
+    <head>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>"""
+
+
+class BrokenSource:
+    """Stands in for a registry that cannot be opened at all, so the app still starts and
+    every page says why instead of failing."""
+
+    def __init__(self, uri: str, error: RegistryError):
+        self.uri = uri
+        self.error = error
+
+
+def create_app(settings: Settings | None = None) -> dash.Dash:
+    settings = settings or Settings()
+    app = dash.Dash(
+        __name__,
+        use_pages=True,
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE / "assets"),
+        external_stylesheets=["/vendor/bootstrap.min.css"],
+        title=settings.title,
+        suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.index_string = INDEX
+    server = app.server
+    cache = Cache(app=server, config=settings.cache)
+    try:
+        deck = CachedSource(open_source(settings.registry), cache)
+    except RegistryError as e:
+        log.error("cannot open registry: %s", e)
+        deck = BrokenSource(settings.registry, e)
+    server.extensions["modeldeck"] = deck
+    server.extensions["modeldeck.settings"] = settings
+
+    css = _bootstrap_css()
+
+    @server.route("/vendor/bootstrap.min.css")
+    def bootstrap_css():  # served locally: ModelDeck works with no internet access
+        if css is None:
+            abort(404)
+        return send_file(css, mimetype="text/css", max_age=86400)
+
+    app.layout = app_shell(settings.title)
+    return app
+
+
+def _bootstrap_css() -> Path | None:
+    spec = importlib.util.find_spec("flask_bootstrap")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(spec.submodule_search_locations[0]) / "static/bootstrap5/css/bootstrap.min.css"
+    return path if path.exists() else None
+
+
+def main(argv: list[str] | None = None) -> None:
+    env = Settings.from_env()
+    parser = argparse.ArgumentParser(description="Run the ModelDeck dashboard.")
+    parser.add_argument("--registry", default=env.registry,
+                        help="registry folder (default: $MODELDECK_REGISTRY or the bundled sample)")
+    parser.add_argument("--host", default=env.host, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=env.port, help="port (default 8050)")
+    parser.add_argument("--debug", action="store_true", default=env.debug,
+                        help="Dash debug mode (reloader, dev tools); never on a shared server")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    settings = Settings(registry=args.registry, host=args.host, port=args.port, debug=args.debug)
+    app = create_app(settings)
+    log.info("ModelDeck on http://%s:%s reading %s", args.host, args.port, args.registry)
+    app.run(host=args.host, port=args.port, debug=args.debug)
+
+
+if __name__ == "__main__":
+    main()
+else:
+    # For gunicorn (`gunicorn app:server`): settings come from the environment.
+    # Creating the app reads nothing from the registry.
+    app = create_app(Settings.from_env())
+    server = app.server

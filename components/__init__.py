@@ -1,0 +1,1 @@
+"""Drawing: pure figure factories and reusable UI pieces. No data access here."""

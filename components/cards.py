@@ -1,0 +1,92 @@
+"""Portfolio cards: one per model, and one per model that could not be read."""
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import html
+
+from analysis.language import GLOSSARY, ago
+from analysis.metrics import METRICS
+from analysis.portfolio import ModelSummary
+from registry.model import Problem
+
+from .theme import STATUS
+
+TASK_LABEL = {"binary": "Yes/no prediction", "multiclass": "Category prediction",
+              "regression": "Number prediction"}
+
+
+def status_badge(status: str, **kwargs) -> dbc.Badge:
+    label, color, text = STATUS[status]
+    return dbc.Badge(label, color=color, className=f"status-badge {text}".strip(),
+                     **kwargs)
+
+
+def model_card(s: ModelSummary) -> dbc.Card:
+    metric = METRICS.get(s.metric)
+    if s.delta is not None:
+        word = "better" if s.improved else ("same" if s.delta == 0 else "worse")
+        arrow = "▲" if s.delta > 0 else ("▼" if s.delta < 0 else "=")
+        change = html.Span(f"{arrow} {s.delta_text} ({word})",
+                           className=f"delta delta-{word}")
+    else:
+        change = html.Span("no earlier version to compare", className="text-muted")
+    champion = (f"v{s.champion} ({s.champion_how})" if s.champion is not None
+                else "none registered")
+    body = [
+        html.Div([
+            html.H2(html.A(s.name, href=f"/models/{s.name}"),
+                    className="h5 card-title mb-0"),
+            status_badge(s.health.status, id={"type": "status", "model": s.name}),
+        ], className="d-flex justify-content-between align-items-start gap-2"),
+        html.Div(TASK_LABEL.get(s.task, s.task), className="small text-muted mb-2"),
+    ]
+    if s.value is not None and metric is not None:
+        body += [
+            html.Div([
+                html.Span(s.value_text, className="headline-value"),
+                html.Abbr(metric.name, title=GLOSSARY.get(s.metric, ""),
+                          className="headline-name ms-2"),
+            ]),
+            html.P(s.sentence, className="mb-1"),
+            html.Div(change, className="small mb-2"),
+        ]
+    body += [
+        html.Dl([
+            html.Dt("Champion"), html.Dd(champion),
+            html.Dt("Versions"), html.Dd(str(s.n_versions)),
+            html.Dt("Last updated"),
+            html.Dd(ago(s.last_updated),
+                    title=s.last_updated.strftime("%d %b %Y %H:%M UTC") if s.last_updated else None),
+        ], className="facts small mb-2"),
+        html.P([html.Strong(f"{STATUS[s.health.status][0]}: "), s.health.reason],
+               className="small health-reason mb-2"),
+        dbc.Button("Open model", href=f"/models/{s.name}", color="primary", size="sm",
+                   className="mt-auto align-self-start", title=f"Open {s.name}"),
+    ]
+    return dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
+                    className=f"h-100 model-card status-{s.health.status}",
+                    id={"type": "model-card", "model": s.name})
+
+
+def problem_card(name: str, problems: list[Problem]) -> dbc.Card:
+    return dbc.Card(dbc.CardBody([
+        html.Div([
+            html.H2(name, className="h5 card-title mb-0"),
+            status_badge("error"),
+        ], className="d-flex justify-content-between align-items-start gap-2"),
+        html.P("This model's files could not be read, so it is left out. The other models are "
+               "not affected.", className="small mb-2"),
+        html.Ul([html.Li(str(p), className="small font-monospace") for p in problems],
+                className="mb-0"),
+    ]), className="h-100 model-card status-error",
+        id={"type": "model-card", "model": name})
+
+
+def problems_alert(problems: list[Problem], heading: str = "Some registry files could not be read"):
+    """A warning listing problems (file and field each), or None when there are none."""
+    if not problems:
+        return None
+    return dbc.Alert([
+        html.H2(heading, className="h6 alert-heading"),
+        html.Ul([html.Li(str(p), className="small") for p in problems], className="mb-0"),
+    ], color="warning", className="mb-3")

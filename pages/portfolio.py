@@ -1,0 +1,63 @@
+"""`/` — the model portfolio: one card per model with its health and worth at a glance."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+from analysis.portfolio import summarize
+from components.cards import model_card, problem_card, problems_alert
+from components.messages import registry_unavailable
+from registry import RegistryError
+
+from ._data import deck
+
+dash.register_page(__name__, path="/", name="Portfolio", title="Portfolio · ModelDeck",
+                   nav_order=0)
+log = logging.getLogger(__name__)
+
+
+def layout(**_query):
+    try:
+        d = deck()
+        listing = d.models()
+    except RegistryError as e:
+        return registry_unavailable(e.problem)
+    cards = []
+    for m in listing.items:
+        try:
+            cards.append(model_card(summarize(d, m.name)))
+        except RegistryError as e:
+            cards.append(problem_card(m.name, [e.problem]))
+        except Exception:  # one model's failure must never take the portfolio down
+            log.exception("cannot summarize model %s", m.name)
+            cards.append(problem_card(m.name, []))
+    broken = defaultdict(list)
+    loose = []
+    for p in listing.problems:
+        (broken[p.model] if p.model and p.severity == "error" else loose).append(p)
+    cards += [problem_card(name, problems) for name, problems in sorted(broken.items())]
+    counts = _status_counts(cards)
+    return html.Div([
+        html.H1("Model portfolio", className="h3 mt-2"),
+        html.P(f"{len(listing.items)} models in {d.uri}. {counts}", className="text-muted",
+               id="portfolio-summary"),
+        problems_alert(loose),
+        dbc.Row([dbc.Col(c, xs=12, md=6, xl=4, className="mb-3") for c in cards],
+                id="portfolio-cards") if cards else
+        dbc.Alert("This registry has no models yet. docs/registry-format.md explains how to add "
+                  "one.", color="info"),
+    ])
+
+
+def _status_counts(cards) -> str:
+    counts = defaultdict(int)
+    for c in cards:
+        status = c.className.split("status-")[-1]
+        counts[status] += 1
+    words = {"act": "need action", "watch": "to watch", "ok": "OK", "error": "unreadable"}
+    parts = [f"{counts[k]} {w}" for k, w in words.items() if counts[k]]
+    return ("Health: " + ", ".join(parts) + ".") if parts else ""

@@ -1,0 +1,122 @@
+"""The narrow interface every registry source implements.
+
+A source turns one registry (a ModelDeck folder, an MLflow store) into the plain objects of
+``registry.model``. It reads only; it never writes to the registry it reads.
+
+Listings come back with the problems found while reading them, so that one malformed file
+costs one model (or one version, or one line), never the whole registry.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Generic, Iterable, Sequence, TypeVar
+
+import pandas as pd
+
+from .model import Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem, Run
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Listing(Generic[T]):
+    """What a source could read, and what it could not."""
+
+    items: T
+    problems: tuple[Problem, ...] = field(default_factory=tuple)
+
+
+class Source(ABC):
+    """Read-only access to one model registry."""
+
+    #: the URI or path the source was opened from, as the user gave it
+    uri: str
+
+    @abstractmethod
+    def data_version(self, model: str | None = None) -> str:
+        """A cheap token that changes whenever the data behind ``model`` (or, with ``None``,
+        the list of models and experiments) changes. Caches key on it."""
+
+    @abstractmethod
+    def list_models(self) -> Listing[tuple[Model, ...]]:
+        """Every readable model, sorted by name; unreadable ones become problems.
+        Never loads prediction tables."""
+
+    @abstractmethod
+    def list_versions(self, model: str) -> Listing[tuple[ModelVersion, ...]]:
+        """The versions of ``model``, newest first. Raises KeyError for an unknown model."""
+
+    @abstractmethod
+    def evaluation(self, model: str, version: int, split: str | None = None) -> Evaluation:
+        """Prediction rows of one version (default split: ``test`` or the first stored).
+        Raises KeyError when there are none, RegistryError when the table is malformed."""
+
+    @abstractmethod
+    def monitoring(self, model: str) -> Monitoring | None:
+        """Production rows of ``model``, or None when it has none.
+        Raises RegistryError when the table is malformed."""
+
+    @abstractmethod
+    def list_experiments(self) -> Listing[tuple[Experiment, ...]]:
+        """Every experiment, sorted by name."""
+
+    @abstractmethod
+    def runs(self, experiment: str) -> Listing[pd.DataFrame]:
+        """The runs of one experiment as one flat table: ``run_id``, ``experiment``, ``name``,
+        ``status``, ``start_time``, ``end_time`` and ``params.<k>``, ``metrics.<k>``,
+        ``tags.<k>`` columns (MLflow's ``search_runs`` shape)."""
+
+    @abstractmethod
+    def metric_history(self, experiment: str, run_ids: Sequence[str] | None = None,
+                       keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """Per-step metric values (columns ``run_id, key, step, timestamp, value``)
+        for the given runs and keys (all when None)."""
+
+    # Conveniences built on the abstract methods -------------------------------------------
+
+    def get_model(self, name: str) -> Model:
+        for m in self.list_models().items:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def get_run(self, experiment: str, run_id: str) -> Run:
+        frame = self.runs(experiment).items
+        row = frame.loc[frame["run_id"] == run_id]
+        if row.empty:
+            raise KeyError(run_id)
+        return run_from_row(row.iloc[0])
+
+
+def run_from_row(row: pd.Series) -> Run:
+    """Turn one row of a ``runs()`` table back into a Run."""
+
+    def group(prefix: str) -> dict:
+        return {k[len(prefix):]: v for k, v in row.items()
+                if isinstance(k, str) and k.startswith(prefix) and not _is_missing(v)}
+
+    return Run(
+        id=str(row["run_id"]),
+        experiment=str(row.get("experiment", "")),
+        name=str(row.get("name", "") or ""),
+        status=str(row.get("status", "") or ""),
+        start_time=_ts(row.get("start_time")),
+        end_time=_ts(row.get("end_time")),
+        params=group("params."),
+        metrics=group("metrics."),
+        tags=group("tags."),
+    )
+
+
+def _is_missing(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _ts(v):
+    if v is None or _is_missing(v):
+        return None
+    return pd.Timestamp(v).to_pydatetime()

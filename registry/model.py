@@ -1,0 +1,162 @@
+"""Plain domain objects every registry source returns.
+
+The shapes follow MLflow's entities closely enough that an MLflow source maps onto them
+without changes: a registered model has versions with aliases (and an optional legacy stage),
+each version points at the run that produced it, and runs carry params, metrics, tags and
+per-step metric histories.
+
+Nothing here reads files; sources build these objects at their edge.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Mapping
+
+import pandas as pd
+
+Task = Literal["binary", "multiclass", "regression"]
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+
+# Column conventions of evaluation and monitoring tables (see docs/registry-format.md).
+COL_TRUE = "y_true"
+COL_PRED = "y_pred"
+COL_SCORE = "y_score"
+COL_TIME = "timestamp"
+COL_VERSION = "version"
+PROBA_PREFIX = "proba."
+SEGMENT_PREFIX = "segment."
+FEATURE_PREFIX = "feature."
+
+
+@dataclass(frozen=True)
+class BusinessSettings:
+    """What a prediction is worth to the business. All money in ``currency`` per event."""
+
+    positive_means: str = ""  # e.g. "the customer leaves within 90 days"
+    value_true_positive: float | None = None  # value of a positive caught
+    cost_false_positive: float | None = None  # cost of a false alarm
+    cost_false_negative: float | None = None  # cost of a missed positive
+    volume_per_month: float | None = None  # predictions made per month
+    currency: str = "EUR"
+    cost_per_unit_error: float | None = None  # regression: cost of one unit of absolute error
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    task: str
+    description: str = ""
+    owner: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    business: BusinessSettings | None = None
+    entity: str = ""  # what one row is, in plain words: "customer", "patient", "wine"
+    target_unit: str = ""  # regression: unit of the target ("points", "EUR")
+    positive_label: str | None = None  # binary: the class value that counts as positive
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model: str
+    version: int
+    aliases: tuple[str, ...] = ()
+    stage: str | None = None  # legacy MLflow stage: Staging / Production / Archived
+    created_at: datetime | None = None
+    run_id: str | None = None
+    algorithm: str = ""
+    params: Mapping[str, object] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    description: str = ""
+    splits: tuple[str, ...] = ()  # evaluation splits stored for this version
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    description: str = ""
+    run_count: int = 0
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    experiment: str
+    name: str = ""
+    status: str = "FINISHED"
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+# A metric history is a DataFrame with these columns, one row per logged point.
+HISTORY_COLUMNS = ("run_id", "key", "step", "timestamp", "value")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Prediction rows of one model version on one split.
+
+    ``frame`` holds ``y_true`` and, by task, ``y_score`` (binary: probability of the positive
+    class), ``proba.<class>`` columns (multiclass) and/or ``y_pred``; optional ``timestamp``,
+    ``segment.<name>`` and ``feature.<name>`` columns.
+    """
+
+    model: str
+    version: int
+    split: str
+    frame: pd.DataFrame
+
+    @property
+    def segment_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c.startswith(SEGMENT_PREFIX)]
+
+    @property
+    def feature_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c.startswith(FEATURE_PREFIX)]
+
+    @property
+    def proba_columns(self) -> list[str]:
+        return [c for c in self.frame.columns if c.startswith(PROBA_PREFIX)]
+
+
+@dataclass(frozen=True)
+class Monitoring:
+    """Production rows of one model: ``timestamp``, ``version`` and the evaluation columns;
+    ``y_true`` is missing (NaN) where labels have not arrived yet."""
+
+    model: str
+    frame: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the registry that could not be read as documented.
+
+    ``severity`` is ``error`` when the thing it names is unusable (a model, a version, a table)
+    and ``warning`` when only a part of it was ignored (one metric, one line).
+    """
+
+    path: str  # file, relative to the registry root where possible
+    field: str  # the field, column or line at fault ("" when the whole file is)
+    message: str
+    model: str | None = None
+    severity: Literal["error", "warning"] = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}, field '{self.field}'" if self.field else self.path
+        return f"{where}: {self.message}"
+
+
+class RegistryError(Exception):
+    """A registry file or table that breaks the documented format; carries a Problem."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
