@@ -255,6 +255,9 @@ class FolderSource(Source):
         raise KeyError(f"{model} v{version}")
 
     # ---------------------------------------------------------------- tables
+    def get_model(self, name: str) -> Model:
+        return self._read_model(self._model_dir(name))
+
     def evaluation(self, model: str, version: int, split: str | None = None) -> Evaluation:
         m = self.get_model(model)
         folder = self._version_folder(model, version)

@@ -1,0 +1,39 @@
+# ModelDeck: two commands.
+#   make run    serve the dashboard on the bundled sample registry at http://127.0.0.1:8050
+#   make test   run every test (unit, contract, browser in headless Chromium)
+# Both create .venv and install the pinned packages on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
+export TMPDIR ?= /tmp
+
+.PHONY: run test install browser sample bench clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's Chromium and its driver, for the browser tests (dash_duo) and image export.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver )
+
+run: install
+	$(PY) app.py $(ARGS)
+
+test: install browser
+	mkdir -p $(TMPDIR)/modeldeck-tests
+	TMPDIR=$(TMPDIR)/modeldeck-tests $(PY) -m pytest --headless $(PYTEST_ARGS)
+
+# Rebuild data/sample-registry by training the sample models again.
+sample: install
+	$(PY) data/build_sample.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

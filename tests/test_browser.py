@@ -1,0 +1,125 @@
+"""What only a browser shows: the portfolio, following a card, broken models, accessibility.
+
+Runs in headless Chromium through dash_duo: ``pytest --headless``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import pytest
+
+from app import Settings, create_app
+from registry import SAMPLE_REGISTRY, open_source
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def desktop_window(dash_duo):
+    dash_duo.driver.set_window_size(1400, 1000)
+
+
+def axe_violations(driver, serious_only=True):
+    from axe_selenium_python import Axe
+    axe = Axe(driver)
+    axe.inject()
+    results = axe.run()
+    return [f"{v['id']} ({v['impact']}): {v['help']} — "
+            f"{[n['target'] for n in v['nodes']][:3]}"
+            for v in results["violations"]
+            if not serious_only or v["impact"] in ("serious", "critical")]
+
+
+def click(dash_duo, selector, timeout=10):
+    """Scroll an element into view and click it, retrying while the page is still settling."""
+    from selenium.common.exceptions import (ElementClickInterceptedException,
+                                            StaleElementReferenceException)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            el = dash_duo.find_element(selector)
+            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+            el.click()
+            return
+        except (ElementClickInterceptedException, StaleElementReferenceException):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_cards(dash_duo, n, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        cards = dash_duo.find_elements(".model-card")
+        if len(cards) >= n:
+            return cards
+        time.sleep(0.05)
+    raise AssertionError(f"expected {n} cards, saw {len(dash_duo.find_elements('.model-card'))}")
+
+
+def test_portfolio_shows_every_sample_model_and_leads_to_its_page(dash_duo):
+    names = [m.name for m in open_source(str(SAMPLE_REGISTRY)).list_models().items]
+    assert len(names) >= 4
+    app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
+    dash_duo.start_server(app)
+    t0 = time.perf_counter()
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    cards = wait_cards(dash_duo, len(names))
+    print(f"\n[timing] portfolio page (cold) shown in {time.perf_counter() - t0:.2f} s")
+    assert sorted(c.get_attribute("id") for c in cards) == sorted(
+        json.dumps({"model": n, "type": "model-card"}, separators=(",", ":")) for n in names)
+    for card in cards:
+        text = card.text
+        assert "Champion" in text and "Last updated" in text
+        assert any(s in text for s in ("OK:", "Watch:", "Act:"))
+    assert axe_violations(dash_duo.driver) == []
+
+    for name in names:
+        t0 = time.perf_counter()
+        dash_duo.driver.get(dash_duo.server_url + "/")
+        wait_cards(dash_duo, len(names))
+        click(dash_duo, f"a[href='/models/{name}'].btn")
+        dash_duo.wait_for_text_to_equal("h1", name, timeout=20)
+        dash_duo.wait_for_element("#versions-table", timeout=20)
+        print(f"[timing] card -> /models/{name} in {time.perf_counter() - t0:.2f} s")
+        assert dash_duo.driver.current_url.endswith(f"/models/{name}")
+        rows = dash_duo.find_elements("#versions-table tbody tr")
+        assert len(rows) >= 3
+        assert dash_duo.find_element("#model-description").text
+        assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_broken_model_shows_a_message_and_the_others_still_work(dash_duo, tmp_path):
+    reg = tmp_path / "reg"
+    shutil.copytree(SAMPLE_REGISTRY, reg)
+    names = sorted(p.name for p in (reg / "models").iterdir())
+    broken = names[0]
+    (reg / "models" / broken / "model.json").write_text('{"task": "binary",,}')
+    dash_duo.start_server(create_app(Settings(registry=str(reg))))
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    cards = wait_cards(dash_duo, len(names))
+    by_id = {json.loads(c.get_attribute("id"))["model"]: c for c in cards}
+    assert set(by_id) == set(names)
+    assert "Can't read" in by_id[broken].text
+    assert f"models/{broken}/model.json" in by_id[broken].text
+    assert "not valid JSON" in by_id[broken].text
+    for other in names[1:]:
+        assert "Champion" in by_id[other].text
+    dash_duo.driver.get(dash_duo.server_url + f"/models/{broken}")
+    dash_duo.wait_for_contains_text("#main", "could not be read", timeout=20)
+    dash_duo.driver.get(dash_duo.server_url + f"/models/{names[1]}")
+    dash_duo.wait_for_element("#versions-table", timeout=20)
+    assert "Traceback" not in dash_duo.driver.page_source
+    assert dash_duo.get_logs() == []
+
+
+def test_unknown_model_and_page_say_not_found(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/models/no-such-model")
+    dash_duo.wait_for_contains_text("#main", "There is no model called", timeout=20)
+    dash_duo.driver.get(dash_duo.server_url + "/no/such/page")
+    dash_duo.wait_for_contains_text("#main", "This page does not exist", timeout=20)
+    assert dash_duo.get_logs() == []
