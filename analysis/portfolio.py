@@ -69,7 +69,7 @@ def champion_of(versions: tuple[ModelVersion, ...]) -> tuple[ModelVersion | None
         if (v.stage or "").lower() == "production":
             return v, "stage Production"
     if versions:
-        return max(versions, key=lambda v: v.version), "newest version (no champion alias)"
+        return max(versions, key=lambda v: v.version), "newest version"
     return None, ""
 
 
@@ -183,6 +183,7 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
             return Health("ok", f"{name} in production ({fmt(last['value'])} in {month}) "
                                 f"holds up against evaluation ({fmt(value)}).{tail}")
     # 2. Evaluation: the champion against the version before it.
+    versus = ""
     if prev_value is not None:
         drop = relative_drop(metric, value, prev_value)
         if drop >= settings.watch_drop:
@@ -190,10 +191,17 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
             return Health(status, f"The champion (v{champ.version}) scores worse than "
                                   f"v{prev_version}: {name} {fmt(value)} against "
                                   f"{fmt(prev_value)}.")
+        if drop > 0:
+            versus = (f"The champion scores slightly below v{prev_version} ({fmt(value)} "
+                      f"against {fmt(prev_value)}), within the {settings.watch_drop:.0%} "
+                      "tolerance.")
+        else:
+            versus = f"The champion scores at least as well as v{prev_version}."
     if not how.startswith(("alias", "stage")):
-        return Health("watch", f"No version carries the 'champion' alias; showing v{champ.version}"
-                               f", the {how}.")
+        return Health("watch", "No version carries the 'champion' alias, so ModelDeck treats "
+                               f"v{champ.version}, the {how}, as the champion.")
     if notes:
         return Health("watch", f"{len(notes)} part(s) of this model's files could not be read.")
-    return Health("ok", f"The champion is at least as good as the version before it, and no "
-                        f"production data says otherwise.")
+    production = ("No production data is registered." if mon is None else
+                  "Production data has too few labelled rows to judge.")
+    return Health("ok", f"{versus} {production}".strip())

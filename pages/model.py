@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from analysis.language import GLOSSARY, format_value
 from analysis.metrics import METRICS
 from analysis.portfolio import summarize
 from analysis.versions import version_table
 from components.cards import TASK_LABEL, problems_alert, status_badge
-from components.figures import GRAPH_CONFIG, metric_by_version
+from components.figures import metric_by_version
+from components.graph import chart
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
@@ -51,15 +52,13 @@ def layout(name: str | None = None, **_query):
         _headline(summary, metric),
         html.H2("Versions", className="h5 mt-4"),
         _versions_table(table, metric, model.target_unit),
-        html.Figure([
-            dcc.Graph(figure=metric_by_version(table, metric.name, model.target_unit
-                                               if metric.kind == "unit" else "",
-                                               metric.higher_is_better),
-                      config=GRAPH_CONFIG, id="metric-by-version"),
-            html.Figcaption(f"{metric.name} of each version, computed by ModelDeck from its "
-                            "evaluation rows. The champion is blue, the challenger orange.",
-                            className="small text-muted"),
-        ]) if table["value"].notna().any() else None,
+        chart(metric_by_version(table, metric.name,
+                                model.target_unit if metric.kind == "unit" else "",
+                                metric.higher_is_better),
+              id="metric-by-version",
+              caption=f"{metric.name} of each version, computed by ModelDeck from its "
+                      "evaluation rows. The champion is blue, the challenger orange.")
+        if table["value"].notna().any() else None,
     ])
 
 
