@@ -102,3 +102,12 @@ def make_read_only(root: Path) -> None:
 def make_writable(root: Path) -> None:
     for p in [root, *root.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _dash_test_ports():
+    """dash_duo numbers its servers from 58050 in each process; MODELDECK_TEST_PORT moves the
+    start so that two test runs on one machine do not collide."""
+    from dash.testing.application_runners import BaseDashRunner
+    BaseDashRunner._next_port = int(os.environ.get("MODELDECK_TEST_PORT", "58050"))
+    yield
