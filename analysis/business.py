@@ -1,0 +1,144 @@
+"""What a model is worth per month, at every threshold, in the model's currency.
+
+For a yes/no model acting on the rows it flags (score ≥ threshold), each prediction is worth
+
+    value_true_positive · TP − cost_false_positive · FP − cost_false_negative · FN
+
+per row on average, scaled to ``volume_per_month`` predictions. Rows it does not flag and that
+are negative cost nothing. The same formula, applied to bootstrap resamples of the evaluation
+rows, gives a band of plausible values.
+
+For a number model, a cost per unit of absolute error gives the monthly cost of its errors.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from registry.model import BusinessSettings
+
+THRESHOLDS = np.round(np.linspace(0.0, 1.0, 101), 2)
+
+
+@dataclass(frozen=True)
+class ValueCurve:
+    thresholds: np.ndarray  # candidate thresholds (0, 0.01, …, 1)
+    value: np.ndarray  # expected value per month at each threshold
+    low: np.ndarray  # 5th percentile over bootstrap resamples
+    high: np.ndarray  # 95th percentile
+    tp: np.ndarray  # counts on the evaluation rows at each threshold
+    fp: np.ndarray
+    fn: np.ndarray
+    tn: np.ndarray
+    rows: int
+    currency: str
+    volume_per_month: float
+
+    @property
+    def best_index(self) -> int:
+        return int(np.argmax(self.value))
+
+    @property
+    def best_threshold(self) -> float:
+        return float(self.thresholds[self.best_index])
+
+    @property
+    def best_value(self) -> float:
+        return float(self.value[self.best_index])
+
+    def at(self, threshold: float) -> float:
+        return float(self.value[self.index_of(threshold)])
+
+    def index_of(self, threshold: float) -> int:
+        return int(np.abs(self.thresholds - threshold).argmin())
+
+    def frame(self) -> pd.DataFrame:
+        """The curve as a table (the data behind its chart)."""
+        return pd.DataFrame({"threshold": self.thresholds, "value_per_month": self.value,
+                             "low_5pct": self.low, "high_95pct": self.high, "tp": self.tp,
+                             "fp": self.fp, "fn": self.fn, "tn": self.tn})
+
+
+def is_complete(b: BusinessSettings | None) -> bool:
+    """True when every number the yes/no value formula needs is set."""
+    return b is not None and None not in (b.value_true_positive, b.cost_false_positive,
+                                          b.cost_false_negative, b.volume_per_month)
+
+
+def with_overrides(b: BusinessSettings | None, **overrides) -> BusinessSettings:
+    """The registry's settings with what-if values from the page (None values ignored)."""
+    base = b or BusinessSettings()
+    values = {k: float(v) for k, v in overrides.items() if v is not None}
+    return replace(base, **values)
+
+
+def confusion_counts(y: np.ndarray, score: np.ndarray,
+                     thresholds: np.ndarray = THRESHOLDS) -> tuple[np.ndarray, ...]:
+    """TP, FP, FN, TN at each threshold (a row is flagged when score >= threshold)."""
+    pos = np.sort(score[y == 1])
+    neg = np.sort(score[y == 0])
+    tp = len(pos) - np.searchsorted(pos, thresholds, side="left")
+    fp = len(neg) - np.searchsorted(neg, thresholds, side="left")
+    return tp, fp, len(pos) - tp, len(neg) - fp
+
+
+def value_curve(y: np.ndarray, score: np.ndarray, b: BusinessSettings, n_boot: int = 200,
+                seed: int = 0, thresholds: np.ndarray = THRESHOLDS) -> ValueCurve:
+    """Expected value per month at each threshold, with a 90% bootstrap band."""
+    if not is_complete(b):
+        raise ValueError("business settings are incomplete")
+    y = np.asarray(y, dtype=int)
+    score = np.asarray(score, dtype=float)
+    n = len(y)
+    tp, fp, fn, tn = confusion_counts(y, score, thresholds)
+    per_row = (b.value_true_positive * tp - b.cost_false_positive * fp
+               - b.cost_false_negative * fn) / n
+    value = per_row * b.volume_per_month
+
+    # Bootstrap: resample rows with multinomial counts; the rows' threshold bins turn each
+    # resample's confusion counts into one matrix product.
+    rng = np.random.default_rng(seed)
+    bins = np.searchsorted(thresholds, score, side="right") - 1  # last threshold <= score
+    onehot = np.zeros((n, len(thresholds)))
+    onehot[np.arange(n), bins] = 1.0
+    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    pos_hist = (weights * (y == 1)) @ onehot  # (n_boot, thresholds)
+    neg_hist = (weights * (y == 0)) @ onehot
+    # flagged at threshold t = rows whose bin >= index of t: reverse cumulative sum
+    tp_b = np.cumsum(pos_hist[:, ::-1], axis=1)[:, ::-1]
+    fp_b = np.cumsum(neg_hist[:, ::-1], axis=1)[:, ::-1]
+    fn_b = pos_hist.sum(axis=1, keepdims=True) - tp_b
+    boot = (b.value_true_positive * tp_b - b.cost_false_positive * fp_b
+            - b.cost_false_negative * fn_b) / n * b.volume_per_month
+    low, high = np.percentile(boot, [5, 95], axis=0)
+    return ValueCurve(thresholds=thresholds, value=value, low=low, high=high, tp=tp, fp=fp,
+                      fn=fn, tn=tn, rows=n, currency=b.currency,
+                      volume_per_month=float(b.volume_per_month))
+
+
+def regression_cost(y: np.ndarray, pred: np.ndarray, b: BusinessSettings | None) -> float | None:
+    """Monthly cost of a number model's errors, or None when no cost per unit is set."""
+    if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
+        return None
+    mae = float(np.mean(np.abs(np.asarray(y, float) - np.asarray(pred, float))))
+    return mae * b.cost_per_unit_error * b.volume_per_month
+
+
+def money(value: float | None, currency: str) -> str:
+    """'€41k', '-€1.2k', '€830' style amounts for sentences; exact figures live in tables."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    symbol = {"EUR": "€", "USD": "$", "GBP": "£"}.get(currency.upper(), "")
+    sign = "−" if value < 0 else ""
+    v = abs(value)
+    if v >= 1e6:
+        txt = f"{v / 1e6:.1f}M"
+    elif v >= 1e4:
+        txt = f"{v / 1e3:.0f}k"
+    elif v >= 1e3:
+        txt = f"{v / 1e3:.1f}k"
+    else:
+        txt = f"{v:.0f}"
+    return f"{sign}{symbol}{txt}" if symbol else f"{sign}{txt} {currency}"

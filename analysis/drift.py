@@ -1,0 +1,108 @@
+"""Data drift between reference rows (evaluation) and production windows.
+
+* PSI (population stability index) for every feature: numeric features are cut into bins at
+  the reference's deciles, categorical ones use their categories. Rule of thumb: below 0.1
+  stable, 0.1–0.2 moderate shift, above 0.2 a large shift.
+* The two-sample Kolmogorov–Smirnov test (scipy) for numeric features.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+EPS = 1e-4  # share given to an empty bin so that PSI stays finite
+
+PSI_MODERATE = 0.1
+PSI_LARGE = 0.2
+
+
+@dataclass(frozen=True)
+class Bins:
+    """How a feature is cut: numeric edges, or categories (the last bin holds the rest)."""
+
+    edges: np.ndarray | None = None
+    categories: tuple | None = None
+
+    @classmethod
+    def from_reference(cls, reference: pd.Series, n_bins: int = 10) -> "Bins":
+        ref = reference.dropna()
+        if is_numeric(ref):
+            qs = np.quantile(ref.to_numpy(dtype=float), np.linspace(0, 1, n_bins + 1)[1:-1])
+            return cls(edges=np.unique(qs))
+        return cls(categories=tuple(sorted(map(str, ref.unique()))))
+
+    def counts(self, values: pd.Series) -> np.ndarray:
+        v = values.dropna()
+        if self.edges is not None:
+            idx = np.searchsorted(self.edges, v.to_numpy(dtype=float), side="right")
+            return np.bincount(idx, minlength=len(self.edges) + 1)
+        lookup = {c: i for i, c in enumerate(self.categories)}
+        idx = v.astype(str).map(lookup).fillna(len(self.categories)).to_numpy(dtype=int)
+        return np.bincount(idx, minlength=len(self.categories) + 1)
+
+
+def is_numeric(s: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+
+def psi_from_counts(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
+    if ref_counts.sum() == 0 or cur_counts.sum() == 0:
+        return float("nan")
+    p = np.maximum(ref_counts / ref_counts.sum(), EPS)
+    q = np.maximum(cur_counts / cur_counts.sum(), EPS)
+    return float(np.sum((q - p) * np.log(q / p)))
+
+
+def psi(reference: pd.Series, current: pd.Series, n_bins: int = 10) -> float:
+    bins = Bins.from_reference(reference, n_bins)
+    return psi_from_counts(bins.counts(reference), bins.counts(current))
+
+
+def ks(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
+    """KS statistic and p-value (NaN for non-numeric or empty data)."""
+    a, b = reference.dropna(), current.dropna()
+    if not (is_numeric(a) and is_numeric(b)) or len(a) == 0 or len(b) == 0:
+        return float("nan"), float("nan")
+    res = stats.ks_2samp(a.to_numpy(dtype=float), b.to_numpy(dtype=float))
+    return float(res.statistic), float(res.pvalue)
+
+
+def drift_table(reference: pd.DataFrame, production: pd.DataFrame, window: pd.Series,
+                columns: list[str], n_bins: int = 10) -> pd.DataFrame:
+    """PSI (and KS for numeric columns) of every column in every window.
+
+    ``window`` labels each production row with its window. Returns one row per
+    (column, window) with ``psi``, ``ks_stat``, ``ks_pvalue``, ``rows``.
+    """
+    out = []
+    groups = production.groupby(window, sort=True, observed=True)
+    for col in columns:
+        if col not in reference.columns or col not in production.columns:
+            continue
+        bins = Bins.from_reference(reference[col], n_bins)
+        ref_counts = bins.counts(reference[col])
+        numeric = bins.edges is not None
+        ref_values = reference[col].dropna().to_numpy(dtype=float) if numeric else None
+        for w, rows in groups:
+            cur = rows[col]
+            ks_stat = ks_p = np.nan
+            if numeric and cur.notna().any():
+                r = stats.ks_2samp(ref_values, cur.dropna().to_numpy(dtype=float))
+                ks_stat, ks_p = float(r.statistic), float(r.pvalue)
+            out.append({"column": col, "window": w,
+                        "psi": psi_from_counts(ref_counts, bins.counts(cur)),
+                        "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(cur.notna().sum())})
+    return pd.DataFrame(out, columns=["column", "window", "psi", "ks_stat", "ks_pvalue", "rows"])
+
+
+def psi_word(value: float) -> str:
+    if not np.isfinite(value):
+        return "unknown"
+    if value >= PSI_LARGE:
+        return "large shift"
+    if value >= PSI_MODERATE:
+        return "moderate shift"
+    return "stable"

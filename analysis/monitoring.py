@@ -1,0 +1,252 @@
+"""Production monitoring: performance per time window against evaluation, and data drift.
+
+Windows are calendar months, or ISO weeks (starting Monday) when the data spans under four
+months. Performance uses the same metric functions as evaluation (scikit-learn), on the
+labelled rows of each window; windows without labels show drift only and say so.
+
+Confidence intervals are 95% percentile bootstraps. In very large windows they are computed
+on a random subsample of ``ci_max_rows`` rows, which makes them wider than they need to be
+(never narrower); KS tests likewise use at most ``ks_max_rows`` rows per window.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from registry.model import (
+    COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, SEGMENT_PREFIX, Model,
+)
+
+from .drift import PSI_LARGE, Bins, psi_from_counts, psi_word
+from .metrics import METRICS, binary_truth, compute_metrics, multiclass_labels
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    weekly_below_days: int = 120  # use weeks when the data spans fewer days than this
+    n_boot: int = 200
+    ci_max_rows: int = 5_000
+    ks_max_rows: int = 20_000
+    psi_bins: int = 10
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class MonitoringReport:
+    model: str
+    version: int | None
+    metric: str
+    window_kind: str  # "month" | "week"
+    performance: pd.DataFrame  # window, label, rows, labelled, value, low, high
+    reference: float | None  # metric on the version's evaluation rows
+    reference_low: float | None
+    reference_high: float | None
+    drift: pd.DataFrame  # column, name, kind, window, label, psi, ks_stat, ks_pvalue, rows
+    score_drift: pd.DataFrame  # window, label, psi
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def unlabelled_windows(self) -> list[str]:
+        p = self.performance
+        return list(p.loc[p["labelled"] == 0, "label"])
+
+    def top_drift(self, n: int = 3, window: str | None = None) -> pd.DataFrame:
+        """Features with the largest PSI in ``window`` (default: the latest window)."""
+        if self.drift.empty:
+            return self.drift
+        w = window or self.drift["label"].iloc[-1]
+        d = self.drift.loc[self.drift["label"] == w]
+        return d.sort_values("psi", ascending=False).head(n)
+
+
+# ------------------------------------------------------------------ windows
+def window_codes(times: pd.Series, weekly: bool) -> tuple[np.ndarray, list[pd.Timestamp]]:
+    """An integer window index per row and the start of each window, oldest first."""
+    t = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    if weekly:
+        days = t.astype("datetime64[D]").astype(np.int64)
+        raw = (days - 4) // 7  # 1970-01-05 was a Monday: weeks start on Mondays
+        starts = lambda u: (u * 7 + 4).astype("datetime64[D]")  # noqa: E731
+    else:
+        raw = t.astype("datetime64[M]").astype(np.int64)
+        starts = lambda u: u.astype("datetime64[M]")  # noqa: E731
+    uniq, codes = np.unique(raw, return_inverse=True)
+    return codes, [pd.Timestamp(s) for s in starts(uniq).astype("datetime64[ns]")]
+
+
+def window_label(start: pd.Timestamp, weekly: bool) -> str:
+    return f"week of {start:%d %b %Y}" if weekly else f"{start:%b %Y}"
+
+
+# ------------------------------------------------------------------ confidence intervals
+def bootstrap_ci(model: Model, frame: pd.DataFrame, metric: str, settings: MonitoringSettings,
+                 rng: np.random.Generator) -> tuple[float, float]:
+    """95% percentile bootstrap interval of ``metric`` on ``frame`` (labelled rows)."""
+    if len(frame) > settings.ci_max_rows:
+        frame = frame.iloc[rng.choice(len(frame), settings.ci_max_rows, replace=False)]
+    n = len(frame)
+    if n < 2:
+        return np.nan, np.nan
+    idx = rng.integers(0, n, size=(settings.n_boot, n))
+    if metric == "roc_auc":
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        s = frame[COL_SCORE].to_numpy(dtype=float)
+        yb, sb = y[idx], s[idx]
+        ranks = stats.rankdata(sb, axis=1)
+        n1 = yb.sum(axis=1)
+        n0 = n - n1
+        ok = (n1 > 0) & (n0 > 0)
+        auc = ((ranks * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / np.where(ok, n1 * n0, 1)
+        values = auc[ok]
+    else:
+        if metric == "accuracy":
+            if model.task == "binary":
+                y = binary_truth(frame[COL_TRUE], model.positive_label)
+                per_row = (frame[COL_SCORE].to_numpy(dtype=float) >= 0.5).astype(int) == y
+            else:
+                yt, yp = multiclass_labels(frame)
+                per_row = yt == yp
+        elif metric in ("mae", "rmse"):
+            err = frame[COL_TRUE].to_numpy(dtype=float) - frame[COL_PRED].to_numpy(dtype=float)
+            per_row = np.abs(err) if metric == "mae" else err ** 2
+        else:
+            return np.nan, np.nan
+        values = np.asarray(per_row, dtype=float)[idx].mean(axis=1)
+        if metric == "rmse":
+            values = np.sqrt(values)
+    if len(values) == 0:
+        return np.nan, np.nan
+    lo, hi = np.percentile(values, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+# ------------------------------------------------------------------ the report
+def monitoring_report(model: Model, reference: pd.DataFrame | None, production: pd.DataFrame,
+                      version: int | None, metric: str,
+                      settings: MonitoringSettings = MonitoringSettings()) -> MonitoringReport:
+    """Performance per window with CIs, against the reference (evaluation rows), and the
+    drift of every feature, segment and the model's score in every window."""
+    rng = np.random.default_rng(settings.seed)
+    notes: list[str] = []
+    if version is not None and COL_VERSION in production.columns:
+        production = production.loc[production[COL_VERSION] == version]
+    if production.empty:
+        empty = pd.DataFrame(columns=["window", "label", "rows", "labelled", "value", "low",
+                                      "high"])
+        return MonitoringReport(model.name, version, metric, "month", empty, None, None, None,
+                                pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
+    span_days = (production[COL_TIME].max() - production[COL_TIME].min()).days
+    weekly = span_days < settings.weekly_below_days
+    codes, starts = window_codes(production[COL_TIME], weekly)
+    labels = [window_label(s, weekly) for s in starts]
+
+    # Performance per window
+    labelled_mask = production[COL_TRUE].notna().to_numpy()
+    perf = []
+    for w, start in enumerate(starts):
+        in_w = codes == w
+        rows = production.loc[in_w & labelled_mask]
+        value = lo = hi = np.nan
+        if len(rows):
+            value = compute_metrics(model, rows).get(metric, np.nan)
+            if np.isfinite(value):
+                lo, hi = bootstrap_ci(model, rows, metric, settings, rng)
+        perf.append({"window": start, "label": labels[w], "rows": int(in_w.sum()),
+                     "labelled": len(rows), "value": value, "low": lo, "high": hi})
+    performance = pd.DataFrame(perf)
+
+    ref_value = ref_lo = ref_hi = None
+    if reference is not None and len(reference):
+        ref_value = compute_metrics(model, reference).get(metric)
+        if ref_value is not None:
+            ref_lo, ref_hi = bootstrap_ci(model, reference, metric, settings, rng)
+    else:
+        notes.append("No evaluation rows to compare production with.")
+
+    # Drift of features and segments, and of the model's output
+    columns = [c for c in production.columns if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX))]
+    drift = _drift(reference, production, codes, starts, labels, columns, settings, rng) \
+        if reference is not None else pd.DataFrame()
+    out_col = COL_SCORE if model.task == "binary" else COL_PRED
+    score_drift = pd.DataFrame()
+    if reference is not None and out_col in production.columns and out_col in reference.columns:
+        sd = _drift(reference, production, codes, starts, labels, [out_col],
+                    settings, rng, with_ks=False)
+        score_drift = sd[["window", "label", "psi"]]
+    return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
+                            performance, ref_value, ref_lo, ref_hi, drift, score_drift,
+                            tuple(notes))
+
+
+def _drift(reference, production, codes, starts, labels, columns, settings, rng,
+           with_ks=True) -> pd.DataFrame:
+    n_w = len(starts)
+    out = []
+    for col in columns:
+        if col not in reference.columns:
+            continue
+        bins = Bins.from_reference(reference[col], settings.psi_bins)
+        ref_counts = bins.counts(reference[col])
+        values = production[col]
+        valid = values.notna().to_numpy()
+        nb = len(ref_counts)
+        # bin index of every production row, then one bincount for all windows at once
+        if bins.edges is not None:
+            idx = np.searchsorted(bins.edges, values.to_numpy(dtype=float), side="right")
+        else:
+            lookup = {c: i for i, c in enumerate(bins.categories)}
+            idx = values.astype(str).map(lookup).fillna(len(bins.categories)).to_numpy(int)
+        counts = np.bincount(codes[valid] * nb + idx[valid], minlength=n_w * nb)
+        counts = counts.reshape(n_w, nb)
+        numeric = bins.edges is not None
+        ref_values = reference[col].dropna().to_numpy(dtype=float) if numeric else None
+        name = col.split(".", 1)[1] if "." in col else col
+        kind = "segment" if col.startswith(SEGMENT_PREFIX) else (
+            "feature" if col.startswith(FEATURE_PREFIX) else "output")
+        for w in range(n_w):
+            ks_stat = ks_p = np.nan
+            if with_ks and numeric and counts[w].sum() > 0:
+                cur = values.to_numpy(dtype=float)[(codes == w) & valid]
+                if len(cur) > settings.ks_max_rows:
+                    cur = rng.choice(cur, settings.ks_max_rows, replace=False)
+                r = stats.ks_2samp(ref_values, cur)
+                ks_stat, ks_p = float(r.statistic), float(r.pvalue)
+            out.append({"column": col, "name": name, "kind": kind, "window": starts[w],
+                        "label": labels[w], "psi": psi_from_counts(ref_counts, counts[w]),
+                        "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(counts[w].sum())})
+    return pd.DataFrame(out, columns=["column", "name", "kind", "window", "label", "psi",
+                                      "ks_stat", "ks_pvalue", "rows"])
+
+
+# ------------------------------------------------------------------ words
+def monitoring_sentences(report: MonitoringReport, unit: str = "") -> list[str]:
+    """The report in a few short sentences."""
+    from .language import format_value
+
+    out = []
+    name = METRICS[report.metric].name
+    p = report.performance
+    judged = p.loc[p["labelled"] > 0]
+    if not judged.empty and report.reference is not None:
+        last = judged.iloc[-1]
+        out.append(f"{name} in {last['label']}: {format_value(report.metric, last['value'], unit)}"
+                   f" on {int(last['labelled']):,} labelled rows, against "
+                   f"{format_value(report.metric, report.reference, unit)} at evaluation.")
+    missing = report.unlabelled_windows
+    if missing:
+        out.append(f"No labels yet for {', '.join(missing)}: only drift can be checked there.")
+    top = report.top_drift(3)
+    if not top.empty:
+        big = top.loc[top["psi"] >= PSI_LARGE]
+        window = top["label"].iloc[0]
+        if big.empty:
+            out.append(f"No feature shifted much in {window} (largest PSI "
+                       f"{top['psi'].iloc[0]:.2f}, {top['name'].iloc[0]}).")
+        else:
+            parts = [f"{r.name} (PSI {r.psi:.2f})" for r in big.itertuples()]
+            out.append(f"Largest shifts in {window}: {', '.join(parts)} — "
+                       f"{psi_word(big['psi'].iloc[0])}.")
+    return out
