@@ -57,6 +57,7 @@ class ModelSummary:
     last_updated: datetime | None = None
     n_versions: int = 0
     health: Health = Health("ok", "")
+    has_monitoring: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -152,7 +153,11 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
 
     health = _health(deck, model, champ, how, metric, value, prev_value, base.get("previous"),
                      settings, notes)
-    return ModelSummary(**base, health=health)
+    try:
+        has_monitoring = deck.monitoring(name) is not None
+    except RegistryError:
+        has_monitoring = True  # its page explains what is wrong with the table
+    return ModelSummary(**base, health=health, has_monitoring=has_monitoring)
 
 
 def _health(deck, model, champ, how, metric, value, prev_value, prev_version, settings,

@@ -60,8 +60,13 @@ def model_card(s: ModelSummary) -> dbc.Card:
         ], className="facts small mb-2"),
         html.P([html.Strong(f"{STATUS[s.health.status][0]}: "), s.health.reason],
                className="small health-reason mb-2"),
-        dbc.Button("Open model", href=f"/models/{s.name}", color="primary", size="sm",
-                   className="mt-auto align-self-start", title=f"Open {s.name}"),
+        html.Div([
+            dbc.Button("Open model", href=f"/models/{s.name}", color="primary", size="sm",
+                       title=f"Open {s.name}"),
+            dbc.Button("Production", href=f"/monitoring/{s.name}", color="secondary",
+                       outline=True, size="sm", title=f"{s.name} in production")
+            if s.has_monitoring else None,
+        ], className="mt-auto d-flex gap-2"),
     ]
     return dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
                     className=f"h-100 model-card status-{s.health.status}",

@@ -123,3 +123,17 @@ def test_unknown_model_and_page_say_not_found(dash_duo):
     dash_duo.driver.get(dash_duo.server_url + "/no/such/page")
     dash_duo.wait_for_contains_text("#main", "This page does not exist", timeout=20)
     assert dash_duo.get_logs() == []
+
+
+def test_monitoring_page_from_the_portfolio(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    wait_cards(dash_duo, 4)
+    click(dash_duo, "a[href='/monitoring/customer-churn']")
+    dash_duo.wait_for_text_to_equal("h1", "customer-churn in production", timeout=20)
+    for graph in ("#performance-over-time", "#drift-heatmap", "#score-drift"):
+        dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
+    assert "No labels yet for Nov 2026" in dash_duo.find_element("#monitoring-summary").text
+    assert len(dash_duo.find_elements("#drift-table tbody tr")) == 5
+    assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []

@@ -1,0 +1,85 @@
+"""Figures of production monitoring: performance over time, drift heat map, score drift."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis.drift import PSI_LARGE, PSI_MODERATE, psi_word
+
+from .figures import styled
+from .theme import BLUE, GREY, ORANGE, VERMILION
+
+
+def performance_over_time(performance: pd.DataFrame, metric_name: str, reference: float | None,
+                          reference_low: float | None = None,
+                          reference_high: float | None = None, unit: str = "",
+                          window_kind: str = "month") -> go.Figure:
+    """The metric of each labelled window with its 95% CI, against the evaluation level."""
+    p = performance
+    labelled = p.loc[p["labelled"] > 0]
+    fig = go.Figure()
+    if reference is not None:
+        if reference_low is not None and np.isfinite(reference_low):
+            fig.add_hrect(y0=reference_low, y1=reference_high, fillcolor=BLUE, opacity=0.10,
+                          line_width=0)
+        fig.add_hline(y=reference, line=dict(color=BLUE, dash="dash"),
+                      annotation_text=f"at evaluation: {reference:.3f}",
+                      annotation_position="top left")
+    fig.add_trace(go.Scatter(
+        x=labelled["label"], y=labelled["value"], mode="lines+markers", name=metric_name,
+        line=dict(color=ORANGE), marker=dict(size=9),
+        error_y=dict(type="data", symmetric=False,
+                     array=(labelled["high"] - labelled["value"]).to_numpy(),
+                     arrayminus=(labelled["value"] - labelled["low"]).to_numpy(),
+                     color=ORANGE, thickness=1.2),
+        customdata=np.c_[labelled["labelled"], labelled["low"], labelled["high"]],
+        hovertemplate=(f"%{{x}}: {metric_name} %{{y:.3f}}<br>95% CI %{{customdata[1]:.3f}} to "
+                       "%{customdata[2]:.3f}<br>%{customdata[0]:,} labelled rows<extra></extra>"),
+    ))
+    missing = p.loc[p["labelled"] == 0, "label"]
+    if len(missing):
+        ymin = np.nanmin(np.r_[labelled["low"].to_numpy(dtype=float), reference or np.nan]) \
+            if len(labelled) else 0
+        fig.add_trace(go.Scatter(
+            x=missing, y=[ymin] * len(missing), mode="markers+text", name="no labels yet",
+            marker=dict(symbol="x", color=GREY, size=9), text=["no labels"] * len(missing),
+            textposition="top center", hovertemplate="%{x}: no labels yet<extra></extra>"))
+    fig.update_xaxes(categoryorder="array", categoryarray=list(p["label"]))
+    unit_txt = f" ({unit})" if unit else ""
+    return styled(fig, f"{metric_name} in production, per {window_kind}, against evaluation",
+                  window_kind.capitalize(), f"{metric_name}{unit_txt}")
+
+
+def drift_heatmap(drift: pd.DataFrame) -> go.Figure:
+    """PSI of every feature (rows) in every window (columns)."""
+    table = drift.pivot_table(index="name", columns="label", values="psi", sort=False)
+    order = drift.drop_duplicates("label")["label"].tolist()
+    table = table.reindex(columns=order)
+    table = table.loc[table.max(axis=1).sort_values().index]  # most drifted at the top
+    words = np.vectorize(psi_word)(table.to_numpy(dtype=float))
+    fig = go.Figure(go.Heatmap(
+        z=table.to_numpy(dtype=float), x=table.columns.tolist(), y=table.index.tolist(),
+        colorscale="Cividis", zmin=0, zmax=max(0.3, float(np.nanmax(table.to_numpy()))),
+        colorbar=dict(title=dict(text="PSI")),
+        texttemplate="%{z:.2f}",
+        customdata=words,
+        hovertemplate="%{y} in %{x}: PSI %{z:.3f} (%{customdata})<extra></extra>",
+    ))
+    height = max(260, 40 * len(table) + 120)
+    return styled(fig, f"Data drift: PSI of each input against evaluation "
+                       f"(≥ {PSI_MODERATE} moderate, ≥ {PSI_LARGE} large)",
+                  "Window", "Input", height=height)
+
+
+def score_drift(score: pd.DataFrame, output_name: str) -> go.Figure:
+    fig = go.Figure(go.Bar(
+        x=score["label"], y=score["psi"], marker_color=[
+            VERMILION if v >= PSI_LARGE else (ORANGE if v >= PSI_MODERATE else BLUE)
+            for v in score["psi"]],
+        hovertemplate=f"%{{x}}: PSI of the {output_name} %{{y:.3f}}<extra></extra>",
+        name="PSI"))
+    fig.add_hline(y=PSI_LARGE, line=dict(color=VERMILION, dash="dot"),
+                  annotation_text="large shift", annotation_position="top left")
+    return styled(fig, f"Drift of the model's {output_name} against evaluation", "Window",
+                  "PSI", height=300)

@@ -1,0 +1,74 @@
+"""Monitoring figures plot exactly the report's numbers; the page handles every case."""
+from __future__ import annotations
+
+import dash
+import numpy as np
+import pytest
+
+from analysis.monitoring import monitoring_report
+from app import Settings, create_app
+from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
+from registry import SAMPLE_REGISTRY, open_source
+
+
+@pytest.fixture(scope="module")
+def churn_report():
+    src = open_source(str(SAMPLE_REGISTRY))
+    model = src.get_model("customer-churn")
+    return monitoring_report(model, src.evaluation("customer-churn", 3).frame,
+                             src.monitoring("customer-churn").frame, 3, "roc_auc")
+
+
+def test_performance_figure_plots_the_report(churn_report):
+    r = churn_report
+    fig = performance_over_time(r.performance, "ROC AUC", r.reference, r.reference_low,
+                                r.reference_high)
+    line = fig.data[0]
+    labelled = r.performance[r.performance["labelled"] > 0]
+    assert list(line.x) == list(labelled["label"])
+    np.testing.assert_allclose(np.asarray(line.y, float), labelled["value"].to_numpy(float))
+    np.testing.assert_allclose(np.asarray(line.error_y.array, float) + np.asarray(line.y, float),
+                               labelled["high"].to_numpy(float))
+    assert fig.data[1].name == "no labels yet" and list(fig.data[1].x) == ["Nov 2026"]
+    assert fig.layout.title.text.startswith("ROC AUC in production, per month")
+    assert fig.layout.xaxis.title.text == "Month" and fig.layout.yaxis.title.text == "ROC AUC"
+    assert any(s.y0 == r.reference for s in fig.layout.shapes if s.type == "line")
+
+
+def test_drift_heatmap_plots_psi(churn_report):
+    fig = drift_heatmap(churn_report.drift)
+    hm = fig.data[0]
+    d = churn_report.drift
+    row = list(hm.y).index("support_calls")
+    col = list(hm.x).index("Oct 2026")
+    expected = d[(d["name"] == "support_calls") & (d["label"] == "Oct 2026")]["psi"].iloc[0]
+    assert np.asarray(hm.z, float)[row][col] == pytest.approx(expected)
+    assert hm.y[-1] == churn_report.top_drift(1)["name"].iloc[0]  # most drifted on top
+    assert fig.layout.yaxis.title.text == "Input" and "PSI" in fig.layout.title.text
+
+
+def test_score_drift_figure(churn_report):
+    fig = score_drift(churn_report.score_drift, "score")
+    np.testing.assert_allclose(np.asarray(fig.data[0].y, float),
+                               churn_report.score_drift["psi"].to_numpy(float))
+    assert fig.layout.yaxis.title.text == "PSI"
+
+
+@pytest.fixture(scope="module")
+def layout():
+    app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+
+    def render(**query):
+        with app.server.test_request_context("/"):
+            return str(fn(**query))
+    return render
+
+
+def test_monitoring_page_cases(layout):
+    text = layout(name="customer-churn")
+    assert "ROC AUC in Oct 2026: 0.786" in text and "No labels yet for Nov 2026" in text
+    assert "No production data is registered" in layout(name="digits")
+    assert "is not a version number" in layout(name="digits", version="abc")
+    assert "There is no model called" in layout(name="../etc")
+    assert "Version 2 has no production rows" in layout(name="customer-churn", version="2")
