@@ -34,14 +34,28 @@ class Bins:
             return cls(edges=np.unique(qs))
         return cls(categories=tuple(sorted(map(str, ref.unique()))))
 
-    def counts(self, values: pd.Series) -> np.ndarray:
+    @property
+    def size(self) -> int:
+        return (len(self.edges) if self.edges is not None else len(self.categories)) + 1
+
+    def index(self, values: pd.Series) -> np.ndarray:
+        """The bin of every non-missing value (categories not seen in the reference go to
+        the last bin)."""
         v = values.dropna()
         if self.edges is not None:
-            idx = np.searchsorted(self.edges, v.to_numpy(dtype=float), side="right")
-            return np.bincount(idx, minlength=len(self.edges) + 1)
-        lookup = {c: i for i, c in enumerate(self.categories)}
-        idx = v.astype(str).map(lookup).fillna(len(self.categories)).to_numpy(dtype=int)
-        return np.bincount(idx, minlength=len(self.categories) + 1)
+            return np.searchsorted(self.edges, v.to_numpy(dtype=float), side="right")
+        known = pd.Index(list(self.categories))
+        if isinstance(v.dtype, pd.CategoricalDtype):  # look up each category once
+            per_category = known.get_indexer(v.cat.categories.astype(str))
+            codes = per_category[v.cat.codes.to_numpy()]
+        else:
+            codes = known.get_indexer(v.astype(str))
+        codes = codes.astype(np.int64)
+        codes[codes < 0] = len(self.categories)
+        return codes
+
+    def counts(self, values: pd.Series) -> np.ndarray:
+        return np.bincount(self.index(values), minlength=self.size)
 
 
 def is_numeric(s: pd.Series) -> bool:

@@ -21,7 +21,7 @@ from registry.model import (
 )
 
 from .drift import PSI_LARGE, Bins, psi_from_counts, psi_word
-from .metrics import METRICS, binary_truth, compute_metrics, multiclass_labels
+from .metrics import METRICS, binary_truth, compute_metric, multiclass_labels
 
 
 @dataclass(frozen=True)
@@ -132,7 +132,9 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     rng = np.random.default_rng(settings.seed)
     notes: list[str] = []
     if version is not None and COL_VERSION in production.columns:
-        production = production.loc[production[COL_VERSION] == version]
+        mine = (production[COL_VERSION] == version).to_numpy()
+        if not mine.all():  # avoid copying a large table that holds one version only
+            production = production.loc[mine]
     if production.empty:
         empty = pd.DataFrame(columns=["window", "label", "rows", "labelled", "value", "low",
                                       "high"])
@@ -151,7 +153,7 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
         rows = production.loc[in_w & labelled_mask]
         value = lo = hi = np.nan
         if len(rows):
-            value = compute_metrics(model, rows).get(metric, np.nan)
+            value = compute_metric(model, rows, metric)
             if np.isfinite(value):
                 lo, hi = bootstrap_ci(model, rows, metric, settings, rng)
         perf.append({"window": start, "label": labels[w], "rows": int(in_w.sum()),
@@ -160,7 +162,8 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
 
     ref_value = ref_lo = ref_hi = None
     if reference is not None and len(reference):
-        ref_value = compute_metrics(model, reference).get(metric)
+        ref_value = compute_metric(model, reference, metric)
+        ref_value = None if not np.isfinite(ref_value) else ref_value
         if ref_value is not None:
             ref_lo, ref_hi = bootstrap_ci(model, reference, metric, settings, rng)
     else:
@@ -192,14 +195,9 @@ def _drift(reference, production, codes, starts, labels, columns, settings, rng,
         ref_counts = bins.counts(reference[col])
         values = production[col]
         valid = values.notna().to_numpy()
-        nb = len(ref_counts)
-        # bin index of every production row, then one bincount for all windows at once
-        if bins.edges is not None:
-            idx = np.searchsorted(bins.edges, values.to_numpy(dtype=float), side="right")
-        else:
-            lookup = {c: i for i, c in enumerate(bins.categories)}
-            idx = values.astype(str).map(lookup).fillna(len(bins.categories)).to_numpy(int)
-        counts = np.bincount(codes[valid] * nb + idx[valid], minlength=n_w * nb)
+        nb = bins.size
+        # bin of every production row, then one bincount for all windows at once
+        counts = np.bincount(codes[valid] * nb + bins.index(values), minlength=n_w * nb)
         counts = counts.reshape(n_w, nb)
         numeric = bins.edges is not None
         ref_values = reference[col].dropna().to_numpy(dtype=float) if numeric else None
@@ -219,6 +217,30 @@ def _drift(reference, production, codes, starts, labels, columns, settings, rng,
                         "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(counts[w].sum())})
     return pd.DataFrame(out, columns=["column", "name", "kind", "window", "label", "psi",
                                       "ks_stat", "ks_pvalue", "rows"])
+
+
+def model_monitoring(deck, name: str, version: int | None = None):
+    """(model, version, report) for ``version`` of a model (default: the champion), the
+    report cached until the model's files change; report is None without production data."""
+    from .metrics import headline_metric
+    from .portfolio import champion_of
+
+    model = deck.model(name)
+    if version is None:
+        champ, _ = champion_of(deck.versions(name).items)
+        version = champ.version if champ else None
+
+    def compute():
+        mon = deck.monitoring(name)
+        if mon is None:
+            return None
+        try:
+            reference = deck.evaluation(name, version).frame if version is not None else None
+        except KeyError:
+            reference = None
+        return monitoring_report(model, reference, mon.frame, version,
+                                 headline_metric(model.task))
+    return model, version, deck.memo(("monitoring", name, version), name, compute)
 
 
 # ------------------------------------------------------------------ words

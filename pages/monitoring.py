@@ -7,9 +7,8 @@ import numpy as np
 from dash import html
 
 from analysis.drift import psi_word
-from analysis.metrics import METRICS, headline_metric
-from analysis.monitoring import monitoring_report, monitoring_sentences
-from analysis.portfolio import champion_of
+from analysis.metrics import METRICS
+from analysis.monitoring import model_monitoring, monitoring_sentences
 from components.graph import chart
 from components.messages import not_found, registry_unavailable
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
@@ -21,32 +20,11 @@ dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitorin
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
 
 
-def report_for(d, name: str, version: int | None):
-    """The monitoring report of ``version`` (default: the champion), cached per data version."""
-    model = d.model(name)
-    versions = d.versions(name).items
-    if version is None:
-        champ, _ = champion_of(versions)
-        version = champ.version if champ else None
-
-    def compute():
-        mon = d.monitoring(name)
-        if mon is None:
-            return None
-        try:
-            reference = d.evaluation(name, version).frame if version is not None else None
-        except KeyError:
-            reference = None
-        return monitoring_report(model, reference, mon.frame, version,
-                                 headline_metric(model.task))
-    return model, version, d.memo(("monitoring", name, version), name, compute)
-
-
 def layout(name: str | None = None, version: str | None = None, **_query):
     try:
         d = deck()
         v = int(version) if version not in (None, "") else None
-        model, v, report = report_for(d, name or "", v)
+        model, v, report = model_monitoring(d, name or "", v)
     except ValueError:
         return not_found(f"'{version}' is not a version number.", f"/monitoring/{name}",
                          "Show the champion")

@@ -161,3 +161,21 @@ def test_health_watch_without_champion_alias(tmp_path):
     log_model_version(tmp_path, "r", y_true=y, y_pred=y + rng.normal(0, 1, 100))
     s = summarize(CachedSource(open_source(str(tmp_path))), "r")
     assert s.health.status == "watch" and "champion" in s.health.reason and s.champion == 1
+
+
+@pytest.mark.parametrize("model_name, metrics", [
+    ("churn", ["roc_auc", "average_precision", "accuracy", "recall"]),
+    ("iris", ["accuracy", "f1_macro"]),
+    ("price", ["mae", "rmse", "r2"]),
+])
+def test_single_metric_equals_the_full_set(tiny_registry, model_name, metrics):
+    from analysis.metrics import compute_metric
+    src = open_source(str(tiny_registry))
+    model = src.get_model(model_name)
+    frame = src.evaluation(model_name, 1).frame
+    full = compute_metrics(model, frame)
+    for m in metrics:
+        assert compute_metric(model, frame, m) == pytest.approx(full[m], abs=1e-12)
+    one_class = frame.assign(y_true=frame["y_true"].iloc[0])
+    if model.task == "binary":
+        assert np.isnan(compute_metric(model, one_class, "roc_auc"))
