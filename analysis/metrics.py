@@ -138,6 +138,26 @@ def compute_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5) -
                               frame[COL_PRED].to_numpy(dtype=float))
 
 
+def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC as the Mann–Whitney statistic (ties count one half): the same number as
+    ``sklearn.metrics.roc_auc_score`` (tested), with one sort and no input checks, for
+    millions of production rows. NaN when only one class is present."""
+    y = np.asarray(y)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
+    if n1 == 0 or n0 == 0:
+        return float("nan")
+    order = np.argsort(score, kind="stable")
+    s = np.asarray(score)[order]
+    pos = np.asarray(y, dtype=bool)[order]
+    # average rank (1-based) of each tie group
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    group_rank = (starts + ends + 1) / 2.0
+    ranks = np.repeat(group_rank, ends - starts)
+    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
 def compute_metric(model: Model, frame: pd.DataFrame, metric: str) -> float:
     """One metric on these rows (faster than ``compute_metrics`` when only one is needed);
     NaN when it is undefined there (e.g. ROC AUC with one class only)."""
@@ -148,9 +168,11 @@ def compute_metric(model: Model, frame: pd.DataFrame, metric: str) -> float:
         y = binary_truth(frame[COL_TRUE], model.positive_label)
         if len(np.unique(y)) < 2:
             return float("nan")
-        s = frame[COL_SCORE].to_numpy(dtype=float)
-        fn = skm.roc_auc_score if metric == "roc_auc" else skm.average_precision_score
-        return float(fn(y, s))
+        s = frame[COL_SCORE].to_numpy()
+        if metric == "roc_auc":  # float32 scores sort faster and order exactly as in float64
+            return roc_auc(y, s if s.dtype in (np.float32, np.float64) else s.astype(float))
+        s = s.astype(float)
+        return float(skm.average_precision_score(y, s))
     if model.task == "regression" and metric in ("mae", "rmse"):
         y = frame[COL_TRUE].to_numpy(dtype=float)
         p = frame[COL_PRED].to_numpy(dtype=float)

@@ -64,17 +64,29 @@ class MonitoringReport:
 
 # ------------------------------------------------------------------ windows
 def window_codes(times: pd.Series, weekly: bool) -> tuple[np.ndarray, list[pd.Timestamp]]:
-    """An integer window index per row and the start of each window, oldest first."""
-    t = times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    """An integer window index per row and the start of each window (only windows that have
+    rows), oldest first."""
+    ns = np.asarray(times.array.tz_convert(None)) if times.dt.tz is not None else \
+        times.to_numpy()  # UTC wall times, without going through Python objects
+    ns = ns.astype("datetime64[ns]").view(np.int64)
+    lo, hi = pd.Timestamp(ns.min()), pd.Timestamp(ns.max())
     if weekly:
-        days = t.astype("datetime64[D]").astype(np.int64)
-        raw = (days - 4) // 7  # 1970-01-05 was a Monday: weeks start on Mondays
-        starts = lambda u: (u * 7 + 4).astype("datetime64[D]")  # noqa: E731
+        first = (lo - pd.Timedelta(days=lo.day_of_week)).normalize()
+        starts = pd.date_range(first, hi, freq="7D")
     else:
-        raw = t.astype("datetime64[M]").astype(np.int64)
-        starts = lambda u: u.astype("datetime64[M]")  # noqa: E731
-    uniq, codes = np.unique(raw, return_inverse=True)
-    return codes, [pd.Timestamp(s) for s in starts(uniq).astype("datetime64[ns]")]
+        starts = pd.date_range(lo.to_period("M").to_timestamp(), hi, freq="MS")
+    edges = starts.asi8[1:]
+    if len(ns) > 1 and np.all(ns[1:] >= ns[:-1]):  # time-sorted: cut at the window starts
+        bounds = np.r_[0, np.searchsorted(ns, edges, side="left"), len(ns)]
+        codes = np.repeat(np.arange(len(starts)), np.diff(bounds))
+    else:
+        codes = np.zeros(len(ns), dtype=np.int64)
+        for e in edges:
+            codes += ns >= e
+    present = np.flatnonzero(np.bincount(codes, minlength=len(starts)))
+    remap = np.full(len(starts), -1)
+    remap[present] = np.arange(len(present))
+    return remap[codes], [starts[i] for i in present]
 
 
 def window_label(start: pd.Timestamp, weekly: bool) -> str:
@@ -93,14 +105,7 @@ def bootstrap_ci(model: Model, frame: pd.DataFrame, metric: str, settings: Monit
     idx = rng.integers(0, n, size=(settings.n_boot, n))
     if metric == "roc_auc":
         y = binary_truth(frame[COL_TRUE], model.positive_label)
-        s = frame[COL_SCORE].to_numpy(dtype=float)
-        yb, sb = y[idx], s[idx]
-        ranks = stats.rankdata(sb, axis=1)
-        n1 = yb.sum(axis=1)
-        n0 = n - n1
-        ok = (n1 > 0) & (n0 > 0)
-        auc = ((ranks * yb).sum(axis=1) - n1 * (n1 + 1) / 2) / np.where(ok, n1 * n0, 1)
-        values = auc[ok]
+        values = auc_bootstrap(y, frame[COL_SCORE].to_numpy(dtype=float), idx)
     else:
         if metric == "accuracy":
             if model.task == "binary":
@@ -123,6 +128,33 @@ def bootstrap_ci(model: Model, frame: pd.DataFrame, metric: str, settings: Monit
     return float(lo), float(hi)
 
 
+def auc_bootstrap(y: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """ROC AUC of every bootstrap resample (rows ``idx[b]``), exactly as roc_auc_score would
+    compute it on that resample (ties count one half), without sorting each resample:
+    the rows are sorted once and each resample is a vector of row weights."""
+    n = len(y)
+    order = np.argsort(score, kind="stable")
+    s, yy = score[order], y[order]
+    rank_of = np.empty(n, dtype=np.int64)
+    rank_of[order] = np.arange(n)
+    n_boot = idx.shape[0]
+    # weights[b, i]: how often sorted row i appears in resample b
+    flat = (np.arange(n_boot)[:, None] * n + rank_of[idx]).ravel()
+    weights = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
+    neg = weights * (yy == 0)
+    pos = weights * (yy == 1)
+    cum_neg = np.cumsum(neg, axis=1)
+    # first and last sorted position of each row's score (ties share them)
+    first = np.searchsorted(s, s, side="left")
+    last = np.searchsorted(s, s, side="right") - 1
+    below = np.where(first > 0, cum_neg[:, np.maximum(first - 1, 0)], 0.0)
+    tied = cum_neg[:, last] - below
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    ok = (n_pos > 0) & (n_neg > 0)
+    auc = (pos * (below + 0.5 * tied)).sum(axis=1)[ok] / (n_pos * n_neg)[ok]
+    return auc
+
+
 # ------------------------------------------------------------------ the report
 def monitoring_report(model: Model, reference: pd.DataFrame | None, production: pd.DataFrame,
                       version: int | None, metric: str,
@@ -143,21 +175,24 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     span_days = (production[COL_TIME].max() - production[COL_TIME].min()).days
     weekly = span_days < settings.weekly_below_days
     codes, starts = window_codes(production[COL_TIME], weekly)
+    if np.any(np.diff(codes) < 0):  # put each window's rows together (usually already so)
+        order = np.argsort(codes, kind="stable")
+        production, codes = production.take(order), codes[order]
+    bounds = np.searchsorted(codes, np.arange(len(starts) + 1))
     labels = [window_label(s, weekly) for s in starts]
 
     # Performance per window
-    labelled_mask = production[COL_TRUE].notna().to_numpy()
     perf = []
     for w, start in enumerate(starts):
-        in_w = codes == w
-        rows = production.loc[in_w & labelled_mask]
+        rows = production.iloc[bounds[w]:bounds[w + 1]]
+        labelled = rows.loc[rows[COL_TRUE].notna()]
         value = lo = hi = np.nan
-        if len(rows):
-            value = compute_metric(model, rows, metric)
+        if len(labelled):
+            value = compute_metric(model, labelled, metric)
             if np.isfinite(value):
-                lo, hi = bootstrap_ci(model, rows, metric, settings, rng)
-        perf.append({"window": start, "label": labels[w], "rows": int(in_w.sum()),
-                     "labelled": len(rows), "value": value, "low": lo, "high": hi})
+                lo, hi = bootstrap_ci(model, labelled, metric, settings, rng)
+        perf.append({"window": start, "label": labels[w], "rows": len(rows),
+                     "labelled": len(labelled), "value": value, "low": lo, "high": hi})
     performance = pd.DataFrame(perf)
 
     ref_value = ref_lo = ref_hi = None
@@ -171,12 +206,12 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
 
     # Drift of features and segments, and of the model's output
     columns = [c for c in production.columns if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX))]
-    drift = _drift(reference, production, codes, starts, labels, columns, settings, rng) \
-        if reference is not None else pd.DataFrame()
+    drift = _drift(reference, production, codes, bounds, starts, labels, columns, settings,
+                   rng) if reference is not None else pd.DataFrame()
     out_col = COL_SCORE if model.task == "binary" else COL_PRED
     score_drift = pd.DataFrame()
     if reference is not None and out_col in production.columns and out_col in reference.columns:
-        sd = _drift(reference, production, codes, starts, labels, [out_col],
+        sd = _drift(reference, production, codes, bounds, starts, labels, [out_col],
                     settings, rng, with_ks=False)
         score_drift = sd[["window", "label", "psi"]]
     return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
@@ -184,7 +219,7 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
                             tuple(notes))
 
 
-def _drift(reference, production, codes, starts, labels, columns, settings, rng,
+def _drift(reference, production, codes, bounds, starts, labels, columns, settings, rng,
            with_ks=True) -> pd.DataFrame:
     n_w = len(starts)
     out = []
@@ -204,12 +239,14 @@ def _drift(reference, production, codes, starts, labels, columns, settings, rng,
         name = col.split(".", 1)[1] if "." in col else col
         kind = "segment" if col.startswith(SEGMENT_PREFIX) else (
             "feature" if col.startswith(FEATURE_PREFIX) else "output")
+        raw = values.to_numpy() if numeric else None
         for w in range(n_w):
             ks_stat = ks_p = np.nan
             if with_ks and numeric and counts[w].sum() > 0:
-                cur = values.to_numpy(dtype=float)[(codes == w) & valid]
+                cur = raw[bounds[w]:bounds[w + 1]]
                 if len(cur) > settings.ks_max_rows:
                     cur = rng.choice(cur, settings.ks_max_rows, replace=False)
+                cur = cur[~np.isnan(cur)].astype(float)
                 r = stats.ks_2samp(ref_values, cur)
                 ks_stat, ks_p = float(r.statistic), float(r.pvalue)
             out.append({"column": col, "name": name, "kind": kind, "window": starts[w],

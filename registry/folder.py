@@ -270,8 +270,13 @@ class FolderSource(Source):
         if split not in tables:
             raise KeyError(f"{model} v{version} has no split {split!r}")
         path = tables[split]
-        frame = self._read_table(path, model)
-        check_prediction_columns(frame, m.task, self._rel(path), model)
+        rel = self._rel(path)
+
+        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+            check_prediction_columns(frame, m.task, rel, model)
+            return frame
+
+        frame = self._read_table(path, model, prepare=(f"evaluation:{m.task}", prepare))
         return Evaluation(model=model, version=version, split=split, frame=frame)
 
     def monitoring(self, model: str) -> Monitoring | None:
@@ -280,14 +285,20 @@ class FolderSource(Source):
         path = _first_table(d / "monitoring")
         if path is None:
             return None
-        frame = self._read_table(path, model)
         rel = self._rel(path)
-        for col in (COL_TIME, COL_VERSION):
-            if col not in frame.columns:
-                raise RegistryError(Problem(rel, col, "required column is missing", model=model))
-        check_prediction_columns(frame, m.task, rel, model, truth_required=False)
-        frame = frame.copy()
-        frame[COL_TIME] = _to_time(frame[COL_TIME], rel, model)
+
+        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
+            for col in (COL_TIME, COL_VERSION):
+                if col not in frame.columns:
+                    raise RegistryError(Problem(rel, col, "required column is missing",
+                                                model=model))
+            check_prediction_columns(frame, m.task, rel, model, truth_required=False)
+            times = _to_time(frame[COL_TIME], rel, model)
+            if times is not frame[COL_TIME]:  # convert only when the table needs it
+                frame = frame.assign(**{COL_TIME: times})
+            return frame
+
+        frame = self._read_table(path, model, prepare=(f"monitoring:{m.task}", prepare))
         return Monitoring(model=model, frame=frame)
 
     # ---------------------------------------------------------------- experiments
@@ -400,26 +411,33 @@ class FolderSource(Source):
             raise RegistryError(Problem(rel, "", "must hold a JSON object", model=model))
         return doc
 
-    def _read_table(self, path: Path, model: str | None) -> pd.DataFrame:
+    def _read_table(self, path: Path, model: str | None, prepare=None) -> pd.DataFrame:
+        """Read a Parquet or CSV table, cached in-process by file size and modification time.
+
+        ``prepare`` is ``(tag, fn)``: ``fn`` checks and converts the frame once, and the
+        prepared frame is what the cache keeps (keyed by ``tag`` too)."""
         rel = self._rel(path)
         try:
             st = path.stat()
         except OSError as e:
             raise RegistryError(Problem(rel, "", f"cannot be read ({e})", model=model)) from None
-        key = (str(path), st.st_mtime_ns, st.st_size)
+        tag, fn = prepare if prepare is not None else ("raw", None)
+        key = (str(path), st.st_mtime_ns, st.st_size, tag)
         with self._lock:
             if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
         try:
             if path.suffix == ".parquet":
-                frame = pd.read_parquet(path)
+                frame = _read_parquet(path)
             else:
                 frame = pd.read_csv(path)
         except Exception as e:  # pyarrow and pandas raise many types for damaged files
             raise RegistryError(Problem(rel, "", f"cannot be read as a "
                                         f"{path.suffix[1:].upper()} table "
                                         f"({type(e).__name__}: {e})", model=model)) from None
+        if fn is not None:
+            frame = fn(frame)
         with self._lock:
             self._tables[key] = frame
             while len(self._tables) > self._tables_max:
@@ -459,6 +477,21 @@ def check_prediction_columns(frame: pd.DataFrame, task: str, rel: str, model: st
                 need(col, "must hold numbers")
     if truth_required and frame[COL_TRUE].isna().any():
         need(COL_TRUE, f"{int(frame[COL_TRUE].isna().sum())} rows have no true value")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a DataFrame, one column at a time: the Arrow copy of only one
+    column is alive at once, so a large table does not need twice its size in memory."""
+    import pyarrow.parquet as pq
+
+    f = pq.ParquetFile(path)
+    names = f.schema_arrow.names
+    if f.metadata.num_rows < 1_000_000:
+        return f.read().to_pandas()
+    columns = {}
+    for name in names:
+        columns[name] = f.read(columns=[name]).to_pandas()[name]
+    return pd.DataFrame(columns, copy=False)
 
 
 def _first_table(stem: Path) -> Path | None:

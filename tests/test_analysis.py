@@ -179,3 +179,13 @@ def test_single_metric_equals_the_full_set(tiny_registry, model_name, metrics):
     one_class = frame.assign(y_true=frame["y_true"].iloc[0])
     if model.task == "binary":
         assert np.isnan(compute_metric(model, one_class, "roc_auc"))
+
+
+def test_fast_roc_auc_equals_sklearn_with_ties():
+    from analysis.metrics import roc_auc
+    rng = np.random.default_rng(7)
+    for n in (10, 1000, 20000):
+        y = rng.integers(0, 2, n)
+        s = np.round(rng.random(n), 2)
+        assert roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
+    assert np.isnan(roc_auc(np.ones(5, int), rng.random(5)))

@@ -255,3 +255,34 @@ def test_thresholds_are_settings_and_headline_prefers_money():
                         challenger=diff(0.02, 0.01, 0.03), money_challenger=40000))
     assert set(actions(recs)) == {"promote", "retrain"}
     assert headline(recs).action == "promote"
+
+
+def test_auc_bootstrap_equals_roc_auc_score_on_each_resample():
+    from analysis.monitoring import auc_bootstrap
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    score = np.round(rng.random(300), 1)  # many ties
+    idx = rng.integers(0, 300, size=(25, 300))
+    got = auc_bootstrap(y, score, idx)
+    expected = [roc_auc_score(y[i], score[i]) for i in idx]
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+
+
+def test_bin_index_equals_searchsorted_in_float32_and_float64():
+    from analysis.drift import bin_index
+    rng = np.random.default_rng(4)
+    for dtype in (np.float32, np.float64):
+        x = rng.normal(size=5000).astype(dtype)
+        edges = np.quantile(x.astype(float), np.linspace(0, 1, 11)[1:-1]) + 1e-9
+        edges = np.r_[edges, float(x[0])]  # a value exactly on an edge
+        edges.sort()
+        np.testing.assert_array_equal(bin_index(x, edges),
+                                      np.searchsorted(edges, x.astype(float), side="right"))
+
+
+def test_window_codes_unsorted_times_match_sorted():
+    prod = production()
+    shuffled = prod.sample(frac=1, random_state=0)
+    codes, starts = window_codes(shuffled["timestamp"], weekly=False)
+    months = shuffled["timestamp"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
+    assert [starts[c] for c in codes] == list(months)
