@@ -37,6 +37,13 @@ GLOSSARY: dict[str, str] = {
           "better than always predicting the average.",
     "mape": "MAPE (mean absolute percentage error): the average error as a share of the true "
             "value. Lower is better.",
+    "param_importance": "Parameter importance: a random forest learns to predict the metric "
+                        "from the parameters, and a parameter's importance is how much worse "
+                        "it predicts runs it did not see when that parameter's values are "
+                        "shuffled (the drop in R²); 0 means the metric does not depend on it.",
+    "spearman": "Rank correlation (Spearman): +1 when a larger parameter value always goes "
+                "with a larger metric, −1 when always with a smaller one, 0 when there is no "
+                "such trend.",
 }
 
 
@@ -142,3 +149,110 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     if days < 730:
         return f"{days // 30} months ago"
     return f"{days // 365} years ago"
+
+
+# ------------------------------------------------------------------ evaluation and comparison
+GLOSSARY.update({
+    "threshold": "Threshold: the score from which the model flags a case as positive. A lower "
+                 "threshold flags more cases: more positives found, more false alarms.",
+    "confidence_interval": "95% confidence interval: the range the value would probably fall "
+                           "in on another test set of the same size (from 1,000 bootstrap "
+                           "resamples of the evaluation rows).",
+    "paired_interval": "Paired 95% interval: resampling the same evaluation rows for both "
+                       "versions, the range the difference would probably fall in. If it "
+                       "excludes zero, the difference is significant.",
+})
+
+# Differences of these metrics read best in percentage points.
+POINT_METRICS = {"accuracy", "precision", "recall", "f1", "f1_macro", "f1_weighted", "mape"}
+
+
+def format_difference(metric: str, delta: float, unit: str = "") -> str:
+    """A difference between two values: percentage points for shares, else the metric's
+    own scale ('+4.1 points', '+0.012', '-2.3 points' for a unit of points)."""
+    if delta is None or not math.isfinite(delta):
+        return "–"
+    if metric in POINT_METRICS:
+        return f"{delta * 100:+.1f} points"
+    info = METRICS.get(metric)
+    if info is not None and info.kind == "unit":
+        return f"{delta:+,.2f} {unit}".strip()
+    return f"{delta:+.3f}"
+
+
+def interval_text(metric: str, low: float, high: float, unit: str = "",
+                  difference: bool = False) -> str:
+    """'95% CI 0.861 to 0.887' (values) or '95% CI +2.0 to +6.3' (differences)."""
+    if low is None or not (math.isfinite(low) and math.isfinite(high)):
+        return "no interval (too few rows)"
+    if difference:
+        lo, hi = format_difference(metric, low, unit), format_difference(metric, high, unit)
+        suffix = " points" if metric in POINT_METRICS else (f" {unit}" if unit else "")
+        if suffix:
+            lo, hi = lo.removesuffix(suffix), hi.removesuffix(suffix)
+        return f"95% CI {lo} to {hi}"
+    return f"95% CI {format_value(metric, low, unit)} to {format_value(metric, high, unit)}"
+
+
+def metric_name_in_sentence(metric: str) -> str:
+    """'Recall' -> 'recall' inside a sentence; names that start with an acronym stay."""
+    name = METRICS[metric].name
+    return name[0].lower() + name[1:] if name[1:2].islower() else name
+
+
+def positives_phrase(model: Model, n: int = 2) -> tuple[str, str]:
+    """How to name the positive cases: (noun phrase, verb phrase), e.g.
+    ('customers who cancel within the next 90 days', 'cancel within the next 90 days');
+    without business words: ('positive customers', 'are positive')."""
+    entity = model.entity or "case"
+    means = model.business.positive_means if model.business and \
+        model.business.positive_means else ""
+    if means:
+        verb = _third_person(means)
+        plural_verb = _plural_verb(verb)
+        return (f"{plural(entity, n)} who {verb if n == 1 else plural_verb}", plural_verb)
+    return f"positive {plural(entity, n)}", "are positive"
+
+
+def _plural_verb(phrase: str) -> str:
+    """'cancels within 90 days' -> 'cancel within 90 days' (the first word only)."""
+    words = phrase.split()
+    if not words:
+        return phrase
+    first = words[0]
+    irregular = {"is": "are", "has": "have", "does": "do", "was": "were"}
+    if first in irregular:
+        words[0] = irregular[first]
+    elif first.endswith(("ches", "shes", "sses", "xes")):
+        words[0] = first[:-2]
+    elif first.endswith("ies") and len(first) > 4:
+        words[0] = first[:-3] + "y"
+    elif first.endswith("s") and not first.endswith("ss"):
+        words[0] = first[:-1]
+    return " ".join(words)
+
+
+def _singular(verb_phrase: str) -> str:
+    """'cancel within 90 days' -> 'cancels within 90 days'; 'are positive' -> 'is positive'."""
+    words = verb_phrase.split()
+    back = {"are": "is", "have": "has", "do": "does", "were": "was"}
+    if words:
+        w = words[0]
+        words[0] = back.get(w) or (w + "es" if w.endswith(("ch", "sh", "ss", "x")) else w + "s")
+    return " ".join(words)
+
+
+def threshold_sentence(model: Model, tp: int, fp: int, fn: int) -> str:
+    """'Of 1,000 customers flagged, 820 really cancel within the next 90 days; 140 customers
+    who cancel within the next 90 days are missed.'"""
+    entity = model.entity or "case"
+    noun, verb = positives_phrase(model)
+    flagged = tp + fp
+    if flagged == 0:
+        first = f"At this threshold the model flags no {plural(entity)}"
+    else:
+        verb = verb if tp != 1 else _singular(verb)
+        first = f"Of {flagged:,} {plural(entity, flagged)} flagged, {tp:,} really {verb}"
+    missed = (f"{fn:,} {positives_phrase(model, fn)[0]} {'is' if fn == 1 else 'are'} missed"
+              if fn else f"none of the {noun} are missed")
+    return f"{first}; {missed}."

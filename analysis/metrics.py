@@ -158,29 +158,6 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def compute_metric(model: Model, frame: pd.DataFrame, metric: str) -> float:
-    """One metric on these rows (faster than ``compute_metrics`` when only one is needed);
-    NaN when it is undefined there (e.g. ROC AUC with one class only)."""
-    frame = frame.loc[frame[COL_TRUE].notna()]
-    if frame.empty:
-        return float("nan")
-    if model.task == "binary" and metric in ("roc_auc", "average_precision"):
-        y = binary_truth(frame[COL_TRUE], model.positive_label)
-        if len(np.unique(y)) < 2:
-            return float("nan")
-        s = frame[COL_SCORE].to_numpy()
-        if metric == "roc_auc":  # float32 scores sort faster and order exactly as in float64
-            return roc_auc(y, s if s.dtype in (np.float32, np.float64) else s.astype(float))
-        s = s.astype(float)
-        return float(skm.average_precision_score(y, s))
-    if model.task == "regression" and metric in ("mae", "rmse"):
-        y = frame[COL_TRUE].to_numpy(dtype=float)
-        p = frame[COL_PRED].to_numpy(dtype=float)
-        fn = skm.mean_absolute_error if metric == "mae" else skm.root_mean_squared_error
-        return float(fn(y, p))
-    return compute_metrics(model, frame).get(metric, float("nan"))
-
-
 def evaluation_metrics(model: Model, evaluation: Evaluation, threshold: float = 0.5):
     return compute_metrics(model, evaluation.frame, threshold)
 
@@ -196,3 +173,39 @@ def relative_drop(metric: str, current: float, reference: float) -> float:
         return 0.0
     change = (current - reference) / abs(reference)
     return -change if METRICS[metric].higher_is_better else change
+
+
+def compute_metric(model: Model, frame: pd.DataFrame, metric: str,
+                   threshold: float = 0.5) -> float:
+    """One metric of ``compute_metrics`` alone, for callers that need only one — on large
+    tables computing all of them costs seconds. NaN when ``compute_metrics`` would not report
+    it (e.g. ROC AUC with one class only). ROC AUC uses ``roc_auc`` (one sort, tested equal to
+    scikit-learn's); the others make the same scikit-learn call as ``compute_metrics``."""
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    if frame.empty:
+        return float("nan")
+    if model.task == "binary":
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        if metric in ("roc_auc", "average_precision", "log_loss") and len(np.unique(y)) < 2:
+            return float("nan")
+        raw = frame[COL_SCORE].to_numpy()
+        if metric == "roc_auc":  # float32 scores sort faster and order exactly as in float64
+            return roc_auc(y, raw if raw.dtype in (np.float32, np.float64) else raw.astype(float))
+        score = raw.astype(float)
+        pred = (score >= threshold).astype(int)
+        one = {
+            "average_precision": lambda: skm.average_precision_score(y, score),
+            "log_loss": lambda: skm.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1]),
+            "brier": lambda: skm.brier_score_loss(y, score),
+            "accuracy": lambda: skm.accuracy_score(y, pred),
+            "precision": lambda: skm.precision_score(y, pred, zero_division=0),
+            "recall": lambda: skm.recall_score(y, pred, zero_division=0),
+            "f1": lambda: skm.f1_score(y, pred, zero_division=0),
+        }.get(metric)
+        return float(one()) if one else float("nan")
+    if model.task == "regression" and metric in ("mae", "rmse"):
+        y = frame[COL_TRUE].to_numpy(dtype=float)
+        p = frame[COL_PRED].to_numpy(dtype=float)
+        fn = skm.mean_absolute_error if metric == "mae" else skm.root_mean_squared_error
+        return float(fn(y, p))
+    return float(compute_metrics(model, frame, threshold).get(metric, np.nan))

@@ -7,7 +7,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import RegistryError
 
-from .metrics import compute_metrics, headline_metric
+from .metrics import compute_metric, headline_metric
 
 
 def version_table(deck: CachedSource, name: str) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
         try:
             ev = deck.evaluation(name, v.version)
             n = len(ev.frame)
-            value = compute_metrics(model, ev.frame).get(metric, np.nan)
+            value = compute_metric(model, ev.frame, metric)
         except KeyError:
             problem = "no evaluation rows"
         except RegistryError as e:
@@ -39,3 +39,44 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
                      "value": value, "problem": problem})
     return pd.DataFrame(rows, columns=["version", "aliases", "stage", "created_at", "algorithm",
                                        "description", "rows", "metric", "value", "problem"])
+
+
+def metric_across_versions(deck: CachedSource, name: str, metric: str | None = None,
+                           threshold: float = 0.5, settings=None) -> pd.DataFrame:
+    """``metric`` (default: the headline metric) of every registered version with its 95%
+    bootstrap interval, oldest first, cached until the model's files change.
+
+    Columns: version, label, aliases, created_at, rows, metric, value, low, high, problem.
+    """
+    from .uncertainty import BootstrapSettings
+    settings = settings or BootstrapSettings()
+    return deck.memo(("metric_across_versions", name, metric, round(threshold, 2), settings),
+                     name, lambda: _metric_across_versions(deck, name, metric, threshold,
+                                                           settings))
+
+
+def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataFrame:
+    from .uncertainty import bootstrap_intervals
+    model = deck.model(name)
+    metric = metric or headline_metric(model.task)
+    rows = []
+    for v in sorted(deck.versions(name).items, key=lambda v: v.version):
+        value = low = high = np.nan
+        n, problem = 0, ""
+        try:
+            frame = deck.evaluation(name, v.version).frame
+            n = int(frame["y_true"].notna().sum())
+            ci = bootstrap_intervals(model, frame, threshold, settings, (metric,)).get(metric)
+            if ci is None:
+                problem = "metric undefined on these rows"
+            else:
+                value, low, high = ci.value, ci.low, ci.high
+        except KeyError:
+            problem = "no evaluation rows"
+        except RegistryError as e:
+            problem = str(e.problem)
+        rows.append({"version": v.version, "label": v.label, "aliases": ", ".join(v.aliases),
+                     "created_at": v.created_at, "rows": n, "metric": metric, "value": value,
+                     "low": low, "high": high, "problem": problem})
+    return pd.DataFrame(rows, columns=["version", "label", "aliases", "created_at", "rows",
+                                       "metric", "value", "low", "high", "problem"])

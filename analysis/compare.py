@@ -1,0 +1,180 @@
+"""Two versions of one model on the same evaluation rows: differences with paired 95%
+intervals, per metric and per segment, and a verdict sentence a manager can repeat.
+
+A difference is *significant* when its paired interval excludes zero; otherwise the verdict
+says plainly that the rows cannot tell the two versions apart.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from registry.model import COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion
+
+from .language import (
+    format_difference, interval_text, metric_name_in_sentence, plural, positives_phrase,
+)
+from .metrics import METRICS, headline_metric, is_better
+from .portfolio import challenger_of, champion_of
+from .uncertainty import (
+    BootstrapSettings, Difference, RowsMismatch, aligned_rows, paired_differences,
+)
+
+MIN_SEGMENT_ROWS = 30
+
+
+@dataclass(frozen=True)
+class Comparison:
+    model: str
+    a: int
+    b: int
+    threshold: float
+    rows: int = 0
+    differences: dict[str, Difference] = field(default_factory=dict)  # b − a
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    verdict: str = ""
+    problem: str = ""  # why the versions cannot be compared, in plain words
+
+    def table(self) -> pd.DataFrame:
+        """One row per metric: metric, value_a, value_b, delta, low, high, significant,
+        better (True when b is better, None when not significant)."""
+        rows = []
+        for k, d in self.differences.items():
+            sig = d.significant
+            rows.append({"metric": k, "value_a": d.value_a, "value_b": d.value_b,
+                         "delta": d.delta, "low": d.low, "high": d.high, "significant": sig,
+                         "better": is_better(k, d.value_b, d.value_a) if sig else None})
+        return pd.DataFrame(rows, columns=["metric", "value_a", "value_b", "delta", "low",
+                                           "high", "significant", "better"])
+
+
+def default_pair(versions: tuple[ModelVersion, ...]) -> tuple[int, int] | None:
+    """(a, b) to compare when none are chosen: champion vs challenger, else the two newest
+    (older first). None when there are fewer than two versions."""
+    if len(versions) < 2:
+        return None
+    champ, how = champion_of(versions)
+    chall = challenger_of(versions)
+    if champ is not None and chall is not None and how != "newest version" \
+            and chall.version != champ.version:
+        return champ.version, chall.version
+    newest = sorted(v.version for v in versions)[-2:]
+    return newest[0], newest[1]
+
+
+def compare(model: Model, a: int, frame_a: pd.DataFrame, b: int, frame_b: pd.DataFrame,
+            threshold: float = 0.5,
+            settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
+    """Version ``b`` against version ``a`` on their (shared) evaluation rows."""
+    label_a, label_b = f"Version {a}", f"version {b}"
+    try:
+        aligned_rows(frame_a, frame_b, label_a, label_b)
+    except RowsMismatch as e:
+        return Comparison(model.name, a, b, threshold,
+                          verdict=f"{e} Compare them on the same test set to get a verdict.",
+                          problem=str(e))
+    diffs = paired_differences(model, frame_a, frame_b, threshold, settings, label_a, label_b)
+    segs = segment_differences(model, frame_a, frame_b, threshold, settings)
+    rows = int(frame_a[COL_TRUE].notna().sum())
+    comp = Comparison(model.name, a, b, threshold, rows, diffs, segs)
+    return Comparison(model.name, a, b, threshold, rows, diffs, segs,
+                      verdict=verdict(model, comp))
+
+
+def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFrame,
+                        threshold: float, settings: BootstrapSettings,
+                        min_rows: int = MIN_SEGMENT_ROWS) -> pd.DataFrame:
+    """Headline metric of both versions per segment value, with the paired interval of the
+    difference. Columns: segment, value, rows, metric, value_a, value_b, delta, low, high,
+    significant, note."""
+    metric = headline_metric(model.task)
+    keep = frame_a[COL_TRUE].notna().to_numpy()
+    fa, fb = frame_a.loc[keep], frame_b.loc[keep]
+    out = []
+    for col in [c for c in fa.columns if c.startswith(SEGMENT_PREFIX)]:
+        for value, idx in fa.groupby(fa[col].astype(str), sort=True).indices.items():
+            note = "" if len(idx) >= min_rows else f"only {len(idx)} rows: too few to judge"
+            d = paired_differences(model, fa.iloc[idx], fb.iloc[idx], threshold,
+                                   settings, metrics=(metric,)).get(metric)
+            if d is None:
+                note = note or "the metric is undefined here (one class only)"
+                d = Difference(metric, np.nan, np.nan, np.nan, np.nan, np.nan)
+            out.append({"segment": col[len(SEGMENT_PREFIX):], "value": value,
+                        "rows": len(idx), "metric": metric, "value_a": d.value_a,
+                        "value_b": d.value_b, "delta": d.delta, "low": d.low, "high": d.high,
+                        "significant": d.significant and not note, "note": note})
+    return pd.DataFrame(out, columns=["segment", "value", "rows", "metric", "value_a",
+                                      "value_b", "delta", "low", "high", "significant", "note"])
+
+
+# ------------------------------------------------------------------ the verdict
+def _quote(model: Model, d: Difference) -> str:
+    unit = model.target_unit if METRICS[d.metric].kind == "unit" else ""
+    return (f"{metric_name_in_sentence(d.metric)} {format_difference(d.metric, d.delta, unit)} "
+            f"({interval_text(d.metric, d.low, d.high, unit, difference=True)})")
+
+
+def verdict(model: Model, comp: Comparison) -> str:
+    """One or two sentences: is version b better than version a, and are we sure?"""
+    if comp.problem:
+        return comp.problem
+    a, b = f"version {comp.a}", f"Version {comp.b}"
+    entity = model.entity or "case"
+    metric = headline_metric(model.task)
+    h = comp.differences.get(metric)
+    sentences = []
+    if h is None or not np.isfinite(h.delta):
+        sentences.append(f"{METRICS[metric].name} cannot be computed on these rows, so there "
+                         "is no verdict on it.")
+    elif h.significant:
+        up = is_better(metric, h.value_b, h.value_a)
+        noun = positives_phrase(model)[0]
+        what = {
+            "binary": ("ranks {noun} above the others more reliably than",
+                       "ranks {noun} above the others less reliably than"),
+            "multiclass": (f"gets more {plural(entity)} right than",
+                           f"gets fewer {plural(entity)} right than"),
+            "regression": ("predicts closer to the truth than", "predicts further from the truth than"),
+        }[model.task][0 if up else 1].format(noun=noun)
+        sentences.append(f"{b} {what} {a}: {_quote(model, h)}.")
+    else:
+        sentences.append(f"No significant difference between {b.lower()} and {a}: "
+                         f"{_quote(model, h)}; on these "
+                         f"{comp.rows:,} {plural(entity, comp.rows)} the two cannot be told "
+                         "apart.")
+    if model.task == "binary":
+        sentences.append(_threshold_clause(model, comp))
+    return " ".join(s for s in sentences if s)
+
+
+def _threshold_clause(model: Model, comp: Comparison) -> str:
+    rec, prec = comp.differences.get("recall"), comp.differences.get("precision")
+    if rec is None or prec is None:
+        return ""
+    at = f"At threshold {comp.threshold:.2f}"
+    noun = positives_phrase(model)[0]
+    b, a = f"version {comp.b}", f"version {comp.a}"
+    if rec.significant:
+        more = "more" if rec.delta > 0 else "fewer"
+        tail = (f", with {_quote(model, prec)}" if prec.significant
+                else " at the same precision (no significant change)")
+        return f"{at}, {b} finds {more} {noun} than {a}: {_quote(model, rec)}{tail}."
+    if prec.significant:
+        word = "more" if prec.delta > 0 else "less"
+        return (f"{at}, {b} finds about as many {noun} as {a} (no significant change in "
+                f"recall), and its alerts are {word} precise: {_quote(model, prec)}.")
+    return (f"{at}, recall and precision show no significant difference: "
+            f"{_quote(model, rec)}; {_quote(model, prec)}.")
+
+
+def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) -> Comparison:
+    """``compare`` of two versions, cached until the model's files change."""
+    t = round(float(threshold), 2)
+
+    def compute():
+        model = deck.model(name)
+        return compare(model, a, deck.evaluation(name, a).frame, b,
+                       deck.evaluation(name, b).frame, t)
+    return deck.memo(("comparison", name, a, b, t), name, compute)

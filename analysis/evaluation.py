@@ -1,0 +1,366 @@
+"""Everything the model page shows about one version's evaluation rows.
+
+Curves come from scikit-learn (``roc_curve``, ``precision_recall_curve``,
+``calibration_curve``, ``confusion_matrix``); the numbers they report (AUC, average precision)
+are computed on the *full* curves. For drawing, curves are then thinned to at most
+``max_points`` points spread evenly along the curve's length (``downsample_curve``): every point
+drawn is a true point of the curve with its true threshold, so the figure stays small at a
+million rows without changing any number it reports. Scatter plots of many rows are binned.
+
+Threshold-dependent numbers (confusion matrix, precision, recall, accuracy, F1) depend only on
+the four counts at the threshold, so ``at_threshold`` computes them from counts and their
+bootstrap intervals from a multinomial draw of the four cells, which is the row bootstrap.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn import metrics as skm
+from sklearn.calibration import calibration_curve
+
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
+
+from .metrics import METRICS, binary_truth, headline_metric, multiclass_labels
+from .uncertainty import BootstrapSettings, Interval, bootstrap_intervals
+
+MAX_CURVE_POINTS = 400
+MAX_SCATTER_POINTS = 2_000
+SCORE_BINS = 40
+CALIBRATION_BINS = 10
+MIN_SEGMENT_ROWS = 30
+
+
+# ------------------------------------------------------------------ results
+@dataclass(frozen=True)
+class Curve:
+    """Points of a curve (already thinned for drawing) and what it reports."""
+
+    x: np.ndarray
+    y: np.ndarray
+    thresholds: np.ndarray  # the score threshold of each point (NaN where none)
+    area: float = float("nan")  # AUC / average precision, from the full curve
+    points_full: int = 0  # points before thinning
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    threshold: float
+    tp: int
+    fp: int
+    fn: int
+    tn: int
+    metrics: dict  # accuracy, precision, recall, f1 -> Interval
+
+    @property
+    def flagged(self) -> int:
+        return self.tp + self.fp
+
+    @property
+    def matrix(self) -> np.ndarray:
+        """Rows: truth (negative, positive); columns: prediction (negative, positive)."""
+        return np.array([[self.tn, self.fp], [self.fn, self.tp]])
+
+
+@dataclass(frozen=True)
+class BinaryCurves:
+    roc: Curve  # x: false positive rate, y: true positive rate
+    pr: Curve  # x: recall, y: precision
+    gain: Curve  # x: share of rows flagged, y: share of positives found (lift = y / x)
+    calibration: pd.DataFrame  # mean_predicted, observed_rate, rows
+    scores: pd.DataFrame  # bin_left, bin_right, negatives, positives
+    positives: int
+    negatives: int
+
+
+@dataclass(frozen=True)
+class Binned:
+    """A scatter of many rows: the points themselves when few, else counts on a grid."""
+
+    kind: str  # "points" | "bins"
+    x: np.ndarray  # points: x of each row; bins: bin centres along x
+    y: np.ndarray
+    counts: np.ndarray | None = None  # bins: counts[y_bin, x_bin]
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class RegressionDiagnostics:
+    actual_vs_predicted: Binned  # x: predicted, y: actual
+    residuals: Binned  # x: predicted, y: actual − predicted
+    errors: pd.DataFrame  # bin_left, bin_right, rows (histogram of actual − predicted)
+
+
+@dataclass(frozen=True)
+class MulticlassDetails:
+    labels: tuple[str, ...]
+    confusion: np.ndarray  # rows: truth, columns: prediction
+    per_class: pd.DataFrame  # label, precision, recall, f1, support
+
+
+@dataclass(frozen=True)
+class VersionEvaluation:
+    """What the model page shows for one version (all but the threshold-dependent parts)."""
+
+    model: str
+    version: int
+    task: str
+    rows: int
+    metrics: dict[str, Interval]
+    binary: BinaryCurves | None = None
+    multiclass: MulticlassDetails | None = None
+    regression: RegressionDiagnostics | None = None
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# ------------------------------------------------------------------ downsampling
+def downsample_curve(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE_POINTS
+                     ) -> np.ndarray:
+    """Indices of at most ``max_points`` points spread evenly along the curve's length
+    (both axes scaled to 0–1), always keeping the first and the last point."""
+    n = len(x)
+    if n <= max_points:
+        return np.arange(n)
+    xs = np.asarray(x, float)
+    ys = np.asarray(y, float)
+    span = lambda a: (np.nanmax(a) - np.nanmin(a)) or 1.0  # noqa: E731
+    step = np.hypot(np.diff(xs) / span(xs), np.diff(ys) / span(ys))
+    length = np.r_[0.0, np.cumsum(np.nan_to_num(step))]
+    targets = np.linspace(0, length[-1], max_points - 1)
+    idx = np.searchsorted(length, targets, side="left")
+    return np.unique(np.r_[0, np.clip(idx, 0, n - 1), n - 1])
+
+
+def _curve(x, y, thresholds, area) -> Curve:
+    keep = downsample_curve(x, y)
+    return Curve(np.asarray(x, float)[keep], np.asarray(y, float)[keep],
+                 np.asarray(thresholds, float)[keep], float(area), len(x))
+
+
+# ------------------------------------------------------------------ binary
+def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
+    """ROC, precision–recall, cumulative gain, calibration and score distributions."""
+    fpr, tpr, thr = skm.roc_curve(y, score)
+    auc = skm.auc(fpr, tpr)
+    precision, recall, pr_thr = skm.precision_recall_curve(y, score)
+    ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    # Gain: flagging every row scoring >= t finds tpr of the positives and flags
+    # (tpr·P + fpr·N) / n of the rows; a linear map of the ROC points.
+    flagged = (tpr * pos + fpr * neg) / len(y)
+    pr_thresholds = np.r_[pr_thr, np.nan]  # the last PR point (recall 0) has no threshold
+    return BinaryCurves(
+        roc=_curve(fpr, tpr, thr, auc),
+        pr=_curve(recall, precision, pr_thresholds, ap),
+        gain=_curve(flagged, tpr, thr, np.nan),
+        calibration=calibration_table(y, score),
+        scores=score_histogram(y, score),
+        positives=pos, negatives=neg)
+
+
+def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int = CALIBRATION_BINS
+                      ) -> pd.DataFrame:
+    """Reliability: per score bin (equal widths over 0–1), the mean score and the observed
+    rate of positives, with its row count; empty bins are left out (as scikit-learn does)."""
+    observed, predicted = calibration_curve(y, score, n_bins=n_bins, strategy="uniform")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], score), minlength=n_bins)
+    nonzero = counts > 0
+    return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
+                         "mean_predicted": predicted, "observed_rate": observed,
+                         "rows": counts[nonzero]})
+
+
+def score_histogram(y: np.ndarray, score: np.ndarray, bins: int = SCORE_BINS) -> pd.DataFrame:
+    lo, hi = min(0.0, float(np.min(score))), max(1.0, float(np.max(score)))
+    edges = np.linspace(lo, hi, bins + 1)
+    neg, _ = np.histogram(score[y == 0], edges)
+    pos, _ = np.histogram(score[y == 1], edges)
+    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "negatives": neg,
+                         "positives": pos})
+
+
+def at_threshold(y: np.ndarray, score: np.ndarray, threshold: float,
+                 settings: BootstrapSettings = BootstrapSettings()) -> ThresholdResult:
+    """Confusion counts and threshold-dependent metrics (rows with score >= threshold are
+    flagged), each with a 95% bootstrap interval."""
+    pred = score >= threshold
+    yb = y.astype(bool)
+    tp = int(np.count_nonzero(pred & yb))
+    fp = int(np.count_nonzero(pred & ~yb))
+    fn = int(np.count_nonzero(~pred & yb))
+    tn = len(y) - tp - fp - fn
+    point = _count_metrics(np.array([[tp, fp, fn, tn]], float))
+    rng = np.random.default_rng(settings.seed)
+    n = len(y)
+    draws = _count_metrics(rng.multinomial(n, np.array([tp, fp, fn, tn]) / n,
+                                           size=settings.n_boot).astype(float)) if n else None
+    alpha = (1 - settings.level) / 2
+    out = {}
+    for k, v in point.items():
+        if draws is None:
+            out[k] = Interval(float(v[0]), float("nan"), float("nan"))
+        else:
+            lo, hi = np.quantile(draws[k], [alpha, 1 - alpha])
+            out[k] = Interval(float(v[0]), float(lo), float(hi))
+    return ThresholdResult(float(threshold), tp, fp, fn, tn, out)
+
+
+def _count_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
+    """accuracy, precision, recall, F1 of each row of counts (tp, fp, fn, tn), with
+    scikit-learn's zero_division=0."""
+    tp, fp, fn, tn = c.T
+    safe = lambda num, den: np.divide(num, den, out=np.zeros_like(num), where=den > 0)  # noqa
+    return {"accuracy": (tp + tn) / c.sum(axis=1),
+            "precision": safe(tp, tp + fp),
+            "recall": safe(tp, tp + fn),
+            "f1": safe(2 * tp, 2 * tp + fp + fn)}
+
+
+# ------------------------------------------------------------------ multiclass
+def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
+    y_true, y_pred = multiclass_labels(frame)
+    labels = _natural_sort(np.union1d(y_true, y_pred))
+    cm = skm.confusion_matrix(y_true, y_pred, labels=labels)
+    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
+                                                     zero_division=0)
+    per_class = pd.DataFrame({"label": labels, "precision": p, "recall": r, "f1": f,
+                              "support": s})
+    return MulticlassDetails(tuple(labels), cm, per_class)
+
+
+def _natural_sort(labels) -> list[str]:
+    """'2' before '10'; text labels alphabetically."""
+    def key(v):
+        try:
+            return (0, float(v), "")
+        except ValueError:
+            return (1, 0.0, v)
+    return sorted((str(v) for v in labels), key=key)
+
+
+# ------------------------------------------------------------------ regression
+def binned_scatter(x: np.ndarray, y: np.ndarray, max_points: int = MAX_SCATTER_POINTS,
+                   bins: int = 60) -> Binned:
+    """The rows themselves when there are at most ``max_points``, else a count grid."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) <= max_points:
+        return Binned("points", x, y, None, len(x))
+    counts, xe, ye = np.histogram2d(x, y, bins=bins)
+    return Binned("bins", (xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, counts.T, len(x))
+
+
+def regression_diagnostics(y: np.ndarray, pred: np.ndarray, bins: int = 40
+                           ) -> RegressionDiagnostics:
+    residual = y - pred
+    counts, edges = np.histogram(residual, bins=bins)
+    return RegressionDiagnostics(
+        actual_vs_predicted=binned_scatter(pred, y),
+        residuals=binned_scatter(pred, residual),
+        errors=pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "rows": counts}))
+
+
+# ------------------------------------------------------------------ segments
+def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
+                    settings: BootstrapSettings = BootstrapSettings(),
+                    min_rows: int = MIN_SEGMENT_ROWS) -> pd.DataFrame:
+    """The headline metric of every value of every segment column, with its 95% bootstrap
+    interval and row count. ``weakest`` marks, per segment column, the value with the worst
+    metric among those with at least ``min_rows`` rows.
+
+    Columns: segment, value, rows, metric, estimate, low, high, weakest, note.
+    """
+    metric = headline_metric(model.task)
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    cols = [c for c in frame.columns if c.startswith(SEGMENT_PREFIX)]
+    out = []
+    for col in cols:
+        for value, rows in frame.groupby(frame[col].astype(str), sort=True, observed=True):
+            ci = bootstrap_intervals(model, rows, threshold, settings, (metric,)).get(metric)
+            note = ""
+            if len(rows) < min_rows:
+                note = f"only {len(rows)} rows: too few to judge"
+            elif ci is None or not np.isfinite(ci.value):
+                note = "the metric is undefined here (one class only)"
+            out.append({"segment": col[len(SEGMENT_PREFIX):], "value": value,
+                        "rows": len(rows), "metric": metric,
+                        "estimate": ci.value if ci else np.nan,
+                        "low": ci.low if ci else np.nan, "high": ci.high if ci else np.nan,
+                        "weakest": False, "note": note})
+    table = pd.DataFrame(out, columns=["segment", "value", "rows", "metric", "estimate", "low",
+                                       "high", "weakest", "note"])
+    if table.empty:
+        return table
+    better_high = METRICS[metric].higher_is_better
+    for seg, part in table.groupby("segment"):
+        judged = part.loc[(part["note"] == "") & part["estimate"].notna()]
+        if len(judged) < 2:
+            continue
+        worst = judged["estimate"].idxmin() if better_high else judged["estimate"].idxmax()
+        table.loc[worst, "weakest"] = True
+    return table
+
+
+# ------------------------------------------------------------------ the page's result
+def evaluate(model: Model, version: int, frame: pd.DataFrame, threshold: float = 0.5,
+             settings: BootstrapSettings = BootstrapSettings()) -> VersionEvaluation:
+    """Metrics with intervals, the task's charts' data, and the segment table of one version.
+    Threshold-dependent metrics in ``metrics`` are at ``threshold``."""
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    metrics = bootstrap_intervals(model, frame, threshold, settings)
+    parts: dict = {}
+    if model.task == "binary" and len(frame):
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        s = frame[COL_SCORE].to_numpy(dtype=float)
+        if 0 < y.sum() < len(y):
+            parts["binary"] = binary_curves(y, s)
+    elif model.task == "multiclass" and len(frame):
+        parts["multiclass"] = multiclass_details(frame)
+    elif model.task == "regression" and len(frame):
+        parts["regression"] = regression_diagnostics(frame[COL_TRUE].to_numpy(dtype=float),
+                                                     frame[COL_PRED].to_numpy(dtype=float))
+    return VersionEvaluation(model=model.name, version=version, task=model.task, rows=len(frame),
+                      metrics=metrics, segments=segment_metrics(model, frame, threshold,
+                                                                settings), **parts)
+
+
+def binary_rows(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(y as 0/1, score) of the labelled rows of a binary model."""
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    return (binary_truth(frame[COL_TRUE], model.positive_label),
+            frame[COL_SCORE].to_numpy(dtype=float))
+
+
+# ------------------------------------------------------------------ cached, for pages
+def parse_threshold(value, default: float = 0.5) -> tuple[float, str]:
+    """A threshold from the URL, rounded to 0.01, and a message when the value was unusable."""
+    if value in (None, ""):
+        return default, ""
+    try:
+        t = float(value)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if not (0 <= t <= 1):
+        return default, (f"'{value}' is not a threshold between 0 and 1, so the threshold "
+                         f"{default:.2f} is shown.")
+    return round(t, 2), ""
+
+
+def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
+    """``evaluate`` of one version, cached until the model's files change."""
+    def compute():
+        model = deck.model(name)
+        return evaluate(model, version, deck.evaluation(name, version).frame)
+    return deck.memo(("evaluation", name, version), name, compute)
+
+
+def threshold_result(deck, name: str, version: int, threshold: float) -> ThresholdResult:
+    """``at_threshold`` for one version, cached per threshold rounded to 0.01."""
+    t = round(float(threshold), 2)
+
+    def compute():
+        model = deck.model(name)
+        y, s = binary_rows(model, deck.evaluation(name, version).frame)
+        return at_threshold(y, s, t)
+    return deck.memo(("threshold", name, version, t), name, compute)

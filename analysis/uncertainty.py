@@ -1,0 +1,397 @@
+"""Bootstrap confidence intervals for every metric, and paired ones for two versions.
+
+A bootstrap resample draws the evaluation rows with replacement. Drawing rows is the same as
+giving each row a weight (how many times it was drawn), so every resample here is one row of
+a weight matrix ``W`` (resamples × rows), and every metric is computed for all resamples at
+once with matrix products and cumulative sums — no Python loop over resamples:
+
+* counts at a threshold, log loss, Brier score, errors: ``W @ per_row_values``;
+* ROC AUC: the Mann–Whitney rank statistic, from weighted counts of positives and negatives
+  per distinct score (ties count one half), which is exactly ``roc_auc_score`` on the
+  resampled rows;
+* average precision: precision at each distinct score times the recall it adds, as in
+  ``average_precision_score``;
+* multiclass: a weighted confusion matrix per resample.
+
+**Paired** intervals for the difference between two versions use the *same* weights for both
+versions' rows, so the noise the two versions share (which rows happened to be in the test
+set) cancels. That needs both versions evaluated on the same rows in the same order;
+``aligned_rows`` checks it and says plainly when they are not.
+
+Intervals are 95% percentile intervals (``level``). Above ``max_rows`` rows, the bootstrap runs
+on one random subsample of ``m = max_rows`` rows and the spread of its resamples is scaled by
+``sqrt(m / n)`` to the full size (an m-out-of-n bootstrap); with ``n <= max_rows`` it is the
+ordinary bootstrap. Everything is seeded.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, Model
+
+from .metrics import binary_truth, compute_metrics, multiclass_labels, proba_matrix
+
+EPS_BINARY = 1e-15  # the clip analysis.metrics applies to binary scores before log loss
+
+
+@dataclass(frozen=True)
+class BootstrapSettings:
+    n_boot: int = 1000
+    level: float = 0.95
+    max_rows: int = 5_000
+    seed: int = 0
+    chunk: int = 200  # resamples computed together (bounds memory: chunk × rows weights)
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Difference:
+    """``b − a`` of one metric on the same rows, with its paired bootstrap interval."""
+
+    metric: str
+    value_a: float
+    value_b: float
+    delta: float
+    low: float
+    high: float
+
+    @property
+    def significant(self) -> bool:
+        """The interval excludes zero."""
+        return bool(np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+
+class RowsMismatch(ValueError):
+    """Two versions were not evaluated on the same rows: a paired comparison is impossible."""
+
+
+# ------------------------------------------------------------------ AUC by ranks
+def auc_mann_whitney(y: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """ROC AUC of each row of ``score`` (resamples × rows) against ``y`` of the same shape,
+    by the Mann–Whitney rank formula (average ranks for ties). NaN where a row lacks one class.
+    Works on a single 1-D pair too. Equals ``sklearn.metrics.roc_auc_score``."""
+    from scipy.stats import rankdata
+    y = np.atleast_2d(np.asarray(y))
+    score = np.atleast_2d(np.asarray(score, dtype=float))
+    ranks = rankdata(score, axis=1)
+    n1 = y.sum(axis=1).astype(float)
+    n0 = y.shape[1] - n1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    auc[(n1 == 0) | (n0 == 0)] = np.nan
+    return auc
+
+
+# ------------------------------------------------------------------ prepared rows
+class _Prepared:
+    """Per-row arrays of one task from which every metric is a weighted sum."""
+
+    metrics: tuple[str, ...] = ()
+
+    def stats(self, w: np.ndarray, wanted: frozenset | None = None
+              ) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _Binary(_Prepared):
+    metrics = ("roc_auc", "average_precision", "accuracy", "precision", "recall", "f1",
+               "log_loss", "brier")
+
+    def __init__(self, y: np.ndarray, score: np.ndarray, threshold: float):
+        self.n = len(y)
+        order = np.argsort(score, kind="mergesort")
+        s = score[order]
+        # Rows already in score order (see _score_order) need no permutation per resample.
+        self.order = None if np.array_equal(order, np.arange(self.n)) else order
+        self.y_sorted = y[order].astype(float)
+        self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # distinct score groups
+        pred = (score >= threshold).astype(float)
+        p = np.clip(score, EPS_BINARY, 1 - EPS_BINARY)
+        loss = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+        self.values = np.column_stack([y * pred, (1 - y) * pred, y * (1 - pred),
+                                       (1 - y) * (1 - pred), loss, (score - y) ** 2])
+
+    def stats(self, w, wanted=None):
+        want = lambda k: wanted is None or k in wanted  # noqa: E731
+        n = w.sum(axis=1)
+        tp, fp, fn, tn, loss, sq = (w @ self.values).T
+        out = {}
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.update({
+                "accuracy": (tp + tn) / n,
+                "precision": np.where(tp + fp > 0, tp / np.where(tp + fp > 0, tp + fp, 1), 0.0),
+                "recall": np.where(tp + fn > 0, tp / np.where(tp + fn > 0, tp + fn, 1), 0.0),
+                "f1": np.where(tp > 0, 2 * tp / np.where(tp > 0, 2 * tp + fp + fn, 1), 0.0),
+                "log_loss": loss / n,
+                "brier": sq / n,
+            })
+            if not (want("roc_auc") or want("average_precision")):
+                return out
+            ws = w if self.order is None else w[:, self.order]
+            pos = np.add.reduceat(ws * self.y_sorted, self.starts, axis=1)
+            neg = np.add.reduceat(ws, self.starts, axis=1)
+            neg -= pos
+            n1, n0 = pos.sum(axis=1), neg.sum(axis=1)
+            if want("roc_auc"):
+                below = np.cumsum(neg, axis=1)  # negatives scoring at or below each group
+                below -= 0.5 * neg  # ties count one half
+                auc = np.einsum("ij,ij->i", pos, below) / (n1 * n0)
+                auc[(n1 == 0) | (n0 == 0)] = np.nan
+                out["roc_auc"] = auc
+            if want("average_precision"):
+                # Precision at each distinct score, walking from the highest score down.
+                tp_c = np.cumsum(pos[:, ::-1], axis=1)
+                all_c = tp_c + np.cumsum(neg[:, ::-1], axis=1)
+                np.divide(tp_c, all_c, out=tp_c, where=all_c > 0)
+                ap = np.einsum("ij,ij->i", pos[:, ::-1], tp_c) / n1
+                ap[n1 == 0] = np.nan
+                out["average_precision"] = ap
+        return out
+
+
+class _Multiclass(_Prepared):
+    def __init__(self, frame: pd.DataFrame):
+        y_true, y_pred = multiclass_labels(frame)
+        labels = np.union1d(y_true, y_pred)
+        self.k = len(labels)
+        t = np.searchsorted(labels, y_true)
+        p = np.searchsorted(labels, y_pred)
+        self.n = len(t)
+        pair = t * self.k + p
+        self.onehot = np.zeros((self.n, self.k * self.k))
+        self.onehot[np.arange(self.n), pair] = 1.0
+        cols = [np.ones(self.n)]
+        self.metrics = ("accuracy", "f1_macro", "f1_weighted")
+        if any(c.startswith("proba.") for c in frame.columns):
+            proba, classes = proba_matrix(frame)
+            proba = proba / proba.sum(axis=1, keepdims=True)
+            eps = np.finfo(float).eps
+            col = {c: i for i, c in enumerate(classes)}
+            idx = np.array([col.get(v, -1) for v in y_true])
+            p_true = np.where(idx >= 0, proba[np.arange(self.n), np.maximum(idx, 0)], 0.0)
+            cols.append(-np.log(np.clip(p_true, eps, 1 - eps)))
+            self.metrics += ("log_loss",)
+        self.values = np.column_stack(cols)
+
+    def stats(self, w, wanted=None):
+        cm = (w @ self.onehot).reshape(len(w), self.k, self.k)
+        sums = w @ self.values
+        n = sums[:, 0]
+        diag = np.einsum("bkk->bk", cm)
+        support, predicted = cm.sum(axis=2), cm.sum(axis=1)
+        present = (support + predicted) > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.where(present, 2 * diag / np.where(present, support + predicted, 1), np.nan)
+            out = {"accuracy": diag.sum(axis=1) / n,
+                   "f1_macro": np.nanmean(f1, axis=1),
+                   "f1_weighted": np.nansum(f1 * support, axis=1) / n}
+            if "log_loss" in self.metrics:
+                out["log_loss"] = sums[:, 1] / n
+        return out
+
+
+class _Regression(_Prepared):
+    def __init__(self, y: np.ndarray, pred: np.ndarray):
+        self.n = len(y)
+        err = y - pred
+        cols = [np.ones(self.n), np.abs(err), err ** 2, y, y ** 2]
+        self.metrics = ("rmse", "mae", "r2")
+        if self.n and np.all(y != 0):
+            eps = np.finfo(float).eps
+            cols.append(np.abs(err) / np.maximum(np.abs(y), eps))
+            self.metrics += ("mape",)
+        self.values = np.column_stack(cols)
+
+    def stats(self, w, wanted=None):
+        s = w @ self.values
+        n = s[:, 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sst = s[:, 4] - s[:, 3] ** 2 / n
+            out = {"mae": s[:, 1] / n, "rmse": np.sqrt(s[:, 2] / n),
+                   "r2": np.where(sst > 0, 1 - s[:, 2] / np.where(sst > 0, sst, 1), np.nan)}
+            if "mape" in self.metrics:
+                out["mape"] = s[:, 5] / n
+        return out
+
+
+def prepare(model: Model, frame: pd.DataFrame, threshold: float = 0.5) -> _Prepared:
+    """The per-row arrays of ``frame`` (labelled rows) for the model's task."""
+    if model.task == "binary":
+        return _Binary(binary_truth(frame[COL_TRUE], model.positive_label).astype(float),
+                       frame[COL_SCORE].to_numpy(dtype=float), threshold)
+    if model.task == "multiclass":
+        return _Multiclass(frame)
+    return _Regression(frame[COL_TRUE].to_numpy(dtype=float),
+                       frame[COL_PRED].to_numpy(dtype=float))
+
+
+# ------------------------------------------------------------------ resampling
+def resample_weights(n: int, settings: BootstrapSettings,
+                     rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Weight matrices (up to ``chunk`` resamples × n rows): how often each row was drawn."""
+    done = 0
+    while done < settings.n_boot:
+        b = min(settings.chunk, settings.n_boot - done)
+        idx = rng.integers(0, n, size=(b, n)) + (np.arange(b) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=b * n).reshape(b, n).astype(float)
+        done += b
+
+
+def weights_of(indices: np.ndarray, n: int) -> np.ndarray:
+    """The weight matrix of explicit resample indices (resamples × draws) over n rows."""
+    b = len(indices)
+    flat = (indices + (np.arange(b) * n)[:, None]).ravel()
+    return np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+
+
+def _labelled(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.loc[frame[COL_TRUE].notna()]
+
+
+def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | None, float]:
+    """Rows to bootstrap (None: all) and the spread scale sqrt(m/n)."""
+    if n <= settings.max_rows:
+        return None, 1.0
+    rows = np.sort(rng.choice(n, settings.max_rows, replace=False))
+    return rows, float(np.sqrt(settings.max_rows / n))
+
+
+def _score_order(model: Model, frame: pd.DataFrame) -> np.ndarray | None:
+    """Binary: the rows' order by score. Resampling rows is blind to their order, so tables
+    are bootstrapped in this order, which spares the ROC/AP step a permutation."""
+    if model.task != "binary":
+        return None
+    return np.argsort(frame[COL_SCORE].to_numpy(dtype=float), kind="mergesort")
+
+
+def _distributions(prepared: list[_Prepared], settings: BootstrapSettings, rng,
+                   wanted: frozenset | None = None) -> list[dict[str, np.ndarray]]:
+    """Bootstrap distribution of every metric, for each prepared table, same weights."""
+    n = prepared[0].n
+    parts: list[list[dict]] = [[] for _ in prepared]
+    for w in resample_weights(n, settings, rng):
+        for i, p in enumerate(prepared):
+            parts[i].append(p.stats(w, wanted))
+    return [{k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} for chunks in parts]
+
+
+def _interval(point: float, draws: np.ndarray, centre: float, scale: float,
+              level: float) -> tuple[float, float]:
+    draws = draws[np.isfinite(draws)]
+    if not np.isfinite(point) or len(draws) < 10:
+        return float("nan"), float("nan")
+    alpha = (1 - level) / 2
+    lo, hi = np.quantile(draws, [alpha, 1 - alpha])
+    return float(point + scale * (lo - centre)), float(point + scale * (hi - centre))
+
+
+def point_estimates(model: Model, prepared: _Prepared,
+                    wanted: frozenset | None = None) -> dict[str, float]:
+    """The metrics of all rows of ``prepared`` (every weight 1): the same numbers as
+    ``compute_metrics`` (scikit-learn; the tests hold them to 1e-9), from one sort of the
+    scores instead of one scikit-learn call per metric."""
+    stats = prepared.stats(np.ones((1, prepared.n)), wanted)
+    out = {k: float(v[0]) for k, v in stats.items() if wanted is None or k in wanted}
+    if model.task == "binary" and not np.isfinite(out.get("roc_auc", 0.0)):
+        for k in ("roc_auc", "average_precision", "log_loss"):  # one class only
+            out.pop(k, None)
+    return out
+
+
+def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
+                        settings: BootstrapSettings = BootstrapSettings(),
+                        metrics: tuple[str, ...] | None = None) -> dict[str, Interval]:
+    """Every metric of the task (as ``compute_metrics``; only ``metrics`` when given) with
+    its bootstrap interval."""
+    frame = _labelled(frame)
+    wanted = frozenset(metrics) if metrics else None
+    if len(frame) < 2:
+        point = compute_metrics(model, frame, threshold)
+        return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()
+                if wanted is None or k in wanted}
+    point = point_estimates(model, prepare(model, frame, threshold), wanted)
+    rng = np.random.default_rng(settings.seed)
+    rows, scale = _subsample(len(frame), settings, rng)
+    sub = frame if rows is None else frame.iloc[rows]
+    order = _score_order(model, sub)
+    prepared = prepare(model, sub if order is None else sub.iloc[order], threshold)
+    centre = point if rows is None else point_estimates(model, prepared, wanted)
+    dist = _distributions([prepared], settings, rng, wanted)[0]
+    out = {}
+    for k, v in point.items():
+        lo, hi = _interval(v, dist[k], centre.get(k, np.nan), scale, settings.level)
+        out[k] = Interval(v, lo, hi)
+    return out
+
+
+# ------------------------------------------------------------------ paired
+def aligned_rows(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: str = "A",
+                 label_b: str = "B") -> None:
+    """Raise RowsMismatch, in plain words, unless both tables hold the same rows in the same
+    order (same length and the same true value on every row)."""
+    if len(frame_a) != len(frame_b):
+        raise RowsMismatch(
+            f"{label_a} was evaluated on {len(frame_a):,} rows and {label_b} on "
+            f"{len(frame_b):,}, so they were not evaluated on the same rows and cannot be "
+            "compared row by row.")
+    ya = frame_a[COL_TRUE].astype(str).to_numpy()
+    yb = frame_b[COL_TRUE].astype(str).to_numpy()
+    differ = int((ya != yb).sum())
+    if differ:
+        raise RowsMismatch(
+            f"{label_a} and {label_b} have the same number of rows but different true values "
+            f"on {differ:,} of them, so they were not evaluated on the same rows (in the same "
+            "order) and cannot be compared row by row.")
+
+
+def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFrame,
+                       threshold: float = 0.5,
+                       settings: BootstrapSettings = BootstrapSettings(),
+                       label_a: str = "A", label_b: str = "B",
+                       metrics: tuple[str, ...] | None = None) -> dict[str, Difference]:
+    """``b − a`` of every metric with a paired bootstrap interval: each resample draws the same
+    rows for both versions. Raises RowsMismatch when the rows are not the same."""
+    aligned_rows(frame_a, frame_b, label_a, label_b)
+    keep = frame_a[COL_TRUE].notna().to_numpy()
+    fa, fb = frame_a.loc[keep], frame_b.loc[keep]
+    nan = float("nan")
+    wanted = frozenset(metrics) if metrics else None
+    if len(fa) < 2:
+        pa, pb = compute_metrics(model, fa, threshold), compute_metrics(model, fb, threshold)
+        return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in pa
+                if k in pb and (wanted is None or k in wanted)}
+    pa = point_estimates(model, prepare(model, fa, threshold), wanted)
+    pb = point_estimates(model, prepare(model, fb, threshold), wanted)
+    keys = [k for k in pa if k in pb]
+    rng = np.random.default_rng(settings.seed)
+    rows, scale = _subsample(len(fa), settings, rng)
+    sa, sb = (fa, fb) if rows is None else (fa.iloc[rows], fb.iloc[rows])
+    order = _score_order(model, sa)  # the same order for both: rows stay paired
+    if order is not None:
+        sa, sb = sa.iloc[order], sb.iloc[order]
+    prep_a, prep_b = prepare(model, sa, threshold), prepare(model, sb, threshold)
+    if rows is None:
+        ca, cb = pa, pb
+    else:
+        ca, cb = point_estimates(model, prep_a, wanted), point_estimates(model, prep_b, wanted)
+    da, db = _distributions([prep_a, prep_b], settings, rng, frozenset(keys))
+    out = {}
+    for k in keys:
+        delta = pb[k] - pa[k]
+        if k in da and k in db:
+            lo, hi = _interval(delta, db[k] - da[k], cb.get(k, nan) - ca.get(k, nan), scale,
+                               settings.level)
+        else:
+            lo = hi = nan
+        out[k] = Difference(k, pa[k], pb[k], delta, lo, hi)
+    return out

@@ -1,0 +1,130 @@
+"""Benchmark: the model page and the compare page on versions with 1,000,000 evaluation rows.
+
+    .venv/bin/python benchmarks/model_page.py [--rows 1000000] [--versions 2]
+
+Generates a registry in a temporary folder (a yes/no model, ``--versions`` versions of
+``--rows`` rows each, with two segment columns), then prints:
+
+* cold: the first view of ``/models/<model>`` (every analysis computed: metrics with bootstrap
+  intervals, curves, segments, the trend across versions, the portfolio summary);
+* warm: the threshold callback at a threshold already viewed (cached), and the first time at
+  a new threshold;
+* the largest figure's JSON size in bytes;
+* cold ``/compare`` (paired bootstrap, per-segment differences);
+* peak RSS of the process.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.io as pio
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from registry.writer import log_model, log_model_version  # noqa: E402
+
+MODEL = "bench-churn"
+
+
+def build(root: Path, rows: int, versions: int, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    log_model(root, MODEL, "binary", description="Benchmark model", entity="customer",
+              positive_label=1)
+    y = (rng.random(rows) < 0.25).astype(int)
+    region = rng.choice(["north", "south", "east", "west"], rows)
+    plan = rng.choice(["basic", "standard", "premium"], rows)
+    for v in range(1, versions + 1):
+        logit = -1.5 + (1.2 + 0.2 * v) * y + rng.normal(0, 1, rows)
+        score = np.round(1 / (1 + np.exp(-logit)), 6)
+        aliases = ["champion"] if v == versions - 1 else (["challenger"] if v == versions
+                                                          else [])
+        log_model_version(root, MODEL, y_true=y, y_score=score, aliases=aliases,
+                          segments={"region": region, "plan": plan}, algorithm="Synthetic")
+
+
+def figures_of(component) -> list:
+    """Every figure inside a Dash layout."""
+    out = []
+
+    def walk(c):
+        if isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+        elif hasattr(c, "to_plotly_json"):
+            fig = getattr(c, "figure", None)
+            if fig is not None:
+                out.append((c.id, fig))
+            walk(getattr(c, "children", None))
+    walk(component)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--versions", type=int, default=2)
+    args = parser.parse_args()
+
+    import dash
+
+    from app import Settings, create_app
+
+    with tempfile.TemporaryDirectory(prefix="modeldeck-bench-") as tmp:
+        root = Path(tmp) / "registry"
+        t = time.perf_counter()
+        build(root, args.rows, args.versions)
+        print(f"generated {args.versions} versions x {args.rows:,} rows in "
+              f"{time.perf_counter() - t:.1f} s")
+        app = create_app(Settings(registry=str(root)))
+        model_layout = dash.page_registry["pages.model"]["layout"]
+        compare_layout = dash.page_registry["pages.compare"]["layout"]
+        import pages.model as model_page
+
+        champion = args.versions - 1 if args.versions > 1 else 1
+        with app.server.test_request_context():
+            model_page.deck().evaluation(MODEL, champion)  # read the table once (I/O apart)
+            for v in range(1, args.versions + 1):
+                model_page.deck().evaluation(MODEL, v)
+            t = time.perf_counter()
+            page = model_layout(name=MODEL)
+            cold = time.perf_counter() - t
+            t = time.perf_counter()
+            model_layout(name=MODEL)
+            warm_page = time.perf_counter() - t
+
+            t = time.perf_counter()
+            model_page.threshold_outputs(MODEL, champion, 0.35)
+            new_threshold = time.perf_counter() - t
+            warm = []
+            for _ in range(20):
+                t = time.perf_counter()
+                model_page.threshold_outputs(MODEL, champion, 0.35)
+                warm.append(time.perf_counter() - t)
+
+            t = time.perf_counter()
+            comp = compare_layout(model=MODEL)
+            cold_compare = time.perf_counter() - t
+
+            sizes = [(gid, len(pio.to_json(fig))) for gid, fig in
+                     figures_of(page) + figures_of(comp)]
+        largest = max(sizes, key=lambda s: s[1])
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
+        print(f"cold /models/{MODEL} (tables already read):  {cold:.2f} s")
+        print(f"warm /models/{MODEL} (cached):               {warm_page * 1000:.0f} ms")
+        print(f"threshold callback, new threshold:          {new_threshold * 1000:.0f} ms")
+        print(f"threshold callback, warm (median of 20):    {np.median(warm) * 1000:.1f} ms")
+        print(f"cold /compare (paired bootstrap, segments): {cold_compare:.2f} s")
+        print(f"largest figure: {largest[0]} {largest[1]:,} bytes of JSON "
+              f"({len(sizes)} figures, all <= 250 KB: {all(s <= 250_000 for _, s in sizes)})")
+        print(f"peak RSS: {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()
