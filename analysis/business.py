@@ -142,3 +142,39 @@ def money(value: float | None, currency: str) -> str:
     else:
         txt = f"{v:.0f}"
     return f"{sign}{symbol}{txt}" if symbol else f"{sign}{txt} {currency}"
+
+
+def value_sentence(curve: ValueCurve, threshold: float, entity: str = "case",
+                   positive_means: str = "") -> str:
+    """What the model is worth at ``threshold``, and how that compares with the best one."""
+    from .language import plural
+
+    i = curve.index_of(threshold)
+    scale = curve.volume_per_month / curve.rows
+    flagged = (curve.tp[i] + curve.fp[i]) * scale
+    caught = curve.tp[i] * scale
+    missed = curve.fn[i] * scale
+    who = positive_means or "are positive"
+    out = (f"At threshold {curve.thresholds[i]:.2f} the model is worth about "
+           f"{money(curve.value[i], curve.currency)} a month (90% band "
+           f"{money(curve.low[i], curve.currency)} to {money(curve.high[i], curve.currency)}): "
+           f"of {curve.volume_per_month:,.0f} {plural(entity)} a month it flags "
+           f"{flagged:,.0f}, of whom {caught:,.0f} really {_verb(who)}; {missed:,.0f} who "
+           f"{_verb(who)} are missed.")
+    b = curve.best_index
+    if b != i:
+        out += (f" The best threshold, {curve.best_threshold:.2f}, would be worth "
+                f"{money(curve.best_value, curve.currency)}.")
+    else:
+        out += " This is the best threshold for these costs."
+    return out
+
+
+def _verb(phrase: str) -> str:
+    """'the customer cancels within 90 days' -> 'cancel within 90 days' (plural verb)."""
+    words = phrase.split()
+    if len(words) > 2 and words[0].lower() in ("the", "a", "an"):
+        words = words[2:]
+    if words and words[0].endswith("s") and not words[0].endswith("ss"):
+        words[0] = words[0][:-1]
+    return " ".join(words)

@@ -286,3 +286,33 @@ def test_window_codes_unsorted_times_match_sorted():
     codes, starts = window_codes(shuffled["timestamp"], weekly=False)
     months = shuffled["timestamp"].dt.tz_localize(None).dt.to_period("M").dt.to_timestamp()
     assert [starts[c] for c in codes] == list(months)
+
+
+def test_value_curve_figure_plots_the_curve():
+    from components.business_figures import value_curve_figure
+    y, s = data()
+    c = value_curve(y, s, B, n_boot=30)
+    fig = value_curve_figure(c, threshold=0.5)
+    line = fig.data[1]
+    np.testing.assert_allclose(np.asarray(line.y, float), c.value)
+    np.testing.assert_allclose(np.asarray(line.x, float), c.thresholds)
+    band = np.asarray(fig.data[0].y, float)
+    np.testing.assert_allclose(band[:len(c.high)], c.high)
+    marks = [s.x0 for s in fig.layout.shapes if s.type == "line" and s.x0 == s.x1]
+    assert c.best_threshold in marks and 0.5 in marks
+    assert fig.layout.yaxis.title.text == "Value per month (EUR)"
+    assert fig.layout.xaxis.title.text.startswith("Threshold")
+
+
+def test_value_sentence_numbers_come_from_the_curve():
+    from analysis.business import value_sentence
+    y, s = data()
+    c = value_curve(y, s, B, n_boot=30)
+    text = value_sentence(c, 0.5, "customer", "the customer cancels within 90 days")
+    i = c.index_of(0.5)
+    scale = 40000 / len(y)
+    assert f"flags {(c.tp[i] + c.fp[i]) * scale:,.0f}" in text
+    assert f"of whom {c.tp[i] * scale:,.0f} really cancel within 90 days" in text
+    assert f"{c.fn[i] * scale:,.0f} who cancel within 90 days are missed" in text
+    assert money(c.value[i], "EUR") in text
+    assert "best threshold" in value_sentence(c, c.best_threshold)

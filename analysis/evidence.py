@@ -1,0 +1,242 @@
+"""Gather the evidence about one model and turn it into recommendations.
+
+This is where the other analyses meet: paired comparisons (``analysis.compare`` /
+``analysis.uncertainty``), segment metrics (``analysis.evaluation``), production monitoring
+(``analysis.monitoring``) and business value (``analysis.business``). The rules themselves
+live in ``analysis.recommend`` and only see the plain ``Evidence`` built here.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from registry.cached import CachedSource
+from registry.model import COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError
+
+from .business import is_complete, regression_cost, value_curve
+from .compare import version_comparison
+from .evaluation import segment_metrics
+from .metrics import METRICS, binary_truth, headline_metric
+from .monitoring import model_monitoring
+from .portfolio import challenger_of, champion_of
+from .recommend import (
+    Difference, Evidence, Recommendation, RecommendationSettings, SegmentResult, recommend,
+)
+from .uncertainty import BootstrapSettings, RowsMismatch, paired_differences
+
+#: lighter bootstrap for the portfolio-wide view: intervals of 95% from 400 resamples
+EVIDENCE_BOOTSTRAP = BootstrapSettings(n_boot=400, max_rows=10_000)
+
+
+@dataclass(frozen=True)
+class ModelAdvice:
+    model: str
+    evidence: Evidence | None
+    recommendations: tuple[Recommendation, ...]
+    problem: str = ""
+
+
+def model_advice(deck: CachedSource, name: str,
+                 settings: RecommendationSettings = RecommendationSettings()) -> ModelAdvice:
+    """Recommendations for one model, cached until its files change."""
+    return deck.memo(("advice", name, settings), name,
+                     lambda: _advice(deck, name, settings))
+
+
+def portfolio_advice(deck: CachedSource,
+                     settings: RecommendationSettings = RecommendationSettings()
+                     ) -> list[ModelAdvice]:
+    out = []
+    for m in deck.models().items:
+        try:
+            out.append(model_advice(deck, m.name, settings))
+        except RegistryError as e:
+            out.append(ModelAdvice(m.name, None, (), str(e.problem)))
+    return out
+
+
+def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> ModelAdvice:
+    model = deck.model(name)
+    versions = deck.versions(name).items
+    champ, how = champion_of(versions)
+    if champ is None:
+        return ModelAdvice(name, None, (), "No versions are registered yet.")
+    try:
+        champ_frame = deck.evaluation(name, champ.version).frame
+    except KeyError:
+        return ModelAdvice(name, None, (), f"v{champ.version} has no evaluation rows, so there "
+                                           "is nothing to base a recommendation on.")
+    metric = headline_metric(model.task)
+    unit = model.target_unit if METRICS[metric].kind == "unit" else ""
+    b = model.business
+    currency = b.currency if b is not None else "EUR"
+    parts: dict = dict(model=name, task=model.task, metric=metric, champion=champ.version,
+                       unit=unit, currency=currency)
+
+    # Challenger against champion, and champion against every earlier version.
+    chall = challenger_of(versions)
+    if chall is not None and chall.version != champ.version:
+        comp = version_comparison(deck, name, champ.version, chall.version)
+        d = comp.differences.get(metric)
+        if d is not None and not comp.problem:
+            parts["challenger"] = _difference(d, chall.version, champ.version)
+            parts["challenger_segments"] = tuple(_segment_deltas(comp.segments, champ_frame,
+                                                                 chall.version, champ.version))
+            parts["money_challenger"] = _money_gain(deck, model, chall.version, champ_frame)
+    earlier = []
+    for v in versions:
+        if v.version >= champ.version:
+            continue
+        try:
+            frame = deck.evaluation(name, v.version).frame
+            d = paired_differences(model, frame, champ_frame, settings=EVIDENCE_BOOTSTRAP,
+                                   metrics=(metric,)).get(metric)
+        except (KeyError, RegistryError, RowsMismatch):
+            continue
+        if d is not None:
+            earlier.append(_difference(d, champ.version, v.version))
+    parts["earlier"] = tuple(earlier)
+    worse = [e for e in earlier if e.worse]
+    if worse:
+        best = max(worse, key=lambda e: abs(e.delta))
+        parts["money_rollback"] = _money_gain(deck, model, best.other, champ_frame)
+
+    # Segments of the champion.
+    seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP)
+    total = int(champ_frame[COL_TRUE].notna().sum())
+    parts["segments"] = tuple(
+        SegmentResult(r.segment, str(r.value), int(r.rows), r.rows / max(total, 1),
+                      float(r.estimate), float(r.low), float(r.high))
+        for r in seg.itertuples() if r.note == "")
+    overall = _overall(model, champ_frame, metric)
+    parts["overall"] = overall
+
+    # Production.
+    try:
+        _, _, report = model_monitoring(deck, name, champ.version)
+    except RegistryError:
+        report = None
+    if report is not None and not report.performance.empty:
+        p = report.performance
+        parts["reference"] = report.reference
+        parts["windows"] = tuple((r.label, int(r.labelled), float(r.value), float(r.low),
+                                  float(r.high)) for r in p.itertuples())
+        if not report.drift.empty:
+            latest = report.drift["label"].iloc[-1]
+            parts["latest_window"] = latest
+            corr = _score_correlations(model, champ_frame)
+            last = report.drift.loc[(report.drift["label"] == latest)
+                                    & (report.drift["kind"] == "feature")]
+            parts["drifted"] = tuple((r.name, float(r.psi), corr.get(r.name, 0.0))
+                                     for r in last.itertuples())
+        parts["money_lost"] = _money_lost(deck, model, champ_frame, p, report, settings)
+    evidence = Evidence(**parts)
+    return ModelAdvice(name, evidence, tuple(recommend(evidence, settings)))
+
+
+def _difference(d, version: int, other: int) -> Difference:
+    """analysis.uncertainty's ``b − a`` as the rules' ``version − other``."""
+    return Difference(version=version, other=other, metric=d.metric, value=d.value_b,
+                      other_value=d.value_a, delta=d.delta, low=d.low, high=d.high)
+
+
+def _segment_deltas(segments: pd.DataFrame, frame: pd.DataFrame, version: int, other: int):
+    total = int(frame[COL_TRUE].notna().sum())
+    for r in segments.itertuples():
+        if r.note:
+            continue
+        d = Difference(version, other, r.metric, r.value_b, r.value_a, r.delta, r.low, r.high)
+        yield SegmentResult(r.segment, str(r.value), int(r.rows), r.rows / max(total, 1),
+                            float(r.value_b), np.nan, np.nan, delta=d)
+
+
+def _overall(model: Model, frame: pd.DataFrame, metric: str) -> float | None:
+    from .metrics import compute_metric
+    v = compute_metric(model, frame, metric)
+    return float(v) if np.isfinite(v) else None
+
+
+def _curve(model: Model, frame: pd.DataFrame):
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    y = binary_truth(frame[COL_TRUE], model.positive_label)
+    return value_curve(y, frame[COL_SCORE].to_numpy(dtype=float), model.business, n_boot=100)
+
+
+def _money_gain(deck, model: Model, other: int, champ_frame: pd.DataFrame) -> float | None:
+    """Monthly value of ``other`` minus the champion's, each at its own best threshold
+    (yes/no models), or the saving in error cost (number models)."""
+    b = model.business
+    try:
+        other_frame = deck.evaluation(model.name, other).frame
+    except (KeyError, RegistryError):
+        return None
+    if model.task == "binary" and is_complete(b):
+        return _curve(model, other_frame).best_value - _curve(model, champ_frame).best_value
+    if model.task == "regression":
+        from registry.model import COL_PRED
+        mine = regression_cost(champ_frame[COL_TRUE], champ_frame[COL_PRED], b)
+        theirs = regression_cost(other_frame[COL_TRUE], other_frame[COL_PRED], b)
+        return None if mine is None or theirs is None else mine - theirs
+    return None
+
+
+def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFrame, report,
+                settings: RecommendationSettings) -> float | None:
+    """What the performance fall costs per month in the latest judged production window.
+
+    At the champion's best threshold on evaluation, the window's actual value is compared with
+    the value the same window's customers would have given at the error rates measured at
+    evaluation (same positives and negatives, evaluation's true- and false-positive rates).
+    Holding the population fixed keeps a change in how many positives there are from passing
+    for a change in the model.
+    """
+    b = model.business
+    if model.task != "binary" or not is_complete(b):
+        return None
+    judged = perf.loc[perf["labelled"] >= settings.min_window_rows]
+    if judged.empty:
+        return None
+    start = judged.iloc[-1]["window"]
+    later = perf.loc[perf["window"] > start, "window"]
+    mon = deck.monitoring(model.name).frame
+    t = mon["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
+    inside = (t >= start).to_numpy().copy()
+    if len(later):
+        inside &= (t < later.iloc[0]).to_numpy()
+    rows = mon.loc[inside]
+    if "version" in rows.columns:
+        rows = rows.loc[rows["version"] == report.version]
+    rows = rows.loc[rows[COL_TRUE].notna()]
+    if len(rows) < settings.min_window_rows:
+        return None
+    ref = _curve(model, champ_frame)
+    i = ref.best_index
+    tpr = ref.tp[i] / max(ref.tp[i] + ref.fn[i], 1)
+    fpr = ref.fp[i] / max(ref.fp[i] + ref.tn[i], 1)
+    now = value_curve(binary_truth(rows[COL_TRUE], model.positive_label),
+                      rows[COL_SCORE].to_numpy(dtype=float), b, n_boot=10)
+    j = now.index_of(ref.best_threshold)
+    pos, neg = now.tp[j] + now.fn[j], now.fp[j] + now.tn[j]
+    as_evaluated = (b.value_true_positive * tpr * pos - b.cost_false_positive * fpr * neg
+                    - b.cost_false_negative * (1 - tpr) * pos) / now.rows * b.volume_per_month
+    return float(as_evaluated - now.value[j])
+
+
+def _score_correlations(model: Model, frame: pd.DataFrame) -> dict[str, float]:
+    """|Spearman correlation| of each numeric feature with the model's output on the
+    evaluation rows: how much the model's decisions move with that input."""
+    out_col = COL_SCORE if model.task == "binary" else "y_pred"
+    if out_col not in frame.columns:
+        return {}
+    out = {}
+    for col in frame.columns:
+        if not col.startswith(FEATURE_PREFIX):
+            continue
+        x = frame[col]
+        if not pd.api.types.is_numeric_dtype(x):
+            continue
+        r = x.corr(frame[out_col].astype(float), method="spearman")
+        out[col[len(FEATURE_PREFIX):]] = 0.0 if pd.isna(r) else abs(float(r))
+    return out
