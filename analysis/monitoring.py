@@ -4,9 +4,9 @@ Windows are calendar months, or ISO weeks (starting Monday) when the data spans 
 months. Performance uses the same metric functions as evaluation (scikit-learn), on the
 labelled rows of each window; windows without labels show drift only and say so.
 
-Confidence intervals are 95% percentile bootstraps. In very large windows they are computed
-on a random subsample of ``ci_max_rows`` rows, which makes them wider than they need to be
-(never narrower); KS tests likewise use at most ``ks_max_rows`` rows per window.
+Confidence intervals are 95% bootstraps from ``analysis.uncertainty`` (in very large windows
+resampled on a subsample, their spread scaled to the window's size); KS tests use at most
+``ks_max_rows`` rows per window.
 """
 from __future__ import annotations
 
@@ -21,14 +21,16 @@ from registry.model import (
 )
 
 from .drift import PSI_LARGE, Bins, psi_from_counts, psi_word
-from .metrics import METRICS, binary_truth, compute_metric, multiclass_labels
+from .metrics import METRICS, compute_metric
+from .uncertainty import BootstrapSettings, bootstrap_intervals
 
 
 @dataclass(frozen=True)
 class MonitoringSettings:
     weekly_below_days: int = 120  # use weeks when the data spans fewer days than this
-    n_boot: int = 200
-    ci_max_rows: int = 5_000
+    #: intervals per window: resampling at most max_rows rows, the spread scaled to the
+    #: window's size (analysis.uncertainty)
+    bootstrap: BootstrapSettings = BootstrapSettings(n_boot=200, max_rows=5_000)
     ks_max_rows: int = 20_000
     psi_bins: int = 10
     seed: int = 0
@@ -93,68 +95,6 @@ def window_label(start: pd.Timestamp, weekly: bool) -> str:
     return f"week of {start:%d %b %Y}" if weekly else f"{start:%b %Y}"
 
 
-# ------------------------------------------------------------------ confidence intervals
-def bootstrap_ci(model: Model, frame: pd.DataFrame, metric: str, settings: MonitoringSettings,
-                 rng: np.random.Generator) -> tuple[float, float]:
-    """95% percentile bootstrap interval of ``metric`` on ``frame`` (labelled rows)."""
-    if len(frame) > settings.ci_max_rows:
-        frame = frame.iloc[rng.choice(len(frame), settings.ci_max_rows, replace=False)]
-    n = len(frame)
-    if n < 2:
-        return np.nan, np.nan
-    idx = rng.integers(0, n, size=(settings.n_boot, n))
-    if metric == "roc_auc":
-        y = binary_truth(frame[COL_TRUE], model.positive_label)
-        values = auc_bootstrap(y, frame[COL_SCORE].to_numpy(dtype=float), idx)
-    else:
-        if metric == "accuracy":
-            if model.task == "binary":
-                y = binary_truth(frame[COL_TRUE], model.positive_label)
-                per_row = (frame[COL_SCORE].to_numpy(dtype=float) >= 0.5).astype(int) == y
-            else:
-                yt, yp = multiclass_labels(frame)
-                per_row = yt == yp
-        elif metric in ("mae", "rmse"):
-            err = frame[COL_TRUE].to_numpy(dtype=float) - frame[COL_PRED].to_numpy(dtype=float)
-            per_row = np.abs(err) if metric == "mae" else err ** 2
-        else:
-            return np.nan, np.nan
-        values = np.asarray(per_row, dtype=float)[idx].mean(axis=1)
-        if metric == "rmse":
-            values = np.sqrt(values)
-    if len(values) == 0:
-        return np.nan, np.nan
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return float(lo), float(hi)
-
-
-def auc_bootstrap(y: np.ndarray, score: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """ROC AUC of every bootstrap resample (rows ``idx[b]``), exactly as roc_auc_score would
-    compute it on that resample (ties count one half), without sorting each resample:
-    the rows are sorted once and each resample is a vector of row weights."""
-    n = len(y)
-    order = np.argsort(score, kind="stable")
-    s, yy = score[order], y[order]
-    rank_of = np.empty(n, dtype=np.int64)
-    rank_of[order] = np.arange(n)
-    n_boot = idx.shape[0]
-    # weights[b, i]: how often sorted row i appears in resample b
-    flat = (np.arange(n_boot)[:, None] * n + rank_of[idx]).ravel()
-    weights = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
-    neg = weights * (yy == 0)
-    pos = weights * (yy == 1)
-    cum_neg = np.cumsum(neg, axis=1)
-    # first and last sorted position of each row's score (ties share them)
-    first = np.searchsorted(s, s, side="left")
-    last = np.searchsorted(s, s, side="right") - 1
-    below = np.where(first > 0, cum_neg[:, np.maximum(first - 1, 0)], 0.0)
-    tied = cum_neg[:, last] - below
-    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
-    ok = (n_pos > 0) & (n_neg > 0)
-    auc = (pos * (below + 0.5 * tied)).sum(axis=1)[ok] / (n_pos * n_neg)[ok]
-    return auc
-
-
 # ------------------------------------------------------------------ the report
 def monitoring_report(model: Model, reference: pd.DataFrame | None, production: pd.DataFrame,
                       version: int | None, metric: str,
@@ -190,7 +130,7 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
         if len(labelled):
             value = compute_metric(model, labelled, metric)
             if np.isfinite(value):
-                lo, hi = bootstrap_ci(model, labelled, metric, settings, rng)
+                lo, hi = _ci(model, labelled, metric, value, settings)
         perf.append({"window": start, "label": labels[w], "rows": len(rows),
                      "labelled": len(labelled), "value": value, "low": lo, "high": hi})
     performance = pd.DataFrame(perf)
@@ -200,7 +140,7 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
         ref_value = compute_metric(model, reference, metric)
         ref_value = None if not np.isfinite(ref_value) else ref_value
         if ref_value is not None:
-            ref_lo, ref_hi = bootstrap_ci(model, reference, metric, settings, rng)
+            ref_lo, ref_hi = _ci(model, reference, metric, ref_value, settings)
     else:
         notes.append("No evaluation rows to compare production with.")
 
@@ -217,6 +157,16 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
                             performance, ref_value, ref_lo, ref_hi, drift, score_drift,
                             tuple(notes))
+
+
+def _ci(model: Model, rows: pd.DataFrame, metric: str, value: float,
+        settings: MonitoringSettings) -> tuple[float, float]:
+    """95% bootstrap interval of ``metric`` (whose value on ``rows`` is ``value``), from
+    analysis.uncertainty."""
+    ci = bootstrap_intervals(model, rows, settings=settings.bootstrap, metrics=(metric,),
+                             point={metric: value})
+    got = ci.get(metric)
+    return (got.low, got.high) if got is not None else (np.nan, np.nan)
 
 
 def _drift(reference, production, codes, bounds, starts, labels, columns, settings, rng,

@@ -310,16 +310,19 @@ def point_estimates(model: Model, prepared: _Prepared,
 
 def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
                         settings: BootstrapSettings = BootstrapSettings(),
-                        metrics: tuple[str, ...] | None = None) -> dict[str, Interval]:
+                        metrics: tuple[str, ...] | None = None,
+                        point: dict[str, float] | None = None) -> dict[str, Interval]:
     """Every metric of the task (as ``compute_metrics``; only ``metrics`` when given) with
-    its bootstrap interval."""
+    its bootstrap interval. ``point`` passes values the caller already computed on all rows
+    (e.g. with ``compute_metric``), which spares preparing a large table twice."""
     frame = _labelled(frame)
     wanted = frozenset(metrics) if metrics else None
     if len(frame) < 2:
         point = compute_metrics(model, frame, threshold)
         return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()
                 if wanted is None or k in wanted}
-    point = point_estimates(model, prepare(model, frame, threshold), wanted)
+    if point is None:
+        point = point_estimates(model, prepare(model, frame, threshold), wanted)
     rng = np.random.default_rng(settings.seed)
     rows, scale = _subsample(len(frame), settings, rng)
     sub = frame if rows is None else frame.iloc[rows]

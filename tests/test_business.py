@@ -257,17 +257,6 @@ def test_thresholds_are_settings_and_headline_prefers_money():
     assert headline(recs).action == "promote"
 
 
-def test_auc_bootstrap_equals_roc_auc_score_on_each_resample():
-    from analysis.monitoring import auc_bootstrap
-    rng = np.random.default_rng(3)
-    y = rng.integers(0, 2, 300)
-    score = np.round(rng.random(300), 1)  # many ties
-    idx = rng.integers(0, 300, size=(25, 300))
-    got = auc_bootstrap(y, score, idx)
-    expected = [roc_auc_score(y[i], score[i]) for i in idx]
-    np.testing.assert_allclose(got, expected, atol=1e-12)
-
-
 def test_bin_index_equals_searchsorted_in_float32_and_float64():
     from analysis.drift import bin_index
     rng = np.random.default_rng(4)
