@@ -93,6 +93,10 @@ class CachedSource:
     def runs(self, experiment: str):
         return self.source.runs(experiment)
 
+    def metric_history(self, experiment: str, run_ids=None, keys=None):
+        # Like evaluation tables, histories are cached by the source itself (no pickling).
+        return self.source.metric_history(experiment, run_ids, keys)
+
     def problems(self, model: str | None = None) -> list[Problem]:
         """Problems found in the listing of models (and, for one model, of its versions)."""
         out = list(self.models().problems)

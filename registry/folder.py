@@ -72,6 +72,7 @@ class FolderSource(Source):
             paths += sorted((self.root / "models").glob("*/versions/*/version.json"))
             paths += sorted((self.root / "experiments").glob("*/experiment.json"))
             paths += sorted((self.root / "experiments").glob("*/runs.jsonl"))
+            paths += sorted((self.root / "experiments").glob("*/history.*"))
         else:
             d = self._model_dir(model)
             paths = [d, d / "model.json", d / "versions"]
@@ -335,8 +336,28 @@ class FolderSource(Source):
         return d
 
     def runs(self, experiment: str) -> Listing[pd.DataFrame]:
+        """Parsed once per change of runs.jsonl (in-process cache keyed by its size and
+        modification time, like ``_read_table``); callers must not modify the frame."""
         d = self._experiment_dir(experiment)
         path = d / "runs.jsonl"
+        try:
+            st = path.stat()
+            key = ("runs", str(path), st.st_mtime_ns, st.st_size)
+        except OSError:
+            key = None
+        with self._lock:
+            if key is not None and key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        listing = self._parse_runs(experiment, path)
+        if key is not None:
+            with self._lock:
+                self._tables[key] = listing
+                while len(self._tables) > self._tables_max:
+                    self._tables.popitem(last=False)
+        return listing
+
+    def _parse_runs(self, experiment: str, path: Path) -> Listing[pd.DataFrame]:
         rel = self._rel(path)
         rows, problems = [], []
         if path.exists():

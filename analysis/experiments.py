@@ -1,0 +1,686 @@
+"""Experiments: the runs table behind the grid, and the maths of comparing runs.
+
+* ``runs_table`` — the runs of one experiment (or all) ready to filter: numeric-looking
+  params become numbers, a lower-case search text per run; parsed once per registry change.
+* ``ordered_rows`` — server-side filter (expression, quick search, the grid's column filters)
+  and sort, as row positions; ``row_block`` — one block of rows with only the shown columns.
+* ``ema`` / ``downsample_minmax`` / ``curves`` / ``group_curves`` — training curves, smoothed
+  and thinned on the server so a chart of 1,000 runs stays small.
+* ``side_by_side`` — runs as columns, optionally only the fields that differ.
+* ``parameter_importance`` — cross-fitted permutation importance of a random forest that
+  predicts a metric from the params, beside Spearman's rank correlation.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import signal, stats
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.inspection import permutation_importance
+from sklearn.metrics import r2_score
+from sklearn.model_selection import KFold
+
+from registry.model import Problem
+
+from .expressions import evaluate
+from .metrics import METRICS
+
+FIXED = ("run_id", "experiment", "name", "status", "start_time", "end_time")
+SEARCH = "_search"  # hidden lower-case text the quick search looks in
+ALL = "*"  # "all experiments"
+MAX_COMPARE = 5000  # runs in one compare view
+MAX_BLOCK = 500  # rows in one grid block
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    """The runs of an experiment (or of all, ``experiment == ALL``) in search_runs shape."""
+
+    experiment: str
+    frame: pd.DataFrame
+    params: tuple[str, ...]
+    metrics: tuple[str, ...]
+    tags: tuple[str, ...]
+    problems: tuple[Problem, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def is_numeric(self, col: str) -> bool:
+        s = self.frame[col]
+        return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+
+    @property
+    def numeric_params(self) -> tuple[str, ...]:
+        return tuple(c for c in self.params if self.is_numeric(c))
+
+    def varying_params(self, frame: pd.DataFrame | None = None) -> tuple[str, ...]:
+        """Params with more than one value (missing counts as a value) in ``frame``."""
+        f = self.frame if frame is None else frame
+        return tuple(c for c in self.params if f[c].astype(object).fillna("\0").nunique() > 1)
+
+
+def prepare_runs(frame: pd.DataFrame, experiment: str = ALL,
+                 problems: tuple = ()) -> RunsTable:
+    """Make a ``runs()`` table ready to filter, sort and plot (the input is not changed).
+
+    A param column whose values are all numbers or number-looking text becomes numbers (MLflow
+    stores params as text); any other param column becomes text. Rows are ordered newest first.
+    """
+    f = frame.copy()
+    for col in FIXED:
+        if col not in f.columns:
+            f[col] = pd.NaT if col.endswith("_time") else ""
+    params = sorted(c for c in f.columns if c.startswith("params."))
+    metrics = sorted(c for c in f.columns if c.startswith("metrics."))
+    tags = sorted(c for c in f.columns if c.startswith("tags."))
+    for col in params:
+        f[col] = _coerce_param(f[col])
+    for col in metrics:
+        f[col] = pd.to_numeric(f[col], errors="coerce").astype(float)
+    for col in tags + ["name", "status", "run_id", "experiment"]:
+        f[col] = f[col].astype(object).where(f[col].notna(), None)
+    text_cols = ["name", "run_id", "status"] + tags + [c for c in params
+                                                       if f[c].dtype == object]
+    search = pd.Series("", index=f.index, dtype=object)
+    for col in text_cols:
+        search = search + " " + f[col].fillna("").astype(str)
+    f[SEARCH] = search.str.lower()
+    f = f.sort_values(["start_time", "run_id"], ascending=[False, True], kind="stable",
+                      na_position="last").reset_index(drop=True)
+    return RunsTable(experiment, f, tuple(params), tuple(metrics), tuple(tags),
+                     tuple(problems))
+
+
+def _coerce_param(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_bool_dtype(s):
+        return s.map(lambda v: None if pd.isna(v) else str(v)).astype(object)
+    if pd.api.types.is_numeric_dtype(s):
+        return s.astype(float)
+    present = s.dropna()
+    text_only = pd.api.types.is_string_dtype(s) and s.dtype != object  # no bools inside
+    if len(present) and (text_only or not present.map(type).eq(bool).any()):
+        numbers = pd.to_numeric(present, errors="coerce")
+        if numbers.notna().all():
+            return pd.to_numeric(s, errors="coerce").astype(float)
+    return s.map(lambda v: None if _missing(v) else _text(v)).astype(object)
+
+
+def _missing(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _text(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def runs_table(d, experiment: str | None) -> RunsTable:
+    """The prepared runs table of one experiment (``ALL``/None: every experiment), computed
+    once per registry change. KeyError for an unknown experiment."""
+    name = experiment or ALL
+
+    def build():
+        if name != ALL:
+            listing = d.runs(name)
+            return prepare_runs(listing.items, name, listing.problems)
+        frames, problems = [], []
+        for e in d.experiments().items:
+            listing = d.runs(e.name)
+            frames.append(listing.items)
+            problems += list(listing.problems)
+        frame = pd.concat(frames, ignore_index=True) if frames else \
+            pd.DataFrame(columns=list(FIXED))
+        return prepare_runs(frame, ALL, tuple(problems))
+
+    return d.memo(("runs-table", name), None, build)
+
+
+# ------------------------------------------------------------------ filter, sort, page
+NUMBER_FILTERS = {
+    "equals": lambda x, a, b: x == a, "notEqual": lambda x, a, b: (x != a) & ~np.isnan(x),
+    "lessThan": lambda x, a, b: x < a, "lessThanOrEqual": lambda x, a, b: x <= a,
+    "greaterThan": lambda x, a, b: x > a, "greaterThanOrEqual": lambda x, a, b: x >= a,
+    "inRange": lambda x, a, b: (x >= a) & (x <= b),
+    "blank": lambda x, a, b: np.isnan(x), "notBlank": lambda x, a, b: ~np.isnan(x),
+}
+TEXT_FILTERS = {
+    "contains": lambda s, v: s.str.contains(v, regex=False),
+    "notContains": lambda s, v: ~s.str.contains(v, regex=False),
+    "equals": lambda s, v: s == v, "notEqual": lambda s, v: s != v,
+    "startsWith": lambda s, v: s.str.startswith(v), "endsWith": lambda s, v: s.str.endswith(v),
+    "blank": lambda s, v: s == "", "notBlank": lambda s, v: s != "",
+}
+
+
+def grid_filter_mask(table: RunsTable, filter_model: dict | None) -> np.ndarray:
+    """AG Grid's column filter model (number and text filters, with AND/OR conditions) as a
+    row mask. ValueError names a column or filter it cannot apply."""
+    mask = np.ones(len(table), dtype=bool)
+    for col, model in (filter_model or {}).items():
+        if col not in table.frame.columns or col == SEARCH:
+            raise ValueError(f"there is no column '{col}' to filter")
+        mask &= _one_filter(table, col, model)
+    return mask
+
+
+def _one_filter(table: RunsTable, col: str, model: dict) -> np.ndarray:
+    if not isinstance(model, dict):
+        raise ValueError(f"the filter of '{col}' is not understood")
+    if "conditions" in model:
+        masks = [_one_filter(table, col, m) for m in model["conditions"]]
+        if not masks:
+            return np.ones(len(table), dtype=bool)
+        return np.logical_or.reduce(masks) if str(model.get("operator", "AND")).upper() == "OR" \
+            else np.logical_and.reduce(masks)
+    kind, ftype = model.get("filterType"), model.get("type")
+    if kind == "number":
+        if ftype not in NUMBER_FILTERS:
+            raise ValueError(f"unknown number filter '{ftype}'")
+        x = pd.to_numeric(table.frame[col], errors="coerce").to_numpy(dtype=float,
+                                                                       na_value=np.nan)
+        a = _float(model.get("filter"))
+        b = _float(model.get("filterTo"))
+        with np.errstate(invalid="ignore"):
+            return np.asarray(NUMBER_FILTERS[ftype](x, a, b), dtype=bool)
+    if kind == "text":
+        if ftype not in TEXT_FILTERS:
+            raise ValueError(f"unknown text filter '{ftype}'")
+        s = _text_column(table.frame[col])
+        v = str(model.get("filter") or "").lower()
+        return np.asarray(TEXT_FILTERS[ftype](s, v), dtype=bool)
+    raise ValueError(f"the filter of '{col}' is not understood")
+
+
+def _float(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return np.nan
+
+
+def _text_column(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        out = s.dt.strftime("%Y-%m-%d %H:%M")
+    else:
+        out = s.map(lambda v: "" if _missing(v) else _text(v))
+    return out.fillna("").astype(str).str.lower()
+
+
+def select_rows(table: RunsTable, expression: str = "", quick: str = "",
+                filter_model: dict | None = None,
+                sort_model: list | None = None) -> np.ndarray:
+    """Row positions of ``table.frame`` that pass every filter, in display order.
+
+    ExpressionError for a bad expression, ValueError for a bad grid filter or sort."""
+    f = table.frame
+    mask = evaluate(expression, f)
+    quick = (quick or "").strip().lower()
+    if quick:
+        for word in quick.split():
+            mask &= f[SEARCH].str.contains(word, regex=False).to_numpy()
+    if filter_model:
+        mask &= grid_filter_mask(table, filter_model)
+    positions = np.flatnonzero(mask)
+    if sort_model:
+        cols, ascending = [], []
+        for s in sort_model:
+            col = s.get("colId") if isinstance(s, dict) else None
+            if col not in f.columns or col == SEARCH:
+                raise ValueError(f"there is no column '{col}' to sort by")
+            cols.append(col)
+            ascending.append(s.get("sort") != "desc")
+        sub = f.iloc[positions][cols]
+        for c in cols:  # text sorts ignoring case; missing values always last
+            if sub[c].dtype == object:
+                sub = sub.assign(**{c: sub[c].map(lambda v: None if v is None else
+                                                  str(v).lower())})
+        order = sub.reset_index(drop=True).sort_values(cols, ascending=ascending,
+                                                       kind="stable", na_position="last").index
+        positions = positions[order.to_numpy()]
+    return positions
+
+
+def canonical(obj) -> str:
+    """Stable text of a filter/sort model, for cache keys."""
+    return json.dumps(obj or None, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def ordered_rows(d, experiment: str | None, expression: str = "", quick: str = "",
+                 filter_model: dict | None = None, sort_model: list | None = None,
+                 table: RunsTable | None = None) -> np.ndarray:
+    """``select_rows`` on the experiment's table (``table`` when the caller has it already),
+    cached per filter until the registry changes."""
+    key = ("runs-order", experiment or ALL, expression or "", (quick or "").strip().lower(),
+           canonical(filter_model), canonical(sort_model))
+    return d.memo(key, None, lambda: select_rows(table if table is not None else
+                                                 runs_table(d, experiment), expression, quick,
+                                                 filter_model, sort_model))
+
+
+def row_block(table: RunsTable, positions: np.ndarray, start: int, end: int,
+              columns) -> list[dict]:
+    """Rows ``start:end`` of the ordered positions, with the fixed and the given columns,
+    as JSON-ready dicts (missing values are None, times are 'YYYY-MM-DD HH:MM')."""
+    start = max(0, int(start))
+    end = min(len(positions), int(end), start + MAX_BLOCK)
+    cols = ["run_id", "experiment", "name", "status", "start_time"] + \
+        [c for c in columns if c in table.frame.columns and c not in FIXED and c != SEARCH]
+    block = table.frame.iloc[positions[start:end]][cols]
+    block = block.assign(start_time=block["start_time"].dt.strftime("%Y-%m-%d %H:%M"))
+    out = block.astype(object).where(block.notna(), None)
+    return out.to_dict("records")
+
+
+# ------------------------------------------------------------------ selections
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]+$")
+_PACKED = "~"
+
+
+def encode_runs(run_ids) -> str:
+    """A run selection as a URL value: the ids joined by commas when short and plain, else
+    ``~`` + base64url(zlib(JSON list)). Needs no server storage, so it survives a restart."""
+    ids = [str(r) for r in run_ids]
+    plain = ",".join(ids)
+    if len(plain) <= 300 and all(_SAFE_ID.match(r) for r in ids):
+        return plain
+    packed = zlib.compress(json.dumps(ids, separators=(",", ":")).encode(), 9)
+    return _PACKED + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+
+
+def decode_runs(value: str | None) -> list[str]:
+    """The run ids of ``encode_runs``; ValueError with a plain message for anything else."""
+    if not value:
+        return []
+    if not isinstance(value, str):
+        raise ValueError("the run list must be text")
+    if value.startswith(_PACKED):
+        raw = value[1:]
+        try:
+            data = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+            z = zlib.decompressobj()
+            text = z.decompress(data, 8_000_000)
+            if z.unconsumed_tail:
+                raise ValueError("the run list is too long")
+            ids = json.loads(text)
+        except (binascii.Error, zlib.error, UnicodeDecodeError, json.JSONDecodeError):
+            raise ValueError("the run list in the link is damaged") from None
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ValueError("the run list in the link is damaged")
+    else:
+        ids = [r for r in value.split(",") if r]
+    if len(ids) > MAX_COMPARE:
+        raise ValueError(f"at most {MAX_COMPARE:,} runs can be compared at once "
+                         f"(the link has {len(ids):,})")
+    return list(dict.fromkeys(ids))
+
+
+LOWER_WORDS = ("loss", "error", "rmse", "mse", "mae", "mape", "brier", "time", "latency",
+               "duration", "perplexity")
+
+
+def lower_is_better(metric: str) -> bool:
+    key = metric[len("metrics."):] if metric.startswith("metrics.") else metric
+    info = METRICS.get(key)
+    if info is not None:
+        return not info.higher_is_better
+    return any(w in key.lower() for w in LOWER_WORDS)
+
+
+def top_runs(table: RunsTable, positions: np.ndarray, metric: str, n: int) -> list[str]:
+    """Run ids of the ``n`` best runs by ``metric`` among ``positions`` (runs without it are
+    left out); best means lowest for losses and errors."""
+    if metric not in table.metrics:
+        raise KeyError(metric)
+    values = table.frame[metric].to_numpy(dtype=float)[positions]
+    keep = positions[~np.isnan(values)]
+    values = values[~np.isnan(values)]
+    order = np.argsort(values if lower_is_better(metric) else -values, kind="stable")
+    return table.frame["run_id"].to_numpy()[keep[order[:max(0, int(n))]]].tolist()
+
+
+def selection(table: RunsTable, run_ids) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of the given runs, in the given order, and the ids that were not found."""
+    ids = list(run_ids)
+    f = table.frame
+    found = f.loc[f["run_id"].isin(ids)]
+    order = {r: i for i, r in enumerate(ids)}
+    found = found.iloc[np.argsort(found["run_id"].map(order).to_numpy(), kind="stable")]
+    present = set(found["run_id"])
+    missing = [r for r in ids if r not in present]
+    return found.reset_index(drop=True), missing
+
+
+def run_labels(sub: pd.DataFrame) -> list[str]:
+    """A short unique label per run: its name, or its id when names repeat or are empty."""
+    names = sub["name"].fillna("").astype(str)
+    dup = names.duplicated(keep=False) | (names == "")
+    return [r if d else n for n, r, d in zip(names, sub["run_id"].astype(str), dup)]
+
+
+# ------------------------------------------------------------------ axes of a chart
+@dataclass(frozen=True)
+class Axis:
+    """One column as numbers for a chart; text columns become codes with their labels."""
+
+    column: str
+    label: str
+    values: np.ndarray
+    numeric: bool
+    ticktext: tuple[str, ...] = ()  # text columns: the label of code 0, 1, ...
+
+
+def axis(sub: pd.DataFrame, col: str) -> Axis:
+    s = sub[col]
+    label = short_name(col)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return Axis(col, label, s.to_numpy(dtype=float, na_value=np.nan), True)
+    text = s.map(lambda v: "(none)" if _missing(v) else _text(v))
+    cats = sorted(text.unique())
+    codes = text.map({c: i for i, c in enumerate(cats)}).to_numpy(dtype=float)
+    return Axis(col, label, codes, False, tuple(cats))
+
+
+def short_name(col: str) -> str:
+    for p in ("params.", "metrics.", "tags."):
+        if col.startswith(p):
+            return col[len(p):]
+    return col
+
+
+# ------------------------------------------------------------------ curves
+def ema(values, weight: float) -> np.ndarray:
+    """Exponential moving average: s[0] = x[0], s[t] = weight * s[t-1] + (1 - weight) * x[t].
+    ``weight`` 0 leaves the values as they are; 0.99 smooths heavily."""
+    x = np.asarray(values, dtype=float)
+    w = float(weight)
+    if not 0 <= w < 1:
+        raise ValueError("smoothing must be at least 0 and below 1")
+    if w == 0 or x.size == 0:
+        return x.copy()
+    out, _ = signal.lfilter([1 - w], [1, -w], x, zi=[w * x[0]])
+    return out
+
+
+def downsample_minmax(y, max_points: int) -> np.ndarray:
+    """Indices of at most ``max_points`` points that keep the shape of a curve: the first and
+    last point, and the lowest and highest point of each of ``max_points // 2`` equal buckets.
+    Every kept point is a real point of the curve."""
+    y = np.asarray(y, dtype=float)
+    n = y.size
+    if n <= max_points:
+        return np.arange(n)
+    buckets = max(1, (max_points - 2) // 2)
+    b = np.arange(n) * buckets // n
+    frame = pd.DataFrame({"b": b, "y": np.where(np.isnan(y), np.inf, y)})
+    lo = frame.groupby("b")["y"].idxmin().to_numpy()
+    frame["y"] = np.where(np.isnan(y), -np.inf, y)
+    hi = frame.groupby("b")["y"].idxmax().to_numpy()
+    return np.unique(np.r_[0, lo, hi, n - 1])
+
+
+@dataclass(frozen=True)
+class Curves:
+    """Per-run curves of one metric: ``frame`` has run_id, label, step, value, smoothed."""
+
+    key: str
+    frame: pd.DataFrame
+    smoothing: float
+    points_logged: int
+    runs_without: tuple[str, ...] = ()
+
+
+def curves(history: pd.DataFrame, sub: pd.DataFrame, key: str, smoothing: float = 0.0,
+           max_points: int = 10_000, max_per_run: int = 400) -> Curves:
+    """The ``key`` history of each selected run, smoothed on all points, then thinned to at most
+    ``max_per_run`` points per run and about ``max_points`` in all (min/max per bucket)."""
+    labels = dict(zip(sub["run_id"], run_labels(sub)))
+    h = history.loc[(history["key"] == key) & history["run_id"].isin(list(labels)),
+                    ["run_id", "step", "value"]]
+    h = h.sort_values(["run_id", "step"], kind="stable").reset_index(drop=True)
+    n_runs = max(1, h["run_id"].nunique())
+    per_run = int(min(max_per_run, max(8, max_points // n_runs)))
+    y = h["value"].to_numpy(dtype=float)
+    run = h["run_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, run[1:] != run[:-1]]) if len(h) else np.array([], int)
+    bounds = np.r_[starts, len(h)]
+    smoothed = np.concatenate([ema(y[a:b], smoothing) for a, b in zip(bounds[:-1], bounds[1:])]) \
+        if len(h) else y
+    # min/max per bucket for every run at once (the same rule as downsample_minmax)
+    size = np.diff(bounds)
+    count = np.repeat(size, size)
+    pos = np.arange(len(h)) - np.repeat(starts, size)
+    buckets = max(1, (per_run - 2) // 2)
+    bucket = np.repeat(np.arange(len(starts)), size) * buckets + \
+        pos * buckets // np.maximum(count, 1)
+    frame = pd.DataFrame({"k": bucket, "lo": np.where(np.isnan(y), np.inf, y),
+                          "hi": np.where(np.isnan(y), -np.inf, y)})
+    keep = np.zeros(len(h), dtype=bool)
+    if len(h):
+        keep[frame.groupby("k")["lo"].idxmin().to_numpy()] = True
+        keep[frame.groupby("k")["hi"].idxmax().to_numpy()] = True
+    keep |= (pos == 0) | (pos == count - 1) | (count <= per_run)
+    out = pd.DataFrame({"run_id": run[keep], "label": [labels[r] for r in run[keep]],
+                        "step": h["step"].to_numpy()[keep], "value": y[keep],
+                        "smoothed": smoothed[keep]})
+    order = {r: i for i, r in enumerate(labels)}
+    frame = out.iloc[np.argsort(out["run_id"].map(order).to_numpy(), kind="stable")] \
+        .reset_index(drop=True)
+    logged = set(h["run_id"])
+    without = tuple(r for r in labels if r not in logged)
+    return Curves(key, frame, float(smoothing), int(len(h)), without)
+
+
+def group_labels(values: pd.Series, max_groups: int = 6) -> pd.Series:
+    """A group label per run for a param: its value, or for a number with many values one of
+    ``max_groups`` quantile bins ("0.01 – 0.03")."""
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        distinct = values.dropna().unique()
+        if len(distinct) <= max_groups:
+            out = values.map(lambda v: "(none)" if pd.isna(v) else f"{v:g}")
+        else:
+            bins = pd.qcut(values, q=min(4, max_groups), duplicates="drop")
+            out = bins.map(lambda iv: f"{iv.left:.3g} – {iv.right:.3g}").astype(object)
+            out = out.where(values.notna(), "(none)")
+        return out.astype(str)
+    text = values.map(lambda v: "(none)" if _missing(v) else _text(v))
+    common = text.value_counts().index[:max_groups - 1]
+    if text.nunique() > max_groups:
+        text = text.where(text.isin(common), "other")
+    return text.astype(str)
+
+
+@dataclass(frozen=True)
+class GroupCurves:
+    """Mean curve and band per group: ``frame`` has group, step, mean, low, high, runs."""
+
+    key: str
+    by: str
+    band: str  # "std" (mean ± one standard deviation) or "minmax"
+    frame: pd.DataFrame
+    groups: tuple[tuple[str, int], ...]  # (label, number of runs)
+
+
+def group_curves(history: pd.DataFrame, sub: pd.DataFrame, key: str, by: str,
+                 smoothing: float = 0.0, band: str = "std",
+                 max_steps: int = 300) -> GroupCurves:
+    """Runs grouped by the param ``by``: at each step the mean of the (smoothed) curves of a
+    group and a band of ± one standard deviation or min–max. Steps beyond ``max_steps`` are
+    bucketed (mean of means, lowest low, highest high)."""
+    if band not in ("std", "minmax"):
+        raise ValueError("band must be 'std' or 'minmax'")
+    groups = pd.Series(group_labels(sub[by]).to_numpy(), index=sub["run_id"].to_numpy())
+    h = history.loc[(history["key"] == key) & history["run_id"].isin(groups.index),
+                    ["run_id", "step", "value"]].sort_values(["run_id", "step"], kind="stable")
+    if smoothing:
+        h = h.assign(value=np.concatenate([ema(g.to_numpy(dtype=float), smoothing)
+                                           for _, g in h.groupby("run_id", sort=False)["value"]])
+                     if len(h) else h["value"])
+    h = h.assign(group=groups.reindex(h["run_id"]).to_numpy())
+    agg = h.groupby(["group", "step"], sort=True)["value"].agg(["mean", "std", "min", "max",
+                                                                "count"]).reset_index()
+    if band == "std":
+        sd = agg["std"].fillna(0.0)
+        agg["low"], agg["high"] = agg["mean"] - sd, agg["mean"] + sd
+    else:
+        agg["low"], agg["high"] = agg["min"], agg["max"]
+    agg = agg.rename(columns={"count": "runs"})[["group", "step", "mean", "low", "high",
+                                                 "runs"]]
+    steps = np.sort(agg["step"].unique())
+    if len(steps) > max_steps:
+        edges = steps[np.linspace(0, len(steps) - 1, max_steps + 1).astype(int)]
+        agg["bucket"] = np.searchsorted(edges[1:-1], agg["step"].to_numpy(), side="right")
+        agg = agg.groupby(["group", "bucket"]).agg(step=("step", "max"), mean=("mean", "mean"),
+                                                   low=("low", "min"), high=("high", "max"),
+                                                   runs=("runs", "max")).reset_index()
+        agg = agg.drop(columns="bucket")
+    counts = groups.value_counts()
+    order = _group_order(list(counts.index), sub[by])
+    return GroupCurves(key, by, band, agg.reset_index(drop=True),
+                       tuple((g, int(counts[g])) for g in order))
+
+
+def _group_order(labels: list[str], values: pd.Series) -> list[str]:
+    def key(label):
+        try:
+            return (0, float(label.split(" – ")[0]), label)
+        except ValueError:
+            return (1, 0.0, label)
+    return sorted(labels, key=key)
+
+
+# ------------------------------------------------------------------ side by side
+def side_by_side(sub: pd.DataFrame, params, metrics, tags, only_differences: bool = True,
+                 max_runs: int = 20) -> tuple[pd.DataFrame, int]:
+    """Fields as rows, runs as columns (their labels), values as text; with
+    ``only_differences`` only the rows whose value is not the same in every run. Returns the
+    table and how many fields are the same everywhere. At most ``max_runs`` runs."""
+    sub = sub.iloc[:max_runs]
+    labels = run_labels(sub)
+    fields = ["status"] + list(params) + list(metrics) + list(tags)
+    rows, same = [], 0
+    for col in fields:
+        if col not in sub.columns:
+            continue
+        values = [_cell(v, col) for v in sub[col]]
+        differs = len(set(values)) > 1
+        same += not differs
+        if differs or not only_differences:
+            rows.append([col, differs] + values)
+    table = pd.DataFrame(rows, columns=["field", "differs"] + labels)
+    return table, same
+
+
+def _cell(v, col: str) -> str:
+    if _missing(v):
+        return "—"
+    if isinstance(v, float):
+        return f"{v:.6g}" if col.startswith("metrics.") else _text(v)
+    return _text(v)
+
+
+# ------------------------------------------------------------------ importance
+@dataclass(frozen=True)
+class Importance:
+    """Which params matter for a metric, over a set of runs."""
+
+    metric: str
+    table: pd.DataFrame  # param, importance, importance_std, spearman, spearman_p, values
+    constant: tuple[str, ...]  # params with one value in every run (cannot matter here)
+    runs: int
+    r2: float  # cross-validated R² of the forest: how much the params explain at all
+    sentence: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+MIN_RUNS_IMPORTANCE = 10
+
+
+def param_matrix(sub: pd.DataFrame, params) -> pd.DataFrame:
+    """Params as numbers for a model: numbers stay, text becomes codes in sorted order."""
+    out = {}
+    for col in params:
+        s = sub[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            out[col] = s.to_numpy(dtype=float, na_value=np.nan)
+        else:
+            text = s.map(lambda v: "(none)" if _missing(v) else _text(v))
+            cats = sorted(text.unique())
+            out[col] = text.map({c: i for i, c in enumerate(cats)}).to_numpy(dtype=float)
+    return pd.DataFrame(out, index=sub.index)
+
+
+def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
+                         n_estimators: int = 100, n_repeats: int = 5, folds: int = 5,
+                         max_runs: int = 2000) -> Importance:
+    """Permutation importance of a random forest that predicts ``metric`` from the params,
+    cross-fitted: in each of ``folds`` folds the forest is trained on the other runs and each
+    param is shuffled in the held-out runs; importance is the mean drop in R² (with its
+    standard deviation over folds and repeats). Beside it, Spearman's rank correlation of each
+    numeric param with the metric. Params with one value everywhere are listed as constant."""
+    name = short_name(metric)
+    data = sub.loc[sub[metric].notna()].sort_values("run_id", kind="stable")  # order-free
+    notes = []
+    if len(data) > max_runs:
+        data = data.sample(max_runs, random_state=seed).sort_index()
+        notes.append(f"Computed on a random {max_runs:,} of the {len(sub):,} runs.")
+    varying = [c for c in params if data[c].astype(object).fillna("\0").nunique() > 1]
+    constant = tuple(short_name(c) for c in params if c not in varying)
+    empty = pd.DataFrame(columns=["param", "importance", "importance_std", "spearman",
+                                  "spearman_p", "values"])
+    if len(data) < MIN_RUNS_IMPORTANCE or not varying:
+        why = (f"needs at least {MIN_RUNS_IMPORTANCE} runs with {name}" if len(data) <
+               MIN_RUNS_IMPORTANCE else "no parameter differs between these runs")
+        return Importance(metric, empty, constant, len(data), float("nan"),
+                          f"Parameter importance {why}.", tuple(notes))
+    X = param_matrix(data, varying).to_numpy()
+    y = data[metric].to_numpy(dtype=float)
+    k = min(folds, len(data) // 4)
+    scores = np.zeros((len(varying), 0))
+    predicted = np.empty_like(y)
+    for train, test in KFold(k, shuffle=True, random_state=seed).split(X):
+        forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=1)
+        forest.fit(X[train], y[train])
+        predicted[test] = forest.predict(X[test])
+        result = permutation_importance(forest, X[test], y[test], scoring="r2",
+                                        n_repeats=n_repeats, random_state=seed, n_jobs=1)
+        scores = np.hstack([scores, result.importances])
+    r2 = float(r2_score(y, predicted))
+    rows = []
+    for i, col in enumerate(varying):
+        rho, p = np.nan, np.nan
+        if pd.api.types.is_numeric_dtype(data[col]) and not pd.api.types.is_bool_dtype(data[col]):
+            ok = ~np.isnan(X[:, i])
+            if ok.sum() > 2 and np.unique(X[ok, i]).size > 1:
+                res = stats.spearmanr(X[ok, i], y[ok])
+                rho, p = float(res.statistic), float(res.pvalue)
+        rows.append((short_name(col), float(scores[i].mean()), float(scores[i].std()), rho, p,
+                     int(data[col].astype(object).fillna("\0").nunique())))
+    table = pd.DataFrame(rows, columns=empty.columns).sort_values(
+        "importance", ascending=False, kind="stable").reset_index(drop=True)
+    return Importance(metric, table, constant, len(data), r2,
+                      importance_sentence(name, table, r2, len(data)), tuple(notes))
+
+
+def importance_sentence(metric: str, table: pd.DataFrame, r2: float, runs: int) -> str:
+    """One sentence a manager can repeat about what drives the metric."""
+    if table.empty:
+        return f"No parameter could be related to {metric}."
+    top = table.iloc[0]
+    if not np.isfinite(r2) or r2 <= 0.1:
+        return (f"Across these {runs} runs the parameters explain little of {metric} "
+                f"(cross-validated R² {r2:.2f}), so no parameter can be said to matter.")
+    return (f"Across these {runs} runs, {top['param']} matters most for {metric}: shuffling it "
+            f"costs the forest {top['importance']:.2f} of R² (the parameters together explain "
+            f"{max(0.0, r2):.0%} of its variation).")
