@@ -60,6 +60,9 @@ def model_card(s: ModelSummary) -> dbc.Card:
         ], className="facts small mb-2"),
         html.P([html.Strong(f"{STATUS[s.health.status][0]}: "), s.health.reason],
                className="small health-reason mb-2"),
+        html.Div(html.Span("Working out a recommendation…", className="text-muted"),
+                 id={"type": "card-advice", "model": s.name}, className="small mb-2",
+                 **{"aria-live": "polite"}),
         html.Div([
             dbc.Button("Open model", href=f"/models/{s.name}", color="primary", size="sm",
                        title=f"Open {s.name}"),
@@ -71,6 +74,23 @@ def model_card(s: ModelSummary) -> dbc.Card:
     return dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
                     className=f"h-100 model-card status-{s.health.status}",
                     id={"type": "model-card", "model": s.name})
+
+
+ACTION_LABEL = {"promote": ("Promote", "success", ""), "retrain": ("Retrain", "danger", ""),
+                "roll back": ("Roll back", "danger", ""),
+                "investigate": ("Investigate", "warning", "text-dark"),
+                "keep": ("Keep", "secondary", "")}
+
+
+def advice_line(rec) -> html.Div:
+    """A card's headline recommendation: action, sentence, link to the evidence."""
+    label, color, text = ACTION_LABEL[rec.action]
+    return html.Div([
+        html.Strong("Recommendation: "),
+        dbc.Badge(label, color=color, className=f"me-1 {text}".strip()),
+        rec.headline, " ",
+        html.A("Why?", href="/recommendations", title="See the evidence"),
+    ])
 
 
 def problem_card(name: str, problems: list[Problem]) -> dbc.Card:

@@ -6,10 +6,12 @@ from collections import defaultdict
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import ALL, Input, Output, State, callback, dcc, html
 
+from analysis.evidence import model_advice
 from analysis.portfolio import summarize
-from components.cards import model_card, problem_card, problems_alert
+from analysis.recommend import headline
+from components.cards import advice_line, model_card, problem_card, problems_alert
 from components.messages import registry_unavailable
 from registry import RegistryError
 
@@ -46,11 +48,35 @@ def layout(**_query):
         html.P(f"{len(listing.items)} models in {d.uri}. {counts}", className="text-muted",
                id="portfolio-summary"),
         problems_alert(loose),
+        dcc.Store(id="portfolio-trigger", data=True),
         dbc.Row([dbc.Col(c, xs=12, md=6, xl=4, className="mb-3") for c in cards],
                 id="portfolio-cards") if cards else
         dbc.Alert("This registry has no models yet. docs/registry-format.md explains how to add "
                   "one.", color="info"),
     ])
+
+
+@callback(Output({"type": "card-advice", "model": ALL}, "children"),
+          Input("portfolio-trigger", "data"),
+          State({"type": "card-advice", "model": ALL}, "id"))
+def fill_advice(_, ids):
+    """Each card's headline recommendation, filled in after the cards are on screen: working
+    them out the first time can take a few seconds."""
+    return [card_advice(i["model"]) for i in ids]
+
+
+def card_advice(name: str):
+    try:
+        advice = model_advice(deck(), name)
+    except (KeyError, RegistryError):
+        return None
+    except Exception:  # never let one model's evidence break the portfolio
+        log.exception("cannot work out a recommendation for %s", name)
+        return html.Span("No recommendation: the evidence could not be computed.",
+                         className="text-muted")
+    if not advice.recommendations:
+        return html.Span(f"No recommendation: {advice.problem}", className="text-muted")
+    return advice_line(headline(list(advice.recommendations)))
 
 
 def _status_counts(cards) -> str:
