@@ -1,0 +1,148 @@
+"""A report as one self-contained HTML file: plotly.js inlined, charts interactive, and it
+opens offline (no script, style, font or image is fetched from anywhere).
+
+Every piece of text is HTML-escaped (registry text included); the only markup is this module's.
+The same report can be printed to PDF by Chromium (``html_to_pdf``).
+"""
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import plotly.io as pio
+from plotly.offline import get_plotlyjs
+
+from .branding import Branding
+from .content import Report
+from .images import ExportError, footer_text
+
+CHART_CONFIG = {"displaylogo": False, "responsive": True,
+                "modeBarButtonsToRemove": ["select2d", "lasso2d"],
+                "toImageButtonOptions": {"format": "png", "width": 1200, "height": 675,
+                                         "scale": 2}}
+
+
+@lru_cache(maxsize=1)
+def _plotlyjs() -> str:
+    return get_plotlyjs()
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+STYLE = """
+:root { --md-primary: %(primary)s; --md-accent: %(accent)s; --md-text: %(text)s; }
+* { box-sizing: border-box; }
+body { font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif; color: var(--md-text);
+       margin: 0; line-height: 1.45; }
+header.md-head { border-top: 10px solid var(--md-primary); padding: 1.5rem 2rem 1rem;
+                 display: flex; gap: 1.25rem; align-items: center; }
+header.md-head img { width: 64px; height: 64px; }
+header.md-head h1 { color: var(--md-primary); margin: 0; font-size: 1.9rem; }
+header.md-head p { margin: .25rem 0 0; color: #495057; }
+main { padding: 0 2rem 2rem; max-width: 1280px; }
+h2 { color: var(--md-primary); font-size: 1.35rem; margin: 2rem 0 .5rem; }
+section.md-chart { border-top: 1px solid #dee2e6; page-break-inside: avoid; break-inside: avoid; }
+p.md-takeaway { font-weight: 600; font-size: 1.1rem; border-left: 5px solid var(--md-accent);
+                padding-left: .6rem; }
+.md-row { display: flex; gap: 1.5rem; flex-wrap: wrap; align-items: flex-start; }
+.md-figure { flex: 1 1 760px; min-width: 320px; }
+.md-numbers { flex: 0 1 340px; font-size: .95rem; }
+.md-numbers h3 { font-size: 1rem; margin: 0 0 .3rem; }
+.md-caption { color: #495057; font-size: .9rem; margin-top: .25rem; }
+.md-footer-line { color: #495057; font-size: .8rem; }
+dl.md-glossary dt { font-weight: 600; margin-top: .5rem; }
+dl.md-glossary dd { margin: 0 0 0 1rem; }
+table.md-provenance { border-collapse: collapse; }
+table.md-provenance th, table.md-provenance td { border-bottom: 1px solid #dee2e6;
+    padding: .3rem .8rem .3rem 0; text-align: left; vertical-align: top; }
+footer.md-foot { padding: 1rem 2rem; color: #495057; font-size: .85rem; border-top: 1px solid #dee2e6; }
+@media print { main { max-width: none; } .md-figure { flex-basis: 100%%; } }
+"""
+
+
+def build_html(report: Report, branding: Branding = Branding()) -> bytes:
+    style = STYLE % {"primary": branding.primary, "accent": branding.accent,
+                     "text": branding.text}
+    footer = footer_text(report.meta)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(report.title)} · {_e(branding.title)}</title>",
+        f"<style>{style}</style>",
+        f'<script type="text/javascript">{_plotlyjs()}</script>',
+        "</head>", "<body>",
+        '<header class="md-head">',
+        f'<img src="{branding.logo_data_uri}" alt="{_e(branding.title)} logo">',
+        f"<div><h1>{_e(report.title)}</h1><p>{_e(report.subtitle)}</p>",
+        f"<p>{_e(' · '.join(x for x in (branding.organisation, branding.title, 'generated ' + report.generated_text) if x))}</p>",
+        "</div></header>",
+        "<main>",
+        '<section aria-labelledby="summary"><h2 id="summary">Executive summary</h2><ul>',
+        *[f"<li>{_e(line)}</li>" for line in report.summary],
+        "</ul></section>",
+    ]
+    for i, s in enumerate(report.sections):
+        div = pio.to_html(s.figure, include_plotlyjs=False, full_html=False,
+                          config=CHART_CONFIG, div_id=f"md-chart-{i}",
+                          default_width="100%", default_height=f"{s.figure.layout.height or 400}px")
+        numbers = "".join(f"<li>{_e(n)}</li>" for n in s.numbers)
+        parts += [
+            f'<section class="md-chart" aria-labelledby="md-h-{i}">',
+            f'<h2 id="md-h-{i}">{_e(s.title)}</h2>',
+            f'<p class="md-takeaway">{_e(s.takeaway)}</p>',
+            '<div class="md-row"><figure class="md-figure">', div,
+            f'<figcaption class="md-caption">{_e(s.caption)}</figcaption>'
+            f'<div class="md-footer-line">{_e(footer)}</div></figure>',
+            ('<div class="md-numbers"><h3>The numbers</h3><ul>' + numbers + "</ul></div>")
+            if numbers else "",
+            "</div></section>",
+        ]
+    parts += [
+        '<section aria-labelledby="glossary"><h2 id="glossary">Appendix: metric glossary</h2>',
+        '<dl class="md-glossary">',
+        *[f"<dt>{_e(t)}</dt><dd>{_e(m)}</dd>" for t, m in report.glossary],
+        "</dl></section>",
+        '<section aria-labelledby="provenance"><h2 id="provenance">Appendix: data provenance'
+        "</h2>", '<table class="md-provenance"><tbody>',
+        *[f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>'
+          for k, v in report.provenance],
+        "</tbody></table></section>",
+        "</main>",
+        f'<footer class="md-foot">{_e(footer)} · {_e(report.title)} · generated '
+        f"{_e(report.generated_text)}</footer>",
+        "</body></html>",
+    ]
+    return "\n".join(parts).encode("utf-8")
+
+
+def html_to_pdf(document: bytes, timeout: float = 90) -> bytes:
+    """Print the HTML report to PDF with headless Chromium (A4, charts drawn as vectors).
+
+    The HTML goes to a private temporary folder the server creates; no name in it comes from
+    a request."""
+    chromium = os.environ.get("MODELDECK_CHROMIUM") or shutil.which("chromium") or \
+        shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if not chromium:
+        raise ExportError("PDF reports need Chromium, which is not installed.")
+    with tempfile.TemporaryDirectory(prefix="modeldeck-pdf-") as tmp:
+        src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        src.write_bytes(document)
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-dev-shm-usage", "--no-first-run", "--no-pdf-header-footer",
+               f"--user-data-dir={Path(tmp) / 'profile'}", "--virtual-time-budget=20000",
+               "--run-all-compositor-stages-before-draw",
+               f"--print-to-pdf={out}", src.as_uri()]
+        try:
+            subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
+        except (subprocess.SubprocessError, OSError) as e:
+            raise ExportError("Chromium could not print the report to PDF.") from e
+        if not out.exists() or out.stat().st_size == 0:
+            raise ExportError("Chromium could not print the report to PDF.")
+        return out.read_bytes()

@@ -1,0 +1,376 @@
+"""Charts as files: PNG / SVG / PDF rendered by kaleido, and the data behind a chart as CSV.
+
+Rendering uses one long-lived headless Chromium per process (Debian's ``/usr/bin/chromium``,
+or ``MODELDECK_CHROMIUM``), started on the first export — never at app start — and reused for
+every later one (the first render takes ~2 s, later ones ~0.1–0.3 s). It runs kaleido's
+documented async API (``Kaleido``, ``calc_fig``) on an event loop in its own thread; unlike
+``kaleido.start_sync_server`` this lets several request threads render at once, gives every
+render a timeout, and starts a fresh browser when the old one has died (or after a fork).
+
+An exported image keeps the chart's title, legend and axis titles and adds a small footer
+("ModelDeck · customer-churn v3 · data as of 26 Nov 2026").
+"""
+from __future__ import annotations
+
+import asyncio
+import atexit
+import base64
+import copy
+import logging
+import os
+import re
+import shutil
+import threading
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+log = logging.getLogger(__name__)
+
+IMAGE_FORMATS = ("png", "svg", "pdf")
+CHART_FORMATS = IMAGE_FORMATS + ("csv",)
+MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
+        "csv": "text/csv", "pptx": "application/vnd.openxmlformats-officedocument."
+                                   "presentationml.presentation", "html": "text/html"}
+#: presentation size (16:9); PNGs are rendered at twice this for sharp slides
+PRESENTATION = (1200, 675)
+PNG_SCALE = 2
+FOOTER_SPACE = 34  # pixels added below the plot for the footer line
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class ExportError(Exception):
+    """An export that cannot be produced; the message is safe to show to the user."""
+
+
+# ------------------------------------------------------------------ the footer
+@dataclass(frozen=True)
+class ExportMeta:
+    """What the footer of an exported chart names. Every field is optional."""
+
+    model: str = ""
+    version: str = ""  # "3", or "2 vs 3" for a comparison
+    data_date: str = ""  # "26 Nov 2026"
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "ExportMeta":
+        d = d or {}
+        return cls(**{k: str(d[k])[:60] for k in ("model", "version", "data_date")
+                      if d.get(k) not in (None, "")})
+
+
+def footer_text(meta: ExportMeta, exported: str = "") -> str:
+    """'ModelDeck · customer-churn v3 · data as of 26 Nov 2026'."""
+    parts = ["ModelDeck"]
+    if meta.model:
+        parts.append(f"{meta.model} v{meta.version}" if meta.version else meta.model)
+    if meta.data_date:
+        parts.append(f"data as of {meta.data_date}")
+    elif exported:
+        parts.append(f"exported {exported}")
+    return " · ".join(parts)
+
+
+def for_export(fig: go.Figure, footer: str, width: int = PRESENTATION[0],
+               height: int | None = None) -> go.Figure:
+    """A copy of ``fig`` at presentation size with the footer line below the axis title.
+    Title, legend and axis titles are kept; nothing else is changed. Figures taller than
+    16:9 (long segment lists) keep their own height."""
+    out = go.Figure(fig)
+    own = out.layout.height or 0
+    h = height or max(PRESENTATION[1], int(own) + FOOTER_SPACE)
+    margin = out.layout.margin
+    bottom = margin.b if margin.b is not None else 50
+    out.update_layout(width=width, height=h, autosize=False,
+                      margin=dict(b=bottom + FOOTER_SPACE))
+    if out.layout.title.text and not out.layout.title.x:  # a title flush left: keep it whole
+        out.update_layout(title_pad_l=12)
+    out.add_annotation(text=footer, xref="paper", yref="paper", x=0, y=0, xanchor="left",
+                       yanchor="top", yshift=-(bottom + 8), showarrow=False,
+                       font=dict(size=11, color="#495057"), name="modeldeck-footer")
+    return out
+
+
+# ------------------------------------------------------------------ rendering
+class ChartRenderer:
+    """One headless Chromium driven by kaleido, started on first use."""
+
+    def __init__(self, chromium: str | None = None, timeout: float = 60.0):
+        self.chromium = chromium
+        self.timeout = timeout
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._kaleido = None
+        self._pid: int | None = None
+        self.starts = 0  # how many browsers this renderer has started (tests check it is 1)
+
+    @property
+    def running(self) -> bool:
+        return (self._kaleido is not None and self._pid == os.getpid()
+                and self._thread is not None and self._thread.is_alive())
+
+    def _ensure(self):
+        with self._lock:
+            if self.running:
+                return self._loop, self._kaleido
+            self._shutdown()
+            import kaleido
+
+            loop = asyncio.new_event_loop()
+            thread = threading.Thread(target=loop.run_forever, name="modeldeck-kaleido",
+                                      daemon=True)
+            thread.start()
+            path = self.chromium or os.environ.get("MODELDECK_CHROMIUM") or \
+                shutil.which("chromium") or None
+
+            async def start():
+                # MathJax off: it would be fetched from a CDN, and no chart uses it.
+                k = kaleido.Kaleido(n=1, timeout=self.timeout, mathjax=False,
+                                    **({"path": path} if path else {}))
+                await k.open()
+                return k
+            try:
+                k = asyncio.run_coroutine_threadsafe(start(), loop).result(self.timeout)
+            except Exception as e:
+                loop.call_soon_threadsafe(loop.stop)
+                raise ExportError(f"The image renderer (Chromium) could not start: {e}") from e
+            self._loop, self._thread, self._kaleido, self._pid = loop, thread, k, os.getpid()
+            self.starts += 1
+            log.info("kaleido renderer started (Chromium at %s)", path or "default")
+            return loop, k
+
+    def render(self, fig: go.Figure, fmt: str, width: int, height: int,
+               scale: float = 1) -> bytes:
+        if fmt not in IMAGE_FORMATS:
+            raise ExportError(f"'{fmt}' is not an image format ({', '.join(IMAGE_FORMATS)}).")
+        loop, k = self._ensure()
+        opts = {"format": fmt, "width": width, "height": height, "scale": scale}
+        future = asyncio.run_coroutine_threadsafe(k.calc_fig(fig, opts=opts), loop)
+        try:
+            data = future.result(self.timeout + 5)
+        except FutureTimeout as e:
+            future.cancel()
+            self.close()  # a stuck browser is replaced on the next export
+            raise ExportError("Rendering the chart took too long.") from e
+        except Exception as e:  # kaleido reports plotly.js errors as exceptions
+            if not self.running:
+                self.close()
+            raise ExportError(f"The chart could not be rendered: {e}") from e
+        return bytes(data)
+
+    def close(self) -> None:
+        with self._lock:
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        loop, k = self._loop, self._kaleido
+        self._loop = self._thread = self._kaleido = None
+        if loop is None:
+            return
+        if k is not None and self._pid == os.getpid():
+            closed = False
+            if loop.is_running():
+                try:
+                    asyncio.run_coroutine_threadsafe(k.close(), loop).result(10)
+                    closed = True
+                except Exception:  # the browser may already be gone
+                    log.debug("kaleido close failed", exc_info=True)
+            process = getattr(k, "subprocess", None)  # the loop died: end its browser
+            if not closed and process is not None and process.poll() is None:
+                process.terminate()
+        loop.call_soon_threadsafe(loop.stop)
+
+
+_renderer: ChartRenderer | None = None
+_renderer_lock = threading.Lock()
+
+
+def renderer() -> ChartRenderer:
+    """The process's renderer (created on first call; the browser starts on first render)."""
+    global _renderer
+    with _renderer_lock:
+        if _renderer is None:
+            _renderer = ChartRenderer()
+            atexit.register(_renderer.close)
+        return _renderer
+
+
+def chart_image(fig: go.Figure, fmt: str, meta: ExportMeta = ExportMeta(),
+                exported: str = "") -> bytes:
+    """``fig`` as a PNG (1200×675 at scale 2), SVG or PDF with the export footer."""
+    out = for_export(fig, footer_text(meta, exported))
+    scale = PNG_SCALE if fmt == "png" else 1
+    return renderer().render(out, fmt, int(out.layout.width), int(out.layout.height), scale)
+
+
+# ------------------------------------------------------------------ the data behind a chart
+def _values(v) -> list | None:
+    if v is None:
+        return None
+    if isinstance(v, str):
+        return None
+    return list(np.asarray(v, dtype=object).ravel()) if np.ndim(v) else None
+
+
+def _axis_title(fig: go.Figure, axis: str, trace) -> str:
+    ref = getattr(trace, f"{axis}axis", None) or axis
+    name = ref.replace("x", "xaxis").replace("y", "yaxis") if len(ref) <= 3 else ref
+    try:
+        title = fig.layout[name].title.text
+    except (KeyError, AttributeError):
+        title = None
+    return title or axis
+
+
+def _errors(err, centre: list) -> tuple[list, list] | None:
+    if err is None or err.array is None or err.visible is False:
+        return None
+    plus = np.asarray(err.array, dtype=float)
+    minus = np.asarray(err.arrayminus, dtype=float) if err.arrayminus is not None else plus
+    c = pd.to_numeric(pd.Series(centre), errors="coerce").to_numpy(dtype=float)
+    if len(plus) != len(c) or len(minus) != len(c):
+        return None
+    return list(c - minus), list(c + plus)
+
+
+def figure_table(fig: go.Figure) -> pd.DataFrame:
+    """The numbers a chart draws, one row per point (per cell for heat maps), with columns
+    named after the chart's axes. Decorations without hover text (reference diagonals,
+    bands) are left out."""
+    frames = []
+    for i, tr in enumerate(fig.data):
+        if tr.hoverinfo == "skip":
+            continue
+        name = tr.name or f"series {i + 1}"
+        x_title, y_title = _axis_title(fig, "x", tr), _axis_title(fig, "y", tr)
+        if tr.type == "heatmap":
+            z = np.asarray(tr.z, dtype=float)
+            if z.ndim != 2:
+                continue
+            xs = _values(tr.x) or list(range(z.shape[1]))
+            ys = _values(tr.y) or list(range(z.shape[0]))
+            cols = {x_title: np.tile(xs, len(ys)), y_title: np.repeat(ys, len(xs)),
+                    _colour_title(tr): z.ravel()}
+            text = _values(tr.text)
+            if text is not None and len(text) == z.size:
+                cols["label"] = text
+            frames.append(pd.DataFrame({"series": name, **cols}))
+            continue
+        x, y = _values(getattr(tr, "x", None)), _values(getattr(tr, "y", None))
+        if x is None and y is None:
+            continue
+        n = len(x if x is not None else y)
+        cols = {x_title: x if x is not None else list(range(n)),
+                y_title: y if y is not None else [None] * n}
+        for axis, values in (("x", cols[x_title]), ("y", cols[y_title])):
+            band = _errors(getattr(tr, f"error_{axis}", None), values)
+            if band is not None:
+                title = x_title if axis == "x" else y_title
+                cols[f"{title}: 95% low"], cols[f"{title}: 95% high"] = band
+        frames.append(pd.DataFrame({"series": name, **cols}))
+    if not frames:
+        return pd.DataFrame(columns=["series"])
+    return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def _colour_title(tr) -> str:
+    try:
+        return tr.colorbar.title.text or "value"
+    except AttributeError:
+        return "value"
+
+
+def figure_csv(fig: go.Figure) -> bytes:
+    """The data behind ``fig`` as UTF-8 CSV (with a BOM, so spreadsheet programs read
+    accents and the ≥ sign right)."""
+    table = figure_table(fig)
+    title = fig.layout.title.text if fig.layout.title and fig.layout.title.text else ""
+    text = table.to_csv(index=False, float_format="%.6g", lineterminator="\n")
+    head = f"# {title}\n" if title else ""
+    return ("\ufeff" + head + text).encode("utf-8")
+
+
+# ------------------------------------------------------------------ figures sent by a browser
+#: trace types ModelDeck draws; anything else sent by a browser is refused
+ALLOWED_TRACES = {"scatter", "scattergl", "bar", "heatmap", "histogram", "box", "violin",
+                  "pie", "table", "indicator", "parcoords", "contour", "waterfall", "funnel"}
+MAX_FIGURE_BYTES = 5_000_000
+
+
+def figure_from_browser(obj, size_hint: int = 0) -> go.Figure:
+    """A figure sent back by the page (the chart as shown, after any callback updated it),
+    checked before it reaches Chromium: a dict of ``data`` and ``layout``, known trace types
+    only, no images loaded from anywhere but inline ``data:`` URIs (so a crafted request
+    cannot make the server's browser fetch a URL or read a local file)."""
+    if size_hint > MAX_FIGURE_BYTES:
+        raise ExportError("This chart is too large to export.")
+    if not isinstance(obj, dict) or not isinstance(obj.get("data"), list) \
+            or not isinstance(obj.get("layout", {}), dict):
+        raise ExportError("The chart could not be read from the page.")
+    data = []
+    for trace in obj["data"]:
+        if not isinstance(trace, dict):
+            raise ExportError("The chart could not be read from the page.")
+        kind = trace.get("type", "scatter")
+        if kind not in ALLOWED_TRACES:
+            raise ExportError(f"Charts of type '{kind}' cannot be exported.")
+        data.append(decode_typed_arrays(
+            {k: v for k, v in trace.items() if not str(k).startswith("_")}))
+    layout = {k: v for k, v in obj.get("layout", {}).items() if not str(k).startswith("_")}
+    layout = _without_remote_images(copy.deepcopy(layout))
+    try:
+        return go.Figure({"data": data, "layout": layout}, skip_invalid=True)
+    except (ValueError, TypeError) as e:
+        raise ExportError("The chart could not be read from the page.") from e
+
+
+#: plotly.js typed-array specs ({"dtype", "bdata", "shape"}) as numpy dtypes
+TYPED_ARRAYS = {"f8": "<f8", "f4": "<f4", "i1": "i1", "u1": "u1", "u1c": "u1", "i2": "<i2",
+                "u2": "<u2", "i4": "<i4", "u4": "<u4"}
+
+
+def decode_typed_arrays(obj):
+    """Plain lists for the base64 typed arrays plotly.js keeps in a drawn figure (e.g. a
+    heat map's ``z``), so the figure can be read on the server."""
+    if isinstance(obj, dict):
+        if set(obj) >= {"dtype", "bdata"} and obj.get("dtype") in TYPED_ARRAYS:
+            try:
+                raw = base64.b64decode(str(obj["bdata"]), validate=True)
+                arr = np.frombuffer(raw, dtype=TYPED_ARRAYS[obj["dtype"]])
+                shape = obj.get("shape")
+                if shape:
+                    dims = [int(x) for x in (shape.split(",") if isinstance(shape, str)
+                                             else shape)]
+                    arr = arr.reshape(dims)
+            except (ValueError, TypeError) as e:
+                raise ExportError("The chart could not be read from the page.") from e
+            return arr.tolist()
+        return {k: decode_typed_arrays(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [decode_typed_arrays(v) for v in obj]
+    return obj
+
+
+def _without_remote_images(layout: dict) -> dict:
+    def keep(img) -> bool:
+        return isinstance(img, dict) and str(img.get("source", "")).startswith("data:image/")
+    if isinstance(layout.get("images"), list):
+        layout["images"] = [i for i in layout["images"] if keep(i)]
+    template = layout.get("template")
+    if isinstance(template, dict) and isinstance(template.get("layout"), dict):
+        _without_remote_images(template["layout"])
+    for key in ("mapbox", "map", "geo"):
+        layout.pop(key, None)
+    return layout
+
+
+def safe_name(*parts: str, default: str = "chart") -> str:
+    """A file name stem from known names: letters, digits, '.', '_' and '-' only."""
+    text = "-".join(SAFE_NAME.sub("-", str(p)).strip("-.") for p in parts if p)
+    text = re.sub(r"-{2,}", "-", text)[:120].strip("-.")
+    return text or default
+
