@@ -16,14 +16,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import html
+from dash import Input, Output, State
 from flask import abort, send_file
 from flask_caching import Cache
 
-from components.shell import app_shell
+from components.shell import app_shell, registry_banner
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
+from reports.routes import register_export
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("modeldeck")
@@ -41,6 +41,8 @@ class Settings:
     cache: dict = field(default_factory=lambda: {"CACHE_TYPE": "SimpleCache",
                                                  "CACHE_DEFAULT_TIMEOUT": 3600,
                                                  "CACHE_THRESHOLD": 2000})
+    # How often an open page asks whether the registry still answers (banner, recovery).
+    status_poll_seconds: float = 15.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -110,8 +112,32 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             abort(404)
         return send_file(css, mimetype="text/css", max_age=86400)
 
-    app.layout = app_shell(settings.title)
+    app.layout = app_shell(settings.title, settings.status_poll_seconds)
+    _registry_status_callbacks(app)
+    register_export(app)  # chart downloads, report buttons, /export/... (reports/)
     return app
+
+
+def _registry_status_callbacks(app: dash.Dash) -> None:
+    """The banner above every page: shown while the registry cannot be read (server down,
+    wrong address, access refused); when it answers again the page reloads by itself."""
+    from pages._data import registry_problem
+
+    @app.callback(Output("registry-banner", "children"), Output("registry-state", "data"),
+                  Input("registry-poll", "n_intervals"), Input("_pages_location", "pathname"),
+                  State("registry-state", "data"))
+    def registry_status(_n, _path, previous):
+        problem = registry_problem()
+        state = {"down": problem is not None,
+                 "recovered": problem is None and bool((previous or {}).get("down"))}
+        return registry_banner(problem), state
+
+    app.clientside_callback(
+        """function (state) {
+            if (state && state.recovered) { window.location.reload(); }
+            return window.dash_clientside.no_update;
+        }""",
+        Output("registry-reload", "data"), Input("registry-state", "data"))
 
 
 def _bootstrap_css() -> Path | None:

@@ -1,9 +1,11 @@
-"""The frame around every page: skip link, navigation bar, main landmark."""
+"""The frame around every page: skip link, navigation bar, registry banner, main landmark."""
 from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
+
+from registry.model import Problem
 
 
 def nav_links() -> list:
@@ -14,7 +16,19 @@ def nav_links() -> list:
             for p in pages]
 
 
-def app_shell(title: str):
+def registry_banner(problem: Problem | None):
+    """What the banner above every page says: nothing while the registry answers."""
+    if problem is None:
+        return None
+    return dbc.Alert([
+        html.Strong("The registry is not available. "),
+        html.Span(str(problem), id="registry-banner-text"),
+        html.Span(" Pages show what could be read before; this page reloads by itself when "
+                  "the registry answers again.", className="d-block small mt-1"),
+    ], color="danger", className="mb-3", id="registry-banner-alert")
+
+
+def app_shell(title: str, poll_seconds: float = 15.0):
     return html.Div([
         html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
         html.Header(dbc.Navbar(
@@ -24,5 +38,11 @@ def app_shell(title: str):
             ], fluid=True),
             color="dark", dark=True, className="mb-3",
         )),
+        # Filled by the app's status callback whenever the registry cannot be read.
+        html.Div(id="registry-banner", className="container-fluid", role="status",
+                 **{"aria-live": "polite"}),
+        dcc.Interval(id="registry-poll", interval=int(poll_seconds * 1000)),
+        dcc.Store(id="registry-state"),
+        dcc.Store(id="registry-reload"),
         html.Main(dash.page_container, id="main", className="container-fluid pb-5"),
     ])

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app
 
 from registry.cached import CachedSource
+from registry.model import Problem, RegistryError
 
 
 def deck() -> CachedSource:
@@ -14,3 +15,17 @@ def deck() -> CachedSource:
     if not isinstance(source, CachedSource):
         raise source.error
     return source
+
+
+def registry_problem() -> Problem | None:
+    """Why the registry cannot be read right now (a server that is down, a wrong address,
+    access refused), or None when it answers. A registry that could not be opened at all is
+    explained by every page itself, so it gives None here."""
+    source = current_app.extensions["modeldeck"]
+    if not isinstance(source, CachedSource):
+        return None
+    try:
+        source.source.data_version(None)
+    except RegistryError as e:
+        return e.problem
+    return None
