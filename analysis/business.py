@@ -178,3 +178,37 @@ def _verb(phrase: str) -> str:
     if words and words[0].endswith("s") and not words[0].endswith("ss"):
         words[0] = words[0][:-1]
     return " ".join(words)
+
+
+WHAT_IF_KEYS = {"value_tp": "value_true_positive", "cost_fp": "cost_false_positive",
+                "cost_fn": "cost_false_negative", "volume": "volume_per_month"}
+
+
+def parse_what_if(query: dict) -> dict[str, float]:
+    """What-if values from a URL query (``value_tp``, ``cost_fp``, ``cost_fn``, ``volume``):
+    finite, non-negative numbers only; anything else is ignored."""
+    out = {}
+    for key, field in WHAT_IF_KEYS.items():
+        raw = query.get(key)
+        try:
+            v = float(raw)
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(v) and v >= 0:
+            out[field] = v
+    return out
+
+
+def model_value_curve(deck, name: str, version: int, b: BusinessSettings) -> ValueCurve:
+    """The value curve of one version under settings ``b``, cached until the model's files
+    change (what-if settings are part of the key)."""
+    def compute():
+        from registry.model import COL_SCORE, COL_TRUE
+        from .metrics import binary_truth
+
+        model = deck.model(name)
+        frame = deck.evaluation(name, version).frame
+        frame = frame.loc[frame[COL_TRUE].notna()]
+        return value_curve(binary_truth(frame[COL_TRUE], model.positive_label),
+                           frame[COL_SCORE].to_numpy(dtype=float), b)
+    return deck.memo(("value_curve", name, version, b), name, compute)

@@ -13,6 +13,9 @@ from registry.model import Model
 from .metrics import METRICS
 
 GLOSSARY: dict[str, str] = {
+    "psi": "PSI (population stability index): how far an input's distribution in production "
+           "has moved from the evaluation data. Below 0.1 stable, 0.1 to 0.2 a moderate "
+           "shift, above 0.2 a large shift.",
     "roc_auc": "ROC AUC: the chance that the model scores a randomly chosen positive case above "
                "a randomly chosen negative one. 0.5 is a coin toss, 1.0 is perfect.",
     "average_precision": "Average precision: how precise the model's alerts are on average as "

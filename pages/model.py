@@ -1,27 +1,48 @@
-"""`/models/<name>` — one model: what it is for, its champion, its versions."""
+"""`/models/<name>` — one model: what it is for, its champion, its versions, and how good the
+chosen version is (`?version=` selects, default the champion; `?threshold=` for yes/no models).
+"""
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.language import GLOSSARY, format_value
+from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.language import (
+    GLOSSARY, format_value, interval_text, metric_sentence, plural, positives_phrase,
+    threshold_sentence,
+)
 from analysis.metrics import METRICS
-from analysis.portfolio import summarize
-from analysis.versions import version_table
+from analysis.portfolio import champion_of, summarize
+from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL, problems_alert, status_badge
-from components.figures import metric_by_version
+from components.evaluation_figures import (
+    calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
+    per_class_figure, pr_figure, predicted_vs_actual_figure, residuals_figure, roc_figure,
+    score_distribution_figure, segment_figure, versions_trend_figure,
+)
+from components.export import report_button
 from components.graph import chart
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
+from ._business import business_section
 from ._data import deck
 
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
                    title=lambda name=None, **_: f"{name} · ModelDeck")
 
+# Metric cards shown without a threshold, by task; yes/no models add the threshold ones.
+CARD_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
+                "multiclass": ("accuracy", "f1_macro", "f1_weighted", "log_loss"),
+                "regression": ("mae", "rmse", "r2", "mape")}
+THRESHOLD_METRICS = ("precision", "recall", "accuracy", "f1")
 
-def layout(name: str | None = None, **_query):
+
+def layout(name: str | None = None, version: str | None = None, threshold: str | None = None,
+           **query):
     try:
         d = deck()
         model = d.model(name or "")
@@ -35,6 +56,7 @@ def layout(name: str | None = None, **_query):
     summary = summarize(d, model.name)
     table = version_table(d, model.name)
     metric = METRICS[summary.metric]
+    unit = model.target_unit if metric.kind == "unit" else ""
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "active": True}]),
@@ -44,24 +66,278 @@ def layout(name: str | None = None, **_query):
         html.P(TASK_LABEL.get(model.task, model.task) +
                (f" · owner: {model.owner}" if model.owner else ""), className="text-muted"),
         html.P(model.description or "No description in the registry.", id="model-description"),
-        _business(model),
+        report_button("model", model=model.name),
         problems_alert(list(summary.notes)),
         dbc.Alert([html.Strong("Health: "), summary.health.reason],
                   color={"ok": "success", "watch": "warning", "act": "danger"}.get(
                       summary.health.status, "secondary"), className="py-2"),
         _headline(summary, metric),
+        _evaluation_section(d, model, version, threshold),
+        _worth(model, version, threshold, query),
         html.H2("Versions", className="h5 mt-4"),
         _versions_table(table, metric, model.target_unit),
-        chart(metric_by_version(table, metric.name,
-                                model.target_unit if metric.kind == "unit" else "",
-                                metric.higher_is_better),
-              id="metric-by-version",
-              caption=f"{metric.name} of each version, computed by ModelDeck from its "
-                      "evaluation rows. The champion is blue, the challenger orange.")
-        if table["value"].notna().any() else None,
+        _trend(d, model, metric, unit) if table["value"].notna().any() else None,
     ])
 
 
+def _worth(model, version, threshold, query):
+    try:
+        v = int(version) if version not in (None, "") else None
+    except (TypeError, ValueError):
+        return None  # the evaluation section explains the bad version
+    return business_section(model, v, parse_threshold(threshold)[0], query)
+
+
+# ------------------------------------------------------------------ evaluation of one version
+def _evaluation_section(d, model, version, threshold):
+    versions = d.versions(model.name).items
+    if not versions:
+        return None
+    champ, _ = champion_of(versions)
+    known = {v.version for v in versions}
+    try:
+        v = int(version) if version not in (None, "") else champ.version
+    except (TypeError, ValueError):
+        v = None
+    if v not in known:
+        return dbc.Alert([f"'{version}' is not a version of {model.name}. ",
+                          html.A("Show the champion", href=f"/models/{model.name}")],
+                         color="warning", id="version-message")
+    t, t_message = parse_threshold(threshold)
+    head = [
+        dcc.Location(id="model-nav", refresh="callback-nav"),
+        dcc.Store(id="model-ref", data={"model": model.name, "version": v}),
+        dcc.Store(id="model-url-sync"),
+        html.H2(f"How good is version {v}?", className="h5 mt-4", id="evaluation-heading"),
+        html.Div([
+            html.Label("Version shown", htmlFor="model-version", className="form-label mb-0"),
+            dcc.Dropdown(id="model-version", clearable=False, value=v, searchable=False,
+                         options=[{"label": _version_label(x), "value": x.version}
+                                  for x in sorted(versions, key=lambda x: -x.version)],
+                         style={"minWidth": "16rem"}),
+            dbc.Button("Compare two versions", id="compare-link", color="secondary",
+                       outline=True, size="sm",
+                       href=f"/compare?{urlencode({'model': model.name})}"),
+        ], className="d-flex align-items-center gap-3 flex-wrap mb-3"),
+    ]
+    try:
+        ev = version_evaluation(d, model.name, v)
+    except KeyError:
+        return html.Div(head + [dbc.Alert(f"Version {v} has no evaluation rows in the registry.",
+                                          color="info")])
+    except RegistryError as e:
+        return html.Div(head + [problems_alert([e.problem], "The evaluation rows could not "
+                                                            "be read")])
+    if ev.rows == 0:
+        return html.Div(head + [dbc.Alert(f"Version {v} has no labelled evaluation rows.",
+                                          color="info")])
+    parts = head + [
+        html.P(f"Measured by ModelDeck on {ev.rows:,} evaluation "
+               f"{plural(model.entity or 'row', ev.rows)}. Each range is a 95% bootstrap "
+               "confidence interval.", className="text-muted small"),
+        dbc.Row([dbc.Col(_metric_card(k, ev.metrics[k], model), md=6, xl=3)
+                 for k in CARD_METRICS[model.task] if k in ev.metrics],
+                className="g-3 mb-3", id="metric-cards"),
+    ]
+    if t_message:
+        parts.append(dbc.Alert(t_message, color="warning", id="threshold-message"))
+    if model.task == "binary" and ev.binary is not None:
+        parts += _binary_parts(d, model, v, ev, t)
+    elif model.task == "multiclass" and ev.multiclass is not None:
+        parts += _multiclass_parts(model, ev)
+    elif model.task == "regression" and ev.regression is not None:
+        parts += _regression_parts(model, ev)
+    parts += _segment_parts(model, ev)
+    return html.Div(parts, id="evaluation")
+
+
+def _version_label(v) -> str:
+    role = ", ".join(v.aliases) or (v.stage or "")
+    return f"v{v.version}" + (f" ({role})" if role else "")
+
+
+def _metric_card(key: str, ci, model, id_=None):
+    info = METRICS[key]
+    unit = model.target_unit if info.kind == "unit" else ""
+    return dbc.Card(dbc.CardBody([
+        html.Div(html.Abbr(info.name, title=GLOSSARY.get(key, "")),
+                 className="metric-name small"),
+        html.Div(format_value(key, ci.value, unit), className="metric-value"),
+        html.Div(interval_text(key, ci.low, ci.high, unit), className="small text-muted"),
+        html.P(metric_sentence(key, ci.value, model), className="small mb-0 mt-1"),
+    ]), className="h-100 metric-card", id=id_ or f"card-{key}")
+
+
+def _binary_parts(d, model, v, ev, t):
+    tr = threshold_result(d, model.name, v, t)
+    b = ev.binary
+    label = f"v{v}"
+    noun = positives_phrase(model)[0]
+    return [
+        html.H2("Choosing a threshold", className="h5 mt-4"),
+        html.P(["Cases scoring at or above the ",
+                html.Abbr("threshold", title=GLOSSARY["threshold"]),
+                " are flagged. Move it to trade missed cases against false alarms."],
+               className="small"),
+        html.Div([
+            html.Label("Threshold", htmlFor="threshold", id="threshold-label",
+                       className="form-label"),
+            dcc.Slider(id="threshold", min=0.01, max=0.99, step=0.01, value=t,
+                       marks={x / 10: f"{x / 10:.1f}" for x in range(1, 10)},
+                       tooltip={"placement": "bottom", "always_visible": False},
+                       updatemode="mouseup", allow_direct_input=False),
+        ], className="threshold-control mb-2"),
+        html.P(threshold_sentence(model, tr.tp, tr.fp, tr.fn), id="threshold-sentence",
+               className="lead fs-6 fw-semibold"),
+        dbc.Row([
+            dbc.Col(html.Div(_threshold_cards(tr, model), id="threshold-metrics",
+                             className="row g-3"), lg=6),
+            dbc.Col(chart(_confusion(tr, model), id="confusion-matrix",
+                          caption="Counts of each combination of what really happened and "
+                                  "what the model predicted at this threshold."), lg=6),
+        ], className="g-3"),
+        html.H2("Charts of the scores", className="h5 mt-4"),
+        dbc.Row([
+            dbc.Col(chart(roc_figure([(label, b.roc)], [(label, tr)]), id="roc-curve",
+                          caption="The higher and further left the curve, the better. The "
+                                  "diamond is the chosen threshold."), lg=6),
+            dbc.Col(chart(pr_figure([(label, b.pr)], b.positives / (b.positives + b.negatives)),
+                          id="pr-curve", caption="Precision is the share of alerts that are "
+                                                 "right; recall the share of positives found."),
+                    lg=6),
+            dbc.Col(chart(calibration_figure([(label, b.calibration)]), id="calibration",
+                          caption="Points on the dotted line mean a predicted 30% really "
+                                  "happens 30% of the time."), lg=6),
+            dbc.Col(chart(gain_figure([(label, b.gain)]), id="gain-curve",
+                          caption=f"How many of the {noun} you reach by contacting the "
+                                  "highest-scoring ones first."), lg=6),
+            dbc.Col(chart(score_distribution_figure(b.scores, t, "negative", "positive"),
+                          id="score-distribution",
+                          caption="Where the scores of real positives and negatives fall."),
+                    lg=12),
+        ], className="g-3"),
+    ]
+
+
+def _threshold_cards(tr, model):
+    return [html.Div(_metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
+                     className="col-sm-6") for k in THRESHOLD_METRICS]
+
+
+def _confusion(tr, model):
+    entity = plural(model.entity or "row")
+    return confusion_matrix_figure(tr.matrix, ["negative", "positive"],
+                                   f"Confusion matrix at threshold {tr.threshold:.2f}", entity)
+
+
+def _multiclass_parts(model, ev):
+    m = ev.multiclass
+    return [
+        html.H2("Where does it go wrong?", className="h5 mt-4"),
+        dbc.Row([
+            dbc.Col(chart(confusion_matrix_figure(m.confusion, m.labels,
+                                                  entity=plural(model.entity or "row")),
+                          id="confusion-matrix",
+                          caption="Each row is a true class; the diagonal holds the right "
+                                  "answers."), lg=6),
+            dbc.Col(chart(per_class_figure(m.per_class), id="per-class",
+                          caption="Precision: how often a predicted class is right. Recall: "
+                                  "how often a true class is recognised."), lg=6),
+        ], className="g-3"),
+    ]
+
+
+def _regression_parts(model, ev):
+    r = ev.regression
+    unit = model.target_unit
+    return [
+        html.H2("How far off are the predictions?", className="h5 mt-4"),
+        dbc.Row([
+            dbc.Col(chart(predicted_vs_actual_figure(r.actual_vs_predicted, unit),
+                          id="predicted-vs-actual",
+                          caption="Points on the dotted line are perfect predictions."), lg=6),
+            dbc.Col(chart(residuals_figure(r.residuals, unit), id="residuals",
+                          caption="Errors should scatter evenly around zero at every level."),
+                    lg=6),
+            dbc.Col(chart(error_distribution_figure(r.errors, unit), id="error-distribution",
+                          caption="Most errors should be small and centred on zero."), lg=12),
+        ], className="g-3"),
+    ]
+
+
+def _segment_parts(model, ev):
+    seg = ev.segments
+    if seg.empty:
+        return []
+    metric = METRICS[seg["metric"].iloc[0]]
+    unit = model.target_unit if metric.kind == "unit" else ""
+    sentences = []
+    for r in seg.loc[seg["weakest"]].itertuples():
+        sentences.append(html.Li(
+            f"Weakest {r.segment}: {r.value}, with {metric.name} "
+            f"{format_value(metric.key, r.estimate, unit)} "
+            f"({interval_text(metric.key, r.low, r.high, unit)}, {r.rows:,} rows)."))
+    return [
+        html.H2("Where is it weaker?", className="h5 mt-4"),
+        html.Ul(sentences, id="weakest-segments") if sentences else None,
+        chart(segment_figure(seg, metric.name, unit, metric.higher_is_better),
+              id="segment-chart",
+              caption="Each dot is one group of rows, with its 95% interval; the weakest of "
+                      "each segment is red. Groups under 30 rows are not judged."),
+    ]
+
+
+def _trend(d, model, metric, unit):
+    trend = metric_across_versions(d, model.name)
+    return chart(versions_trend_figure(trend, metric.name, unit, metric.higher_is_better),
+                 id="metric-by-version",
+                 caption=f"{metric.name} of each version, computed by ModelDeck from its "
+                         "evaluation rows, with 95% bootstrap intervals. The champion is blue, "
+                         "the challenger orange.")
+
+
+# ------------------------------------------------------------------ callbacks
+@callback(Output("confusion-matrix", "figure"), Output("threshold-metrics", "children"),
+          Output("threshold-sentence", "children"),
+          Input("threshold", "value"), State("model-ref", "data"), prevent_initial_call=True)
+def update_threshold(value, ref):
+    return threshold_outputs(ref["model"], int(ref["version"]), value)
+
+
+def threshold_outputs(name: str, version: int, value):
+    """The confusion matrix, threshold cards and sentence at ``value``."""
+    t, _ = parse_threshold(value)
+    d = deck()
+    model = d.model(name)
+    tr = threshold_result(d, name, version, t)
+    return (_confusion(tr, model), _threshold_cards(tr, model),
+            threshold_sentence(model, tr.tp, tr.fp, tr.fn))
+
+
+@callback(Output("model-nav", "href"), Input("model-version", "value"),
+          State("model-ref", "data"), prevent_initial_call=True)
+def choose_version(version, ref):
+    if version is None or int(version) == int(ref["version"]):
+        return dash.no_update
+    return f"/models/{ref['model']}?{urlencode({'version': int(version)})}"
+
+
+# The threshold goes into the URL without reloading the page (replaceState), so a shared
+# or reloaded link shows the same threshold.
+clientside_callback(
+    """function(value, ref) {
+        if (value === undefined || value === null) { return window.dash_clientside.no_update; }
+        const params = new URLSearchParams(window.location.search);
+        params.set('version', String(ref.version));
+        params.set('threshold', Number(value).toFixed(2));
+        window.history.replaceState(null, '', window.location.pathname + '?' + params.toString());
+        return params.toString();
+    }""",
+    Output("model-url-sync", "data"), Input("threshold", "value"), State("model-ref", "data"),
+    prevent_initial_call=True)
+
+
+# ------------------------------------------------------------------ unchanged parts
 def _headline(summary, metric):
     if summary.value is None:
         return None
@@ -72,21 +348,6 @@ def _headline(summary, metric):
                   html.Span(f" · champion v{summary.champion}", className="text-muted")]),
         html.P(summary.sentence, className="mb-0"),
     ]), className="mb-3", id="headline")
-
-
-def _business(model):
-    b = model.business
-    if b is None:
-        return None
-    money = lambda v: "–" if v is None else f"{v:,.0f} {b.currency}"  # noqa: E731
-    facts = [("A positive means", b.positive_means or "–"),
-             ("Value of a positive caught", money(b.value_true_positive)),
-             ("Cost of a false alarm", money(b.cost_false_positive)),
-             ("Cost of a missed positive", money(b.cost_false_negative)),
-             ("Predictions per month", "–" if b.volume_per_month is None
-              else f"{b.volume_per_month:,.0f}")]
-    return html.Dl(sum([[html.Dt(k), html.Dd(v)] for k, v in facts], []),
-                   className="facts business small")
 
 
 def _versions_table(table, metric, unit):

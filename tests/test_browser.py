@@ -40,7 +40,9 @@ def click(dash_duo, selector, timeout=10):
     while True:
         try:
             el = dash_duo.find_element(selector)
-            dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", el)
+            # instant: Bootstrap's smooth scrolling would still be moving the page
+            dash_duo.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
             el.click()
             return
         except (ElementClickInterceptedException, StaleElementReferenceException):
@@ -135,5 +137,47 @@ def test_monitoring_page_from_the_portfolio(dash_duo):
         dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
     assert "No labels yet for Nov 2026" in dash_duo.find_element("#monitoring-summary").text
     assert len(dash_duo.find_elements("#drift-table tbody tr")) == 5
+    assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_recommendations_list_and_expand(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/recommendations")
+    dash_duo.wait_for_element("#recommendations-summary", timeout=60)
+    buttons = dash_duo.find_elements("#recommendations .accordion-button")
+    assert len(buttons) >= 4
+    first = buttons[0].text
+    assert first.startswith("customer-churn — Retrain")  # the most money first
+    click(dash_duo, "#recommendations .accordion-item:first-child .accordion-button")
+    dash_duo.wait_for_element(
+        "#recommendations .accordion-item:first-child .accordion-collapse.show .main-svg",
+        timeout=20)
+    body = dash_duo.find_element("#recommendations .accordion-item:first-child").text
+    assert "ROC AUC in Oct 2026" in body and "Confidence: high" in body
+    assert axe_violations(dash_duo.driver) == []
+    # the portfolio cards carry each model's headline recommendation
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    dash_duo.wait_for_contains_text("#portfolio-cards", "Recommendation: Retrain", timeout=60)
+    assert dash_duo.get_logs() == []
+
+
+def test_cost_of_a_miss_moves_the_best_threshold_and_the_money(dash_duo):
+    from selenium.webdriver.common.keys import Keys
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/models/customer-churn")
+    dash_duo.wait_for_text_to_equal("#best-threshold", "0.06", timeout=30)
+    before = dash_duo.find_element("#best-value").text
+    box = dash_duo.find_element("#what-if-cost_fn")
+    dash_duo.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("0", Keys.ENTER)
+    dash_duo.wait_for_text_to_equal("#best-threshold", "0.15", timeout=30)
+    assert dash_duo.find_element("#best-value").text != before
+    assert "cost_fn=0" in dash_duo.driver.current_url
+    # the address reopens the same what-if
+    dash_duo.driver.get(dash_duo.driver.current_url)
+    dash_duo.wait_for_text_to_equal("#best-threshold", "0.15", timeout=30)
+    assert dash_duo.find_element("#what-if-cost_fn").get_attribute("value") == "0"
     assert axe_violations(dash_duo.driver) == []
     assert dash_duo.get_logs() == []

@@ -305,3 +305,11 @@ def test_value_sentence_numbers_come_from_the_curve():
     assert f"{c.fn[i] * scale:,.0f} who cancel within 90 days are missed" in text
     assert money(c.value[i], "EUR") in text
     assert "best threshold" in value_sentence(c, c.best_threshold)
+
+
+def test_what_if_query_is_validated():
+    from analysis.business import parse_what_if
+    assert parse_what_if({"value_tp": "200", "cost_fp": "-5", "cost_fn": "abc",
+                          "volume": "inf", "other": "1"}) == {"value_true_positive": 200.0}
+    b = with_overrides(B, **parse_what_if({"cost_fn": "0"}))
+    assert b.cost_false_negative == 0 and b.value_true_positive == 150

@@ -1,0 +1,205 @@
+"""`/compare?model=&a=&b=` — two versions of one model on the same evaluation rows.
+
+With no ``a``/``b``: champion against challenger, else the two newest versions. Choosing
+versions puts them in the URL, so a reloaded or shared link shows the same comparison.
+"""
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, dcc, html
+
+from analysis.compare import default_pair, version_comparison
+from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.language import GLOSSARY, format_difference, format_value, interval_text
+from analysis.metrics import METRICS
+from components.evaluation_figures import (
+    calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
+    pr_figure, roc_figure, segment_delta_figure,
+)
+from components.export import report_button
+from components.graph import chart
+from components.messages import not_found, registry_unavailable
+from registry import RegistryError
+
+from ._data import deck
+
+dash.register_page(__name__, path="/compare", name="Compare",
+                   title=lambda model=None, **_: f"Compare {model or 'versions'} · ModelDeck")
+
+
+def compare_href(model: str, a: int, b: int, threshold: float | None = None) -> str:
+    query = {"model": model, "a": int(a), "b": int(b)}
+    if threshold is not None and round(threshold, 2) != 0.5:
+        query["threshold"] = f"{threshold:.2f}"
+    return f"/compare?{urlencode(query)}"
+
+
+def layout(model: str | None = None, a: str | None = None, b: str | None = None,
+           threshold: str | None = None, **_query):
+    try:
+        d = deck()
+        if not model:
+            return _choose_model(d)
+        m = d.model(model)
+        versions = d.versions(m.name).items
+    except KeyError:
+        return not_found(f"There is no model called {model!r} in this registry.",
+                         "/compare", "Choose a model")
+    except RegistryError as e:
+        if e.problem.model is None:
+            return registry_unavailable(e.problem)
+        return dbc.Alert(str(e.problem), color="warning", className="mt-3")
+    header = [
+        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
+                              {"label": m.name, "href": f"/models/{m.name}"},
+                              {"label": "Compare", "active": True}]),
+        html.H1(f"Compare two versions of {m.name}", className="h3"),
+    ]
+    pair = default_pair(versions)
+    if pair is None:
+        return html.Div(header + [dbc.Alert("This model has fewer than two versions, so there "
+                                            "is nothing to compare yet.", color="info")])
+    known = {v.version for v in versions}
+    try:
+        va = int(a) if a not in (None, "") else pair[0]
+        vb = int(b) if b not in (None, "") else pair[1]
+    except (TypeError, ValueError):
+        va = vb = None
+    t, t_message = parse_threshold(threshold)
+    options = [{"label": f"v{v.version}" + (f" ({', '.join(v.aliases) or v.stage})"
+                                           if v.aliases or v.stage else ""),
+                "value": v.version} for v in sorted(versions, key=lambda v: -v.version)]
+    bad = va not in known or vb not in known
+    controls = html.Div([
+        dcc.Location(id="compare-nav", refresh="callback-nav"),
+        dcc.Store(id="compare-ref", data={"model": m.name, "threshold": t}),
+        html.Div([html.Label("Version A (baseline)", htmlFor="compare-a", className="form-label"),
+                  dcc.Dropdown(id="compare-a", options=options, clearable=False,
+                               searchable=False, value=None if bad else va)],
+                 style={"minWidth": "14rem"}),
+        html.Div([html.Label("Version B (candidate)", htmlFor="compare-b",
+                             className="form-label"),
+                  dcc.Dropdown(id="compare-b", options=options, clearable=False,
+                               searchable=False, value=None if bad else vb)],
+                 style={"minWidth": "14rem"}),
+    ], className="d-flex gap-3 flex-wrap mb-3", id="compare-controls")
+    parts = header + [controls]
+    if t_message:
+        parts.append(dbc.Alert(t_message, color="warning"))
+    if bad:
+        return html.Div(parts + [dbc.Alert(
+            f"{m.name} has no version {a if va not in known else b}; choose two of its "
+            "versions above.", color="warning", id="verdict")])
+    if va == vb:
+        return html.Div(parts + [dbc.Alert("Choose two different versions to compare.",
+                                           color="info", id="verdict")])
+    try:
+        comp = version_comparison(d, m.name, va, vb, t)
+        ea, eb = version_evaluation(d, m.name, va), version_evaluation(d, m.name, vb)
+    except KeyError:
+        return html.Div(parts + [dbc.Alert("One of these versions has no evaluation rows.",
+                                           color="warning", id="verdict")])
+    except RegistryError as e:
+        return html.Div(parts + [dbc.Alert(str(e.problem), color="warning", id="verdict")])
+    parts.append(dbc.Alert(comp.verdict, color="light", className="fs-6 border",
+                           id="verdict"))
+    parts.append(report_button("compare", model=m.name))
+    if comp.problem:
+        return html.Div(parts)
+    parts += [
+        html.P([f"Both versions on the same {comp.rows:,} evaluation rows. Differences are "
+                f"version {vb} minus version {va}; each range is a ",
+                html.Abbr("paired 95% interval", title=GLOSSARY["paired_interval"]), "."]
+               + ([f" Threshold-dependent metrics at threshold {t:.2f}."]
+                  if m.task == "binary" else []), className="small text-muted"),
+        _metric_table(comp, m, va, vb),
+    ]
+    parts += _overlays(d, m, va, vb, ea, eb, t)
+    if not comp.segments.empty:
+        metric = METRICS[comp.segments["metric"].iloc[0]]
+        unit = m.target_unit if metric.kind == "unit" else ""
+        parts += [html.H2("Differences per segment", className="h5 mt-4"),
+                  chart(segment_delta_figure(comp.segments, metric.name, va, vb, unit,
+                                             metric.higher_is_better),
+                        id="segment-deltas",
+                        caption="Each dot is one group of rows with its paired 95% interval. "
+                                "Grey: no significant difference.")]
+    return html.Div(parts)
+
+
+def _choose_model(d):
+    items = [html.Li(html.A(m.name, href=f"/compare?{urlencode({'model': m.name})}"))
+             for m in d.models().items]
+    return html.Div([html.H1("Compare two versions", className="h3"),
+                     html.P("Choose a model:"), html.Ul(items, id="compare-models")])
+
+
+def _metric_table(comp, model, a, b):
+    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
+        "Metric", f"v{a}", f"v{b}", f"Difference (v{b} − v{a})", "95% paired interval",
+        "Verdict")]))
+    rows = []
+    for r in comp.table().itertuples():
+        info = METRICS[r.metric]
+        unit = model.target_unit if info.kind == "unit" else ""
+        word = ("no significant difference" if not r.significant else
+                (f"v{b} better" if r.better else f"v{b} worse"))
+        rows.append(html.Tr([
+            html.Th(html.Abbr(info.name, title=GLOSSARY.get(r.metric, "")), scope="row"),
+            html.Td(format_value(r.metric, r.value_a, unit)),
+            html.Td(format_value(r.metric, r.value_b, unit)),
+            html.Td(format_difference(r.metric, r.delta, unit)),
+            html.Td(interval_text(r.metric, r.low, r.high, unit, difference=True)
+                    .removeprefix("95% CI ")),
+            html.Td(word, className="delta-better" if r.significant and r.better else
+                    ("delta-worse" if r.significant else "")),
+        ]))
+    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True,
+                     id="compare-table", className="align-middle w-auto")
+
+
+def _overlays(d, m, va, vb, ea, eb, t):
+    la, lb = f"v{va}", f"v{vb}"
+    if m.task == "binary" and ea.binary is not None and eb.binary is not None:
+        ta, tb = threshold_result(d, m.name, va, t), threshold_result(d, m.name, vb, t)
+        base = ea.binary.positives / (ea.binary.positives + ea.binary.negatives)
+        return [html.H2("The two versions' curves", className="h5 mt-4"), dbc.Row([
+            dbc.Col(chart(roc_figure([(la, ea.binary.roc), (lb, eb.binary.roc)],
+                                     [(la, ta), (lb, tb)]), id="compare-roc",
+                          caption="Higher and further left is better; diamonds mark the "
+                                  "threshold."), lg=6),
+            dbc.Col(chart(pr_figure([(la, ea.binary.pr), (lb, eb.binary.pr)], base),
+                          id="compare-pr", caption="Higher is better."), lg=6),
+            dbc.Col(chart(calibration_figure([(la, ea.binary.calibration),
+                                              (lb, eb.binary.calibration)]),
+                          id="compare-calibration",
+                          caption="Closer to the dotted line is better calibrated."), lg=6),
+            dbc.Col(chart(gain_figure([(la, ea.binary.gain), (lb, eb.binary.gain)]),
+                          id="compare-gain", caption="Higher is better."), lg=6),
+        ], className="g-3")]
+    if m.task == "multiclass" and ea.multiclass is not None and eb.multiclass is not None:
+        return [html.H2("Confusion matrices", className="h5 mt-4"), dbc.Row([
+            dbc.Col(chart(confusion_matrix_figure(e.multiclass.confusion, e.multiclass.labels,
+                                                  f"Confusion matrix of {lab}"),
+                          id=f"compare-confusion-{side}"), lg=6)
+            for side, lab, e in (("a", la, ea), ("b", lb, eb))], className="g-3")]
+    if m.task == "regression" and ea.regression is not None and eb.regression is not None:
+        unit = m.target_unit
+        return [html.H2("Errors of the two versions", className="h5 mt-4"), dbc.Row([
+            dbc.Col(chart(error_distribution_figure(e.regression.errors, unit).update_layout(
+                title_text=f"How far off {lab}'s predictions are"),
+                id=f"compare-errors-{side}"), lg=6)
+            for side, lab, e in (("a", la, ea), ("b", lb, eb))], className="g-3")]
+    return []
+
+
+@callback(Output("compare-nav", "href"), Input("compare-a", "value"),
+          Input("compare-b", "value"), State("compare-ref", "data"), prevent_initial_call=True)
+def choose_versions(a, b, ref):
+    """Put the chosen versions into the URL; the page then shows that comparison."""
+    if a is None or b is None:
+        return dash.no_update
+    return compare_href(ref["model"], a, b, ref.get("threshold"))

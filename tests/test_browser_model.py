@@ -1,0 +1,137 @@
+"""The model page's threshold control and the compare page's version choice, in a browser."""
+from __future__ import annotations
+
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from app import Settings, create_app
+from registry import SAMPLE_REGISTRY
+from test_browser import axe_violations, click  # noqa: E402 (tests/ is on sys.path)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def desktop_window(dash_duo):
+    dash_duo.driver.set_window_size(1400, 1000)
+
+
+def _query(dash_duo) -> dict:
+    return {k: v[0] for k, v in parse_qs(urlparse(dash_duo.driver.current_url).query).items()}
+
+
+def _choose(dash_duo, dropdown: str, text: str):
+    """Open a dropdown and pick the option whose text starts with ``text``."""
+    click(dash_duo, dropdown)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        options = [o for o in dash_duo.find_elements("[role='option']")
+                   if o.text.strip().startswith(text)]
+        if options:
+            # The option list floats over the page; a script click is not blocked by it.
+            dash_duo.driver.execute_script("arguments[0].click()", options[0])
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"no option {text!r} in {dropdown}")
+
+
+def _wait(condition, timeout=20, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _plotted(dash_duo, graph: str, script: str):
+    """A value of the figure Plotly has drawn in ``graph`` (its ``data``/``layout``)."""
+    return dash_duo.driver.execute_script(
+        f"const g = document.querySelector('#{graph} .js-plotly-plot');"
+        f"return g && g.data ? {script} : null;")
+
+
+def _matrix_counts(dash_duo):
+    return _plotted(dash_duo, "confusion-matrix", "JSON.stringify(g.data[0].text)")
+
+
+def test_threshold_changes_matrix_sentence_and_url(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/models/customer-churn?version=3&threshold=0.5")
+    dash_duo.wait_for_text_to_equal("h1", "customer-churn", timeout=30)
+    dash_duo.wait_for_element("#confusion-matrix .main-svg", timeout=30)
+    _wait(lambda: _matrix_counts(dash_duo) is not None, what="the matrix")
+    sentence = dash_duo.find_element("#threshold-sentence").text
+    counts = _matrix_counts(dash_duo)
+    assert sentence.startswith("Of ") and "customers who cancel" in sentence
+    assert axe_violations(dash_duo.driver) == []
+
+    # Move the threshold with the keyboard: each arrow press is one step of 0.01.
+    handle = dash_duo.find_element("#threshold [role='slider']")
+    dash_duo.driver.execute_script(
+        "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", handle)
+    for _ in range(20):
+        handle.send_keys(Keys.ARROW_LEFT)
+    _wait(lambda: dash_duo.find_element("#threshold-sentence").text != sentence,
+          what="the sentence to change")
+    _wait(lambda: _matrix_counts(dash_duo) != counts, what="the matrix to change")
+    _wait(lambda: _query(dash_duo).get("threshold") not in (None, "0.50"), what="the URL")
+    q = _query(dash_duo)
+    assert q["version"] == "3" and float(q["threshold"]) < 0.5
+    new_sentence = dash_duo.find_element("#threshold-sentence").text
+    new_counts = _matrix_counts(dash_duo)
+    assert f"threshold {float(q['threshold']):.2f}" in _plotted(
+        dash_duo, "confusion-matrix", "g.layout.title.text")
+
+    # Reloading the URL restores the same view.
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_element("#confusion-matrix .main-svg", timeout=30)
+    _wait(lambda: dash_duo.find_element("#threshold-sentence").text == new_sentence,
+          what="the sentence after reload")
+    _wait(lambda: _matrix_counts(dash_duo) == new_counts, what="the matrix after reload")
+    assert dash_duo.get_logs() == []
+
+
+def test_compare_versions_updates_url_and_verdict_and_reload_restores(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    dash_duo.driver.get(dash_duo.server_url + "/models/customer-churn")
+    dash_duo.wait_for_element("#compare-link", timeout=30)
+    click(dash_duo, "#compare-link")
+    dash_duo.wait_for_contains_text("#verdict", "Version 4", timeout=60)
+    first = dash_duo.find_element("#verdict").text
+    assert "version 3" in first  # champion vs challenger by default
+    assert len(dash_duo.find_elements("#compare-table tbody tr")) == 8
+    dash_duo.wait_for_element("#compare-roc .main-svg", timeout=20)
+    assert axe_violations(dash_duo.driver) == []
+
+    _choose(dash_duo, "#compare-a", "v1")
+    _wait(lambda: _query(dash_duo).get("a") == "1", timeout=60, what="the URL to hold a=1")
+    assert _query(dash_duo) == {"model": "customer-churn", "a": "1", "b": "4"}
+    _wait(lambda: dash_duo.find_element("#verdict").text not in ("", first), timeout=60,
+          what="a new verdict")
+    verdict = dash_duo.find_element("#verdict").text
+    assert "version 1" in verdict and "Version 4" in verdict
+
+    dash_duo.driver.refresh()
+    dash_duo.wait_for_contains_text("#verdict", "version 1", timeout=60)
+    assert dash_duo.find_element("#verdict").text == verdict
+    assert "v1" in dash_duo.find_element("#compare-a").text
+    assert dash_duo.get_logs() == []
+
+
+def test_other_tasks_and_bad_urls(dash_duo):
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    for name, graph in (("digits", "#per-class"), ("diabetes-progression", "#residuals")):
+        dash_duo.driver.get(dash_duo.server_url + f"/models/{name}")
+        dash_duo.wait_for_element(f"{graph} .main-svg", timeout=30)
+        dash_duo.wait_for_element("#metric-cards", timeout=10)
+        assert axe_violations(dash_duo.driver) == []
+    dash_duo.driver.get(dash_duo.server_url + "/compare?model=digits&a=1&b=x")
+    dash_duo.wait_for_contains_text("#verdict", "no version", timeout=30)
+    dash_duo.driver.get(dash_duo.server_url + "/models/breast-cancer?threshold=banana")
+    dash_duo.wait_for_contains_text("#threshold-message", "not a threshold", timeout=30)
+    assert "Traceback" not in dash_duo.driver.page_source
+    assert dash_duo.get_logs() == []
