@@ -134,27 +134,31 @@ def _regression(d, model, v):
                          html.P(text, id="value-sentence")], id="business-section")
 
 
-@callback(Output("what-if-result", "children"),
-          [Input(f"what-if-{k}", "value") for k, _, _ in FIELDS],
-          Input("threshold", "value"), State("what-if-ref", "data"), prevent_initial_call=True)
-def update_what_if(value_tp, cost_fp, cost_fn, volume, threshold, ref):
-    t = 0.5 if threshold is None else float(threshold)
-    return what_if_outputs(ref["model"], int(ref["version"]), ref["other"], t, value_tp,
-                           cost_fp, cost_fn, volume)
+def register_callbacks() -> None:
+    """Define this section's callbacks. pages/model.py calls it at import: Dash Pages runs a
+    page module again for every app it builds, but a helper module like this one is imported
+    only once, so callbacks declared at its top level would reach only the first app."""
 
+    @callback(Output("what-if-result", "children"),
+              [Input(f"what-if-{k}", "value") for k, _, _ in FIELDS],
+              Input("threshold", "value"), State("what-if-ref", "data"), prevent_initial_call=True)
+    def update_what_if(value_tp, cost_fp, cost_fn, volume, threshold, ref):
+        t = 0.5 if threshold is None else float(threshold)
+        return what_if_outputs(ref["model"], int(ref["version"]), ref["other"], t, value_tp,
+                               cost_fp, cost_fn, volume)
 
-# The what-if amounts go into the address (replaceState) so a shared link reopens them.
-clientside_callback(
-    """function(value_tp, cost_fp, cost_fn, volume) {
-        const params = new URLSearchParams(window.location.search);
-        const pairs = {value_tp: value_tp, cost_fp: cost_fp, cost_fn: cost_fn, volume: volume};
-        for (const k in pairs) {
-            if (pairs[k] === null || pairs[k] === undefined || pairs[k] === '') {
-                params.delete(k);
-            } else { params.set(k, String(pairs[k])); }
-        }
-        window.history.replaceState(null, '', window.location.pathname + '?' + params.toString());
-        return params.toString();
-    }""",
-    Output("what-if-url-sync", "data"),
-    [Input(f"what-if-{k}", "value") for k, _, _ in FIELDS], prevent_initial_call=True)
+    # The what-if amounts go into the address (replaceState) so a shared link reopens them.
+    clientside_callback(
+        """function(value_tp, cost_fp, cost_fn, volume) {
+            const params = new URLSearchParams(window.location.search);
+            const pairs = {value_tp: value_tp, cost_fp: cost_fp, cost_fn: cost_fn, volume: volume};
+            for (const k in pairs) {
+                if (pairs[k] === null || pairs[k] === undefined || pairs[k] === '') {
+                    params.delete(k);
+                } else { params.set(k, String(pairs[k])); }
+            }
+            window.history.replaceState(null, '', window.location.pathname + '?' + params.toString());
+            return params.toString();
+        }""",
+        Output("what-if-url-sync", "data"),
+        [Input(f"what-if-{k}", "value") for k, _, _ in FIELDS], prevent_initial_call=True)

@@ -28,9 +28,10 @@ from components.graph import chart
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._business import business_section
+from ._business import business_section, register_callbacks
 from ._data import deck
 
+register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
                    title=lambda name=None, **_: f"{name} · ModelDeck")
 
