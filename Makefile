@@ -13,7 +13,7 @@ export TMPDIR ?= /tmp
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,mlflow]"
 	touch $@
 
 install: $(VENV)/.installed

@@ -21,19 +21,33 @@ def default_registry() -> str:
 
 
 def open_source(uri: str | os.PathLike | None = None) -> Source:
-    """Open the registry at ``uri``: a ModelDeck folder (path or ``file:`` URI).
+    """Open the registry at ``uri``: a ModelDeck folder (path or ``file:`` URI), or an MLflow
+    tracking server or store (``http(s)://``, ``sqlite:///``, ``postgresql://``, ``mysql://``,
+    or an ``mlruns`` folder); docs/mlflow.md.
 
-    Raises RegistryError with a message a person can act on when nothing usable is there.
+    Raises RegistryError with a message a person can act on when nothing usable is there
+    (for MLflow without its client installed: how to install it).
     """
     uri = str(uri) if uri is not None else default_registry()
-    if uri.startswith(MLFLOW_SCHEMES):
-        raise RegistryError(Problem(path=uri, field="", message=(
-            "MLflow registries are not supported by this version of ModelDeck yet; "
-            "point --registry at a ModelDeck registry folder")))
     path = uri[len("file://"):] if uri.startswith("file://") else uri
     path = path[len("file:"):] if path.startswith("file:") else path
+    if uri.startswith(MLFLOW_SCHEMES) or _is_mlruns_folder(Path(path)):
+        from .mlflow_source import MlflowSource
+        return MlflowSource(uri)
     from .folder import FolderSource
     return FolderSource(path)
+
+
+def _is_mlruns_folder(path: Path) -> bool:
+    """An MLflow file store (``mlruns``) rather than a ModelDeck registry folder."""
+    try:
+        if not path.is_dir() or (path / "modeldeck.json").exists() \
+                or any((path / "models").glob("*/model.json")):
+            return False
+        return path.name == "mlruns" or any(path.glob("*/meta.yaml")) \
+            or any((path / "models").glob("*/meta.yaml"))
+    except OSError:
+        return False
 
 
 __all__ = ["Listing", "Problem", "RegistryError", "Source", "open_source", "default_registry",

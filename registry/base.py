@@ -81,6 +81,19 @@ class Source(ABC):
                 return m
         raise KeyError(name)
 
+    def runs_page(self, experiment: str, max_results: int = 100,
+                  page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
+        """One page of ``runs(experiment)``, newest start first, and the token of the next
+        page (None after the last). Sources backed by a server override it so that a page
+        fetches only its own rows."""
+        frame = self.runs(experiment).items
+        frame = frame.sort_values(["start_time", "run_id"], ascending=[False, True],
+                                  kind="stable", na_position="last")
+        start = int(page_token or 0)
+        end = start + max_results
+        return (frame.iloc[start:end].reset_index(drop=True),
+                str(end) if end < len(frame) else None)
+
     def get_run(self, experiment: str, run_id: str) -> Run:
         frame = self.runs(experiment).items
         row = frame.loc[frame["run_id"] == run_id]
