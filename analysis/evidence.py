@@ -240,3 +240,24 @@ def _score_correlations(model: Model, frame: pd.DataFrame) -> dict[str, float]:
         r = x.corr(frame[out_col].astype(float), method="spearman")
         out[col[len(FEATURE_PREFIX):]] = 0.0 if pd.isna(r) else abs(float(r))
     return out
+
+
+def ranked(advice: list[ModelAdvice]) -> list[Recommendation]:
+    """Every recommendation of every model, the most money first, "keep" last."""
+    recs = [r for a in advice for r in a.recommendations]
+    recs.sort(key=lambda r: (r.money_per_month is None, -abs(r.money_per_month or 0),
+                             r.action == "keep", r.model))
+    return recs
+
+
+def advice_summary(advice: list[ModelAdvice]) -> str:
+    """'3 actions across 4 models, most valuable first. Acting on them is worth about €283k a
+    month.' (the sum only when every amount is in one currency)."""
+    from .business import money
+
+    acting = [r for r in ranked(advice) if r.action != "keep"]
+    total = sum(r.money_per_month for r in acting if r.money_per_month and r.money_per_month > 0)
+    currencies = {r.currency for r in acting if r.money_per_month}
+    worth = (f" Acting on them is worth about {money(total, next(iter(currencies)))} a month."
+             if total and len(currencies) == 1 else "")
+    return f"{len(acting)} actions across {len(advice)} models, most valuable first.{worth}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -35,6 +34,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.measure import peak_rss_bytes  # noqa: E402
 
 N_PARAMS = 15
 N_METRICS = 15
@@ -207,15 +208,6 @@ def _find(component, cid):
             if found is not None:
                 return found
     return None
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (VmHWM), not inherited from the parent."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> None:

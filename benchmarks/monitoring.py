@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.measure import peak_rss_bytes  # noqa: E402
 
 
 def generate(root: Path, rows: int, seed: int = 0) -> None:
@@ -94,16 +95,6 @@ def measure(root: Path) -> dict:
             "cold_s": round(cold, 3), "warm_p50_ms": round(1000 * float(np.median(warm)), 2),
             "warm_max_ms": round(1000 * max(warm), 2), "largest_figure_bytes": payload,
             "peak_rss_mb": round(rss / 2**20)}
-
-
-def peak_rss_bytes() -> int:
-    """This process's peak resident memory (VmHWM). Not ru_maxrss: Linux carries that over
-    from the parent process, which here held the generated data."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def main() -> None:

@@ -5,8 +5,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
-from analysis.business import money
-from analysis.evidence import portfolio_advice
+from analysis.evidence import advice_summary, portfolio_advice, ranked
 from analysis.monitoring import model_monitoring
 from components.export import report_button
 from components.graph import chart
@@ -47,21 +46,13 @@ def fill(_):
 
 
 def recommendations_view(d, advice):
-    recs = [r for a in advice for r in a.recommendations]
-    recs.sort(key=lambda r: (r.money_per_month is None, -abs(r.money_per_month or 0),
-                             r.action == "keep", r.model))
+    recs = ranked(advice)
     by_model = {a.model: a for a in advice}
-    acting = [r for r in recs if r.action != "keep"]
-    total = sum(r.money_per_month for r in acting if r.money_per_month and r.money_per_month > 0)
-    currencies = {r.currency for r in acting if r.money_per_month}
-    worth = (f" Acting on them is worth about {money(total, currencies.pop())} a month."
-             if total and len(currencies) == 1 else "")
     items = [dbc.AccordionItem(_body(d, r, by_model[r.model]), title=_title(r),
                                item_id=f"rec-{i}") for i, r in enumerate(recs)]
     problems = [html.Li(f"{a.model}: {a.problem}") for a in advice if a.problem]
     return html.Div([
-        html.P(f"{len(acting)} actions across {len(advice)} models, most valuable first."
-               f"{worth}", id="recommendations-summary"),
+        html.P(advice_summary(advice), id="recommendations-summary"),
         dbc.Accordion(items, start_collapsed=True, always_open=True, id="recommendations")
         if items else dbc.Alert("No models to advise on.", color="info"),
         html.Div([html.H2("Models without a recommendation", className="h6 mt-4"),

@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.business import money
 from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
-from analysis.evidence import model_advice, portfolio_advice
+from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
     GLOSSARY, format_difference, format_value, interval_text, metric_sentence, plural,
     positives_phrase, threshold_sentence,
@@ -625,27 +624,13 @@ def _compare_overlays(deck, m, a, b, ea, eb, t, comp, numbers) -> list[Section]:
 
 
 # ------------------------------------------------------------------ the portfolio
-def sorted_recommendations(advice) -> list:
-    """Every recommendation of every model, most money first (the recommendations page's
-    order)."""
-    recs = [r for a in advice for r in a.recommendations]
-    recs.sort(key=lambda r: (r.money_per_month is None, -abs(r.money_per_month or 0),
-                             r.action == "keep", r.model))
-    return recs
-
-
 def portfolio_report(deck) -> Report:
     """The recommendations page as a report: what to do with each model, most valuable
     first, each with its evidence chart."""
     advice = portfolio_advice(deck)
-    recs = sorted_recommendations(advice)
+    recs = ranked(advice)
     by_model = {a.model: a for a in advice}
-    acting = [r for r in recs if r.action != "keep"]
-    total = sum(r.money_per_month for r in acting if r.money_per_month and r.money_per_month > 0)
-    currencies = {r.currency for r in acting if r.money_per_month}
-    worth = (f" Acting on them is worth about {money(total, next(iter(currencies)))} a month."
-             if total and len(currencies) == 1 else "")
-    summary = [f"{len(acting)} actions across {len(advice)} models, most valuable first.{worth}"]
+    summary = [advice_summary(advice)]
     summary += [f"{r.model} — {_recommendation_line(r)}" for r in recs]
     summary += [f"{a.model}: no recommendation — {a.problem}" for a in advice if a.problem]
     sections = []

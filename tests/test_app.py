@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dash
-import pytest
 
 import app as app_module
 from app import Settings, create_app

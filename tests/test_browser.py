@@ -13,52 +13,14 @@ import pytest
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY, open_source
 
+from browser_helpers import axe_violations, click, wait_cards  # noqa: E402 (tests/ on sys.path)
+
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(autouse=True)
 def desktop_window(dash_duo):
     dash_duo.driver.set_window_size(1400, 1000)
-
-
-def axe_violations(driver, serious_only=True):
-    from axe_selenium_python import Axe
-    axe = Axe(driver)
-    axe.inject()
-    results = axe.run()
-    return [f"{v['id']} ({v['impact']}): {v['help']} — "
-            f"{[n['target'] for n in v['nodes']][:3]}"
-            for v in results["violations"]
-            if not serious_only or v["impact"] in ("serious", "critical")]
-
-
-def click(dash_duo, selector, timeout=10):
-    """Scroll an element into view and click it, retrying while the page is still settling."""
-    from selenium.common.exceptions import (ElementClickInterceptedException,
-                                            StaleElementReferenceException)
-    deadline = time.time() + timeout
-    while True:
-        try:
-            el = dash_duo.find_element(selector)
-            # instant: Bootstrap's smooth scrolling would still be moving the page
-            dash_duo.driver.execute_script(
-                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
-            el.click()
-            return
-        except (ElementClickInterceptedException, StaleElementReferenceException):
-            if time.time() > deadline:
-                raise
-            time.sleep(0.1)
-
-
-def wait_cards(dash_duo, n, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        cards = dash_duo.find_elements(".model-card")
-        if len(cards) >= n:
-            return cards
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} cards, saw {len(dash_duo.find_elements('.model-card'))}")
 
 
 def test_portfolio_shows_every_sample_model_and_leads_to_its_page(dash_duo):

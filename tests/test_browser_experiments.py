@@ -13,7 +13,7 @@ import pytest
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY
 
-from test_browser import click
+from browser_helpers import axe_violations, click
 
 pytestmark = pytest.mark.browser
 
@@ -37,19 +37,8 @@ def desktop_window(dash_duo):
 
 
 def _violations(driver):
-    from axe_selenium_python import Axe
-    axe = Axe(driver)
-    axe.inject()
-    out = []
-    for v in axe.run()["violations"]:
-        if v["impact"] not in ("serious", "critical"):
-            continue
-        nodes = [n["target"] for n in v["nodes"]]
-        if v["id"] == "aria-required-children":
-            nodes = [t for t in nodes if not (len(t) == 1 and t[0] in GRID_CONTAINERS)]
-        if nodes:
-            out.append(f"{v['id']} ({v['impact']}): {v['help']} — {nodes[:3]}")
-    return out
+    return axe_violations(driver, ignore=lambda rule, target: rule == "aria-required-children"
+                          and len(target) == 1 and target[0] in GRID_CONTAINERS)
 
 
 def _wait(predicate, timeout=20, what="condition"):
@@ -63,15 +52,6 @@ def _wait(predicate, timeout=20, what="condition"):
             pass
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-def _click(dash_duo, selector):
-    """click() after an instant scroll: Bootstrap's smooth scrolling would otherwise still be
-    moving the page when the click lands far down a long page."""
-    el = dash_duo.find_element(selector)
-    dash_duo.driver.execute_script(
-        "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
-    click(dash_duo, selector)
 
 
 def _grid_names(dash_duo):
@@ -116,7 +96,7 @@ def test_filter_select_compare_and_reload(dash_duo):
     dash_duo.wait_for_contains_text("#exp-compare-selected", "Compare 3 selected runs",
                                     timeout=10)
     chosen = _grid_names(dash_duo)[:3]
-    _click(dash_duo, "#exp-compare-selected")
+    click(dash_duo, "#exp-compare-selected")
     dash_duo.wait_for_contains_text("h1", "Compare 3 runs", timeout=20)
     for graph in ("#cmp-parallel", "#cmp-scatter", "#cmp-curves", "#cmp-groups"):
         dash_duo.wait_for_element(f"{graph} .main-svg", timeout=20)
@@ -127,7 +107,7 @@ def test_filter_select_compare_and_reload(dash_duo):
     # differences only: fewer rows, and back
     rows_diff = len(dash_duo.find_elements("#cmp-table tbody tr"))
     assert "hidden" in dash_duo.find_element("#cmp-table-note").text
-    _click(dash_duo, "label[for='cmp-diff']")
+    click(dash_duo, "label[for='cmp-diff']")
     _wait(lambda: len(dash_duo.find_elements("#cmp-table tbody tr")) > rows_diff,
           what="all fields")
     _wait(lambda: "diff=0" in dash_duo.driver.current_url, what="diff in URL")
@@ -164,7 +144,7 @@ def test_top_n_by_metric_and_filter_from_the_url(dash_duo):
         "params.learning_rate > 0.05"
     dash_duo.wait_for_contains_text("#exp-compare-top", "Compare the 5 with the lowest "
                                     "val_log_loss", timeout=10)
-    _click(dash_duo, "#exp-compare-top")
+    click(dash_duo, "#exp-compare-top")
     dash_duo.wait_for_contains_text("h1", "Compare 5 runs", timeout=20)
     dash_duo.wait_for_element("#cmp-parallel .main-svg", timeout=20)
     assert "Traceback" not in dash_duo.driver.page_source

@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY
-from test_browser import axe_violations  # noqa: E402 (tests/ is on sys.path)
+from browser_helpers import axe_violations, click  # noqa: E402 (tests/ is on sys.path)
 
 pytestmark = pytest.mark.browser
 
@@ -45,25 +45,6 @@ def wait_for_file(folder: str, name: str, timeout: float = 60) -> Path:
                          f"{sorted(p.name for p in Path(folder).iterdir())}")
 
 
-def _click(dash_duo, selector: str, timeout: float = 30) -> None:
-    """Scroll (instantly: Bootstrap makes scrolling smooth) and click, retrying while the page
-    settles."""
-    from selenium.common.exceptions import (ElementClickInterceptedException,
-                                            StaleElementReferenceException)
-    deadline = time.time() + timeout
-    while True:
-        try:
-            el = dash_duo.find_element(selector)
-            dash_duo.driver.execute_script(
-                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
-            el.click()
-            return
-        except (ElementClickInterceptedException, StaleElementReferenceException):
-            if time.time() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def _menu(key: str) -> str:
     return f"figure[data-md-chart='{key}'] .md-export"
 
@@ -76,9 +57,9 @@ def test_chart_download_menu_with_mouse_and_keyboard(dash_duo):
     downloads = dash_duo.download_path
 
     # Mouse: open the menu, take the SVG.
-    _click(dash_duo, _menu("roc-curve") + " summary")
+    click(dash_duo, _menu("roc-curve") + " summary")
     dash_duo.wait_for_element(_menu("roc-curve") + "[open]")
-    _click(dash_duo, "figure[data-md-chart='roc-curve'] button[title$='as SVG image']")
+    click(dash_duo, "figure[data-md-chart='roc-curve'] button[title$='as SVG image']")
     svg = wait_for_file(downloads, "customer-churn-v3-roc-curve.svg").read_text()
     assert svg.startswith("<svg") and "</svg>" in svg
     assert "v3 (AUC 0.881)" in svg  # the legend
@@ -108,8 +89,8 @@ def test_chart_download_menu_with_mouse_and_keyboard(dash_duo):
     dash_duo.driver.get(dash_duo.server_url + "/models/customer-churn?threshold=0.3")
     dash_duo.wait_for_element("#confusion-matrix .main-svg", timeout=60)
     dash_duo.wait_for_element("#metric-by-version .main-svg", timeout=60)
-    _click(dash_duo, _menu("confusion-matrix") + " summary")
-    _click(dash_duo, "figure[data-md-chart='confusion-matrix'] button[title$='as CSV data']")
+    click(dash_duo, _menu("confusion-matrix") + " summary")
+    click(dash_duo, "figure[data-md-chart='confusion-matrix'] button[title$='as CSV data']")
     csv = wait_for_file(downloads, "customer-churn-v3-confusion-matrix.csv").read_text(
         encoding="utf-8-sig")
     assert csv.splitlines()[0] == "# Confusion matrix at threshold 0.30"
@@ -123,7 +104,7 @@ def test_report_button_builds_a_deck(dash_duo, kaleido_renderer):
     dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
     dash_duo.driver.get(dash_duo.server_url + "/models/digits")
     dash_duo.wait_for_element("#report-pptx", timeout=60)
-    _click(dash_duo, "#report-pptx")
+    click(dash_duo, "#report-pptx")
     path = wait_for_file(dash_duo.download_path, "digits-v2-report.pptx", timeout=90)
     dash_duo.wait_for_contains_text("#report-status", "PowerPoint ready")
     assert not dash_duo.find_element("#report-pptx").get_attribute("disabled")
@@ -135,7 +116,7 @@ def test_report_button_builds_a_deck(dash_duo, kaleido_renderer):
 
     dash_duo.driver.get(dash_duo.server_url + "/compare?model=digits&a=2&b=3")
     dash_duo.wait_for_element("#report-html", timeout=60)
-    _click(dash_duo, "#report-html")
+    click(dash_duo, "#report-html")
     html = wait_for_file(dash_duo.download_path, "digits-v2-vs-v3-report.html",
                          timeout=90).read_text()
     dash_duo.wait_for_contains_text("#report-status", "HTML report ready", timeout=30)

@@ -14,7 +14,7 @@ import pytest
 from app import Settings, create_app
 from contract.contract_content import CONTENT, Content, write_mlflow
 from contract.mlflow_server import MlflowServer, needs_mlflow
-from test_browser import axe_violations, click, wait_cards
+from browser_helpers import axe_violations, click, wait_cards
 
 pytestmark = [pytest.mark.browser, needs_mlflow]
 

@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY
-from test_browser import axe_violations, click  # noqa: E402 (tests/ is on sys.path)
+from browser_helpers import axe_violations, click  # noqa: E402 (tests/ is on sys.path)
 
 pytestmark = pytest.mark.browser
 

@@ -1,0 +1,53 @@
+"""Helpers shared by the browser tests (dash_duo in headless Chromium)."""
+from __future__ import annotations
+
+import time
+
+
+def axe_violations(driver, serious_only=True, ignore=None):
+    """axe-core's violations on the current page (serious and critical ones by default), as
+    readable strings. ``ignore(rule_id, target)`` drops single nodes a test has a stated
+    reason to leave out (e.g. markup inside a third-party widget)."""
+    from axe_selenium_python import Axe
+    axe = Axe(driver)
+    axe.inject()
+    out = []
+    for v in axe.run()["violations"]:
+        if serious_only and v["impact"] not in ("serious", "critical"):
+            continue
+        nodes = [n["target"] for n in v["nodes"]]
+        if ignore is not None:
+            nodes = [t for t in nodes if not ignore(v["id"], t)]
+        if nodes:
+            out.append(f"{v['id']} ({v['impact']}): {v['help']} — {nodes[:3]}")
+    return out
+
+
+def click(dash_duo, selector, timeout=30):
+    """Scroll an element into view and click it, retrying while the page is still settling.
+    The scroll is instant: Bootstrap's smooth scrolling would still be moving the page."""
+    from selenium.common.exceptions import (ElementClickInterceptedException,
+                                            StaleElementReferenceException)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            el = dash_duo.find_element(selector)
+            dash_duo.driver.execute_script(
+                "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'})", el)
+            el.click()
+            return
+        except (ElementClickInterceptedException, StaleElementReferenceException):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def wait_cards(dash_duo, n, timeout=20):
+    """The portfolio's model cards, once at least ``n`` are on the page."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        cards = dash_duo.find_elements(".model-card")
+        if len(cards) >= n:
+            return cards
+        time.sleep(0.05)
+    raise AssertionError(f"expected {n} cards, saw {len(dash_duo.find_elements('.model-card'))}")
