@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-import pandas as pd
 
 from registry.cached import CachedSource
-from registry.model import COL_TIME, COL_TRUE, COL_VERSION, Model, ModelVersion, RegistryError
+from registry.model import ModelVersion, RegistryError
 
 from .language import format_delta, format_value, metric_sentence
-from .metrics import METRICS, compute_metrics, headline_metric, relative_drop
+from .metrics import METRICS, compute_metric, headline_metric, relative_drop
+from .monitoring import model_monitoring
 
 
 @dataclass(frozen=True)
@@ -81,29 +81,6 @@ def challenger_of(versions: tuple[ModelVersion, ...]) -> ModelVersion | None:
     return None
 
 
-def monthly_performance(model: Model, frame: pd.DataFrame, version: int | None,
-                        metric: str) -> pd.DataFrame:
-    """Headline metric per calendar month of production rows (of one version when given).
-
-    Columns: ``month`` (first day, UTC), ``rows``, ``labelled``, ``value`` (NaN when the month
-    has no labels, or when the metric is undefined on it, e.g. AUC with one class only).
-    """
-    if version is not None and COL_VERSION in frame.columns:
-        frame = frame.loc[frame[COL_VERSION] == version]
-    if frame.empty:
-        return pd.DataFrame(columns=["month", "rows", "labelled", "value"])
-    month = frame[COL_TIME].dt.tz_convert("UTC").dt.tz_localize(None).dt.to_period("M")
-    out = []
-    for period, rows in frame.groupby(month, sort=True):
-        labelled = rows.loc[rows[COL_TRUE].notna()]
-        value = np.nan
-        if len(labelled):
-            value = compute_metrics(model, labelled).get(metric, np.nan)
-        out.append({"month": period.to_timestamp(), "rows": len(rows),
-                    "labelled": len(labelled), "value": value})
-    return pd.DataFrame(out)
-
-
 def summarize(deck: CachedSource, name: str,
               settings: HealthSettings = HealthSettings()) -> ModelSummary:
     """The portfolio card of one model, cached until its files change."""
@@ -126,12 +103,16 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     base.update(champion=champ.version, champion_how=how, last_updated=last)
 
     try:
-        value = compute_metrics(model, deck.evaluation(name, champ.version).frame).get(metric)
+        value = compute_metric(model, deck.evaluation(name, champ.version).frame, metric)
     except KeyError:
         return ModelSummary(**base, health=Health(
             "watch", f"Version {champ.version} has no evaluation rows, so its quality is unknown."))
     except RegistryError as e:
         return ModelSummary(**base, health=Health("error", str(e.problem)))
+    if not np.isfinite(value):
+        return ModelSummary(**base, health=Health(
+            "watch", f"{METRICS[metric].name} is undefined on v{champ.version}'s evaluation "
+                     "rows (for example, only one class is present)."))
     base.update(value=value, value_text=format_value(metric, value, model.target_unit),
                 sentence=metric_sentence(metric, value, model))
 
@@ -141,8 +122,10 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     if older:
         prev = max(older, key=lambda v: v.version)
         try:
-            prev_value = compute_metrics(model, deck.evaluation(name, prev.version).frame).get(metric)
+            prev_value = compute_metric(model, deck.evaluation(name, prev.version).frame, metric)
         except (KeyError, RegistryError):
+            prev_value = None
+        if prev_value is not None and not np.isfinite(prev_value):
             prev_value = None
         if prev_value is not None:
             delta = value - prev_value
@@ -165,27 +148,29 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
     name = METRICS[metric].name
     unit = model.target_unit
     fmt = lambda v: format_value(metric, v, unit)  # noqa: E731
-    # 1. Production: the latest month with enough labels, against evaluation.
+    # 1. Production: the latest window with enough labels, against evaluation (the same
+    #    report the monitoring page shows).
     try:
-        mon = deck.monitoring(model.name)
+        _, _, report = model_monitoring(deck, model.name, champ.version)
     except RegistryError as e:
         return Health("watch", f"Production data could not be read: {e.problem}")
-    if mon is not None:
-        perf = monthly_performance(model, mon.frame, champ.version, metric)
+    if report is not None and not report.performance.empty:
+        perf = report.performance
         judged = perf.loc[(perf["labelled"] >= settings.min_window_rows) & perf["value"].notna()]
         if not judged.empty:
             last = judged.iloc[-1]
             drop = relative_drop(metric, float(last["value"]), value)
-            month = last["month"].strftime("%B %Y")
+            when = last["label"]
             if drop >= settings.watch_drop:
                 status = "act" if drop >= settings.act_drop else "watch"
                 return Health(status, f"{name} in production fell to {fmt(last['value'])} in "
-                                      f"{month}, from {fmt(value)} at evaluation "
+                                      f"{when}, from {fmt(value)} at evaluation "
                                       f"({drop:.0%} worse).")
-            unlabelled = perf.loc[perf["month"] > last["month"]]
-            tail = {0: "", 1: " The newest month has no labels yet."}.get(
-                len(unlabelled), f" The {len(unlabelled)} newest months have no labels yet.")
-            return Health("ok", f"{name} in production ({fmt(last['value'])} in {month}) "
+            later = int((perf["window"] > last["window"]).sum())
+            kind = report.window_kind
+            tail = {0: "", 1: f" The newest {kind} has no labels yet."}.get(
+                later, f" The {later} newest {kind}s have no labels yet.")
+            return Health("ok", f"{name} in production ({fmt(last['value'])} in {when}) "
                                 f"holds up against evaluation ({fmt(value)}).{tail}")
     # 2. Evaluation: the champion against the version before it.
     versus = ""
@@ -207,6 +192,6 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
                                f"v{champ.version}, the {how}, as the champion.")
     if notes:
         return Health("watch", f"{len(notes)} part(s) of this model's files could not be read.")
-    production = ("No production data is registered." if mon is None else
+    production = ("No production data is registered." if report is None else
                   "Production data has too few labelled rows to judge.")
     return Health("ok", f"{versus} {production}".strip())
