@@ -139,23 +139,19 @@ def compute_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5) -
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """ROC AUC as the Mann–Whitney statistic (ties count one half): the same number as
-    ``sklearn.metrics.roc_auc_score`` (tested), with one sort and no input checks, for
-    millions of production rows. NaN when only one class is present."""
-    y = np.asarray(y)
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
+    """ROC AUC as the Mann–Whitney statistic: the share of (positive, negative) pairs in which
+    the positive scores higher, ties counting one half. The same number as
+    ``sklearn.metrics.roc_auc_score`` (tested), from two sorts and a search, for millions of
+    production rows. NaN when only one class is present."""
+    y = np.asarray(y, dtype=bool)
+    score = np.asarray(score)
+    pos, neg = np.sort(score[y]), np.sort(score[~y])
+    if len(pos) == 0 or len(neg) == 0:
         return float("nan")
-    order = np.argsort(score, kind="stable")
-    s = np.asarray(score)[order]
-    pos = np.asarray(y, dtype=bool)[order]
-    # average rank (1-based) of each tie group
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ends = np.r_[starts[1:], len(s)]
-    group_rank = (starts + ends + 1) / 2.0
-    ranks = np.repeat(group_rank, ends - starts)
-    return float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+    below = np.searchsorted(neg, pos, side="left")
+    not_above = np.searchsorted(neg, pos, side="right")
+    pairs = below.sum(dtype=np.float64) + 0.5 * (not_above - below).sum(dtype=np.float64)
+    return float(pairs / (len(pos) * len(neg)))
 
 
 def evaluation_metrics(model: Model, evaluation: Evaluation, threshold: float = 0.5):
