@@ -13,7 +13,7 @@ bootstrap intervals from a multinomial draw of the four cells, which is the row 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -22,8 +22,8 @@ from sklearn.calibration import calibration_curve
 
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
 
-from .metrics import METRICS, binary_truth, headline_metric, multiclass_labels
-from .uncertainty import BootstrapSettings, Interval, bootstrap_intervals
+from .metrics import METRICS, binary_truth, compute_metric, headline_metric, multiclass_labels
+from .uncertainty import SECONDARY, BootstrapSettings, Interval, bootstrap_intervals
 
 MAX_CURVE_POINTS = 400
 MAX_SCATTER_POINTS = 2_000
@@ -277,7 +277,10 @@ def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
     out = []
     for col in cols:
         for value, rows in frame.groupby(frame[col].astype(str), sort=True, observed=True):
-            ci = bootstrap_intervals(model, rows, threshold, settings, (metric,)).get(metric)
+            # the value on all of the segment's rows, computed once and passed in
+            point = {metric: compute_metric(model, rows, metric, threshold)}
+            ci = bootstrap_intervals(model, rows, threshold, settings, (metric,),
+                                     point=point).get(metric)
             note = ""
             if len(rows) < min_rows:
                 note = f"only {len(rows)} rows: too few to judge"
@@ -321,8 +324,9 @@ def evaluate(model: Model, version: int, frame: pd.DataFrame, threshold: float =
         parts["regression"] = regression_diagnostics(frame[COL_TRUE].to_numpy(dtype=float),
                                                      frame[COL_PRED].to_numpy(dtype=float))
     return VersionEvaluation(model=model.name, version=version, task=model.task, rows=len(frame),
-                      metrics=metrics, segments=segment_metrics(model, frame, threshold,
-                                                                settings), **parts)
+                      metrics=metrics, segments=segment_metrics(
+                                  model, frame, threshold,
+                                  replace(SECONDARY, seed=settings.seed)), **parts)
 
 
 def binary_rows(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -47,6 +47,12 @@ class BootstrapSettings:
     chunk: int = 200  # resamples computed together (bounds memory: chunk × rows weights)
 
 
+#: For the many secondary intervals of a page (every segment, every version): 400 resamples
+#: put the 2.5% and 97.5% points within a small fraction of the interval's width of where
+#: 1,000 would, at well under half the cost.
+SECONDARY = BootstrapSettings(n_boot=400)
+
+
 @dataclass(frozen=True)
 class Interval:
     value: float
@@ -109,10 +115,15 @@ class _Binary(_Prepared):
 
     def __init__(self, y: np.ndarray, score: np.ndarray, threshold: float):
         self.n = len(y)
-        order = np.argsort(score, kind="mergesort")
-        s = score[order]
         # Rows already in score order (see _score_order) need no permutation per resample.
-        self.order = None if np.array_equal(order, np.arange(self.n)) else order
+        # Otherwise any sort will do (numpy's default is several times faster than a stable
+        # one): tied scores are grouped below, so their order does not matter.
+        if self.n < 2 or np.all(score[1:] >= score[:-1]):
+            order, self.order = np.arange(self.n), None
+        else:
+            order = np.argsort(score)
+            self.order = order
+        s = score[order]
         self.y_sorted = y[order].astype(float)
         self.starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])  # distinct score groups
         pred = (score >= threshold).astype(float)

@@ -48,8 +48,8 @@ def metric_across_versions(deck: CachedSource, name: str, metric: str | None = N
 
     Columns: version, label, aliases, created_at, rows, metric, value, low, high, problem.
     """
-    from .uncertainty import BootstrapSettings
-    settings = settings or BootstrapSettings()
+    from .uncertainty import SECONDARY
+    settings = settings or SECONDARY
     return deck.memo(("metric_across_versions", name, metric, round(threshold, 2), settings),
                      name, lambda: _metric_across_versions(deck, name, metric, threshold,
                                                            settings))
