@@ -21,3 +21,13 @@ def not_found(what: str, back_href: str = "/", back_label: str = "Back to the po
         html.P(what),
         dbc.Button(back_label, href=back_href, color="primary", size="sm"),
     ], color="secondary", className="mt-3")
+
+
+def registry_problem(problem: Problem):
+    """A registry error in place of a page: the whole registry (no model named), or one
+    model's files (file and field named)."""
+    if problem.model is None:
+        return registry_unavailable(problem)
+    return dbc.Alert([html.H1("This model's files could not be read", className="h4"),
+                      html.P(str(problem), className="mb-0")], color="warning",
+                     className="mt-3")

@@ -21,7 +21,7 @@ from components.evaluation_figures import (
 )
 from components.export import report_button
 from components.graph import chart
-from components.messages import not_found, registry_unavailable
+from components.messages import not_found, registry_problem
 from registry import RegistryError
 
 from ._data import deck
@@ -49,9 +49,7 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
         return not_found(f"There is no model called {model!r} in this registry.",
                          "/compare", "Choose a model")
     except RegistryError as e:
-        if e.problem.model is None:
-            return registry_unavailable(e.problem)
-        return dbc.Alert(str(e.problem), color="warning", className="mt-3")
+        return registry_problem(e.problem)
     header = [
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": m.name, "href": f"/models/{m.name}"},

@@ -10,7 +10,7 @@ from analysis.drift import psi_word
 from analysis.metrics import METRICS
 from analysis.monitoring import model_monitoring, monitoring_sentences
 from components.graph import chart
-from components.messages import not_found, registry_unavailable
+from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
 from registry import RegistryError
 
@@ -31,9 +31,7 @@ def layout(name: str | None = None, version: str | None = None, **_query):
     except KeyError:
         return not_found(f"There is no model called {name!r} in this registry.")
     except RegistryError as e:
-        if e.problem.model is None:
-            return registry_unavailable(e.problem)
-        return dbc.Alert(str(e.problem), color="warning", className="mt-3")
+        return registry_problem(e.problem)
     header = [
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},

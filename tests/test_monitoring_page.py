@@ -72,3 +72,16 @@ def test_monitoring_page_cases(layout):
     assert "is not a version number" in layout(name="digits", version="abc")
     assert "There is no model called" in layout(name="../etc")
     assert "Version 2 has no production rows" in layout(name="customer-churn", version="2")
+
+
+def test_broken_production_table_is_named_not_a_stack_trace(tmp_path):
+    import shutil
+    reg = tmp_path / "reg"
+    shutil.copytree(SAMPLE_REGISTRY, reg)
+    (reg / "models/customer-churn/monitoring.parquet").write_bytes(b"not parquet")
+    app = create_app(Settings(registry=str(reg)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+    with app.server.test_request_context("/"):
+        text = str(fn(name="customer-churn"))
+    assert "could not be read" in text
+    assert "models/customer-churn/monitoring.parquet" in text and "Traceback" not in text
