@@ -14,9 +14,18 @@ def version_table(deck: CachedSource, name: str) -> pd.DataFrame:
     """One row per version, newest first, cached until the model's files change.
 
     Columns: version, aliases, stage, created_at, algorithm, description, rows, metric,
-    value (NaN when the version has no readable evaluation rows) and problem (why not).
+    value (NaN when the version has no readable evaluation rows), problem (why not) and
+    logged (the metrics logged at training, as text).
     """
     return deck.memo(("version_table", name), name, lambda: _version_table(deck, name))
+
+
+def logged_metrics(metrics, most: int = 4) -> str:
+    """The metrics a version logged at training, as registered ('cv_roc_auc 0.875, …'):
+    shown as logged, beside the ones ModelDeck computes from prediction rows."""
+    items = sorted(metrics.items())
+    text = ", ".join(f"{k} {v:.4g}" for k, v in items[:most])
+    return text + (f" (+{len(items) - most} more)" if len(items) > most else "")
 
 
 def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
@@ -36,9 +45,10 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
         rows.append({"version": v.version, "aliases": ", ".join(v.aliases), "stage": v.stage or "",
                      "created_at": v.created_at, "algorithm": v.algorithm,
                      "description": v.description, "rows": n, "metric": metric,
-                     "value": value, "problem": problem})
+                     "value": value, "problem": problem, "logged": logged_metrics(v.metrics)})
     return pd.DataFrame(rows, columns=["version", "aliases", "stage", "created_at", "algorithm",
-                                       "description", "rows", "metric", "value", "problem"])
+                                       "description", "rows", "metric", "value", "problem",
+                                       "logged"])
 
 
 def metric_across_versions(deck: CachedSource, name: str, metric: str | None = None,

@@ -124,8 +124,10 @@ def _evaluation_section(d, model, version, threshold):
     try:
         ev = version_evaluation(d, model.name, v)
     except KeyError:
-        return html.Div(head + [dbc.Alert(f"Version {v} has no evaluation rows in the registry.",
-                                          color="info")])
+        return html.Div(head + [dbc.Alert(
+            f"Version {v} has no prediction rows in the registry, so ModelDeck cannot compute "
+            "its metrics or draw its charts. The metrics it logged at training are in the "
+            "versions table below.", color="info", id="no-evaluation-rows")])
     except RegistryError as e:
         return html.Div(head + [problems_alert([e.problem], "The evaluation rows could not "
                                                             "be read")])
@@ -354,7 +356,7 @@ def _headline(summary, metric):
 def _versions_table(table, metric, unit):
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
         "Version", "Alias / stage", "Created", "Algorithm", metric.name, "Rows evaluated",
-        "What changed")]))
+        "Logged at training", "What changed")]))
     rows = []
     for r in table.itertuples():
         value = (format_value(metric.key, r.value, unit) if r.problem == ""
@@ -366,6 +368,7 @@ def _versions_table(table, metric, unit):
             html.Td(r.algorithm or "—"),
             html.Td(value),
             html.Td(f"{r.rows:,}"),
+            html.Td(r.logged or "—", className="small"),
             html.Td(r.description or "—"),
         ]))
     return dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True, responsive=True,

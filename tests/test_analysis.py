@@ -190,3 +190,14 @@ def test_fast_roc_auc_equals_sklearn_with_ties():
         s = np.round(rng.random(n), 2)
         assert roc_auc(y, s) == pytest.approx(skm.roc_auc_score(y, s), abs=1e-12)
     assert np.isnan(roc_auc(np.ones(5, int), rng.random(5)))
+
+
+def test_versions_table_shows_logged_metrics_even_without_prediction_rows(tiny_registry):
+    import shutil
+    from analysis.versions import version_table
+    shutil.rmtree(tiny_registry / "models/churn/versions/1/evaluation")
+    deck = CachedSource(open_source(str(tiny_registry)))
+    table = version_table(deck, "churn").set_index("version")
+    assert table.loc[1, "problem"] == "no evaluation rows" and np.isnan(table.loc[1, "value"])
+    assert table.loc[1, "logged"] == "cv_auc 0.71"
+    assert table.loc[3, "logged"] == "cv_auc 0.73"
