@@ -139,11 +139,42 @@ def _curve(x, y, thresholds, area) -> Curve:
 
 
 # ------------------------------------------------------------------ binary
+def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
+    """``sklearn.metrics.roc_curve`` (with its default ``drop_intermediate``) and
+    ``precision_recall_curve`` from one sort instead of two: the same arrays (tested), which
+    matters at a million rows. Returns fpr, tpr, thresholds, precision, recall, pr_thresholds.
+    """
+    y = np.asarray(y, dtype=float)
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(score)[::-1]  # ties' order is irrelevant: counts are read at group ends
+    s, yy = score[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
+    tps = np.cumsum(yy)[ends]
+    fps = 1 + ends - tps
+    thresholds = s[ends]
+    # precision-recall, as scikit-learn builds it
+    ps = tps + fps
+    precision = np.zeros_like(tps)
+    np.divide(tps, ps, out=precision, where=(ps != 0))
+    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
+    precision, recall = np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
+    pr_thresholds = thresholds[::-1]
+    # ROC: drop points on straight segments, then start at (0, 0)
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)),
+                                    True])
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    tps, fps = np.r_[0, tps], np.r_[0, fps]
+    thresholds = np.r_[np.inf, thresholds]
+    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
+    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
+    return fpr, tpr, thresholds, precision, recall, pr_thresholds
+
+
 def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
     """ROC, precision–recall, cumulative gain, calibration and score distributions."""
-    fpr, tpr, thr = skm.roc_curve(y, score)
+    fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_curves(y, score)
     auc = skm.auc(fpr, tpr)
-    precision, recall, pr_thr = skm.precision_recall_curve(y, score)
     ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
     pos, neg = int(y.sum()), int(len(y) - y.sum())
     # Gain: flagging every row scoring >= t finds tpr of the positives and flags

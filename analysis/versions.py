@@ -76,8 +76,10 @@ def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataF
         try:
             frame = deck.evaluation(name, v.version).frame
             n = int(frame["y_true"].notna().sum())
-            ci = bootstrap_intervals(model, frame, threshold, settings, (metric,)).get(metric)
-            if ci is None:
+            point = compute_metric(model, frame, metric, threshold)
+            ci = bootstrap_intervals(model, frame, threshold, settings, (metric,),
+                                     point={metric: point}).get(metric)
+            if ci is None or not np.isfinite(ci.value):
                 problem = "metric undefined on these rows"
             else:
                 value, low, high = ci.value, ci.low, ci.high

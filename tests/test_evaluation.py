@@ -329,3 +329,17 @@ def test_compute_metric_alone_equals_compute_metrics(src, name):
     frame = src.evaluation(name, 1).frame
     for k, v in compute_metrics(model, frame, 0.3).items():
         assert compute_metric(model, frame, k, 0.3) == pytest.approx(v, abs=1e-12)
+
+
+@pytest.mark.parametrize("n, decimals", [(50, 1), (5000, 2), (20000, 6)])
+def test_one_sort_curves_equal_sklearn(n, decimals):
+    from analysis.evaluation import roc_and_pr_curves
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 2, n)
+    s = np.round(rng.random(n), decimals)  # ties at every scale
+    fpr, tpr, thr, p, r, pthr = roc_and_pr_curves(y, s)
+    sk_fpr, sk_tpr, sk_thr = skm.roc_curve(y, s)
+    sk_p, sk_r, sk_pthr = skm.precision_recall_curve(y, s)
+    for got, want in ((fpr, sk_fpr), (tpr, sk_tpr), (thr, sk_thr), (p, sk_p), (r, sk_r),
+                      (pthr, sk_pthr)):
+        np.testing.assert_array_equal(got, want)
