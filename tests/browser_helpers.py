@@ -51,3 +51,20 @@ def wait_cards(dash_duo, n, timeout=20):
             return cards
         time.sleep(0.05)
     raise AssertionError(f"expected {n} cards, saw {len(dash_duo.find_elements('.model-card'))}")
+
+
+def wait_until(predicate, timeout=20, what="condition"):
+    """``predicate()``'s first truthy value, polling; an element that went stale or is not
+    there yet (the page is re-rendering under us) counts as "not yet"."""
+    from selenium.common.exceptions import (NoSuchElementException,
+                                            StaleElementReferenceException)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            value = predicate()
+            if value:
+                return value
+        except (StaleElementReferenceException, NoSuchElementException):
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

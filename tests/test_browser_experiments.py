@@ -13,7 +13,7 @@ import pytest
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY
 
-from browser_helpers import axe_violations, click
+from browser_helpers import axe_violations, click, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -41,19 +41,6 @@ def _violations(driver):
                           and len(target) == 1 and target[0] in GRID_CONTAINERS)
 
 
-def _wait(predicate, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            value = predicate()
-            if value:
-                return value
-        except Exception:  # the page is still changing under us
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _grid_names(dash_duo):
     cells = dash_duo.find_elements(f"{GRID} .ag-cell[col-id='name']")
     return [c.text for c in cells if c.text]
@@ -63,7 +50,7 @@ def test_filter_select_compare_and_reload(dash_duo):
     dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
     dash_duo.driver.get(dash_duo.server_url + "/experiments?experiment=churn-sweep")
     dash_duo.wait_for_contains_text("#exp-count", "64 of 64 runs match", timeout=20)
-    assert len(_wait(lambda: _grid_names(dash_duo), what="grid rows")) >= 10
+    assert len(wait_until(lambda: _grid_names(dash_duo), what="grid rows")) >= 10
     assert _violations(dash_duo.driver) == []
 
     # a bad expression says what is wrong and keeps the table as it was
@@ -84,10 +71,10 @@ def test_filter_select_compare_and_reload(dash_duo):
     assert 0 < n < 64
     dash_duo.wait_for_contains_text("#exp-count", f"{n} of 64 runs match", timeout=10)
     assert dash_duo.find_element("#exp-filter-message").text == ""
-    _wait(lambda: "max_depth" in dash_duo.driver.current_url, what="URL with the filter")
+    wait_until(lambda: "max_depth" in dash_duo.driver.current_url, what="URL with the filter")
     query = parse_qs(urlparse(dash_duo.driver.current_url).query)
     assert query["q"] == [expected]
-    _wait(lambda: len(_grid_names(dash_duo)) == n, what="filtered rows")
+    wait_until(lambda: len(_grid_names(dash_duo)) == n, what="filtered rows")
 
     # select three runs, then compare them
     checks = dash_duo.find_elements(f"{GRID} .ag-selection-checkbox input")
@@ -108,9 +95,9 @@ def test_filter_select_compare_and_reload(dash_duo):
     rows_diff = len(dash_duo.find_elements("#cmp-table tbody tr"))
     assert "hidden" in dash_duo.find_element("#cmp-table-note").text
     click(dash_duo, "label[for='cmp-diff']")
-    _wait(lambda: len(dash_duo.find_elements("#cmp-table tbody tr")) > rows_diff,
+    wait_until(lambda: len(dash_duo.find_elements("#cmp-table tbody tr")) > rows_diff,
           what="all fields")
-    _wait(lambda: "diff=0" in dash_duo.driver.current_url, what="diff in URL")
+    wait_until(lambda: "diff=0" in dash_duo.driver.current_url, what="diff in URL")
 
     # smoothing changes the curves and the URL
     slider = dash_duo.find_element("#cmp-smooth")
@@ -120,7 +107,7 @@ def test_filter_select_compare_and_reload(dash_duo):
         "set.call(s, '0.8'); s.dispatchEvent(new Event('input', {bubbles: true}));"
         "s.dispatchEvent(new Event('change', {bubbles: true}));", slider)
     dash_duo.wait_for_text_to_equal("#cmp-smooth-value", "0.8", timeout=10)
-    _wait(lambda: "smooth=0.8" in dash_duo.driver.current_url, what="smoothing in URL")
+    wait_until(lambda: "smooth=0.8" in dash_duo.driver.current_url, what="smoothing in URL")
     dash_duo.wait_for_contains_text("#cmp-curves .gtitle", "smoothed", timeout=10)
     assert _violations(dash_duo.driver) == []
 

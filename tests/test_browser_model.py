@@ -9,7 +9,7 @@ from selenium.webdriver.common.keys import Keys
 
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY
-from browser_helpers import axe_violations, click  # noqa: E402 (tests/ is on sys.path)
+from browser_helpers import axe_violations, click, wait_until  # noqa: E402 (tests/ is on sys.path)
 
 pytestmark = pytest.mark.browser
 
@@ -38,15 +38,6 @@ def _choose(dash_duo, dropdown: str, text: str):
     raise AssertionError(f"no option {text!r} in {dropdown}")
 
 
-def _wait(condition, timeout=20, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def _plotted(dash_duo, graph: str, script: str):
     """A value of the figure Plotly has drawn in ``graph`` (its ``data``/``layout``)."""
     return dash_duo.driver.execute_script(
@@ -63,7 +54,7 @@ def test_threshold_changes_matrix_sentence_and_url(dash_duo):
     dash_duo.driver.get(dash_duo.server_url + "/models/customer-churn?version=3&threshold=0.5")
     dash_duo.wait_for_text_to_equal("h1", "customer-churn", timeout=30)
     dash_duo.wait_for_element("#confusion-matrix .main-svg", timeout=30)
-    _wait(lambda: _matrix_counts(dash_duo) is not None, what="the matrix")
+    wait_until(lambda: _matrix_counts(dash_duo) is not None, what="the matrix")
     sentence = dash_duo.find_element("#threshold-sentence").text
     counts = _matrix_counts(dash_duo)
     assert sentence.startswith("Of ") and "customers who cancel" in sentence
@@ -75,10 +66,10 @@ def test_threshold_changes_matrix_sentence_and_url(dash_duo):
         "arguments[0].scrollIntoView({block: 'center'}); arguments[0].focus();", handle)
     for _ in range(20):
         handle.send_keys(Keys.ARROW_LEFT)
-    _wait(lambda: dash_duo.find_element("#threshold-sentence").text != sentence,
+    wait_until(lambda: dash_duo.find_element("#threshold-sentence").text != sentence,
           what="the sentence to change")
-    _wait(lambda: _matrix_counts(dash_duo) != counts, what="the matrix to change")
-    _wait(lambda: _query(dash_duo).get("threshold") not in (None, "0.50"), what="the URL")
+    wait_until(lambda: _matrix_counts(dash_duo) != counts, what="the matrix to change")
+    wait_until(lambda: _query(dash_duo).get("threshold") not in (None, "0.50"), what="the URL")
     q = _query(dash_duo)
     assert q["version"] == "3" and float(q["threshold"]) < 0.5
     new_sentence = dash_duo.find_element("#threshold-sentence").text
@@ -89,9 +80,9 @@ def test_threshold_changes_matrix_sentence_and_url(dash_duo):
     # Reloading the URL restores the same view.
     dash_duo.driver.refresh()
     dash_duo.wait_for_element("#confusion-matrix .main-svg", timeout=30)
-    _wait(lambda: dash_duo.find_element("#threshold-sentence").text == new_sentence,
+    wait_until(lambda: dash_duo.find_element("#threshold-sentence").text == new_sentence,
           what="the sentence after reload")
-    _wait(lambda: _matrix_counts(dash_duo) == new_counts, what="the matrix after reload")
+    wait_until(lambda: _matrix_counts(dash_duo) == new_counts, what="the matrix after reload")
     assert dash_duo.get_logs() == []
 
 
@@ -108,9 +99,9 @@ def test_compare_versions_updates_url_and_verdict_and_reload_restores(dash_duo):
     assert axe_violations(dash_duo.driver) == []
 
     _choose(dash_duo, "#compare-a", "v1")
-    _wait(lambda: _query(dash_duo).get("a") == "1", timeout=60, what="the URL to hold a=1")
+    wait_until(lambda: _query(dash_duo).get("a") == "1", timeout=60, what="the URL to hold a=1")
     assert _query(dash_duo) == {"model": "customer-churn", "a": "1", "b": "4"}
-    _wait(lambda: dash_duo.find_element("#verdict").text not in ("", first), timeout=60,
+    wait_until(lambda: dash_duo.find_element("#verdict").text not in ("", first), timeout=60,
           what="a new verdict")
     verdict = dash_duo.find_element("#verdict").text
     assert "version 1" in verdict and "Version 4" in verdict
