@@ -6,7 +6,6 @@ when MLflow is not installed.
 """
 from __future__ import annotations
 
-import time
 
 import dash
 import pytest
@@ -14,7 +13,7 @@ import pytest
 from app import Settings, create_app
 from contract.contract_content import CONTENT, Content, write_mlflow
 from contract.mlflow_server import MlflowServer, needs_mlflow
-from browser_helpers import axe_violations, click, wait_cards
+from browser_helpers import axe_violations, click, wait_cards, wait_until
 
 pytestmark = [pytest.mark.browser, needs_mlflow]
 
@@ -32,15 +31,6 @@ def sqlite_uri(tmp_path_factory) -> str:
     write_mlflow(CONTENT, MlflowClient(tracking_uri=uri, registry_uri=uri),
                  artifact_location=(root / "artifacts").as_uri())
     return uri
-
-
-def _wait(predicate, timeout=30, what="condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_portfolio_and_model_page_on_an_mlflow_store(dash_duo, sqlite_uri):
@@ -101,7 +91,7 @@ def test_server_that_stops_mid_session_shows_a_banner_and_recovers(dash_duo, tmp
         assert axe_violations(dash_duo.driver) == []
 
         server.start()  # the same port, the same store
-        _wait(lambda: not dash_duo.find_elements("#registry-banner-alert"), 60,
+        wait_until(lambda: not dash_duo.find_elements("#registry-banner-alert"), 60,
               "the banner to go")
         dash_duo.wait_for_element("#versions-table", timeout=30)  # the page reloaded itself
         assert dash_duo.find_element("h1").text == "churn"

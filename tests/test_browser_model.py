@@ -1,7 +1,6 @@
 """The model page's threshold control and the compare page's version choice, in a browser."""
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -26,16 +25,11 @@ def _query(dash_duo) -> dict:
 def _choose(dash_duo, dropdown: str, text: str):
     """Open a dropdown and pick the option whose text starts with ``text``."""
     click(dash_duo, dropdown)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        options = [o for o in dash_duo.find_elements("[role='option']")
-                   if o.text.strip().startswith(text)]
-        if options:
-            # The option list floats over the page; a script click is not blocked by it.
-            dash_duo.driver.execute_script("arguments[0].click()", options[0])
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"no option {text!r} in {dropdown}")
+    option = wait_until(lambda: next((o for o in dash_duo.find_elements("[role='option']")
+                                      if o.text.strip().startswith(text)), None),
+                        timeout=10, what=f"option {text!r} in {dropdown}")
+    # The option list floats over the page; a script click is not blocked by it.
+    dash_duo.driver.execute_script("arguments[0].click()", option)
 
 
 def _plotted(dash_duo, graph: str, script: str):
