@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn import metrics as skm
 
-from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, Evaluation, Model
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, Model
 
 
 @dataclass(frozen=True)
@@ -152,10 +152,6 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     not_above = np.searchsorted(neg, pos, side="right")
     pairs = below.sum(dtype=np.float64) + 0.5 * (not_above - below).sum(dtype=np.float64)
     return float(pairs / (len(pos) * len(neg)))
-
-
-def evaluation_metrics(model: Model, evaluation: Evaluation, threshold: float = 0.5):
-    return compute_metrics(model, evaluation.frame, threshold)
 
 
 def is_better(metric: str, new: float, old: float) -> bool:

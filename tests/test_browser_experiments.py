@@ -5,7 +5,6 @@ Runs in headless Chromium through dash_duo: ``pytest --headless``.
 """
 from __future__ import annotations
 
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest

@@ -11,7 +11,7 @@ import dash
 import pytest
 
 from app import Settings, create_app
-from contract.contract_content import CONTENT, Content, write_mlflow
+from contract.contract_content import CONTENT, Content, write_sqlite_store, write_mlflow
 from contract.mlflow_server import MlflowServer, needs_mlflow
 from browser_helpers import axe_violations, click, wait_cards, wait_until
 
@@ -25,12 +25,7 @@ def desktop_window(dash_duo):
 
 @pytest.fixture(scope="module")
 def sqlite_uri(tmp_path_factory) -> str:
-    from mlflow import MlflowClient
-    root = tmp_path_factory.mktemp("browser-mlflow")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    write_mlflow(CONTENT, MlflowClient(tracking_uri=uri, registry_uri=uri),
-                 artifact_location=(root / "artifacts").as_uri())
-    return uri
+    return write_sqlite_store(tmp_path_factory.mktemp("browser-mlflow"))
 
 
 def test_portfolio_and_model_page_on_an_mlflow_store(dash_duo, sqlite_uri):

@@ -17,7 +17,7 @@ from registry import RegistryError, open_source
 from registry.folder import FolderSource
 from registry.model import Problem
 
-from contract.contract_content import CONTENT, write_mlflow
+from contract.contract_content import write_sqlite_store
 from contract.mlflow_server import HAVE_MLFLOW, free_port, needs_mlflow
 
 
@@ -69,12 +69,7 @@ def test_without_mlflow_an_mlflow_uri_says_how_to_install():
 # ------------------------------------------------------------------ with MLflow
 @pytest.fixture(scope="module")
 def sqlite_store(tmp_path_factory) -> str:
-    from mlflow import MlflowClient
-    root = tmp_path_factory.mktemp("mlflow-unit")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    write_mlflow(CONTENT, MlflowClient(tracking_uri=uri, registry_uri=uri),
-                 artifact_location=(root / "artifacts").as_uri())
-    return uri
+    return write_sqlite_store(tmp_path_factory.mktemp("mlflow-unit"))
 
 
 @needs_mlflow

@@ -261,3 +261,13 @@ def write_mlflow(content: Content, client, artifact_location: str | None = None)
                              params=[Param(k, str(x)) for k, x in r.params.items()],
                              tags=[RunTag(k, v) for k, v in r.tags.items()])
             client.set_terminated(rid, end_time=_ms(r.end))
+
+
+def write_sqlite_store(root, content: Content = CONTENT) -> str:
+    """``content`` written with the real MLflow client into a new sqlite store under ``root``;
+    returns its URI."""
+    from mlflow import MlflowClient
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    write_mlflow(content, MlflowClient(tracking_uri=uri, registry_uri=uri),
+                 artifact_location=(root / "artifacts").as_uri())
+    return uri
