@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export TMPDIR ?= /tmp
 
-.PHONY: run test install browser sample bench clean
+.PHONY: run test install browser axe sample bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,16 +18,25 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-# Debian's Chromium and its driver, for the browser tests (dash_duo) and image export.
+# Debian's Chromium and its driver (browser tests, image export), and npm for axe-core.
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
+	  command -v npm >/dev/null || \
 	  ( $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver )
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver npm )
+
+# The pinned accessibility rule engine the browser tests inject (tests/axe/package-lock.json).
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json | browser
+	cd tests/axe && npm ci --no-audit --no-fund --silent
+	touch $@
+
+axe: $(AXE)
 
 run: install
 	$(PY) app.py $(ARGS)
 
-test: install browser
+test: install browser axe
 	mkdir -p $(TMPDIR)/modeldeck-tests
 	TMPDIR=$(TMPDIR)/modeldeck-tests $(PY) -m pytest --headless $(PYTEST_ARGS)
 
@@ -36,4 +45,4 @@ sample: install
 	$(PY) data/build_sample.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache tests/axe/node_modules

@@ -115,3 +115,10 @@ def problems_alert(problems: list[Problem], heading: str = "Some registry files 
         html.H2(heading, className="h6 alert-heading"),
         html.Ul([html.Li(str(p), className="small") for p in problems], className="mb-0"),
     ], color="warning", className="mb-3")
+
+
+def scroll_table(table, label: str) -> html.Div:
+    """A wide table in a region that scrolls sideways on narrow screens. The region is a tab
+    stop with a name, so keyboard users can scroll it too (axe: scrollable-region-focusable)."""
+    return html.Div(table, className="table-responsive", tabIndex=0, role="region",
+                    **{"aria-label": label})

@@ -10,6 +10,7 @@ from dash import html
 
 from analysis.experiments import Axis, Curves, GroupCurves, Importance
 
+from .cards import scroll_table
 from .figures import styled
 from .theme import GREY, PALETTE
 
@@ -199,8 +200,7 @@ def comparison_table(table: pd.DataFrame, same: int, only_differences: bool, sho
         note.append("These runs do not differ in any field.")
     return html.Div([
         html.P(" ".join(note), className="small text-muted", id="cmp-table-note"),
-        html.Div(dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, bordered=True,
-                           className="align-middle md-compare-table"),
-                 className="table-responsive", tabIndex=0, role="region",
-                 **{"aria-label": "Runs side by side"}) if rows else None,
+        scroll_table(dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, bordered=True,
+                               className="align-middle md-compare-table"),
+                     "Runs side by side") if rows else None,
     ])

@@ -15,6 +15,7 @@ from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import GLOSSARY, format_difference, format_value, interval_text
 from analysis.metrics import METRICS
+from components.cards import scroll_table
 from components.evaluation_figures import (
     calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
     pr_figure, roc_figure, segment_delta_figure,
@@ -155,8 +156,9 @@ def _metric_table(comp, model, a, b):
             html.Td(word, className="delta-better" if r.significant and r.better else
                     ("delta-worse" if r.significant else "")),
         ]))
-    return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, responsive=True,
-                     id="compare-table", className="align-middle w-auto")
+    return scroll_table(dbc.Table([head, html.Tbody(rows)], size="sm", hover=True,
+                                  id="compare-table", className="align-middle w-auto"),
+                        "Both versions side by side")
 
 
 def _overlays(d, m, va, vb, ea, eb, t):

@@ -17,7 +17,7 @@ from analysis.language import (
 from analysis.metrics import METRICS
 from analysis.portfolio import champion_of, summarize
 from analysis.versions import metric_across_versions, version_table
-from components.cards import TASK_LABEL, problems_alert, status_badge
+from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.evaluation_figures import (
     calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
     per_class_figure, pr_figure, predicted_vs_actual_figure, residuals_figure, roc_figure,
@@ -371,5 +371,6 @@ def _versions_table(table, metric, unit):
             html.Td(r.logged or "—", className="small"),
             html.Td(r.description or "—"),
         ]))
-    return dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True, responsive=True,
-                     size="sm", id="versions-table", className="align-middle")
+    return scroll_table(dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
+                                  size="sm", id="versions-table", className="align-middle"),
+                        "Versions")

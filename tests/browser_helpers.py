@@ -2,17 +2,35 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+
+AXE_JS = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_source() -> str:
+    """The pinned axe-core (tests/axe/package.json, installed by ``make test`` with npm)."""
+    if not AXE_JS.is_file():
+        raise RuntimeError(f"{AXE_JS} is missing: run `make test` (it runs `npm ci` in tests/axe)")
+    return AXE_JS.read_text(encoding="utf-8")
 
 
 def axe_violations(driver, serious_only=True, ignore=None):
     """axe-core's violations on the current page (serious and critical ones by default), as
     readable strings. ``ignore(rule_id, target)`` drops single nodes a test has a stated
     reason to leave out (e.g. markup inside a third-party widget)."""
-    from axe_selenium_python import Axe
-    axe = Axe(driver)
-    axe.inject()
+    driver.execute_script(axe_source())
+    driver.set_script_timeout(60)
+    result = driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "axe.run(document, {resultTypes: ['violations']})"
+        ".then(r => done({version: axe.version, violations: r.violations}))"
+        ".catch(e => done({error: String(e)}));")
+    if "error" in result:
+        raise RuntimeError(f"axe-core failed: {result['error']}")
+    assert result["version"].startswith("4."), result["version"]
     out = []
-    for v in axe.run()["violations"]:
+    for v in result["violations"]:
         if serious_only and v["impact"] not in ("serious", "critical"):
             continue
         nodes = [n["target"] for n in v["nodes"]]

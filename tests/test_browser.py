@@ -13,7 +13,8 @@ import pytest
 from app import Settings, create_app
 from registry import SAMPLE_REGISTRY, open_source
 
-from browser_helpers import axe_violations, click, wait_cards  # noqa: E402 (tests/ on sys.path)
+from browser_helpers import axe_violations, click, wait_cards, wait_until  # noqa: E402 (tests/ on sys.path)
+from test_browser_experiments import GRID_CONTAINERS  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -143,3 +144,32 @@ def test_cost_of_a_miss_moves_the_best_threshold_and_the_money(dash_duo):
     assert dash_duo.find_element("#what-if-cost_fn").get_attribute("value") == "0"
     assert axe_violations(dash_duo.driver) == []
     assert dash_duo.get_logs() == []
+
+
+EVERY_PAGE = ("/", "/models/customer-churn", "/models/digits", "/models/diabetes-progression",
+              "/compare?model=customer-churn", "/monitoring/customer-churn", "/recommendations",
+              "/experiments",
+              "/experiments/compare?experiment=churn-sweep&runs=sweep-001&runs=sweep-002"
+              "&runs=sweep-003")
+
+
+def test_every_page_passes_a_current_axe_core(dash_duo):
+    """Each page template, once it has settled, has no serious or critical violation under
+    the pinned axe-core 4.x (tests/axe/package.json)."""
+    dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
+    driver = dash_duo.driver
+    found = {}
+    for path in EVERY_PAGE:
+        driver.get(dash_duo.server_url + path)
+        dash_duo.wait_for_element("h1", timeout=60)
+        wait_until(lambda: driver.execute_script(
+            "return document.readyState === 'complete' && "
+            "!document.querySelector('[data-dash-is-loading=\"true\"], .dash-spinner, "
+            "._dash-loading-callback')"), timeout=60, what=f"{path} to settle")
+        # AG Grid's own empty containers on /experiments: see test_browser_experiments.py
+        problems = axe_violations(driver, ignore=lambda rule, target: (
+            rule == "aria-required-children" and len(target) == 1
+            and target[0] in GRID_CONTAINERS))
+        if problems:
+            found[path] = problems
+    assert found == {}
