@@ -276,7 +276,13 @@ def install_auth(app, settings: AuthSettings) -> bool:
             session[NEXT_KEY] = _safe_next(request.args.get("next"))
             redirect_uri = (settings.public_url + "/auth/callback" if settings.public_url
                             else url_for("modeldeck_oidc_callback", _external=True))
-            return oidc.authorize_redirect(redirect_uri)
+            try:
+                return oidc.authorize_redirect(redirect_uri)
+            except Exception as e:  # the provider's discovery document cannot be fetched
+                log.error("OIDC provider %s cannot be reached: %s: %s", settings.oidc_issuer,
+                          type(e).__name__, e)
+                return _login_page(settings, "The company sign-in service does not answer "
+                                   "right now. Please try again in a minute.", ""), 503
 
         @server.route("/auth/callback", endpoint="modeldeck_oidc_callback")
         def oidc_callback():

@@ -294,3 +294,12 @@ def test_settings_read_from_the_environment(monkeypatch, tmp_path):
 def test_incomplete_login_settings_refuse_to_start(auth, says):
     with pytest.raises(AuthConfigError, match=says):
         create_app(Settings(auth=auth))
+
+
+def test_a_provider_that_does_not_answer_is_a_message_not_an_error(registry):
+    from contract.mlflow_server import free_port
+    app = create_app(Settings(registry=str(registry), auth=AuthSettings(
+        secret_key=SECRET, oidc_issuer=f"http://127.0.0.1:{free_port()}",
+        oidc_client_id=CLIENT_ID, oidc_client_secret=CLIENT_SECRET)))
+    r = app.server.test_client().get("/login/oidc")
+    assert r.status_code == 503 and b"does not answer" in r.data
