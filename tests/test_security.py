@@ -2,8 +2,8 @@
 where other machines could reach the app (serving/security.py, registry/naming.py)."""
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import logging
 import os
 import re
