@@ -239,7 +239,7 @@ def install_auth(app, settings: AuthSettings) -> bool:
         path = request.path
         if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or session.get(USER_KEY):
             return None
-        if request.method == "GET" and _wants_page(path):
+        if request.method in ("GET", "HEAD") and _wants_page(path):
             return redirect(url_for("modeldeck_login", next=_here()))
         return Response('{"error": "login required", "login": "/login"}', status=401,
                         mimetype="application/json")
