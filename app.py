@@ -23,7 +23,10 @@ from flask_caching import Cache
 from components.shell import app_shell, registry_banner
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
+from registry.naming import public_problem
 from reports.routes import register_export
+from serving.auth import AuthConfigError, AuthSettings, install_auth
+from serving.security import UnsafeSettings, install_security
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("modeldeck")
@@ -43,6 +46,8 @@ class Settings:
                                                  "CACHE_THRESHOLD": 2000})
     # How often an open page asks whether the registry still answers (banner, recovery).
     status_poll_seconds: float = 15.0
+    # Login (serving/auth.py): off unless set up; required to bind beyond this machine.
+    auth: AuthSettings = field(default_factory=AuthSettings)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,7 +55,8 @@ class Settings:
         return cls(registry=default_registry(),
                    host=env.get("MODELDECK_HOST", "127.0.0.1"),
                    port=int(env.get("MODELDECK_PORT", "8050")),
-                   debug=env.get("MODELDECK_DEBUG", "").lower() in ("1", "true", "yes"))
+                   debug=env.get("MODELDECK_DEBUG", "").lower() in ("1", "true", "yes"),
+                   auth=AuthSettings.from_env(env))
 
 
 INDEX = """<!DOCTYPE html>
@@ -99,8 +105,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     try:
         deck = CachedSource(open_source(settings.registry), cache)
     except RegistryError as e:
-        log.error("cannot open registry: %s", e)
-        deck = BrokenSource(settings.registry, e)
+        log.error("cannot open registry %s: %s", settings.registry, e)
+        # viewers see the registry's name, never the server's path (registry/naming.py)
+        deck = BrokenSource(settings.registry,
+                            RegistryError(public_problem(e.problem, settings.registry)))
     server.extensions["modeldeck"] = deck
     server.extensions["modeldeck.settings"] = settings
 
@@ -112,7 +120,9 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
             abort(404)
         return send_file(css, mimetype="text/css", max_age=86400)
 
-    app.layout = app_shell(settings.title, settings.status_poll_seconds)
+    login_on = install_auth(app, settings.auth)  # serving/auth.py: login before everything
+    install_security(app, settings)  # serving/security.py: headers; no data to others unasked
+    app.layout = app_shell(settings.title, settings.status_poll_seconds, sign_out=login_on)
     _registry_status_callbacks(app)
     register_export(app)  # chart downloads, report buttons, /export/... (reports/)
     return app
@@ -159,8 +169,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="Dash debug mode (reloader, dev tools); never on a shared server")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings(registry=args.registry, host=args.host, port=args.port, debug=args.debug)
-    app = create_app(settings)
+    settings = Settings(registry=args.registry, host=args.host, port=args.port, debug=args.debug,
+                        auth=env.auth)
+    try:
+        app = create_app(settings)
+    except (UnsafeSettings, AuthConfigError) as e:
+        parser.exit(2, f"ModelDeck did not start: {e}\n")
     log.info("ModelDeck on http://%s:%s reading %s", args.host, args.port, args.registry)
     app.run(host=args.host, port=args.port, debug=args.debug)
 

@@ -28,13 +28,17 @@ def registry_banner(problem: Problem | None):
     ], color="danger", className="mb-3", id="registry-banner-alert")
 
 
-def app_shell(title: str, poll_seconds: float = 15.0):
+def app_shell(title: str, poll_seconds: float = 15.0, sign_out: bool = False):
+    """``sign_out``: the login is on (serving/auth.py), so the bar offers to sign out."""
+    account = [dbc.Nav(dbc.NavItem(dbc.NavLink("Sign out", href="/logout", external_link=True,
+                                               id="sign-out")), navbar=True)] if sign_out else []
     return html.Div([
         html.A("Skip to main content", href="#main", className="visually-hidden-focusable"),
         html.Header(dbc.Navbar(
             dbc.Container([
                 dbc.NavbarBrand(title, href="/", className="fw-semibold"),
                 dbc.Nav(nav_links(), navbar=True, className="me-auto"),
+                *account,
             ], fluid=True),
             color="dark", dark=True, className="mb-3",
         )),

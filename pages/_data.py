@@ -5,6 +5,7 @@ from flask import current_app
 
 from registry.cached import CachedSource
 from registry.model import Problem, RegistryError
+from registry.naming import public_problem
 
 
 def deck() -> CachedSource:
@@ -27,5 +28,5 @@ def registry_problem() -> Problem | None:
     try:
         source.source.data_version(None)
     except RegistryError as e:
-        return e.problem
+        return public_problem(e.problem, source.uri)
     return None

@@ -14,6 +14,7 @@ from analysis.recommend import headline
 from components.cards import advice_line, model_card, problem_card, problems_alert
 from components.messages import registry_unavailable
 from registry import RegistryError
+from registry.naming import display_name
 
 from ._data import deck
 
@@ -45,7 +46,7 @@ def layout(**_query):
     counts = _status_counts(cards)
     return html.Div([
         html.H1("Model portfolio", className="h3 mt-2"),
-        html.P(f"{len(listing.items)} models in {d.uri}. {counts}", className="text-muted",
+        html.P(f"{len(listing.items)} models in {display_name(d.uri)}. {counts}", className="text-muted",
                id="portfolio-summary"),
         problems_alert(loose),
         dcc.Store(id="portfolio-trigger", data=True),

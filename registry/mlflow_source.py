@@ -46,6 +46,7 @@ import pandas as pd
 
 from .base import Listing, Source
 from .folder import check_prediction_columns
+from .naming import display_name, redact
 from .model import (
     COL_TIME, COL_VERSION, HISTORY_COLUMNS, TASKS, BusinessSettings, Evaluation, Experiment,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
@@ -691,7 +692,7 @@ def explain(uri: str, error: Exception, what: str = "") -> Problem:
     code = getattr(error, "error_code", "") or ""
     doing = f" while {what}" if what else ""
     if isinstance(error, ImportError):
-        return Problem(path=uri, field="", message=(
+        return Problem(path=display_name(uri), field="", message=(
             f"the Python package {error.name or 'for this database'} is missing{doing}; "
             "install the database driver MLflow needs for this URI (for example "
             "psycopg2-binary for postgresql://, pymysql for mysql://)"))
@@ -718,7 +719,7 @@ def explain(uri: str, error: Exception, what: str = "") -> Problem:
                "path and that the database was made by a compatible MLflow version")
     else:
         msg = f"MLflow could not answer{doing}: {_short(text)}"
-    return Problem(path=uri, field="", message=msg)
+    return Problem(path=display_name(uri), field="", message=redact(msg, uri))
 
 
 def _short(text: str, n: int = 240) -> str:

@@ -38,6 +38,7 @@ from components.evaluation_figures import (
 from components.monitoring_figures import drift_heatmap, performance_over_time
 from components.recommendation_figures import evidence_figure as draw_evidence
 from registry.model import COL_TIME, RegistryError
+from registry.naming import display_name
 
 from .images import ExportMeta, safe_name
 
@@ -267,7 +268,7 @@ def _versions_text(versions) -> str:
 
 
 def _provenance(deck, model_names: list[str], extra: list[tuple[str, str]]) -> tuple:
-    rows = [("Registry", str(deck.uri))]
+    rows = [("Registry", display_name(deck.uri))]
     for name in model_names:
         try:
             versions = deck.versions(name).items

@@ -13,6 +13,7 @@ import pytest
 from app import Settings, create_app
 from contract.contract_content import CONTENT, Content, write_sqlite_store, write_mlflow
 from contract.mlflow_server import MlflowServer, needs_mlflow
+from registry.naming import display_name
 from browser_helpers import axe_violations, click, wait_cards, wait_until
 
 pytestmark = [pytest.mark.browser, needs_mlflow]
@@ -33,7 +34,8 @@ def test_portfolio_and_model_page_on_an_mlflow_store(dash_duo, sqlite_uri):
     dash_duo.driver.get(dash_duo.server_url + "/")
     cards = wait_cards(dash_duo, len(CONTENT.models))
     assert len(cards) == len(CONTENT.models)
-    assert sqlite_uri in dash_duo.find_element("#portfolio-summary").text
+    summary = dash_duo.find_element("#portfolio-summary").text
+    assert display_name(sqlite_uri) in summary and sqlite_uri not in summary
     assert not dash_duo.find_elements("#registry-banner-alert")
     assert axe_violations(dash_duo.driver) == []
 

@@ -139,7 +139,7 @@ def test_appendix_has_the_glossary_and_provenance(deck, registry, churn):
     assert f"• {roc_term}: {roc_meaning}" in glossary.splitlines()
     table = _named(_slide(prs, "Appendix: data provenance"), "Provenance")[0].table
     rows = {table.cell(i, 0).text: table.cell(i, 1).text for i in range(1, len(table.rows))}
-    assert rows["Registry"] == str(registry)
+    assert rows["Registry"] == registry.name  # its name, not the server's path
     assert rows["churn: versions"] == "v1 (Archived), v2 (champion), v3 (challenger)"
     assert rows["churn: evaluation rows"] == "v1: 400 rows, v2: 400 rows, v3: 400 rows"
     assert "Generated at" in rows and rows["Evaluation rows of v2"] == "400 labelled rows"

@@ -1,0 +1,1 @@
+"""Serving ModelDeck to a team: login (auth.py), headers and exposure checks (security.py)."""
