@@ -65,10 +65,12 @@ class ModelDeckEvaluator(ModelEvaluator):
                  extra_metrics=None, custom_artifacts=None, predictions=None,
                  **kwargs) -> EvaluationResult:
         config = dict(evaluator_config or {})
-        unknown = sorted(set(config) - set(OPTIONS) - {"col_mapping"})
+        unknown = sorted(set(config) - set(OPTIONS))
         if unknown:
-            raise ValueError(f"evaluator_config['modeldeck'] has unknown options {unknown}; "
-                             f"known: {', '.join(OPTIONS)}")
+            # Not an error: without `evaluators`, MLflow hands one flat evaluator_config to
+            # every installed evaluator, so options meant for the others arrive here too.
+            log.warning("modeldeck evaluator: ignoring options %s (its options: %s)",
+                        unknown, ", ".join(OPTIONS))
         split = str(config.get("split", "test"))
         features = _features_frame(dataset)
         y_true = np.asarray(dataset.labels_data)

@@ -30,7 +30,7 @@ def tracking_store(folder: Path):
         mlflow.clear_active_model()  # log_model makes the logged model the active one
 
 
-def _start_run():
+def start_run():
     import mlflow
     return mlflow.start_run(
         experiment_id=mlflow.MlflowClient().get_experiment_by_name(EXPERIMENT).experiment_id)
@@ -42,7 +42,7 @@ def evaluate_and_register(name: str, estimator, X, y, model_type: str, config=No
     Returns (run_id, version, evaluation result)."""
     import mlflow
 
-    with _start_run() as run:
+    with start_run() as run:
         # pip_requirements given: MLflow need not infer them (a slow subprocess)
         mlflow.sklearn.log_model(estimator, name="model", pip_requirements=[])
         result = mlflow.models.evaluate(
@@ -60,7 +60,7 @@ def evaluate_static(name: str, data, model_type: str, config=None, predictions="
     evaluator's. Returns (run_id, version, result)."""
     import mlflow
 
-    with _start_run() as run:
+    with start_run() as run:
         result = mlflow.models.evaluate(
             data=data, targets="y", predictions=predictions, model_type=model_type,
             evaluators=EVALUATORS,

@@ -18,7 +18,9 @@ from sklearn.preprocessing import StandardScaler
 
 from analysis.metrics import compute_metrics
 from contract.mlflow_server import needs_mlflow
-from mlflow_evaluate_helpers import evaluate_and_register, evaluate_static, tracking_store
+from mlflow_evaluate_helpers import (
+    evaluate_and_register, evaluate_static, start_run, tracking_store,
+)
 
 pytestmark = needs_mlflow
 
@@ -191,11 +193,22 @@ def test_without_probabilities_only_labels_are_logged_and_a_note_says_so(store):
     assert err.value.problem.field == "y_score"
 
 
-def test_a_wrong_option_is_an_error_that_names_it(store):
+def test_without_evaluators_it_runs_too_and_names_options_it_ignores(store, caplog):
+    # evaluators=None: MLflow runs every installed evaluator and gives each the same options
+    import mlflow
+    with caplog.at_level("WARNING", logger="registry.mlflow_evaluator"), start_run() as run:
+        mlflow.models.evaluate(data=_static_binary(seed=4), targets="y", predictions="pred",
+                               model_type="classifier", evaluator_config=NO_SHAP)
+    assert "ignoring options ['log_model_explainability']" in caplog.text
+    assert _tags(run.info.run_id)["modeldeck.task"] == "binary"
+    assert "accuracy_score" in _metrics(run.info.run_id)
+
+
+def test_a_segment_or_score_column_that_is_not_there_is_an_error_naming_it(store):
     df = _static_binary(seed=4)
-    with pytest.raises(ValueError, match="unknown options.*'segment'"):
-        evaluate_static("bad-options", df, "classifier", {"segment": ["region"]},
-                        default_config=NO_SHAP)
     with pytest.raises(ValueError, match="no column 'town'"):
         evaluate_static("bad-options", df, "classifier", {"segments": ["town"]},
+                        default_config=NO_SHAP)
+    with pytest.raises(ValueError, match="option 'scores': no column 'proba'"):
+        evaluate_static("bad-options", df, "classifier", {"scores": "proba"},
                         default_config=NO_SHAP)
