@@ -32,8 +32,9 @@ def store(tmp_path_factory):
 
 
 def _read(uri: str, name: str, version: int, run_id: str):
-    """The model and its evaluation rows as ModelDeck reads them. Until the reader takes the
-    task from the run (branch mlflow-models), the registered model gets the run's task tag."""
+    """The model and its evaluation rows as ModelDeck reads them, with the run's task and
+    positive label also set on the registered model (set_model_settings): these tests are
+    about the rows. tests/test_browser_mlflow_evaluator.py reads a model without them."""
     import mlflow
     from registry.mlflow_log import set_model_settings
     from registry.mlflow_source import MlflowSource
