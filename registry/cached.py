@@ -11,7 +11,9 @@ so they are never pickled.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Protocol
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, ContextManager, Protocol
 
 from .base import Listing, Source
 from .model import Evaluation, Model, ModelVersion, Monitoring, Problem, RegistryError
@@ -22,6 +24,39 @@ class CacheLike(Protocol):
     def set(self, key: str, value: Any, timeout: int | None = None) -> Any: ...
 
 
+class Locks(Protocol):
+    """Named locks: ``hold(name)`` waits (bounded) until no one else holds ``name`` and
+    yields True, or yields False when the wait timed out (the caller goes on unlocked)."""
+
+    def hold(self, name: str) -> ContextManager[bool]: ...
+
+
+class ThreadLocks:
+    """Locks shared by the threads of one process (enough with one worker process).
+    ``serving.locks`` has the ones shared by processes (a file lock, a Redis lock)."""
+
+    def __init__(self, wait: float = 60.0):
+        self.wait = wait
+        self._guard = threading.Lock()
+        self._locks: dict[str, list] = {}  # name -> [lock, how many threads use it]
+
+    @contextmanager
+    def hold(self, name: str):
+        with self._guard:
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        got = entry[0].acquire(timeout=self.wait)
+        try:
+            yield got
+        finally:
+            if got:
+                entry[0].release()
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    self._locks.pop(name, None)
+
+
 class _NoCache:
     def get(self, key):
         return None
@@ -30,12 +65,17 @@ class _NoCache:
         return True
 
 
-
 class CachedSource:
-    def __init__(self, source: Source, cache: CacheLike | None = None, timeout: int = 3600):
+    """``locks`` make a result computed once (single flight): when a key is missing, the
+    first asker computes it while the others wait for it, across threads and — with a
+    shared lock (``serving.locks``) — across worker processes and machines."""
+
+    def __init__(self, source: Source, cache: CacheLike | None = None, timeout: int = 3600,
+                 locks: Locks | None = None):
         self.source = source
         self.cache = cache if cache is not None else _NoCache()
         self.timeout = timeout
+        self.locks = locks if locks is not None else ThreadLocks()
         self._prefix = "md:" + hashlib.blake2b(source.uri.encode(), digest_size=6).hexdigest()
 
     @property
@@ -48,11 +88,18 @@ class CachedSource:
         stable across processes (strings, numbers, dataclasses of them)."""
         full = f"{self._prefix}:{model}:{self.source.data_version(model)}:{key!r}"
         hit = self.cache.get(full)
-        if hit is None:
+        if hit is not None:
+            return hit[0]
+        name = hashlib.blake2b(full.encode(), digest_size=12).hexdigest()
+        with self.locks.hold(name):
+            # Whoever held the lock before us may have computed it; a wait that timed out
+            # computes too (slower, never stuck).
+            hit = self.cache.get(full)
+            if hit is not None:
+                return hit[0]
             value = compute()
             self.cache.set(full, (value,), timeout=self.timeout)
             return value
-        return hit[0]
 
     # ------------------------------------------------------------ reads
     def models(self) -> Listing[tuple[Model, ...]]:

@@ -19,7 +19,7 @@ from plotly.offline import get_plotlyjs
 
 from .branding import Branding
 from .content import Report
-from .images import ExportError, footer_text
+from .images import ExportError, footer_text, render_slot
 
 CHART_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d"],
@@ -140,7 +140,8 @@ def html_to_pdf(document: bytes, timeout: float = 90) -> bytes:
                "--run-all-compositor-stages-before-draw",
                f"--print-to-pdf={out}", src.as_uri()]
         try:
-            subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
+            with render_slot():  # a bounded number of these browsers at once
+                subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
         except (subprocess.SubprocessError, OSError) as e:
             raise ExportError("Chromium could not print the report to PDF.") from e
         if not out.exists() or out.stat().st_size == 0:

@@ -16,13 +16,17 @@ import asyncio
 import atexit
 import base64
 import copy
+import fcntl
 import logging
 import os
 import re
 import shutil
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,6 +48,83 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 class ExportError(Exception):
     """An export that cannot be produced; the message is safe to show to the user."""
+
+
+class RendererBusy(ExportError):
+    """Every render slot stayed taken for the whole wait: try again in ``retry_after`` s."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("Many exports are being prepared right now; "
+                         f"please try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+# ------------------------------------------------------------------ how many renders at once
+class RenderSlots:
+    """At most ``size`` renders (a chart in kaleido's Chromium, a report printed to PDF) at
+    once; the others queue for up to ``wait`` seconds, then get ``RendererBusy`` — a 503
+    with Retry-After — instead of starting browsers until memory runs out.
+
+    With ``folder`` the slots are ``flock``-ed files there, shared by every worker process
+    of the machine (the kernel frees a slot whose holder died); without, they are a
+    semaphore of this process."""
+
+    POLL = 0.05
+
+    def __init__(self, size: int = 2, folder: Path | None = None, wait: float = 20.0):
+        self.size, self.wait = max(1, int(size)), float(wait)
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._semaphore = threading.BoundedSemaphore(self.size)
+
+    @contextmanager
+    def take(self):
+        if self.folder is None:
+            if not self._semaphore.acquire(timeout=self.wait):
+                raise RendererBusy(self._retry_after())
+            try:
+                yield
+            finally:
+                self._semaphore.release()
+            return
+        fd = self._take_file()
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _take_file(self) -> int:
+        deadline = time.monotonic() + self.wait
+        while True:
+            for i in range(self.size):
+                fd = os.open(self.folder / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    os.close(fd)
+            if time.monotonic() >= deadline:
+                raise RendererBusy(self._retry_after())
+            time.sleep(self.POLL)
+
+    def _retry_after(self) -> int:
+        return max(5, int(self.wait // 2))
+
+
+_slots = RenderSlots(int(os.environ.get("MODELDECK_RENDERS", "2")))
+
+
+def configure_renders(size: int, folder: Path | None = None, wait: float = 20.0) -> None:
+    """Set the process's render slots (``app.create_app`` does, from the settings)."""
+    global _slots
+    _slots = RenderSlots(size, folder, wait)
+
+
+def render_slot():
+    """``with render_slot(): …`` around any work that drives a Chromium."""
+    return _slots.take()
 
 
 # ------------------------------------------------------------------ the footer
@@ -147,6 +228,10 @@ class ChartRenderer:
                scale: float = 1) -> bytes:
         if fmt not in IMAGE_FORMATS:
             raise ExportError(f"'{fmt}' is not an image format ({', '.join(IMAGE_FORMATS)}).")
+        with render_slot():
+            return self._render(fig, fmt, width, height, scale)
+
+    def _render(self, fig, fmt, width, height, scale) -> bytes:
         loop, k = self._ensure()
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
         future = asyncio.run_coroutine_threadsafe(k.calc_fig(fig, opts=opts), loop)
