@@ -27,6 +27,7 @@ from reports.images import configure_renders
 from reports.routes import register_export
 from serving import config as serving, jobs, web
 from serving.locks import shared_locks
+from serving.pages import cache_layouts
 
 HERE = Path(__file__).resolve().parent
 log = logging.getLogger("modeldeck")
@@ -109,6 +110,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         background_callback_manager=manager,
     )
     app.index_string = INDEX
+    from pages._data import deck as current_deck
+    cache_layouts(app, current_deck)  # warm views from the shared cache (serving/pages.py)
     server = app.server
     cache = Cache(app=server, config=settings.cache or serving.cache_config(
         settings.cache_url, settings.workers, state))

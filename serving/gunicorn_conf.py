@@ -28,3 +28,5 @@ max_requests_jitter = 500
 accesslog = os.environ.get("MODELDECK_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("MODELDECK_LOG_LEVEL", "info")
+# gunicorn's control socket is one path per user: two servers on a machine would collide.
+control_socket_disable = True
