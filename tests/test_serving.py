@@ -243,3 +243,55 @@ def test_compression_and_static_caching(tmp_path):
     assert "immutable" in css.headers["Cache-Control"]
     vendor = client.get("/vendor/bootstrap.min.css")
     assert "max-age=86400" in vendor.headers["Cache-Control"]
+
+
+# ------------------------------------------------------------------ background jobs (Celery)
+def _post_update(client, payload: dict, args: str = ""):
+    return client.post("/_dash-update-component" + args, json=payload)
+
+
+def test_report_built_by_a_celery_worker(tmp_path, tiny_registry, redis_url):
+    """With Redis, a report button's work goes to a real Celery worker (another process,
+    started as the deploy guide says); the web app only hands it over and polls."""
+    env = {**os.environ, "MODELDECK_CACHE_URL": redis_url, "MODELDECK_REGISTRY":
+           str(tiny_registry), "MODELDECK_STATE_DIR": str(tmp_path / "state"),
+           "PYTHONPATH": str(ROOT)}
+    celery = Path(sys.executable).parent / "celery"
+    worker = subprocess.Popen([str(celery), "-A", "app:celery_app", "worker", "--pool", "solo",
+                               "--loglevel", "WARNING"], cwd=ROOT, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        app = create_app(Settings(registry=str(tiny_registry), cache_url=redis_url, workers=2,
+                                  state_dir=str(tmp_path / "state")))
+        client = app.server.test_client()
+        page = client.get("/").get_data(as_text=True)
+        end_id = json.loads(page.split('<script id="_dash-config" type="application/json">')[1]
+                            .split("</script>")[0])["end_id"]
+        payload = {"output": "..report-download.data...report-status.children..",
+                   "outputs": [{"id": "report-download", "property": "data"},
+                               {"id": "report-status", "property": "children"}],
+                   "inputs": [{"id": "report-request", "property": "data",
+                               "value": {"fmt": "html", "search": "", "at": 1}}],
+                   "changedPropIds": ["report-request.data"],
+                   "state": [{"id": "report-params", "property": "data",
+                              "value": {"kind": "portfolio"}}]}
+        first = _post_update(client, payload, f"?endId={end_id}")
+        assert first.status_code == 200, first.get_data(as_text=True)
+        handle = first.get_json()
+        assert {"cacheKey", "job"} <= set(handle)  # handed over, not built in the request
+        deadline, answer = time.monotonic() + 90, None
+        while time.monotonic() < deadline:
+            r = _post_update(client, payload, f"?endId={end_id}&cacheKey={handle['cacheKey']}"
+                                              f"&job={handle['job']}")
+            body = r.get_json() if r.status_code == 200 and r.data else None
+            if body and "response" in body:
+                answer = body["response"]
+                break
+            assert worker.poll() is None, worker.stderr.read()
+            time.sleep(0.25)
+        assert answer is not None, "the worker never answered"
+        assert answer["report-status"]["children"].startswith("HTML report ready")
+        assert answer["report-download"]["data"]["filename"].endswith(".html")
+    finally:
+        worker.terminate()
+        worker.wait(20)
