@@ -28,12 +28,12 @@ class FileLocks:
         self.wait = wait
 
     @contextmanager
-    def hold(self, name: str):
+    def hold(self, name: str, wait: float | None = None):
         # Each hold opens its own descriptor: flock then also separates threads.
         fd = os.open(self.folder / f"{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
         got = False
         try:
-            deadline = time.monotonic() + self.wait
+            deadline = time.monotonic() + (self.wait if wait is None else wait)
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -59,12 +59,13 @@ class RedisLocks:
         self.wait, self.lease, self.prefix = wait, lease, prefix
 
     @contextmanager
-    def hold(self, name: str):
+    def hold(self, name: str, wait: float | None = None):
         import redis
 
+        wait = self.wait if wait is None else wait
         lock = self.client.lock(self.prefix + name, timeout=self.lease,
-                                blocking_timeout=self.wait, sleep=POLL)
-        got = lock.acquire()
+                                blocking_timeout=wait if wait > 0 else None, sleep=POLL)
+        got = lock.acquire(blocking=wait > 0)
         try:
             yield got
         finally:

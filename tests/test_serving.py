@@ -146,6 +146,46 @@ def test_registry_change_recomputes_once_per_question(tmp_path, tiny_registry):
     assert {m.description for m in deck.models().items if m.name == "churn"} == {"Who leaves"}
 
 
+def test_while_one_request_recomputes_others_get_the_previous_answer(tmp_path,
+                                                                     tiny_registry):
+    """After a change, requests arriving during the recomputation are answered at once
+    from the data as it was just before; a computation itself waits for fresh inputs, so
+    nothing cached mixes two versions."""
+    app = create_app(Settings(registry=str(tiny_registry), state_dir=str(tmp_path / "s")))
+    deck = app.server.extensions["modeldeck"]
+
+    def churn(listing):
+        return next(m.description for m in listing.items if m.name == "churn")
+    assert churn(deck.models()) == "Who will leave"
+    model_json = tiny_registry / "models" / "churn" / "model.json"
+    model_json.write_text(model_json.read_text().replace("Who will leave", "Who leaves"))
+    started, release = threading.Event(), threading.Event()
+    inner = deck.source.list_models
+
+    def slow():
+        started.set()
+        release.wait(20)
+        return inner()
+    deck.source.list_models = slow
+    first, nested = [], []
+    recompute = threading.Thread(target=lambda: first.append(deck.models()))
+    recompute.start()
+    assert started.wait(20)
+    t0 = time.monotonic()
+    assert churn(deck.models()) == "Who will leave"  # the previous answer, at once
+    assert time.monotonic() - t0 < 2
+    builder = threading.Thread(target=lambda: nested.append(
+        deck.memo(("built on the listing",), None, lambda: churn(deck.models()))))
+    builder.start()
+    time.sleep(0.5)
+    assert nested == []  # a computation waits for the new listing
+    release.set()
+    recompute.join(20)
+    builder.join(20)
+    assert churn(first[0]) == "Who leaves" and nested == ["Who leaves"]
+    assert churn(deck.models()) == "Who leaves"
+
+
 def test_file_lock_times_out_instead_of_hanging(tmp_path):
     locks = FileLocks(tmp_path, wait=0.2)
     with locks.hold("k") as first:
