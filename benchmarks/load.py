@@ -260,6 +260,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", choices=("redis", "file"), default="redis",
                     help="Redis (default) or the state dir's FileSystemCache")
     ap.add_argument("--change-window", type=float, default=20.0)
+    ap.add_argument("--save-flows", type=Path, help="also write the recorded requests here")
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="modeldeck-load-"))
@@ -295,6 +296,8 @@ def main(argv=None) -> int:
               f"{args.seconds:.0f} s", flush=True)
 
         flows = record(base)  # this also warms the cache, like the first visitor of the day
+        if args.save_flows:
+            args.save_flows.write_text(json.dumps(flows, indent=1))
         for page, steps in flows.items():
             posts = sum(1 for s in steps if s["method"] == "POST")
             print(f"  {page}: {len(steps)} requests per page ({posts} callbacks)")

@@ -1,8 +1,11 @@
 """How a page reaches the registry: the app's one cached source."""
 from __future__ import annotations
 
+import json
+
 import dash
 from flask import Flask, current_app, has_app_context
+from plotly.utils import PlotlyJSONEncoder
 
 from registry.cached import CachedSource
 from registry.model import Problem, RegistryError
@@ -36,3 +39,13 @@ def registry_problem() -> Problem | None:
     except RegistryError as e:
         return e.problem
     return None
+
+
+def cached_outputs(key: tuple, model: str, build):
+    """A callback's outputs (components, figures) through the cached source, kept as the JSON
+    the browser receives: a repeated question (the same threshold, the same amounts) costs
+    a cache read instead of building the figures again. ``key`` names the question with
+    plain values; ``model`` is the model whose data they come from."""
+    text = deck().memo(("outputs",) + key, model, lambda: json.dumps(
+        build(), cls=PlotlyJSONEncoder, separators=(",", ":")))
+    return json.loads(text)

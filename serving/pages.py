@@ -4,9 +4,11 @@ the shared cache as JSON.
 Dash Pages calls ``layout(**path_and_query)`` on every visit, and ModelDeck's layouts build
 a dozen Plotly figures (≈0.3–1 s of CPU even when every number is cached). The layout of a
 page depends only on the registry's data, the page's address and the day (sentences such as
-"3 days ago"), so ``cache_layouts`` wraps each page's ``layout`` in ``CachedSource.memo``
-keyed by exactly those: computed once across workers and threads (single flight), re-built
-when any file of the registry changes (seen within ``VERSION_TTL``, one second). A registry that cannot be read is never cached: the
+"3 days ago"), so when Dash Pages renders a page for the browser, ``cache_layouts`` keeps
+the result in ``CachedSource.memo`` keyed by exactly those (called directly, a layout still
+returns Dash components): computed once across workers and threads (single flight),
+re-built when any file of the registry changes (seen within ``VERSION_TTL``, one second).
+A registry that cannot be read is never cached: the
 page then says why, and recovers on the next view.
 """
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections import OrderedDict
 from datetime import datetime, timezone
 
 import dash
+from flask import has_request_context, request
 from plotly.utils import PlotlyJSONEncoder
 
 from registry.model import RegistryError
@@ -64,9 +67,16 @@ def _remember(key: str, value=None):
         return value
 
 
+def _answering_a_callback() -> bool:
+    """True while Dash Pages renders a page for the browser (POST _dash-update-component)."""
+    return has_request_context() and request.path.endswith("/_dash-update-component")
+
+
 def cached_layout(layout, module: str, get_deck):
     @functools.wraps(layout)
     def wrapper(**kwargs):
+        if not _answering_a_callback():  # called directly (tests, Dash's checks): components
+            return layout(**kwargs)
         try:
             deck = get_deck()
             version = registry_version(deck)
