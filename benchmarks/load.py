@@ -1,7 +1,7 @@
 """Load test: ModelDeck under gunicorn + Redis, many simulated users, loopback only.
 
     .venv/bin/python benchmarks/load.py                   # 50 users, 180 s
-    .venv/bin/python benchmarks/load.py --seconds 60 --workers 4 --threads 1
+    .venv/bin/python benchmarks/load.py --seconds 60 --workers 4 --threads 4
 
 What it does, and stops by itself:
 1. copies the sample registry to a temporary folder, starts redis-server (no persistence)
@@ -256,7 +256,7 @@ def main(argv=None) -> int:
     ap.add_argument("--users", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=180)
     ap.add_argument("--workers", type=int, default=None, help="default: gunicorn_conf's")
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None, help="default: gunicorn_conf's")
     ap.add_argument("--cache", choices=("redis", "file"), default="redis",
                     help="Redis (default) or the state dir's FileSystemCache")
     ap.add_argument("--change-window", type=float, default=20.0)
@@ -271,7 +271,9 @@ def main(argv=None) -> int:
         shutil.copytree(SAMPLE, registry)
         env = {**os.environ, "MODELDECK_REGISTRY": str(registry),
                "MODELDECK_STATE_DIR": str(tmp / "state"),
-               "MODELDECK_THREADS": str(args.threads), "PYTHONPATH": str(ROOT)}
+               "PYTHONPATH": str(ROOT)}
+        if args.threads:
+            env["MODELDECK_THREADS"] = str(args.threads)
         if args.workers:
             env["MODELDECK_WORKERS"] = str(args.workers)
         if args.cache == "redis":
@@ -292,7 +294,8 @@ def main(argv=None) -> int:
         wait_port(port, procs[-1], 120)
         base = f"http://127.0.0.1:{port}"
         print(f"gunicorn {env.get('MODELDECK_WORKERS', 'default')} workers x "
-              f"{args.threads} threads, cache {args.cache}, {args.users} users, "
+              f"{env.get('MODELDECK_THREADS', 'default')} threads, cache {args.cache}, "
+              f"{args.users} users, "
               f"{args.seconds:.0f} s", flush=True)
 
         flows = record(base)  # this also warms the cache, like the first visitor of the day

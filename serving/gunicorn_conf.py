@@ -1,13 +1,13 @@
 """gunicorn settings for ModelDeck: ``gunicorn -c serving/gunicorn_conf.py app:server``
 (``make run`` does this). Every value can be changed from the environment:
 
-    MODELDECK_BIND=127.0.0.1:8050  MODELDECK_WORKERS=4  MODELDECK_THREADS=1
+    MODELDECK_BIND=127.0.0.1:8050  MODELDECK_WORKERS=4  MODELDECK_THREADS=4
     MODELDECK_TIMEOUT=60
 
-Worker processes, not threads, are what let two requests compute at the same time (the
-work is Python holding the GIL); threads only help while a request waits (on Redis, a
-slow MLflow server). The defaults come from benchmarks/load.py on a 2-core machine; see
-docs/deploy.md.
+Worker processes are what let two requests compute at the same time (the work is Python
+holding the GIL); threads let a worker answer warm requests while others wait on Redis, on
+a slow MLflow server, or on a result another worker is computing. The defaults come from
+benchmarks/load.py on a 2-core machine (4 x 4 beat 4 x 1 and 2 x 4); see docs/deploy.md.
 """
 import multiprocessing
 import os
@@ -16,7 +16,7 @@ bind = os.environ.get("MODELDECK_BIND", "127.0.0.1:8050")
 # Settings.from_env reads MODELDECK_WORKERS to choose a cache the workers share.
 workers = int(os.environ.setdefault(
     "MODELDECK_WORKERS", str(min(4, 2 * multiprocessing.cpu_count()))))
-threads = int(os.environ.get("MODELDECK_THREADS", "1"))
+threads = int(os.environ.get("MODELDECK_THREADS", "4"))
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = int(os.environ.get("MODELDECK_TIMEOUT", "60"))
 graceful_timeout = 20

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host", default=os.environ.get("MODELDECK_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("MODELDECK_PORT", "8050")))
     p.add_argument("--workers", type=int, help="worker processes (default: see deploy.md)")
-    p.add_argument("--threads", type=int, help="threads per worker (default 1)")
+    p.add_argument("--threads", type=int, help="threads per worker (default 4)")
     args = p.parse_args(argv)
     env = os.environ
     if args.registry:
