@@ -1,7 +1,9 @@
 # ModelDeck: two commands.
 #   make run    serve the dashboard on the bundled sample registry at http://127.0.0.1:8050
-#   make test   run every test (unit, contract, browser in headless Chromium)
+#               (gunicorn, several workers; docs/deploy.md)
+#   make test   run every test (unit, contract, browser in headless Chromium, a real Redis)
 # Both create .venv and install the pinned packages on first use.
+#   make dev    Dash's debug server (reloads on code changes), for working on ModelDeck
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,11 +11,11 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export TMPDIR ?= /tmp
 
-.PHONY: run test install browser axe sample bench clean
+.PHONY: run dev test install browser axe redis sample bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,mlflow]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,mlflow,redis]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,10 +35,20 @@ $(AXE): tests/axe/package.json tests/axe/package-lock.json | browser
 
 axe: $(AXE)
 
-run: install
-	$(PY) app.py $(ARGS)
+# Debian's Redis server: the serving tests start their own on a free loopback port.
+redis:
+	@command -v redis-server >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server )
 
-test: install browser axe
+# gunicorn with serving/gunicorn_conf.py; ARGS: --registry, --host, --port, --workers, --threads
+run: install
+	$(PY) -m serving.run $(ARGS)
+
+dev: install
+	$(PY) app.py --debug $(ARGS)
+
+test: install browser axe redis
 	mkdir -p $(TMPDIR)/modeldeck-tests
 	TMPDIR=$(TMPDIR)/modeldeck-tests $(PY) -m pytest --headless $(PYTEST_ARGS)
 

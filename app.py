@@ -12,7 +12,7 @@ import argparse
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import dash
@@ -24,8 +24,12 @@ from components.shell import app_shell, registry_banner
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
 from registry.naming import public_problem
+from reports.images import configure_renders
 from reports.routes import register_export
+from serving import config as serving, jobs, web
 from serving.auth import AuthConfigError, AuthSettings, install_auth
+from serving.locks import shared_locks
+from serving.pages import cache_layouts
 from serving.security import UnsafeSettings, install_security
 
 HERE = Path(__file__).resolve().parent
@@ -39,11 +43,15 @@ class Settings:
     port: int = 8050
     debug: bool = False
     title: str = "ModelDeck"
-    # Flask-Caching configuration; SimpleCache is per process. With several gunicorn workers
-    # use a shared backend (FileSystemCache, RedisCache) so they share computed results.
-    cache: dict = field(default_factory=lambda: {"CACHE_TYPE": "SimpleCache",
-                                                 "CACHE_DEFAULT_TIMEOUT": 3600,
-                                                 "CACHE_THRESHOLD": 2000})
+    # Flask-Caching configuration; None: chosen from cache_url and workers (serving/config.py):
+    # RedisCache with a redis:// URL, else a FileSystemCache in state_dir shared by the
+    # workers of this machine, or a SimpleCache when there is one worker.
+    cache: dict | None = None
+    cache_url: str = ""
+    workers: int = 1
+    state_dir: str = ""  # "" : $MODELDECK_STATE_DIR or $TMPDIR/modeldeck-<uid>
+    renders: int = 2  # charts/PDFs rendered at once on this machine; others queue (20 s)
+    exports_per_minute: int = 30  # per user, on /export/...
     # How often an open page asks whether the registry still answers (banner, recovery).
     status_poll_seconds: float = 15.0
     # Login (serving/auth.py): off unless set up; required to bind beyond this machine.
@@ -56,7 +64,12 @@ class Settings:
                    host=env.get("MODELDECK_HOST", "127.0.0.1"),
                    port=int(env.get("MODELDECK_PORT", "8050")),
                    debug=env.get("MODELDECK_DEBUG", "").lower() in ("1", "true", "yes"),
-                   auth=AuthSettings.from_env(env))
+                   auth=AuthSettings.from_env(env),
+                   cache_url=env.get("MODELDECK_CACHE_URL", ""),
+                   workers=int(env.get("MODELDECK_WORKERS", "1")),
+                   state_dir=env.get("MODELDECK_STATE_DIR", ""),
+                   renders=int(env.get("MODELDECK_RENDERS", "2")),
+                   exports_per_minute=int(env.get("MODELDECK_EXPORTS_PER_MINUTE", "30")))
 
 
 INDEX = """<!DOCTYPE html>
@@ -89,6 +102,8 @@ class BrokenSource:
 
 def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings()
+    state = serving.state_dir(settings.state_dir)
+    manager = jobs.background_manager(settings.cache_url, state)  # reports, importance
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -98,12 +113,17 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         title=settings.title,
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        background_callback_manager=manager,
     )
     app.index_string = INDEX
+    from pages._data import deck as current_deck
+    cache_layouts(app, current_deck)  # warm views from the shared cache (serving/pages.py)
     server = app.server
-    cache = Cache(app=server, config=settings.cache)
+    cache = Cache(app=server, config=settings.cache or serving.cache_config(
+        settings.cache_url, settings.workers, state))
+    locks = shared_locks(settings.cache_url, settings.workers, state)  # compute once
     try:
-        deck = CachedSource(open_source(settings.registry), cache)
+        deck = CachedSource(open_source(settings.registry), cache, locks=locks)
     except RegistryError as e:
         log.error("cannot open registry %s: %s", settings.registry, e)
         # viewers see the registry's name, never the server's path (registry/naming.py)
@@ -111,6 +131,11 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                             RegistryError(public_problem(e.problem, settings.registry)))
     server.extensions["modeldeck"] = deck
     server.extensions["modeldeck.settings"] = settings
+    server.extensions["modeldeck.celery"] = jobs.celery_of(manager)
+    configure_renders(settings.renders, state / "renders")
+    web.compress(server)
+    web.cache_static(server)
+    web.limit_exports(server, cache, settings.exports_per_minute, 60)
 
     css = _bootstrap_css()
 
@@ -169,8 +194,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="Dash debug mode (reloader, dev tools); never on a shared server")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    settings = Settings(registry=args.registry, host=args.host, port=args.port, debug=args.debug,
-                        auth=env.auth)
+    settings = replace(env, registry=args.registry, host=args.host, port=args.port,
+                       debug=args.debug)
     try:
         app = create_app(settings)
     except (UnsafeSettings, AuthConfigError) as e:
@@ -186,3 +211,5 @@ else:
     # Creating the app reads nothing from the registry.
     app = create_app(Settings.from_env())
     server = app.server
+    # For Celery workers (`celery -A app:celery_app worker`), when MODELDECK_CACHE_URL is Redis.
+    celery_app = server.extensions["modeldeck.celery"]

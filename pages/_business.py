@@ -15,7 +15,7 @@ from components.business_figures import value_curve_figure
 from components.graph import chart
 from registry.model import COL_PRED, COL_TRUE, RegistryError
 
-from ._data import deck
+from ._data import cached_outputs, deck
 
 FIELDS = [("value_tp", "Value of a positive caught", "value_true_positive"),
           ("cost_fp", "Cost of a false alarm", "cost_false_positive"),
@@ -144,8 +144,9 @@ def register_callbacks() -> None:
               Input("threshold", "value"), State("what-if-ref", "data"), prevent_initial_call=True)
     def update_what_if(value_tp, cost_fp, cost_fn, volume, threshold, ref):
         t = 0.5 if threshold is None else float(threshold)
-        return what_if_outputs(ref["model"], int(ref["version"]), ref["other"], t, value_tp,
-                               cost_fp, cost_fn, volume)
+        args = (ref["model"], int(ref["version"]), ref["other"], t, value_tp, cost_fp, cost_fn,
+                volume)
+        return cached_outputs(("what-if",) + args, ref["model"], lambda: what_if_outputs(*args))
 
     # The what-if amounts go into the address (replaceState) so a shared link reopens them.
     clientside_callback(

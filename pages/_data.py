@@ -1,18 +1,28 @@
 """How a page reaches the registry: the app's one cached source."""
 from __future__ import annotations
 
-from flask import current_app
+import json
+
+import dash
+from flask import Flask, current_app, has_app_context
+from plotly.utils import PlotlyJSONEncoder
 
 from registry.cached import CachedSource
 from registry.model import Problem, RegistryError
 from registry.naming import public_problem
 
 
+def flask_app() -> Flask:
+    """The Flask app serving this request — or, in a background job (a Celery worker, which
+    has no request), the app its process built."""
+    return current_app._get_current_object() if has_app_context() else dash.get_app().server
+
+
 def deck() -> CachedSource:
-    """The cached source of the app serving this request.
+    """The cached source of the app serving this request (or running this background job).
 
     Raises RegistryError when the registry could not be opened at all."""
-    source = current_app.extensions["modeldeck"]
+    source = flask_app().extensions["modeldeck"]
     if not isinstance(source, CachedSource):
         raise source.error
     return source
@@ -22,7 +32,7 @@ def registry_problem() -> Problem | None:
     """Why the registry cannot be read right now (a server that is down, a wrong address,
     access refused), or None when it answers. A registry that could not be opened at all is
     explained by every page itself, so it gives None here."""
-    source = current_app.extensions["modeldeck"]
+    source = flask_app().extensions["modeldeck"]
     if not isinstance(source, CachedSource):
         return None
     try:
@@ -30,3 +40,13 @@ def registry_problem() -> Problem | None:
     except RegistryError as e:
         return public_problem(e.problem, source.uri)
     return None
+
+
+def cached_outputs(key: tuple, model: str, build):
+    """A callback's outputs (components, figures) through the cached source, kept as the JSON
+    the browser receives: a repeated question (the same threshold, the same amounts) costs
+    a cache read instead of building the figures again. ``key`` names the question with
+    plain values; ``model`` is the model whose data they come from."""
+    text = deck().memo(("outputs",) + key, model, lambda: json.dumps(
+        build(), cls=PlotlyJSONEncoder, separators=(",", ":")))
+    return json.loads(text)

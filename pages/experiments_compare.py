@@ -106,6 +106,8 @@ def layout(experiment: str | None = None, runs: str | None = None, **query):
         dcc.Loading(html.Div(id="cmp-curves-box"), type="dot"),
         html.H2("Which parameters matter", className="h5 mt-4"),
         html.P(GLOSSARY["param_importance"], className="small text-muted"),
+        html.P("Working out which parameters matter…", id="cmp-importance-busy",
+               className="small text-muted", style={"display": "none"}, role="status"),
         dcc.Loading(html.Div(id="cmp-importance-box"), type="dot"),
         html.H2("Side by side", className="h5 mt-4"),
         dbc.Switch(id="cmp-diff", label="Only show differences", value=opts["diff"],
@@ -284,8 +286,12 @@ def update_curves(curve, smooth, group, band, sel):
     return curve_charts(deck(), _sub(sel)[1], opts), f"{smooth:g}"
 
 
+# Fitting the importance model takes seconds on a large sweep: a background job
+# (serving/jobs.py), so no web worker waits on it.
 @callback(Output("cmp-importance-box", "children"), Input("cmp-metric", "value"),
-          State("cmp-sel", "data"))
+          State("cmp-sel", "data"), background=True, interval=500,
+          running=[(Output("cmp-importance-busy", "style"), {"display": "block"},
+                    {"display": "none"})])
 def update_importance(metric, sel):
     if not metric:
         return None

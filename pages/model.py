@@ -29,7 +29,7 @@ from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
 from ._business import business_section, register_callbacks
-from ._data import deck
+from ._data import cached_outputs, deck
 
 register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
@@ -304,7 +304,8 @@ def _trend(d, model, metric, unit):
           Output("threshold-sentence", "children"),
           Input("threshold", "value"), State("model-ref", "data"), prevent_initial_call=True)
 def update_threshold(value, ref):
-    return threshold_outputs(ref["model"], int(ref["version"]), value)
+    args = (ref["model"], int(ref["version"]), value)
+    return cached_outputs(("threshold",) + args, ref["model"], lambda: threshold_outputs(*args))
 
 
 def threshold_outputs(name: str, version: int, value):

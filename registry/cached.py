@@ -10,8 +10,11 @@ so they are never pickled.
 """
 from __future__ import annotations
 
+import contextvars
 import hashlib
-from typing import Any, Callable, Protocol
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, ContextManager, Protocol
 
 from .base import Listing, Source
 from .model import Evaluation, Model, ModelVersion, Monitoring, Problem, RegistryError
@@ -22,6 +25,41 @@ class CacheLike(Protocol):
     def set(self, key: str, value: Any, timeout: int | None = None) -> Any: ...
 
 
+class Locks(Protocol):
+    """Named locks: ``hold(name)`` waits (bounded; ``wait`` seconds when given, 0 to only
+    try) until no one else holds ``name`` and yields True, or yields False when the wait
+    timed out (the caller goes on unlocked)."""
+
+    def hold(self, name: str, wait: float | None = None) -> ContextManager[bool]: ...
+
+
+class ThreadLocks:
+    """Locks shared by the threads of one process (enough with one worker process).
+    ``serving.locks`` has the ones shared by processes (a file lock, a Redis lock)."""
+
+    def __init__(self, wait: float = 60.0):
+        self.wait = wait
+        self._guard = threading.Lock()
+        self._locks: dict[str, list] = {}  # name -> [lock, how many threads use it]
+
+    @contextmanager
+    def hold(self, name: str, wait: float | None = None):
+        with self._guard:
+            entry = self._locks.setdefault(name, [threading.Lock(), 0])
+            entry[1] += 1
+        wait = self.wait if wait is None else wait
+        got = entry[0].acquire(timeout=wait) if wait > 0 else entry[0].acquire(False)
+        try:
+            yield got
+        finally:
+            if got:
+                entry[0].release()
+            with self._guard:
+                entry[1] -= 1
+                if entry[1] == 0:
+                    self._locks.pop(name, None)
+
+
 class _NoCache:
     def get(self, key):
         return None
@@ -30,29 +68,77 @@ class _NoCache:
         return True
 
 
+#: how deep the current thread is inside ``memo`` computations (0: a request's own call)
+_computing = contextvars.ContextVar("modeldeck_memo_depth", default=0)
+
 
 class CachedSource:
-    def __init__(self, source: Source, cache: CacheLike | None = None, timeout: int = 3600):
+    """``locks`` make a result computed once (single flight): when a key is missing, the
+    first asker computes it, across threads and — with a shared lock (``serving.locks``) —
+    across worker processes and machines. The others do not compute it again: a request
+    that asks while the new answer is being computed gets the answer to the same question
+    from the data as it was just before (when there is one), instead of waiting seconds
+    after every registry change; the next request after the computation sees the new one.
+    A computation itself always waits for the answers it builds on, so a cached result
+    never mixes two versions of the data."""
+
+    def __init__(self, source: Source, cache: CacheLike | None = None, timeout: int = 3600,
+                 locks: Locks | None = None):
         self.source = source
         self.cache = cache if cache is not None else _NoCache()
         self.timeout = timeout
+        self.locks = locks if locks is not None else ThreadLocks()
         self._prefix = "md:" + hashlib.blake2b(source.uri.encode(), digest_size=6).hexdigest()
 
     @property
     def uri(self) -> str:
         return self.source.uri
 
-    def memo(self, key: tuple, model: str | None, compute: Callable[[], Any]) -> Any:
+    def memo(self, key: tuple, model: str | None, compute: Callable[[], Any],
+             version: str | None = None) -> Any:
         """``compute()``, cached until the data behind ``model`` (None: the registry's
-        listing) changes. ``key`` names the result with plain values whose ``repr`` is
-        stable across processes (strings, numbers, dataclasses of them)."""
-        full = f"{self._prefix}:{model}:{self.source.data_version(model)}:{key!r}"
+        listing) changes — or, when given, until ``version`` does. ``key`` names the result
+        with plain values whose ``repr`` is stable across processes (strings, numbers,
+        dataclasses of them)."""
+        question = f"{self._prefix}:{model}:{key!r}"
+        if version is None:
+            version = self.source.data_version(model)
+        full = f"{question}@{version}"
         hit = self.cache.get(full)
-        if hit is None:
+        if hit is not None:
+            return hit[0]
+        name = hashlib.blake2b(full.encode(), digest_size=12).hexdigest()
+        if _computing.get() == 0:  # a request's own question: it may get the previous answer
+            with self.locks.hold(name, wait=0) as got:
+                if got:
+                    return self._compute(full, question, compute)
+            previous = self._previous(question, full)
+            if previous is not None:
+                return previous[0]
+        with self.locks.hold(name):
+            # Whoever held the lock before us may have computed it; a wait that timed out
+            # computes too (slower, never stuck).
+            return self._compute(full, question, compute)
+
+    def _compute(self, full: str, question: str, compute: Callable[[], Any]) -> Any:
+        hit = self.cache.get(full)
+        if hit is not None:
+            return hit[0]
+        token = _computing.set(_computing.get() + 1)
+        try:
             value = compute()
-            self.cache.set(full, (value,), timeout=self.timeout)
-            return value
-        return hit[0]
+        finally:
+            _computing.reset(token)
+        self.cache.set(full, (value,), timeout=self.timeout)
+        self.cache.set("latest:" + question, full, timeout=self.timeout)
+        return value
+
+    def _previous(self, question: str, full: str) -> tuple | None:
+        """(the answer to ``question`` for the newest earlier data,) or None."""
+        latest = self.cache.get("latest:" + question)
+        if not latest or latest == full:
+            return None
+        return self.cache.get(latest)
 
     # ------------------------------------------------------------ reads
     def models(self) -> Listing[tuple[Model, ...]]:

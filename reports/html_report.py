@@ -7,9 +7,6 @@ The same report can be printed to PDF by Chromium (``html_to_pdf``).
 from __future__ import annotations
 
 import html
-import os
-import shutil
-import subprocess
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +16,7 @@ from plotly.offline import get_plotlyjs
 
 from .branding import Branding
 from .content import Report
-from .images import ExportError, footer_text
+from .images import ExportError, footer_text, renderer
 
 CHART_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d"],
@@ -123,26 +120,15 @@ def build_html(report: Report, branding: Branding = Branding()) -> bytes:
 
 
 def html_to_pdf(document: bytes, timeout: float = 90) -> bytes:
-    """Print the HTML report to PDF with headless Chromium (A4, charts drawn as vectors).
+    """Print the HTML report to PDF (A4, charts drawn as vectors) in a tab of the process's
+    one Chromium (``images.renderer()``), within the render slots every export shares.
 
     The HTML goes to a private temporary folder the server creates; no name in it comes from
     a request."""
-    chromium = os.environ.get("MODELDECK_CHROMIUM") or shutil.which("chromium") or \
-        shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if not chromium:
-        raise ExportError("PDF reports need Chromium, which is not installed.")
     with tempfile.TemporaryDirectory(prefix="modeldeck-pdf-") as tmp:
-        src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
+        src = Path(tmp) / "report.html"
         src.write_bytes(document)
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
-               "--disable-dev-shm-usage", "--no-first-run", "--no-pdf-header-footer",
-               f"--user-data-dir={Path(tmp) / 'profile'}", "--virtual-time-budget=20000",
-               "--run-all-compositor-stages-before-draw",
-               f"--print-to-pdf={out}", src.as_uri()]
-        try:
-            subprocess.run(cmd, check=True, timeout=timeout, capture_output=True)
-        except (subprocess.SubprocessError, OSError) as e:
-            raise ExportError("Chromium could not print the report to PDF.") from e
-        if not out.exists() or out.stat().st_size == 0:
-            raise ExportError("Chromium could not print the report to PDF.")
-        return out.read_bytes()
+        data = renderer().print_pdf(src.as_uri(), timeout)
+    if not data.startswith(b"%PDF"):
+        raise ExportError("Chromium could not print the report to PDF.")
+    return data

@@ -16,13 +16,17 @@ import asyncio
 import atexit
 import base64
 import copy
+import fcntl
 import logging
 import os
 import re
 import shutil
 import threading
+import time
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,6 +48,83 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 class ExportError(Exception):
     """An export that cannot be produced; the message is safe to show to the user."""
+
+
+class RendererBusy(ExportError):
+    """Every render slot stayed taken for the whole wait: try again in ``retry_after`` s."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("Many exports are being prepared right now; "
+                         f"please try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+# ------------------------------------------------------------------ how many renders at once
+class RenderSlots:
+    """At most ``size`` renders (a chart in kaleido's Chromium, a report printed to PDF) at
+    once; the others queue for up to ``wait`` seconds, then get ``RendererBusy`` — a 503
+    with Retry-After — instead of starting browsers until memory runs out.
+
+    With ``folder`` the slots are ``flock``-ed files there, shared by every worker process
+    of the machine (the kernel frees a slot whose holder died); without, they are a
+    semaphore of this process."""
+
+    POLL = 0.05
+
+    def __init__(self, size: int = 2, folder: Path | None = None, wait: float = 20.0):
+        self.size, self.wait = max(1, int(size)), float(wait)
+        self.folder = Path(folder) if folder is not None else None
+        if self.folder is not None:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._semaphore = threading.BoundedSemaphore(self.size)
+
+    @contextmanager
+    def take(self):
+        if self.folder is None:
+            if not self._semaphore.acquire(timeout=self.wait):
+                raise RendererBusy(self._retry_after())
+            try:
+                yield
+            finally:
+                self._semaphore.release()
+            return
+        fd = self._take_file()
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def _take_file(self) -> int:
+        deadline = time.monotonic() + self.wait
+        while True:
+            for i in range(self.size):
+                fd = os.open(self.folder / f"slot-{i}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return fd
+                except BlockingIOError:
+                    os.close(fd)
+            if time.monotonic() >= deadline:
+                raise RendererBusy(self._retry_after())
+            time.sleep(self.POLL)
+
+    def _retry_after(self) -> int:
+        return max(5, int(self.wait // 2))
+
+
+_slots = RenderSlots(int(os.environ.get("MODELDECK_RENDERS", "2")))
+
+
+def configure_renders(size: int, folder: Path | None = None, wait: float = 20.0) -> None:
+    """Set the process's render slots (``app.create_app`` does, from the settings)."""
+    global _slots
+    _slots = RenderSlots(size, folder, wait)
+
+
+def render_slot():
+    """``with render_slot(): …`` around any work that drives a Chromium."""
+    return _slots.take()
 
 
 # ------------------------------------------------------------------ the footer
@@ -147,6 +228,10 @@ class ChartRenderer:
                scale: float = 1) -> bytes:
         if fmt not in IMAGE_FORMATS:
             raise ExportError(f"'{fmt}' is not an image format ({', '.join(IMAGE_FORMATS)}).")
+        with render_slot():
+            return self._render(fig, fmt, width, height, scale)
+
+    def _render(self, fig, fmt, width, height, scale) -> bytes:
         loop, k = self._ensure()
         opts = {"format": fmt, "width": width, "height": height, "scale": scale}
         future = asyncio.run_coroutine_threadsafe(k.calc_fig(fig, opts=opts), loop)
@@ -161,6 +246,25 @@ class ChartRenderer:
                 self.close()
             raise ExportError(f"The chart could not be rendered: {e}") from e
         return bytes(data)
+
+    def print_pdf(self, url: str, timeout: float = 90) -> bytes:
+        """The page at ``url`` (a file the server wrote) printed to PDF by the same Chromium,
+        in a tab of its own: a report costs no second browser."""
+        with render_slot():
+            loop, k = self._ensure()
+            future = asyncio.run_coroutine_threadsafe(_print_pdf(k, url, timeout), loop)
+            try:
+                return future.result(timeout + 5)
+            except FutureTimeout as e:
+                future.cancel()
+                self.close()
+                raise ExportError("Printing the report took too long.") from e
+            except ExportError:
+                raise
+            except Exception as e:
+                if not self.running:
+                    self.close()
+                raise ExportError("Chromium could not print the report to PDF.") from e
 
     def close(self) -> None:
         with self._lock:
@@ -183,6 +287,50 @@ class ChartRenderer:
             if not closed and process is not None and process.poll() is None:
                 process.terminate()
         loop.call_soon_threadsafe(loop.stop)
+
+
+# Runs in the page before printing: resolves once every chart is drawn (plotly.js draws
+# after the load event) and the fonts are in, or after 20 s.
+CHARTS_DRAWN = """
+new Promise(function (resolve) {
+    const t0 = Date.now();
+    (function check() {
+        const divs = document.querySelectorAll('.plotly-graph-div');
+        const drawn = Array.from(divs).every(function (d) { return d.querySelector('.main-svg'); });
+        if (drawn || Date.now() - t0 > 20000) {
+            document.fonts.ready.then(function () {
+                requestAnimationFrame(function () { resolve(divs.length); });
+            });
+        } else { setTimeout(check, 50); }
+    })();
+})
+"""
+A4_INCHES = (8.27, 11.69)
+
+
+async def _print_pdf(k, url: str, timeout: float) -> bytes:
+    tab = await k.create_tab("")
+    try:
+        loaded = tab.subscribe_once("Page.loadEventFired")
+        for command, params in (("Page.enable", None), ("Page.navigate", {"url": url})):
+            reply = await tab.send_command(command, params=params)
+            if "error" in reply:
+                raise ExportError("Chromium could not open the report to print it.")
+        await asyncio.wait_for(loaded, timeout)
+        await tab.send_command("Runtime.evaluate", params={
+            "expression": CHARTS_DRAWN, "awaitPromise": True, "returnByValue": True})
+        reply = await tab.send_command("Page.printToPDF", params={
+            "printBackground": True, "preferCSSPageSize": True,
+            "paperWidth": A4_INCHES[0], "paperHeight": A4_INCHES[1],
+            "displayHeaderFooter": False})
+        if "error" in reply:
+            raise ExportError("Chromium could not print the report to PDF.")
+        return base64.b64decode(reply["result"]["data"])
+    finally:
+        try:
+            await tab.close()
+        except Exception:  # the browser may be gone; _ensure starts a new one next time
+            log.debug("closing the PDF tab failed", exc_info=True)
 
 
 _renderer: ChartRenderer | None = None

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 
 import dash
 from dash import MATCH, Input, Output, State, dcc
-from flask import Response, current_app, request, send_file
+from flask import Response, request, send_file
 
 from components.export import (
     BUSY, CHART_FORMATS, DOWNLOAD, REF, REPORT_FORMATS, REQUEST, STATUS, button_type,
@@ -32,7 +32,7 @@ from .branding import Branding
 from .content import BadRequest, build_report, export_meta, parse_request
 from .html_report import build_html, html_to_pdf
 from .images import (
-    MIME, ExportError, ExportMeta, chart_image, figure_csv, figure_from_browser, safe_name,
+    MIME, ExportError, ExportMeta, RendererBusy, chart_image, figure_csv, figure_from_browser, safe_name,
 )
 from .pptx_deck import build_pptx
 
@@ -89,7 +89,8 @@ def _deck():
 
 
 def _branding() -> Branding:
-    return current_app.extensions.get("modeldeck.branding") or Branding()
+    from pages._data import flask_app
+    return flask_app().extensions.get("modeldeck.branding") or Branding()
 
 
 def _today() -> str:
@@ -173,24 +174,45 @@ def _report_callbacks(app: dash.Dash) -> None:
                             *[Input(b, "n_clicks") for b in buttons],
                             prevent_initial_call=True)
 
+    # A background callback (serving/jobs.py): the report is built by a job off the web
+    # worker while the page polls and shows which step it is at.
     @app.callback(Output("report-download", "data"), Output("report-status", "children"),
                   Input("report-request", "data"), State("report-params", "data"),
+                  background=True, interval=POLL_MS,
+                  progress=[Output("report-progress", "children")],
+                  progress_default=[STEPS["start"]],
                   running=[*[(Output(b, "disabled"), True, False) for b in buttons],
                            (Output("report-running", "style"), {"display": "inline"},
                             {"display": "none"})],
                   prevent_initial_call=True)
-    def make_report(req, params):
-        return report_download(req, params)
+    def make_report(set_progress, req, params):
+        return report_download(req, params, lambda step: set_progress([STEPS[step]]))
 
 
-def report_file(deck, kind, fmt, query: dict, branding: Branding) -> tuple[bytes, str]:
-    """(file bytes, file name) of one report; BadRequest for unusable parameters."""
+#: what the page says while a report is being built
+STEPS = {"start": "Building the report… this takes a few seconds.",
+         "data": "Working out the numbers…",
+         "charts": "Drawing the charts…",
+         "pdf": "Printing the PDF…"}
+#: how often the page asks whether its report is ready (milliseconds)
+POLL_MS = 500
+
+
+def report_file(deck, kind, fmt, query: dict, branding: Branding,
+                progress=None) -> tuple[bytes, str]:
+    """(file bytes, file name) of one report; BadRequest for unusable parameters.
+    ``progress(step)`` is told each step (a key of STEPS) as it starts."""
+    progress = progress or (lambda step: None)
     req = parse_request(deck, kind, fmt, query)
+    progress("data")
     report = build_report(deck, req)
+    progress("charts")
     if fmt == "pptx":
         data = build_pptx(report, branding)
     else:
         document = build_html(report, branding)
+        if fmt == "pdf":
+            progress("pdf")
         data = document if fmt == "html" else html_to_pdf(document)
     return data, f"{report.stem}.{fmt}"
 
@@ -205,12 +227,13 @@ def report_query(params: dict | None, search: str = "") -> dict:
     return query
 
 
-def report_download(req: dict | None, params: dict | None):
+def report_download(req: dict | None, params: dict | None, progress=None):
     req = req if isinstance(req, dict) else {}
     fmt = req.get("fmt")
     query = report_query(params, req.get("search", ""))
     try:
-        data, filename = report_file(_deck(), query.get("kind"), fmt, query, _branding())
+        data, filename = report_file(_deck(), query.get("kind"), fmt, query, _branding(),
+                                     progress)
     except (BadRequest, ExportError) as e:
         return dash.no_update, str(e)
     except RegistryError as e:
@@ -230,8 +253,9 @@ def _report_route(kind: str, fmt: str):
                                      _branding())
     except BadRequest as e:
         return Response(str(e) + "\n", status=e.status, mimetype="text/plain")
-    except ExportError as e:
-        return Response(str(e) + "\n", status=503, mimetype="text/plain")
+    except ExportError as e:  # busy renderers: come back later, rather than run out of memory
+        retry = {"Retry-After": str(e.retry_after)} if isinstance(e, RendererBusy) else {}
+        return Response(str(e) + "\n", status=503, mimetype="text/plain", headers=retry)
     except RegistryError as e:
         return Response(f"The registry could not be read: {e.problem}\n", status=503,
                         mimetype="text/plain")

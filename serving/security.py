@@ -146,14 +146,15 @@ def check_exposure(hosts: list[str], *, login_on: bool, explicit_off: bool) -> N
 
 def gunicorn_binds(argv: list[str] | None = None, env: dict | None = None) -> list[str]:
     """The hosts gunicorn was told to bind on its command line or in GUNICORN_CMD_ARGS
-    (``-b HOST:PORT`` / ``--bind=HOST:PORT``); empty when it is not gunicorn or nothing was
+    (``-b HOST:PORT`` / ``--bind=HOST:PORT``) or through ``MODELDECK_BIND``, which
+    serving/gunicorn_conf.py binds (``make run``); empty when it is not gunicorn or nothing was
     given there (gunicorn's own default is 127.0.0.1)."""
     argv = list(sys.argv if argv is None else argv)
     env = os.environ if env is None else env
     if not argv or "gunicorn" not in os.path.basename(argv[0]):
         return []
     words = argv[1:] + shlex.split(env.get("GUNICORN_CMD_ARGS", ""))
-    binds = []
+    binds = [b.strip() for b in env.get("MODELDECK_BIND", "").split(",") if b.strip()]
     for i, w in enumerate(words):
         if w in ("-b", "--bind") and i + 1 < len(words):
             binds.append(words[i + 1])

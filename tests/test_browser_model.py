@@ -66,10 +66,12 @@ def test_threshold_changes_matrix_sentence_and_url(dash_duo):
     wait_until(lambda: _query(dash_duo).get("threshold") not in (None, "0.50"), what="the URL")
     q = _query(dash_duo)
     assert q["version"] == "3" and float(q["threshold"]) < 0.5
+    # The address follows the slider at once (in the browser); the matrix follows when the
+    # last step's callback has answered.
+    wait_until(lambda: f"threshold {float(q['threshold']):.2f}" in _plotted(
+        dash_duo, "confusion-matrix", "g.layout.title.text"), what="the matrix's title")
     new_sentence = dash_duo.find_element("#threshold-sentence").text
     new_counts = _matrix_counts(dash_duo)
-    assert f"threshold {float(q['threshold']):.2f}" in _plotted(
-        dash_duo, "confusion-matrix", "g.layout.title.text")
 
     # Reloading the URL restores the same view.
     dash_duo.driver.refresh()

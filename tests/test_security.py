@@ -181,6 +181,9 @@ def test_gunicorn_bind_is_read_from_its_command_line():
                           ) == ["10.0.0.1"]
     assert gunicorn_binds(["gunicorn", "-b", "unix:/run/md.sock", "app:server"], {}) == []
     assert gunicorn_binds(["pytest", "-b", "0.0.0.0:1"], {}) == []
+    # make run: serving/run.py hands the address to serving/gunicorn_conf.py in MODELDECK_BIND
+    assert gunicorn_binds(["gunicorn", "-c", "serving/gunicorn_conf.py", "app:server"],
+                          {"MODELDECK_BIND": "0.0.0.0:8050"}) == ["0.0.0.0"]
 
 
 def test_gunicorn_style_import_never_debugs_and_refuses_an_open_bind():
