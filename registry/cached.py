@@ -93,6 +93,26 @@ class CachedSource:
     def runs(self, experiment: str):
         return self.source.runs(experiment)
 
+    @property
+    def can_search(self) -> bool:
+        return self.source.can_search
+
+    # Run tables and pages live in the source's own memory (a background read fills them);
+    # callers key their cached results on ``RunsProgress.generation``.
+    def runs_loaded(self, experiment: str):
+        return self.source.runs_loaded(experiment)
+
+    def runs_page(self, experiment: str, max_results: int = 100, page_token=None,
+                  filter_string=None, order_by=None):
+        return self.source.runs_page(experiment, max_results, page_token, filter_string,
+                                     order_by)
+
+    def runs_by_id(self, experiment: str, run_ids):
+        return self.source.runs_by_id(experiment, run_ids)
+
+    def history_keys(self, experiment: str, run_ids):
+        return self.source.history_keys(experiment, run_ids)
+
     def metric_history(self, experiment: str, run_ids=None, keys=None):
         # Like evaluation tables, histories are cached by the source itself (no pickling).
         return self.source.metric_history(experiment, run_ids, keys)
