@@ -148,6 +148,9 @@ def runs_table(d, experiment: str | None) -> RunsTable:
     return d.memo(("runs-table", name), None, build)
 
 
+PAGE_FIRST, PAGE_MORE, MAX_PAGES = 100, 500, 20  # runs per MLflow page; pages per answer
+
+
 @dataclass(frozen=True)
 class RunsView:
     """The runs loaded so far (all of them once ``done``) as a prepared table."""
@@ -175,17 +178,19 @@ def runs_view(d, experiment: str | None) -> RunsView:
         return prepare_runs(frame, name, tuple(x for p in progress for x in p.problems))
 
     table = d.memo(("runs-view", name, generation), None, build)
-    totals = [p.total for p in progress]
+    counts = {e.name: e.run_count for e in d.experiments().items}
+    totals = [p.total if p.total is not None else counts.get(e)
+              for e, p in zip(exps, progress)]
     return RunsView(table, sum(p.loaded for p in progress),
                     None if None in totals else sum(totals),
                     all(p.done for p in progress), generation)
 
 
-def first_page(d, experiment: str, size: int = 100) -> RunsTable:
-    """The newest ``size`` runs from one search (cached until the registry changes): enough to
-    know the columns and show first rows before the whole table is read."""
-    return d.memo(("runs-head", experiment, size), None,
-                  lambda: prepare_runs(d.runs_page(experiment, size)[0], experiment))
+def first_page(d, experiment: str) -> RunsTable:
+    """The newest ``PAGE_FIRST`` runs from one search (cached until the registry changes):
+    enough to know the columns and show first rows before the whole table is read."""
+    return d.memo(("runs-head", experiment), None,
+                  lambda: prepare_runs(_mlflow_page(d, experiment, "", (), 0)[0], experiment))
 
 
 def schema_table(d, experiment: str | None, view: RunsView | None = None) -> RunsTable:
@@ -201,7 +206,6 @@ def schema_table(d, experiment: str | None, view: RunsView | None = None) -> Run
 # param takes MLflow's SQL store ~20 s, so those sorts wait for the loaded table.)
 MLFLOW_ORDER = {"start_time": "attributes.start_time", "end_time": "attributes.end_time",
                 "name": "attributes.run_name", "status": "attributes.status"}
-PAGE_FIRST, PAGE_MORE, MAX_PAGES = 100, 500, 20
 
 
 def mlflow_order(sort_model: list | None) -> list[str] | None:
@@ -249,6 +253,8 @@ def answer_rows(d, experiment: str | None, expression: str = "", quick: str = ""
         filtered = bool((expression or "").strip() or (quick or "").strip() or filter_model)
         if order is not None and (push.filter_string or not filtered):
             return _mlflow_rows(d, name, push, quick, filter_model, order, need, view)
+    if not view.done and not view.loaded:  # nothing to filter yet: the grid asks again later
+        return RowsAnswer(schema, np.array([], dtype=int), True, "loaded", "", view)
     positions = ordered_rows(d, name, expression, quick, filter_model, sort_model, view.table,
                              view.generation)
     return RowsAnswer(view.table, positions, True, "all" if view.done else "loaded", "", view)
@@ -489,6 +495,21 @@ def decode_runs(value: str | None) -> list[str]:
         raise ValueError(f"at most {MAX_COMPARE:,} runs can be compared at once "
                          f"(the link has {len(ids):,})")
     return list(dict.fromkeys(ids))
+
+
+SHORT_RUNS = 300  # characters of run ids that stay in a link as they are
+
+
+def selection_query(experiment: str, run_ids, store=None) -> dict:
+    """The query of a link to these runs: their ids when short and plain (``runs=``), else
+    the id of the selection stored in ModelDeck's own link store (``sel=``, see
+    ``registry.links``), so that no request line grows with the number of runs."""
+    from registry.links import link_store
+    value = encode_runs(run_ids)
+    if value.startswith(_PACKED) or len(value) > SHORT_RUNS:
+        return {"experiment": experiment,
+                "sel": (store or link_store()).save(experiment, [str(r) for r in run_ids])}
+    return {"experiment": experiment, "runs": value}
 
 
 LOWER_WORDS = ("loss", "error", "rmse", "mse", "mae", "mape", "brier", "time", "latency",

@@ -17,13 +17,12 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from analysis.experiments import (
-    ALL, answer_rows, encode_runs, lower_is_better, ordered_rows, row_block, runs_view,
-    schema_table, short_name, top_runs,
+    ALL, answer_rows, lower_is_better, ordered_rows, row_block, runs_view, schema_table,
+    selection_query, short_name, top_runs,
 )
 from analysis.expressions import ExpressionError, evaluate
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
-from registry.links import link_store
 
 from ._data import deck
 
@@ -243,25 +242,18 @@ def count_text(ans, state: dict, shown: int) -> str:
         if ans.residual:
             what += " and then by ModelDeck on the fetched runs"
         return f"{first} {what} (of {about} runs; {loaded})."
+    if not view.loaded:
+        return (f"This sort or filter works on the loaded runs, and none have arrived yet "
+                f"({about} runs in all); the rows appear when they have.")
     return (f"{n:,} of the {view.loaded:,} loaded runs match, filtered on the "
             f"{view.loaded:,} loaded runs ({about} in all; the rest are loading).")
 
 
 def compare_href(experiment: str, run_ids, metric: str | None = None) -> str:
-    """A link to compare the runs: their ids when short, else a short stored selection
-    (``registry.links``), so that no request line gets long."""
-    value = encode_runs(run_ids)
-    query = {"experiment": experiment}
-    if value.startswith("~") or len(value) > SHORT_RUNS:
-        query["sel"] = link_store().save(experiment, list(run_ids))
-    else:
-        query["runs"] = value
+    query = selection_query(experiment, run_ids)
     if metric:
         query["metric"] = metric
     return "/experiments/compare?" + urlencode(query)
-
-
-SHORT_RUNS = 300  # characters of run ids that stay in a link as they are
 
 
 # ------------------------------------------------------------------ callbacks

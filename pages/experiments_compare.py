@@ -9,6 +9,7 @@ chosen runs are read (``selected_runs``), never the whole experiment.
 """
 from __future__ import annotations
 
+import hashlib
 from urllib.parse import urlencode
 
 import dash
@@ -321,7 +322,9 @@ def update_importance(metric, sel):
     if not metric:
         return None
     table, sub = _sub(sel)
-    imp = deck().memo(("importance", sel["experiment"], sel["sel"], metric), None,
+    which = sel.get("sel") or hashlib.blake2b((sel.get("runs") or "").encode(),
+                                              digest_size=12).hexdigest()
+    imp = deck().memo(("importance", sel["experiment"], which, metric), None,
                       lambda: parameter_importance(sub, table.params, metric))
     return importance_box(imp)
 

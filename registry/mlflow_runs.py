@@ -41,6 +41,8 @@ RUNS_MAX_AGE = 300.0
 SEARCH_PAGE = 1000  # runs per search when a server or file store is read in the background
 ID_CHUNK = 100  # run ids per "run_id IN (...)" search
 SQL_ID_CHUNK = 500  # run ids per IN (...) on a database
+FIRST_PAINT_WAIT = 5.0  # seconds a first background read waits for the first page to be shown
+FETCH = 5000  # rows per fetch from a database cursor (other threads get a turn in between)
 
 
 @dataclass
@@ -81,6 +83,9 @@ class MlflowRuns:
         self._loads: dict[str, _Load] = {}
         self._loads_lock = threading.Lock()
         self._counts: dict[tuple, int] = {}
+        # Set once a page of runs has been answered: a first background read waits for it
+        # (a few seconds at most), so that it does not compete with the first paint.
+        self._page_served = threading.Event()
 
     # ---------------------------------------------------------------- experiments
     def _experiments(self) -> list:
@@ -141,6 +146,31 @@ class MlflowRuns:
         store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
         return store if isinstance(store, SqlAlchemyStore) else None
 
+    def _runs_state(self, experiment_ids: list[str]) -> tuple:
+        """What changes when a run starts, ends or is deleted: on a database one aggregate
+        query (newest start and end, count, per experiment); elsewhere the newest-started
+        and newest-ended run (two searches of one run; a deletion shows at RUNS_MAX_AGE)."""
+        if not experiment_ids:
+            return ()
+        store = self._sql_store()
+        if store is not None:
+            from mlflow.store.tracking.dbmodels.models import SqlRun
+            from sqlalchemy import func
+            with store.ManagedSessionMaker() as session:
+                return tuple(tuple(r) for r in session.query(
+                    SqlRun.experiment_id, func.max(SqlRun.start_time),
+                    func.max(SqlRun.end_time), func.count(SqlRun.run_uuid),
+                    func.sum(SqlRun.status == "RUNNING"))
+                    .filter(SqlRun.experiment_id.in_([int(i) for i in experiment_ids]),
+                            SqlRun.lifecycle_stage == "active")
+                    .group_by(SqlRun.experiment_id).order_by(SqlRun.experiment_id))
+        newest = ()
+        for order in ("attributes.start_time DESC", "attributes.end_time DESC"):
+            r = self.client.search_runs(experiment_ids, max_results=1, order_by=[order])
+            newest += tuple((x.info.run_id, x.info.start_time, x.info.end_time, x.info.status)
+                            for x in r)
+        return newest
+
     # ---------------------------------------------------------------- one page
     def runs_page(self, experiment: str, max_results: int = 100,
                   page_token: str | None = None, filter_string: str | None = None,
@@ -153,6 +183,7 @@ class MlflowRuns:
                                            max_results=max_results, page_token=page_token,
                                            order_by=list(order_by) if order_by else None)
         frame, _ = runs_frame(list(page), experiment)
+        self._page_served.set()
         token = page.token or None
         return frame, token.decode() if isinstance(token, bytes) else token
 
@@ -174,6 +205,7 @@ class MlflowRuns:
     def runs(self, experiment: str) -> Listing[pd.DataFrame]:
         """Every run of the experiment (no metric histories), waiting for the background read
         when it is not finished."""
+        self._page_served.set()  # a caller that wants every run has nothing to paint first
         self.runs_loaded(experiment)
         load = self._loads[self._experiment(experiment).experiment_id]
         load.finished.wait()
@@ -195,6 +227,8 @@ class MlflowRuns:
         """Read the whole table (in the background). A first read shows its pages as they
         arrive; a re-read replaces the table only when it is complete."""
         try:
+            if first:
+                self._page_served.wait(FIRST_PAINT_WAIT)
             version = self.data_version(None)
             store = self._sql_store()
             if first:
@@ -286,6 +320,7 @@ class MlflowRuns:
         self._replace(load, fresh, have - ids)
 
     def _replace(self, load: _Load, fresh: pd.DataFrame, gone: set) -> None:
+        fresh = fresh.drop_duplicates("run_id", keep="last")  # found by several searches
         with load.lock:
             old = load.frame
             keep = ~old["run_id"].isin(set(fresh["run_id"]) | set(gone))
@@ -446,7 +481,13 @@ def sql_runs(store, experiment_id: str, experiment: str,
                 stmt = stmt.where(col.in_(chunk))
             sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
             cursor.execute(str(sql))
-            return cursor.fetchall()
+            out = []
+            while True:
+                batch = cursor.fetchmany(FETCH)
+                if not batch:
+                    return out
+                out += batch
+                time.sleep(0)  # let a request thread run between batches
         for chunk in chunks:
             runs += rows(select(SqlRun.run_uuid, SqlRun.name, SqlRun.status,
                                 SqlRun.start_time, SqlRun.end_time).where(active),

@@ -88,6 +88,13 @@ def import_mlflow():
     return MlflowClient
 
 
+def _import_sql_store() -> None:
+    try:
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    except Exception:  # noqa: BLE001 - the first real read reports any problem
+        pass
+
+
 def tracking_uri_of(uri: str) -> str:
     """The URI MLflow's client expects: a bare ``mlruns`` path becomes a ``file:`` URI."""
     if uri.startswith(("http://", "https://", "sqlite:", "postgresql", "mysql", "mssql",
@@ -128,6 +135,11 @@ class MlflowSource(MlflowRuns, Source):
         self._tables: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._tables_max = table_cache_size
         self._init_runs(history_cache_size)
+        if self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
+            # Importing MLflow's SQL store takes seconds; do it while the app starts rather
+            # than in the first request (nothing is connected or read here).
+            threading.Thread(target=_import_sql_store, daemon=True,
+                             name="modeldeck-mlflow-import").start()
 
     @property
     def client(self):
@@ -195,14 +207,7 @@ class MlflowSource(MlflowRuns, Source):
                        for m in self._all(self.client.search_registered_models))
         exps = tuple((e.experiment_id, e.name, e.last_update_time, e.lifecycle_stage)
                      for e in self._experiments())
-        ids = [e[0] for e in exps]
-        newest = ()
-        if ids:
-            for order in ("attributes.start_time DESC", "attributes.end_time DESC"):
-                r = self.client.search_runs(ids, max_results=1, order_by=[order])
-                newest += tuple((x.info.run_id, x.info.start_time, x.info.end_time, x.info.status)
-                                for x in r)
-        return models, exps, newest
+        return models, exps, self._runs_state([e[0] for e in exps])
 
     def _model_state(self, model: str) -> tuple:
         try:
