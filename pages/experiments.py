@@ -231,9 +231,8 @@ def count_text(ans, state: dict, shown: int) -> str:
     """What the grid shows and who filtered it."""
     view = ans.view
     n = len(ans.positions)
-    filtered = bool(state.get("q") or state.get("search"))
     if ans.how == "all":
-        return f"{n:,} of {len(ans.table):,} runs match." if filtered else f"{n:,} runs."
+        return f"{n:,} of {len(ans.table):,} runs match."
     about = f"about {view.total:,}" if view and view.total else "all the"
     loaded = f"{view.loaded:,} loaded so far" if view else ""
     if ans.how == "mlflow":
