@@ -311,11 +311,16 @@ class MlflowServer:
             return json.loads(r.read())
 
     def stop(self):
-        self.proc.terminate()
+        # the server runs uvicorn and job runners as children: end its whole process group
+        import signal
         try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def mlflow_figures(uri: str, exp_id: str, ids: list[str], sizes) -> dict:
