@@ -217,7 +217,7 @@ def grid_rows(d, state: dict, request: dict) -> tuple[dict, str, dict]:
     start, end = int(request.get("startRow") or 0), int(request.get("endRow") or BLOCK)
     try:
         ans = answer_rows(d, experiment, state.get("q", ""), state.get("search", ""),
-                          filter_model, sort_model, need=end + 1)
+                          filter_model, sort_model, need=end)
     except (ExpressionError, ValueError) as e:
         return {"rowData": [], "rowCount": 0}, f"No rows: {e}.", {}
     rows = row_block(ans.table, ans.positions, start, end, state.get("cols") or [])

@@ -59,6 +59,7 @@ class _Load:
     loaded_at: float = 0.0  # monotonic time of the last full read
     checked_at: float = 0.0  # monotonic time of the last refresh check
     generation: int = 0  # changes whenever ``frame`` does
+    name_version: str = ""  # MLflow state when the experiment's name was last looked up
     reloading: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     finished: threading.Event = field(default_factory=threading.Event)
@@ -191,23 +192,35 @@ class MlflowRuns:
     def runs_loaded(self, experiment: str) -> RunsProgress:
         """The runs read so far (all of them once ``done``); starts the background read on
         first use and brings a finished table up to date (see the module's docstring)."""
-        e = self._experiment(experiment)
-        with self._loads_lock:
-            load = self._loads.get(e.experiment_id)
-            if load is None or load.error is not None:
-                load = _Load(e.experiment_id, experiment)
-                self._loads[e.experiment_id] = load
-                self._start(load, first=True)
+        load = self._load_of(experiment)
         if load.done:
             self._refresh(load)
         return load.progress()
+
+    def _load_of(self, experiment: str) -> _Load:
+        """The table of ``experiment`` (by name; the name is looked up in MLflow again only
+        when MLflow's listing changed, so a renamed or deleted experiment is noticed)."""
+        version = self.data_version(None)
+        with self._loads_lock:
+            load = self._loads.get(experiment)
+        if load is not None and load.error is None and load.name_version == version:
+            return load
+        e = self._experiment(experiment)
+        with self._loads_lock:
+            load = self._loads.get(experiment)
+            if load is None or load.error is not None or load.experiment_id != e.experiment_id:
+                load = _Load(e.experiment_id, experiment)
+                self._loads[experiment] = load
+                self._start(load, first=True)
+            load.name_version = version
+        return load
 
     def runs(self, experiment: str) -> Listing[pd.DataFrame]:
         """Every run of the experiment (no metric histories), waiting for the background read
         when it is not finished."""
         self._page_served.set()  # a caller that wants every run has nothing to paint first
         self.runs_loaded(experiment)
-        load = self._loads[self._experiment(experiment).experiment_id]
+        load = self._load_of(experiment)
         load.finished.wait()
         if load.error is not None:
             raise RegistryError(load.error)
@@ -276,13 +289,14 @@ class MlflowRuns:
             self._start(load, first=False)  # the old table serves until the new one is read
         with self._reading(f"refreshing the runs of {load.name!r}"):
             version = self.data_version(None)
-            if version != load.version:
-                self._merge_changed(load)
+            if version == load.version:
+                return
+            self._merge_changed(load)
             store = self._sql_store()
-            if store is not None:
-                n = self._sql_count(load.experiment_id)
-                if n != len(load.frame):
-                    self._reconcile_ids(load, store)
+            # On a database the state includes the number of runs, so a deletion changes the
+            # version too; the count then tells whether ids must be compared.
+            if store is not None and self._sql_count(load.experiment_id) != len(load.frame):
+                self._reconcile_ids(load, store)
         with load.lock:
             load.version = version
 
@@ -336,8 +350,9 @@ class MlflowRuns:
         runs are left out): from the table when it is loaded, else only those runs."""
         ids = list(dict.fromkeys(str(r) for r in run_ids))
         e = self._experiment(experiment)
-        load = self._loads.get(e.experiment_id)
-        if load is not None and load.done and load.error is None:
+        load = self._loads.get(experiment)
+        if load is not None and load.done and load.error is None and \
+                load.experiment_id == e.experiment_id:
             self._refresh(load)
             f = load.progress().frame
             return f.loc[f["run_id"].isin(ids)].reset_index(drop=True)
