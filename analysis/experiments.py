@@ -177,7 +177,7 @@ def runs_view(d, experiment: str | None) -> RunsView:
             (frames[0] if frames else pd.DataFrame(columns=list(FIXED)))
         return prepare_runs(frame, name, tuple(x for p in progress for x in p.problems))
 
-    table = d.memo(("runs-view", name, generation), None, build)
+    table = d.memo_local(("runs-view", name, generation), None, build)
     counts = {e.name: e.run_count for e in d.experiments().items}
     totals = [p.total if p.total is not None else counts.get(e)
               for e, p in zip(exps, progress)]

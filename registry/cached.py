@@ -11,6 +11,8 @@ so they are never pickled.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from typing import Any, Callable, Protocol
 
 from .base import Listing, Source
@@ -37,6 +39,25 @@ class CachedSource:
         self.cache = cache if cache is not None else _NoCache()
         self.timeout = timeout
         self._prefix = "md:" + hashlib.blake2b(source.uri.encode(), digest_size=6).hexdigest()
+        self._local: OrderedDict[str, Any] = OrderedDict()
+        self._local_lock = threading.Lock()
+
+    def memo_local(self, key: tuple, model: str | None, compute: Callable[[], Any],
+                   keep: int = 6) -> Any:
+        """Like ``memo``, but kept in this process only (the last ``keep`` results): for
+        large tables that would cost more to pickle in and out of a shared cache than to
+        rebuild once per worker."""
+        full = f"{self._prefix}:{model}:{self.source.data_version(model)}:{key!r}"
+        with self._local_lock:
+            if full in self._local:
+                self._local.move_to_end(full)
+                return self._local[full]
+        value = compute()
+        with self._local_lock:
+            self._local[full] = value
+            while len(self._local) > keep:
+                self._local.popitem(last=False)
+        return value
 
     @property
     def uri(self) -> str:
