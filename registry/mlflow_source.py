@@ -18,8 +18,10 @@ experiment / run           ``Experiment`` / one row of the ``runs()`` table (``s
                            shape, paged); metric histories on demand
 =========================  ===============================================================
 
-Only MLflow's public client is used for reading, except one count query on SQL stores (so
-that counting 20,000 runs does not mean fetching them). Nothing is ever written to the store.
+Only MLflow's public client is used for reading, except read-only queries of MLflow's own
+tables on SQL stores for runs (counts, the state of the runs, the whole run table in the
+background: registry/mlflow_runs.py), so that 20,000 runs need not become 20,000 ``Run``
+objects. Nothing is ever written to the store.
 Reads that fail because the server is down, the address is wrong or access is refused raise
 ``RegistryError`` with a Problem that names the URI and what to check; the next read tries
 again, so the app recovers by itself when the server is back.
