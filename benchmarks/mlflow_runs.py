@@ -313,14 +313,16 @@ class MlflowServer:
     def stop(self):
         # the server runs uvicorn and job runners as children: end its whole process group
         import signal
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
+        for sig in (signal.SIGTERM, signal.SIGKILL):  # job runners may outlive a SIGTERM
             try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(self.proc.pid, sig)
             except ProcessLookupError:
+                break
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
                 pass
+            time.sleep(1)
 
 
 def mlflow_figures(uri: str, exp_id: str, ids: list[str], sizes) -> dict:
