@@ -42,6 +42,7 @@ SEARCH_PAGE = 1000  # runs per search when a server or file store is read in the
 ID_CHUNK = 100  # run ids per "run_id IN (...)" search
 SQL_ID_CHUNK = 500  # run ids per IN (...) on a database
 FIRST_PAINT_WAIT = 5.0  # seconds a first background read waits for the first page to be shown
+DATABASE_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
 FETCH = 5000  # rows per fetch from a database cursor (other threads get a turn in between)
 
 
@@ -140,6 +141,10 @@ class MlflowRuns:
                             SqlRun.lifecycle_stage == "active").count())
 
     def _sql_store(self):
+        """MLflow's SQL store behind the client, or None (a server, a folder). A server's URI
+        never imports the SQL store module: that import alone takes seconds."""
+        if not self.tracking_uri.startswith(DATABASE_SCHEMES):
+            return None
         try:
             from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
         except ImportError:

@@ -46,7 +46,7 @@ import pandas as pd
 
 from .base import Listing, Source
 from .folder import check_prediction_columns
-from .mlflow_runs import MlflowRuns, _finite, _quote, param_value
+from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
 from .model import (
     COL_TIME, COL_VERSION, TASKS, BusinessSettings, Evaluation,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
@@ -137,7 +137,7 @@ class MlflowSource(MlflowRuns, Source):
         self._tables: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._tables_max = table_cache_size
         self._init_runs(history_cache_size)
-        if self.tracking_uri.startswith(("sqlite:", "postgresql", "mysql", "mssql")):
+        if self.tracking_uri.startswith(DATABASE_SCHEMES):
             # Importing MLflow's SQL store takes seconds; do it while the app starts rather
             # than in the first request (nothing is connected or read here).
             threading.Thread(target=_import_sql_store, daemon=True,
