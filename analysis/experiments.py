@@ -2,6 +2,10 @@
 
 * ``runs_table`` — the runs of one experiment (or all) ready to filter: numeric-looking
   params become numbers, a lower-case search text per run; parsed once per registry change.
+* ``runs_view`` / ``answer_rows`` — the runs loaded so far, and the rows a grid view shows
+  without waiting for the rest: from MLflow's own search (filter translated by
+  ``expressions.to_mlflow``, the rest applied to the fetched rows) until every run is loaded;
+  ``selected_runs`` reads only the runs of a comparison; ``selection_query`` makes its link.
 * ``ordered_rows`` — server-side filter (expression, quick search, the grid's column filters)
   and sort, as row positions; ``row_block`` — one block of rows with only the shown columns.
 * ``ema`` / ``downsample_minmax`` / ``curves`` / ``group_curves`` — training curves, smoothed
