@@ -174,9 +174,12 @@ def measure(root: Path, history_runs: int) -> dict:
                           metric="metrics.auc", curve="val_loss", smooth="0.6",
                           group="params.optimizer")
         out["compare_page_cold_s"] = round(time.perf_counter() - t0, 3)
-        payloads["/experiments/compare layout (parallel, scatter, table)"] = _json_bytes(page)
-        for cid in ("cmp-parallel", "cmp-scatter"):
-            payloads[f"figure {cid}"] = len(_find(page, cid).to_json())
+        sel = _find_store(page, "cmp-sel")
+        payloads["/experiments/compare layout (table; charts by callback)"] = _json_bytes(page)
+        payloads["figure cmp-parallel"] = len(pc.update_parallel(
+            "metrics.auc", dims, sel).to_json())
+        payloads["figure cmp-scatter"] = len(pc.update_scatter(
+            "params.learning_rate", "metrics.auc", "params.optimizer", sel).to_json())
         t0 = time.perf_counter()
         box, _ = pc.update_curves("val_loss", 0.6, "params.optimizer", "std",
                                   {"experiment": "big-sweep", "runs": runs})
@@ -196,6 +199,18 @@ def measure(root: Path, history_runs: int) -> dict:
     out["largest_payload_bytes"] = max(v for k, v in payloads.items() if "URL" not in k)
     out["peak_rss_mb"] = round(peak_rss_bytes() / 2**20)
     return out
+
+
+def _find_store(component, cid):
+    if getattr(component, "id", None) == cid:
+        return component.data
+    children = getattr(component, "children", None)
+    for child in (children if isinstance(children, (list, tuple)) else [children]):
+        if child is not None and not isinstance(child, (str, int, float)):
+            found = _find_store(child, cid)
+            if found is not None:
+                return found
+    return None
 
 
 def _find(component, cid):

@@ -1,7 +1,10 @@
 """`/experiments` — the runs of an experiment in a grid that stays fast at 20,000 runs.
 
 Filtering, sorting and paging happen on the server (AG Grid's infinite row model): the browser
-only ever holds the block of rows it shows. The URL holds the experiment, the filter
+only ever holds the block of rows it shows. The first rows never wait for the whole run table:
+from MLflow they come from one search with the filter and order pushed down where MLflow can do
+them (``analysis.experiments.answer_rows``), while the rest of the runs load in the background
+and a timer reports how many have arrived. The URL holds the experiment, the filter
 expression, the quick search, the shown columns and the "top N" choice.
 """
 from __future__ import annotations
@@ -14,8 +17,8 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
 from analysis.experiments import (
-    ALL, encode_runs, lower_is_better, ordered_rows, row_block, runs_table, short_name,
-    top_runs,
+    ALL, answer_rows, lower_is_better, ordered_rows, row_block, runs_view, schema_table,
+    selection_query, short_name, top_runs,
 )
 from analysis.expressions import ExpressionError, evaluate
 from components.messages import not_found, registry_unavailable
@@ -27,6 +30,7 @@ dash.register_page(__name__, path="/experiments", name="Experiments",
                    title="Experiments · ModelDeck", nav_order=1)
 
 BLOCK = 100
+LOADING_POLL_MS = 1000  # how often the page asks how many runs have been read
 EXAMPLE = "e.g. metrics.auc > 0.9 and params.max_depth <= 6"
 
 
@@ -46,7 +50,8 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
     if experiment != ALL and experiment not in names:
         return not_found(f"There is no experiment called {experiment!r} in this registry.",
                          "/experiments", "Show the experiments")
-    table = runs_table(d, experiment)
+    view = runs_view(d, experiment)
+    table = schema_table(d, experiment, view)
     q, search = _text(q), _text(search)
     applied, message = _check(q, table)
     columns = _columns(table, cols)
@@ -62,9 +67,11 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
         dcc.Store(id="exp-state", data=state),
         dcc.Store(id="exp-view", data={}),
         dcc.Store(id="exp-purged"),
+        dcc.Store(id="exp-loaded", data=view.done),
+        dcc.Interval(id="exp-loading", interval=LOADING_POLL_MS, disabled=view.done),
         html.H1("Experiments", className="h3 mt-2"),
-        html.P(f"{len(table):,} runs. Filter, sort and pick runs, then compare them.",
-               className="text-muted", id="exp-total"),
+        html.P(progress_text(view), className="text-muted", id="exp-total",
+               **{"aria-live": "polite"}),
         dbc.Row([
             dbc.Col([html.Label("Experiment", htmlFor="exp-experiment", className="form-label"),
                      dcc.Dropdown(id="exp-experiment", options=options, value=experiment,
@@ -193,26 +200,56 @@ def column_defs(table, columns) -> list[dict]:
     return defs
 
 
+def progress_text(view) -> str:
+    """How many runs there are, or how many of about how many are loaded so far."""
+    if view.done:
+        return f"{view.loaded:,} runs. Filter, sort and pick runs, then compare them."
+    about = f" of about {view.total:,}" if view.total else ""
+    return (f"{view.loaded:,}{about} runs loaded so far; the rest are loading. Filter, sort "
+            "and pick runs, then compare them.")
+
+
 def grid_rows(d, state: dict, request: dict) -> tuple[dict, str, dict]:
     """One block of rows for the grid's request, the count line and the grid's view."""
     experiment = state.get("experiment") or ALL
     filter_model = request.get("filterModel") or {}
     sort_model = request.get("sortModel") or []
-    table = runs_table(d, experiment)
+    start, end = int(request.get("startRow") or 0), int(request.get("endRow") or BLOCK)
     try:
-        positions = ordered_rows(d, experiment, state.get("q", ""), state.get("search", ""),
-                                 filter_model, sort_model, table)
+        ans = answer_rows(d, experiment, state.get("q", ""), state.get("search", ""),
+                          filter_model, sort_model, need=end)
     except (ExpressionError, ValueError) as e:
         return {"rowData": [], "rowCount": 0}, f"No rows: {e}.", {}
-    start, end = int(request.get("startRow") or 0), int(request.get("endRow") or BLOCK)
-    rows = row_block(table, positions, start, end, state.get("cols") or [])
-    count = f"{len(positions):,} of {len(table):,} runs match."
-    return ({"rowData": rows, "rowCount": int(len(positions))}, count,
+    rows = row_block(ans.table, ans.positions, start, end, state.get("cols") or [])
+    # rowCount -1: MLflow has more pages; the grid asks for the next block when it needs it
+    count = int(len(ans.positions)) if ans.complete else -1
+    return ({"rowData": rows, "rowCount": count}, count_text(ans, state, end),
             {"filterModel": filter_model, "sortModel": sort_model})
 
 
+def count_text(ans, state: dict, shown: int) -> str:
+    """What the grid shows and who filtered it."""
+    view = ans.view
+    n = len(ans.positions)
+    if ans.how == "all":
+        return f"{n:,} of {len(ans.table):,} runs match."
+    about = f"about {view.total:,}" if view and view.total else "all the"
+    loaded = f"{view.loaded:,} loaded so far" if view else ""
+    if ans.how == "mlflow":
+        first = f"First {min(n, shown):,}" + (f" of {n:,}" if ans.complete else "")
+        what = "matching runs, filtered by MLflow" if ans.pushed else "runs, newest first"
+        if ans.residual:
+            what += " and then by ModelDeck on the fetched runs"
+        return f"{first} {what} (of {about} runs; {loaded})."
+    if not view.loaded:
+        return (f"This sort or filter works on the loaded runs, and none have arrived yet "
+                f"({about} runs in all); the rows appear when they have.")
+    return (f"{n:,} of the {view.loaded:,} loaded runs match, filtered on the "
+            f"{view.loaded:,} loaded runs ({about} in all; the rest are loading).")
+
+
 def compare_href(experiment: str, run_ids, metric: str | None = None) -> str:
-    query = {"experiment": experiment, "runs": encode_runs(run_ids)}
+    query = selection_query(experiment, run_ids)
     if metric:
         query["metric"] = metric
     return "/experiments/compare?" + urlencode(query)
@@ -225,7 +262,7 @@ def compare_href(experiment: str, run_ids, metric: str | None = None) -> str:
           Input("exp-expression", "value"), Input("exp-search", "value"),
           Input("exp-cols", "value"), State("exp-state", "data"), prevent_initial_call=True)
 def apply_filter(_clicks, _submit, expression, search, cols, state):
-    table = runs_table(deck(), state["experiment"])
+    table = schema_table(deck(), state["experiment"])
     applied, message = _check(_text(expression), table)
     if message:
         return no_update, message, "alert alert-danger py-2"
@@ -236,17 +273,29 @@ def apply_filter(_clicks, _submit, expression, search, cols, state):
 @callback(Output("exp-grid", "columnDefs"), Input("exp-state", "data"),
           prevent_initial_call=True)
 def show_columns(state):
-    return column_defs(runs_table(deck(), state["experiment"]), state["cols"])
+    return column_defs(schema_table(deck(), state["experiment"]), state["cols"])
 
 
-# A changed filter or column set empties the grid's row cache, so it asks for rows again.
+# A changed filter or column set, or the last runs arriving, empties the grid's row cache, so
+# it asks for rows again.
 clientside_callback(
-    """async function(state) {
+    """async function(state, loaded) {
         const api = await dash_ag_grid.getApiAsync("exp-grid");
         api.purgeInfiniteCache();
         return Date.now();
     }""",
-    Output("exp-purged", "data"), Input("exp-state", "data"), prevent_initial_call=True)
+    Output("exp-purged", "data"), Input("exp-state", "data"), Input("exp-loaded", "data"),
+    prevent_initial_call=True)
+
+
+@callback(Output("exp-total", "children"), Output("exp-loading", "disabled"),
+          Output("exp-loaded", "data"), Input("exp-loading", "n_intervals"),
+          State("exp-state", "data"), State("exp-loaded", "data"), prevent_initial_call=True)
+def loading(_n, state, was_done):
+    """While the runs load in the background: how many have arrived; once all have, stop
+    asking and let the grid fetch its rows from the whole table."""
+    view = runs_view(deck(), state["experiment"])
+    return progress_text(view), view.done, True if view.done else (was_done or no_update)
 
 
 @callback(Output("exp-grid", "getRowsResponse"), Output("exp-count", "children"),
@@ -291,17 +340,19 @@ def compare_top(metric, n, view, state):
     if not metric:
         return "/experiments/compare", "Compare them"
     d = deck()
-    table = runs_table(d, state["experiment"])
+    loaded = runs_view(d, state["experiment"])
     view = view or {}
     try:
         positions = ordered_rows(d, state["experiment"], state["q"], state["search"],
-                                 view.get("filterModel"), view.get("sortModel"), table)
-        ids = top_runs(table, positions, metric, _count(n))
+                                 view.get("filterModel"), view.get("sortModel"),
+                                 loaded.table, loaded.generation)
+        ids = top_runs(loaded.table, positions, metric, _count(n))
     except (ExpressionError, ValueError, KeyError):
         return "/experiments/compare", "Compare them"
     way = "lowest" if lower_is_better(metric) else "highest"
+    among = "" if loaded.done else f" of the {loaded.loaded:,} loaded"
     return (compare_href(state["experiment"], ids, metric),
-            f"Compare the {len(ids)} with the {way} {short_name(metric)}")
+            f"Compare the {len(ids)}{among} with the {way} {short_name(metric)}")
 
 
 __all__ = ["layout", "column_defs", "grid_rows", "compare_href"]

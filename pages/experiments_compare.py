@@ -1,9 +1,11 @@
-"""`/experiments/compare?runs=…` — chosen runs side by side: parallel coordinates, scatter,
+"""`/experiments/compare?sel=…` — chosen runs side by side: parallel coordinates, scatter,
 training curves (smoothed, thinned on the server), mean curves with a band per group, the
 fields that differ, and which parameters matter for a metric.
 
-The URL holds the selection (``encode_runs``: plain ids, or a compressed list that needs no
-server storage) and every chart option, so a shared or reloaded link shows the same view.
+The URL holds the selection and every chart option, so a shared or reloaded link shows the
+same view. A short selection is its run ids (``runs=``); a long one a short id stored by
+ModelDeck (``sel=``, ``registry.links``), so that no request line grows past 2 KB. Only the
+chosen runs are read (``selected_runs``), never the whole experiment.
 """
 from __future__ import annotations
 
@@ -16,8 +18,8 @@ import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
 from analysis.experiments import (
-    ALL, axis, curves, decode_runs, group_curves, parameter_importance, run_labels, runs_table,
-    selection, short_name, side_by_side,
+    ALL, axis, curves, decode_runs, group_curves, parameter_importance, run_labels,
+    selected_runs, short_name, side_by_side,
 )
 from analysis.language import GLOSSARY
 from components.experiment_figures import (
@@ -27,6 +29,7 @@ from components.experiment_figures import (
 from components.graph import chart
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
+from registry.links import link_store
 
 from ._data import deck
 
@@ -37,33 +40,33 @@ MAX_DIMS = 10
 MAX_TABLE_RUNS = 20
 
 
-def layout(experiment: str | None = None, runs: str | None = None, **query):
+def layout(experiment: str | None = None, runs: str | None = None, sel: str | None = None,
+           **query):
     experiment = _text(experiment) or ALL
-    back = "/experiments" + (f"?{urlencode({'experiment': experiment})}"
-                             if experiment != ALL else "")
+    try:
+        experiment, ids, key = chosen(experiment, _text(runs), _text(sel))
+    except ValueError as e:
+        return not_found(f"This link's run list cannot be read: {e}.", _back(experiment),
+                         "Back to the runs")
+    back = _back(experiment)
     try:
         d = deck()
-        table = runs_table(d, experiment)
+        table, sub, missing = selected_runs(d, experiment, ids)
     except KeyError:
         return not_found(f"There is no experiment called {experiment!r} in this registry.",
                          "/experiments", "Show the experiments")
     except RegistryError as e:
         return registry_unavailable(e.problem)
-    try:
-        ids = decode_runs(_text(runs))
-    except ValueError as e:
-        return not_found(f"This link's run list cannot be read: {e}.", back,
-                         "Back to the runs")
-    sub, missing = selection(table, ids)
     if sub.empty:
         return not_found("None of the runs in this link are in this registry"
                          if ids else "No runs were chosen to compare.", back,
                          "Back to the runs")
-    opts = view_options(table, sub, query, history_keys(d, sub))  # curves: by callback
-    sel = {"experiment": experiment, "runs": _text(runs)}
+    keys = history_keys(d, sub)
+    opts = view_options(table, sub, query, keys)  # charts and curves: by callback
+    sel_data = {"experiment": experiment, "sel": key}
     return html.Div([
         dcc.Location(id="cmp-url", refresh=False),
-        dcc.Store(id="cmp-sel", data=sel),
+        dcc.Store(id="cmp-sel", data=sel_data),
         dbc.Breadcrumb(items=[{"label": "Experiments", "href": back},
                               {"label": "Compare", "active": True}]),
         html.H1(f"Compare {len(sub):,} runs" + (f" of {experiment}" if experiment != ALL
@@ -77,7 +80,7 @@ def layout(experiment: str | None = None, runs: str | None = None, **query):
             _select("cmp-dims", "Parameters (parallel coordinates)", opts["dims"],
                     _options(table.params), multi=True, md=9),
         ], className="g-3"),
-        chart(parallel_figure(sub, opts["metric"], opts["dims"]), id="cmp-parallel",
+        chart(_empty("Loading…"), id="cmp-parallel",
               caption="Each line is one run. Drag along an axis to keep only the runs in a "
                       "range; the colour is the metric."),
         dbc.Row([
@@ -87,7 +90,7 @@ def layout(experiment: str | None = None, runs: str | None = None, **query):
             _select("cmp-color", "Scatter: colour", opts["color"],
                     _options(table.params + table.metrics + table.tags), clearable=True, md=4),
         ], className="g-3"),
-        chart(scatter_figure(sub, opts["x"], opts["y"], opts["color"]), id="cmp-scatter",
+        chart(_empty("Loading…"), id="cmp-scatter",
               caption="Each point is one run."),
         html.H2("Training curves", className="h5 mt-4"),
         dbc.Row([
@@ -123,6 +126,27 @@ def _text(v) -> str:
     return "" if v is None else str(v)
 
 
+def _back(experiment: str) -> str:
+    return "/experiments" + (f"?{urlencode({'experiment': experiment})}"
+                             if experiment != ALL else "")
+
+
+def chosen(experiment: str, runs: str, sel: str) -> tuple[str, list[str], str]:
+    """The experiment, run ids and short id of a link: ``sel=`` (a stored selection) or the
+    older ``runs=`` (ids, or a packed list), which is stored now so the page's own links stay
+    short. ValueError with a plain message when neither can be read."""
+    store = link_store()
+    if sel:
+        found = store.load(sel)
+        if found is None:
+            raise ValueError(f"the selection {sel!r} is not stored here (ModelDeck keeps "
+                             "selections in MODELDECK_STATE_DIR; it may have been cleared)")
+        stored_experiment, ids = found
+        return (stored_experiment or experiment), ids, sel
+    ids = decode_runs(runs)
+    return experiment, ids, store.save(experiment, ids) if ids else ""
+
+
 def _options(cols) -> list[dict]:
     return [{"label": short_name(c), "value": c} for c in cols]
 
@@ -134,22 +158,28 @@ def _select(id_, label, value, options, multi=False, clearable=False, md=3):
 
 
 def history_keys(d, sub: pd.DataFrame) -> list[str]:
+    """The metrics with a curve (logged more than once) in the chosen runs."""
     keys: set[str] = set()
     for exp in sub["experiment"].dropna().unique():
-        keys |= set(_history(d, exp, sub).get("key", pd.Series(dtype=object)).unique())
+        ids = sub.loc[sub["experiment"] == exp, "run_id"].tolist()
+        try:
+            keys |= set(d.history_keys(exp, ids))
+        except (KeyError, RegistryError):
+            pass
     return sorted(keys)
 
 
-def _history(d, experiment: str, sub: pd.DataFrame) -> pd.DataFrame:
+def _history(d, experiment: str, sub: pd.DataFrame, keys=None) -> pd.DataFrame:
     ids = sub.loc[sub["experiment"] == experiment, "run_id"].tolist()
     try:
-        return d.metric_history(experiment, ids)
+        return d.metric_history(experiment, ids, keys)
     except (KeyError, RegistryError):
         return pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "value"])
 
 
-def history(d, sub: pd.DataFrame) -> pd.DataFrame:
-    parts = [_history(d, e, sub) for e in sub["experiment"].dropna().unique()]
+def history(d, sub: pd.DataFrame, keys=None) -> pd.DataFrame:
+    """The chosen runs' histories of ``keys`` (all when None), only those runs and keys."""
+    parts = [_history(d, e, sub, keys) for e in sub["experiment"].dropna().unique()]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else \
         pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "value"])
@@ -189,7 +219,8 @@ def view_options(table, sub: pd.DataFrame, query: dict, keys: list[str]) -> dict
 
 def options_query(sel: dict, metric, dims, x, y, color, curve, smooth, group, band,
                   diff) -> str:
-    q = {"experiment": sel["experiment"], "runs": sel["runs"], "metric": metric,
+    q = {"experiment": sel["experiment"], "sel": sel.get("sel"), "runs": sel.get("runs"),
+         "metric": metric,
          "dims": ",".join(dims or []), "x": x, "y": y, "color": color or "none",
          "curve": curve, "smooth": f"{float(smooth or 0):g}", "group": group, "band": band,
          "diff": "1" if diff else "0"}
@@ -198,8 +229,9 @@ def options_query(sel: dict, metric, dims, x, y, color, curve, smooth, group, ba
 
 # ------------------------------------------------------------------ figures (delegating)
 def _sub(sel: dict):
-    table = runs_table(deck(), sel["experiment"])
-    return table, selection(table, decode_runs(sel["runs"]))[0]
+    _, ids, _ = chosen(sel["experiment"], sel.get("runs") or "", sel.get("sel") or "")
+    table, sub, _ = selected_runs(deck(), sel["experiment"], ids)
+    return table, sub
 
 
 def parallel_figure(sub, metric, dims):
@@ -219,7 +251,7 @@ def scatter_figure(sub, x, y, color):
 def curve_charts(d, sub, opts):
     if not opts["curve"]:
         return html.P("These runs logged no metric histories.", className="text-muted")
-    h = history(d, sub)
+    h = history(d, sub, [opts["curve"]])
     parts = [chart(training_curves(curves(h, sub, opts["curve"], opts["smooth"])),
                    id="cmp-curves",
                    caption="Each line is one run's logged values by step, thinned on the "
@@ -266,13 +298,13 @@ def _empty(message: str):
 
 # ------------------------------------------------------------------ callbacks
 @callback(Output("cmp-parallel", "figure"), Input("cmp-metric", "value"),
-          Input("cmp-dims", "value"), State("cmp-sel", "data"), prevent_initial_call=True)
+          Input("cmp-dims", "value"), State("cmp-sel", "data"))
 def update_parallel(metric, dims, sel):
     return parallel_figure(_sub(sel)[1], metric, dims)
 
 
 @callback(Output("cmp-scatter", "figure"), Input("cmp-x", "value"), Input("cmp-y", "value"),
-          Input("cmp-color", "value"), State("cmp-sel", "data"), prevent_initial_call=True)
+          Input("cmp-color", "value"), State("cmp-sel", "data"))
 def update_scatter(x, y, color, sel):
     return scatter_figure(_sub(sel)[1], x, y, color)
 
@@ -296,8 +328,9 @@ def update_importance(metric, sel):
     if not metric:
         return None
     table, sub = _sub(sel)
-    runs = hashlib.blake2b(sel["runs"].encode(), digest_size=12).hexdigest()
-    imp = deck().memo(("importance", sel["experiment"], runs, metric), None,
+    which = sel.get("sel") or hashlib.blake2b((sel.get("runs") or "").encode(),
+                                              digest_size=12).hexdigest()
+    imp = deck().memo(("importance", sel["experiment"], which, metric), None,
                       lambda: parameter_importance(sub, table.params, metric))
     return importance_box(imp)
 

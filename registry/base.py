@@ -27,11 +27,27 @@ class Listing(Generic[T]):
     problems: tuple[Problem, ...] = field(default_factory=tuple)
 
 
+@dataclass(frozen=True)
+class RunsProgress:
+    """The runs of one experiment read so far: all of them once ``done``. ``total`` is about
+    how many there are (None when not known yet); ``generation`` changes whenever ``frame``
+    does, so caches can key on it."""
+
+    frame: pd.DataFrame
+    problems: tuple[Problem, ...]
+    loaded: int
+    total: int | None
+    done: bool
+    generation: str
+
+
 class Source(ABC):
     """Read-only access to one model registry."""
 
     #: the URI or path the source was opened from, as the user gave it
     uri: str
+    #: True when ``runs_page`` takes MLflow filter strings and orders (a searchable store)
+    can_search: bool = False
 
     @abstractmethod
     def data_version(self, model: str | None = None) -> str:
@@ -82,10 +98,13 @@ class Source(ABC):
         raise KeyError(name)
 
     def runs_page(self, experiment: str, max_results: int = 100,
-                  page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
+                  page_token: str | None = None, filter_string: str | None = None,
+                  order_by: Sequence[str] | None = None) -> tuple[pd.DataFrame, str | None]:
         """One page of ``runs(experiment)``, newest start first, and the token of the next
-        page (None after the last). Sources backed by a server override it so that a page
-        fetches only its own rows."""
+        page (None after the last). Sources that can search (``can_search``) override it so
+        that a page fetches only its own rows, filtered and ordered by the store."""
+        if filter_string or order_by:
+            raise ValueError("this source does not search: filter the runs() table instead")
         frame = self.runs(experiment).items
         frame = frame.sort_values(["start_time", "run_id"], ascending=[False, True],
                                   kind="stable", na_position="last")
@@ -93,6 +112,25 @@ class Source(ABC):
         end = start + max_results
         return (frame.iloc[start:end].reset_index(drop=True),
                 str(end) if end < len(frame) else None)
+
+    def runs_loaded(self, experiment: str) -> RunsProgress:
+        """The runs read so far. A source that holds its runs in memory has them all; one
+        backed by a server reads them in the background and returns what has arrived."""
+        listing = self.runs(experiment)
+        n = len(listing.items)
+        return RunsProgress(listing.items, listing.problems, n, n, True, "all")
+
+    def runs_by_id(self, experiment: str, run_ids: Sequence[str]) -> pd.DataFrame:
+        """The rows of the given runs of ``experiment`` (unknown ids are left out)."""
+        frame = self.runs(experiment).items
+        return frame.loc[frame["run_id"].isin([str(r) for r in run_ids])] \
+            .reset_index(drop=True)
+
+    def history_keys(self, experiment: str, run_ids: Sequence[str]) -> list[str]:
+        """Metric keys that at least one of the runs logged more than once (a curve)."""
+        h = self.metric_history(experiment, list(run_ids))
+        counts = h.groupby(["run_id", "key"]).size()
+        return sorted({k for (_, k), n in counts.items() if n > 1})
 
     def get_run(self, experiment: str, run_id: str) -> Run:
         frame = self.runs(experiment).items

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import threading
+from collections import OrderedDict
 from contextlib import contextmanager
 from typing import Any, Callable, ContextManager, Protocol
 
@@ -89,6 +90,25 @@ class CachedSource:
         self.timeout = timeout
         self.locks = locks if locks is not None else ThreadLocks()
         self._prefix = "md:" + hashlib.blake2b(source.uri.encode(), digest_size=6).hexdigest()
+        self._local: OrderedDict[str, Any] = OrderedDict()
+        self._local_lock = threading.Lock()
+
+    def memo_local(self, key: tuple, model: str | None, compute: Callable[[], Any],
+                   keep: int = 6) -> Any:
+        """Like ``memo``, but kept in this process only (the last ``keep`` results): for
+        large tables that would cost more to pickle in and out of a shared cache than to
+        rebuild once per worker."""
+        full = f"{self._prefix}:{model}:{self.source.data_version(model)}:{key!r}"
+        with self._local_lock:
+            if full in self._local:
+                self._local.move_to_end(full)
+                return self._local[full]
+        value = compute()
+        with self._local_lock:
+            self._local[full] = value
+            while len(self._local) > keep:
+                self._local.popitem(last=False)
+        return value
 
     @property
     def uri(self) -> str:
@@ -178,6 +198,26 @@ class CachedSource:
 
     def runs(self, experiment: str):
         return self.source.runs(experiment)
+
+    @property
+    def can_search(self) -> bool:
+        return self.source.can_search
+
+    # Run tables and pages live in the source's own memory (a background read fills them);
+    # callers key their cached results on ``RunsProgress.generation``.
+    def runs_loaded(self, experiment: str):
+        return self.source.runs_loaded(experiment)
+
+    def runs_page(self, experiment: str, max_results: int = 100, page_token=None,
+                  filter_string=None, order_by=None):
+        return self.source.runs_page(experiment, max_results, page_token, filter_string,
+                                     order_by)
+
+    def runs_by_id(self, experiment: str, run_ids):
+        return self.source.runs_by_id(experiment, run_ids)
+
+    def history_keys(self, experiment: str, run_ids):
+        return self.source.history_keys(experiment, run_ids)
 
     def metric_history(self, experiment: str, run_ids=None, keys=None):
         # Like evaluation tables, histories are cached by the source itself (no pickling).

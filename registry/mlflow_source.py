@@ -18,8 +18,10 @@ experiment / run           ``Experiment`` / one row of the ``runs()`` table (``s
                            shape, paged); metric histories on demand
 =========================  ===============================================================
 
-Only MLflow's public client is used for reading, except one count query on SQL stores (so
-that counting 20,000 runs does not mean fetching them). Nothing is ever written to the store.
+Only MLflow's public client is used for reading, except read-only queries of MLflow's own
+tables on SQL stores for runs (counts, the state of the runs, the whole run table in the
+background: registry/mlflow_runs.py), so that 20,000 runs need not become 20,000 ``Run``
+objects. Nothing is ever written to the store.
 Reads that fail because the server is down, the address is wrong or access is refused raise
 ``RegistryError`` with a Problem that names the URI and what to check; the next read tries
 again, so the app recovers by itself when the server is back.
@@ -30,7 +32,6 @@ import hashlib
 import logging
 import math
 import os
-import re
 import tempfile
 import threading
 import time
@@ -39,16 +40,16 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterator, Sequence, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from .base import Listing, Source
 from .folder import check_prediction_columns
+from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
 from .naming import display_name, redact
 from .model import (
-    COL_TIME, COL_VERSION, HISTORY_COLUMNS, TASKS, BusinessSettings, Evaluation, Experiment,
+    COL_TIME, COL_VERSION, TASKS, BusinessSettings, Evaluation,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
 )
 
@@ -76,9 +77,6 @@ HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                  "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 PAGE = 1000  # results per request when a whole listing is needed
-# A run table is re-read when a run starts or ends later than any before (data_version), and
-# at the latest after this many seconds (a deleted or back-dated run changes no timestamp).
-RUNS_MAX_AGE = 300.0
 
 
 def import_mlflow():
@@ -93,6 +91,13 @@ def import_mlflow():
     return MlflowClient
 
 
+def _import_sql_store() -> None:
+    try:
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+    except Exception:  # noqa: BLE001 - the first real read reports any problem
+        pass
+
+
 def tracking_uri_of(uri: str) -> str:
     """The URI MLflow's client expects: a bare ``mlruns`` path becomes a ``file:`` URI."""
     if uri.startswith(("http://", "https://", "sqlite:", "postgresql", "mysql", "mssql",
@@ -101,7 +106,7 @@ def tracking_uri_of(uri: str) -> str:
     return Path(uri).expanduser().resolve().as_uri()
 
 
-class MlflowSource(Source):
+class MlflowSource(MlflowRuns, Source):
     """Read-only view of one MLflow tracking store and its model registry.
 
     ``poll_seconds``: how long a data version may be reused before MLflow is asked again
@@ -132,10 +137,12 @@ class MlflowSource(Source):
         self._versions_seen: dict[str | None, tuple[float, str]] = {}
         self._tables: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._tables_max = table_cache_size
-        self._histories: OrderedDict[tuple, list] = OrderedDict()
-        self._histories_max = history_cache_size
-        self._runs_cache: dict[str, tuple[str, pd.DataFrame, tuple, float]] = {}
-        self._counts: dict[tuple, int] = {}
+        self._init_runs(history_cache_size)
+        if self.tracking_uri.startswith(DATABASE_SCHEMES):
+            # Importing MLflow's SQL store takes seconds; do it while the app starts rather
+            # than in the first request (nothing is connected or read here).
+            threading.Thread(target=_import_sql_store, daemon=True,
+                             name="modeldeck-mlflow-import").start()
 
     @property
     def client(self):
@@ -203,14 +210,7 @@ class MlflowSource(Source):
                        for m in self._all(self.client.search_registered_models))
         exps = tuple((e.experiment_id, e.name, e.last_update_time, e.lifecycle_stage)
                      for e in self._experiments())
-        ids = [e[0] for e in exps]
-        newest = ()
-        if ids:
-            for order in ("attributes.start_time DESC", "attributes.end_time DESC"):
-                r = self.client.search_runs(ids, max_results=1, order_by=[order])
-                newest += tuple((x.info.run_id, x.info.start_time, x.info.end_time, x.info.status)
-                                for x in r)
-        return models, exps, newest
+        return models, exps, self._runs_state([e[0] for e in exps])
 
     def _model_state(self, model: str) -> tuple:
         try:
@@ -448,184 +448,6 @@ class MlflowSource(Source):
                 self._tables.popitem(last=False)
         return frame
 
-    # ---------------------------------------------------------------- experiments
-    def _experiments(self) -> list:
-        return [e for e in self._all(self.client.search_experiments)
-                if (e.tags or {}).get(HIDDEN_TAG, "").lower() != "true"]
-
-    def _experiment(self, name: str):
-        with self._reading(f"reading experiment {name!r}"):
-            e = self.client.get_experiment_by_name(name)
-        if e is None or e.lifecycle_stage != "active" or \
-                (e.tags or {}).get(HIDDEN_TAG, "").lower() == "true":
-            raise KeyError(name)
-        return e
-
-    def list_experiments(self) -> Listing[tuple[Experiment, ...]]:
-        with self._reading("listing experiments"):
-            exps = self._experiments()
-            version = self.data_version(None)
-            counts = self._map(lambda e: self._count_runs(e.experiment_id, version), exps)
-        out = [Experiment(name=e.name, description=(e.tags or {}).get(NOTE_TAG, ""),
-                          run_count=n)
-               for e, n in zip(exps, counts)
-               # MLflow makes an empty "Default" experiment in every store: not worth a row.
-               if not (e.experiment_id == "0" and n == 0)]
-        return Listing(tuple(sorted(out, key=lambda e: e.name)), ())
-
-    def _count_runs(self, experiment_id: str, version: str) -> int:
-        key = (experiment_id, version)
-        if key in self._counts:
-            return self._counts[key]
-        n = self._sql_count(experiment_id)
-        if n is None:  # a server or a file store: count page by page (done once per change)
-            n = sum(len(p) for p in self._pages(
-                lambda **kw: self.client.search_runs([experiment_id], **kw)))
-        self._counts = {k: v for k, v in self._counts.items() if k[1] == version}
-        self._counts[key] = n
-        return n
-
-    def _sql_count(self, experiment_id: str) -> int | None:
-        """Count active runs with one SQL query when the store is a database."""
-        store = self._sql_store()
-        if store is None:
-            return None
-        from mlflow.store.tracking.dbmodels.models import SqlRun
-        with store.ManagedSessionMaker() as session:
-            return (session.query(SqlRun)
-                    .filter(SqlRun.experiment_id == int(experiment_id),
-                            SqlRun.lifecycle_stage == "active").count())
-
-    def runs(self, experiment: str) -> Listing[pd.DataFrame]:
-        """Every run of the experiment, newest first, fetched a page of 1,000 at a time (no
-        metric histories); kept in process until a run starts or ends later than any before,
-        an experiment changes, or ``RUNS_MAX_AGE`` seconds pass."""
-        e = self._experiment(experiment)
-        version = self.data_version(None)
-        hit = self._runs_cache.get(e.experiment_id)
-        if hit is not None and hit[0] == version and time.monotonic() - hit[3] < RUNS_MAX_AGE:
-            return Listing(hit[1], hit[2])
-        with self._reading(f"reading the runs of {experiment!r}"):
-            runs = [r for page in self._pages(
-                lambda **kw: self.client.search_runs([e.experiment_id], **kw)) for r in page]
-        frame, problems = runs_frame(runs, experiment)
-        self._runs_cache[e.experiment_id] = (version, frame, problems, time.monotonic())
-        return Listing(frame, problems)
-
-    def runs_page(self, experiment: str, max_results: int = 100,
-                  page_token: str | None = None) -> tuple[pd.DataFrame, str | None]:
-        e = self._experiment(experiment)
-        with self._reading(f"reading the runs of {experiment!r}"):
-            page = self.client.search_runs([e.experiment_id], max_results=max_results,
-                                           page_token=page_token)
-        frame, _ = runs_frame(list(page), experiment)
-        token = page.token or None
-        return frame, token.decode() if isinstance(token, bytes) else token
-
-    def metric_history(self, experiment: str, run_ids: Sequence[str] | None = None,
-                       keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """Histories fetched on demand, one request per run and key, several at a time; a
-        finished run's history is kept in process (it can no longer change)."""
-        frame = self._runs_of(experiment, run_ids)
-        metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
-        wanted = None if keys is None else set(keys)
-        jobs = []
-        for row in frame[["run_id", "status", "end_time", *metric_cols]].itertuples(index=False):
-            for col, value in zip(metric_cols, row[3:]):
-                key = col[len("metrics."):]
-                if (wanted is None or key in wanted) and not pd.isna(value):
-                    jobs.append((row[0], key, row[1], row[2]))
-        with self._reading(f"reading metric histories of {experiment!r}"):
-            fetched = self._bulk_histories(jobs)
-            parts = self._map(lambda j: fetched[j[:2]] if j[:2] in fetched
-                              else self._history(*j), jobs)
-        rows = [(rid, key, m.step, m.timestamp, m.value)
-                for (rid, key, _, _), metrics in zip(jobs, parts) for m in metrics]
-        out = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-        out["timestamp"] = pd.to_datetime(out["timestamp"], unit="ms", utc=True)
-        out["step"] = out["step"].astype("int64")
-        out["value"] = out["value"].astype(float)
-        return out.sort_values(["run_id", "key", "step"], kind="stable").reset_index(drop=True)
-
-    def _runs_of(self, experiment: str, run_ids: Sequence[str] | None) -> pd.DataFrame:
-        """The rows of the given runs: from the run table when it is already in memory, else
-        only those runs (100 per request), so that comparing 1,000 runs of 20,000 does not
-        fetch the other 19,000."""
-        if run_ids is None:
-            return self.runs(experiment).items
-        ids = list(dict.fromkeys(str(r) for r in run_ids))
-        e = self._experiment(experiment)
-        hit = self._runs_cache.get(e.experiment_id)
-        if hit is not None and hit[0] == self.data_version(None) and \
-                time.monotonic() - hit[3] < RUNS_MAX_AGE:
-            return hit[1].loc[hit[1]["run_id"].isin(ids)]
-        chunks = [ids[k:k + 100] for k in range(0, len(ids), 100)]
-
-        def fetch(chunk):
-            quoted = ", ".join(_quote(x) for x in chunk)
-            return list(self.client.search_runs([e.experiment_id], max_results=len(chunk),
-                                                filter_string=f"attributes.run_id IN ({quoted})"))
-        with self._reading(f"reading runs of {experiment!r}"):
-            runs = [r for part in self._map(fetch, chunks) for r in part]
-        return runs_frame(runs, experiment)[0]
-
-    def _bulk_histories(self, jobs: list[tuple]) -> dict[tuple, list]:
-        """On a database store, the histories not yet in memory with one query per metric
-        key and 100 runs (MLflow's own bulk read), instead of one request per run and key."""
-        store = self._sql_store()
-        if store is None or not hasattr(store, "get_metric_history_bulk"):
-            return {}
-        with self._lock:
-            missing = [j for j in jobs if not (j[:2] in self._histories and
-                                               self._histories[j[:2]][0] == (j[2], j[3]))]
-        out: dict[tuple, list] = {}
-        by_key: dict[str, list[tuple]] = {}
-        for j in missing:
-            by_key.setdefault(j[1], []).append(j)
-        for key, group in by_key.items():
-            for k in range(0, len(group), 100):
-                chunk = group[k:k + 100]
-                limit = 1_000_000
-                got = store.get_metric_history_bulk([j[0] for j in chunk], key, limit)
-                if len(got) >= limit:
-                    return out  # too long to read at once: per run, as usual
-                per_run: dict[str, list] = {j[0]: [] for j in chunk}
-                for m in got:
-                    per_run[m.run_id].append(m)  # a Metric that also knows its run
-                for rid, status, end in ((j[0], j[2], j[3]) for j in chunk):
-                    metrics = sorted(per_run[rid], key=lambda m: (m.step, m.timestamp))
-                    out[(rid, key)] = metrics
-                    if status != "RUNNING":
-                        with self._lock:
-                            self._histories[(rid, key)] = ((status, end), metrics)
-        with self._lock:
-            while len(self._histories) > self._histories_max:
-                self._histories.popitem(last=False)
-        return out
-
-    def _sql_store(self):
-        try:
-            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-        except ImportError:
-            return None
-        store = getattr(getattr(self.client, "_tracking_client", None), "store", None)
-        return store if isinstance(store, SqlAlchemyStore) else None
-
-    def _history(self, run_id: str, key: str, status: str, end_time) -> list:
-        cache_key = (run_id, key)
-        with self._lock:
-            hit = self._histories.get(cache_key)
-            if hit is not None and hit[0] == (status, end_time):
-                self._histories.move_to_end(cache_key)
-                return hit[1]
-        metrics = self.client.get_metric_history(run_id, key)
-        if status != "RUNNING":
-            with self._lock:
-                self._histories[cache_key] = ((status, end_time), metrics)
-                while len(self._histories) > self._histories_max:
-                    self._histories.popitem(last=False)
-        return metrics
-
     # ---------------------------------------------------------------- paging helpers
     def _pages(self, search: Callable[..., list], page: int = PAGE) -> Iterator[list]:
         token = None
@@ -646,43 +468,6 @@ class MlflowSource(Source):
             return [fn(x) for x in items]
         with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
             return list(pool.map(fn, items))
-
-
-# ------------------------------------------------------------------ shared conversions
-def runs_frame(runs: list, experiment: str) -> tuple[pd.DataFrame, tuple[Problem, ...]]:
-    """MLflow runs as the flat ``runs()`` table (``mlflow.search_runs`` shape without MLflow's
-    own ``mlflow.*`` tags; params that read as numbers become numbers)."""
-    rows = []
-    for r in runs:
-        row = {"run_id": r.info.run_id, "experiment": experiment,
-               "name": r.info.run_name or r.data.tags.get("mlflow.runName", "") or "",
-               "status": r.info.status, "start_time": r.info.start_time,
-               "end_time": r.info.end_time}
-        row.update({f"params.{k}": param_value(v) for k, v in r.data.params.items()})
-        row.update({f"metrics.{k}": v for k, v in _finite(r.data.metrics).items()})
-        row.update({f"tags.{k}": v for k, v in r.data.tags.items()
-                    if not k.startswith("mlflow.")})
-        rows.append(row)
-    fixed = ["run_id", "experiment", "name", "status", "start_time", "end_time"]
-    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=fixed)
-    for col in ("start_time", "end_time"):
-        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    rest = sorted(c for c in frame.columns if c not in fixed)
-    return frame[fixed + rest], ()
-
-
-def param_value(text):
-    """MLflow stores params as text; ``"3"`` and ``"0.1"`` come back as the numbers they were."""
-    if not isinstance(text, str):
-        return text
-    if re.fullmatch(r"[+-]?\d+", text.strip()):
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return value if math.isfinite(value) and not text.strip().lower().startswith(("n", "i")) \
-        else text
 
 
 def explain(uri: str, error: Exception, what: str = "") -> Problem:
@@ -729,19 +514,6 @@ def _short(text: str, n: int = 240) -> str:
 
 def _not_found(e: Exception) -> bool:
     return getattr(e, "error_code", "") == "RESOURCE_DOES_NOT_EXIST"
-
-
-def _quote(value: str) -> str:
-    if "'" not in value:
-        return f"'{value}'"
-    if '"' not in value:
-        return f'"{value}"'
-    raise KeyError(value)
-
-
-def _finite(metrics: dict) -> dict:
-    return {str(k): float(v) for k, v in metrics.items()
-            if v is not None and np.isfinite(float(v))}
 
 
 def _time(ms) -> datetime | None:

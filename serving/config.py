@@ -3,7 +3,7 @@
 - ``MODELDECK_CACHE_URL=redis://host:6379/0``: Flask-Caching's RedisCache, shared by every
   worker on every machine; locks and background jobs (Celery) use the same Redis.
 - otherwise a FileSystemCache in the state directory (``MODELDECK_STATE_DIR``, default
-  ``$TMPDIR/modeldeck-<uid>``), shared by the workers of one machine; with one worker
+  ``~/.cache/modeldeck``), shared by the workers of one machine; with one worker
   (``MODELDECK_WORKERS=1``) a SimpleCache in the process.
 
 Every cache key starts with the code version (package version and a hash of the source
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
+
+from registry.links import state_dir as links_state_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the code whose results the cache holds
@@ -27,9 +28,9 @@ CACHE_TIMEOUT = 3600
 
 def state_dir(given: str | None = None) -> Path:
     """The folder the workers of one machine share (cache files, locks, job queue, render
-    slots): ``given``, else ``$MODELDECK_STATE_DIR``, else ``$TMPDIR/modeldeck-<uid>``."""
-    given = given or os.environ.get("MODELDECK_STATE_DIR")
-    path = Path(given) if given else Path(tempfile.gettempdir()) / f"modeldeck-{os.getuid()}"
+    slots, short links): ``given``, else the one ``registry.links.state_dir`` chooses
+    (``$MODELDECK_STATE_DIR``, else ``~/.cache/modeldeck``)."""
+    path = Path(given) if given else links_state_dir()
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 

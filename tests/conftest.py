@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,9 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# Short links (registry.links) go to a folder of this test run, not the user's cache.
+os.environ.setdefault("MODELDECK_STATE_DIR",
+                      tempfile.mkdtemp(prefix="modeldeck-state-test-"))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
