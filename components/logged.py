@@ -12,7 +12,7 @@ import dash_bootstrap_components as dbc
 from dash import html
 
 from analysis.language import GLOSSARY
-from analysis.logged import HELD_OUT, TRAINING, group_label
+from analysis.logged import group_label
 
 #: how the evaluator's images are named (mlflow.evaluate's default evaluator and autolog)
 IMAGE_NAMES = {
@@ -43,7 +43,7 @@ def logged_metrics_section(values, version: int, id_: str = "logged-metrics"):
     for group, rows in groups.items():
         parts.append(html.H3(f"Metrics {group_label(group)}", className="h6 mt-3"))
         head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
-            "Metric", "Logged as", "Value", "95% interval", "What it means")]))
+            "Metric", "Stored in MLflow as", "Value", "95% interval", "What it means")]))
         body = []
         for v in rows:
             interval = (f"{v.low:.3f} to {v.high:.3f} (exact, from the logged counts)"
@@ -51,7 +51,9 @@ def logged_metrics_section(values, version: int, id_: str = "logged-metrics"):
             body.append(html.Tr([
                 html.Th(html.Abbr(v.label, title=GLOSSARY.get(v.key or "", v.label)),
                         scope="row"),
-                html.Td(html.Code(v.name)),
+                html.Td([html.Code(v.name), html.Span(f" = {v.value!r}",
+                                                      className="small text-muted")],
+                        className="logged-as"),
                 html.Td(v.text, className="logged-value"),
                 html.Td(interval, className="small"),
                 html.Td(v.meaning, className="small"),
@@ -146,5 +148,5 @@ def _slug(text: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-") or "x"
 
 
-__all__ = ["HELD_OUT", "TRAINING", "changes_section", "image_href", "logged_compare_table",
+__all__ = ["changes_section", "image_href", "logged_compare_table",
            "logged_images_section", "logged_metrics_section", "logged_trend_table"]

@@ -138,8 +138,8 @@ def _logged_only(m, a, b):
     """Two versions of which at least one has no prediction rows: their logged metrics side
     by side, as point values."""
     missing = [f"v{x.version}" for x in (a, b) if not x.splits]
-    why = (f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no prediction "
-           "rows" if missing else "the model's task is unknown")
+    why = ("the model's task is unknown" if not m.task_known else
+           f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no prediction rows")
     table = logged_comparison(m, a, b)
     parts = [dbc.Alert(f"No verdict with paired intervals: {why}, and paired 95% intervals "
                        "need the prediction rows of both versions on the same rows. Below are "

@@ -323,8 +323,9 @@ class MlflowSource(Source):
                     run = None
                 mid = logged_model_id(v.source, getattr(v, "model_id", None))
                 metrics = dict(run.data.metrics) if run is not None else {}
-                if mid and not metrics:
-                    metrics = self._logged_model_metrics(mid)
+                if mid:  # metrics logged on the logged model, e.g. from another run
+                    for key, value in self._logged_model_metrics(mid).items():
+                        metrics.setdefault(key, value)
                 names = tuple(f.path for f in self._artifacts(v.run_id, None)) \
                     if run is not None else ()
                 evidence.append((f"v{v.version}", run.data.tags if run is not None else {},

@@ -14,7 +14,6 @@ import os
 import warnings
 from pathlib import Path
 
-import pandas as pd
 
 MODELS = ("cancer", "wine", "diabetes")  # binary, multiclass, regression
 EXPERIMENT = "ordinary-training"
@@ -46,7 +45,7 @@ def build_ordinary_store(root: Path) -> str:
             ("cancer", load_breast_cancer, "classifier",
              [LogisticRegression(C=0.05, max_iter=3000), LogisticRegression(C=1.0, max_iter=3000)]),
             ("wine", load_wine, "classifier",
-             [LogisticRegression(C=0.01, max_iter=3000), LogisticRegression(C=1.0, max_iter=3000)]),
+             [LogisticRegression(C=0.002, max_iter=3000), LogisticRegression(C=1.0, max_iter=3000)]),
             ("diabetes", load_diabetes, "regressor", [Ridge(alpha=10.0), Ridge(alpha=0.1)]),
         ]
         with warnings.catch_warnings():
