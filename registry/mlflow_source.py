@@ -6,10 +6,13 @@
 =========================  ===============================================================
 MLflow                     ModelDeck
 =========================  ===============================================================
-registered model           ``Model``: description; task, owner, entity, business settings
-                           from tags prefixed ``modeldeck.`` (docs/mlflow.md); other tags
+registered model           ``Model``: description; owner, entity, business settings from
+                           tags prefixed ``modeldeck.`` (docs/mlflow.md); other tags; the
+                           task from its tag, else inferred (``registry.mlflow_models``)
 model version              ``ModelVersion``: aliases (from the registered model's alias
-                           map), legacy stage, description; params and metrics of its run
+                           map), legacy stage, description; params, metrics, tags, datasets
+                           and chart images of its run (an MLflow 3 logged model's run and
+                           metrics for a ``models:/m-…`` source)
 artifact of the version's  evaluation rows: ``modeldeck/evaluation/<split>.parquet``
 run
 registered-model tag       monitoring rows: the run named by ``modeldeck.monitoring_run``
@@ -140,6 +143,7 @@ class MlflowSource(Source):
         self._runs_cache: dict[str, tuple[str, pd.DataFrame, tuple, float]] = {}
         self._counts: dict[tuple, int] = {}
         self._tasks: dict[str, tuple[str, TaskAnswer]] = {}  # model -> (data version, answer)
+        self._run_experiment: dict[str, str] = {}  # run id -> experiment id (never changes)
 
     @property
     def client(self):
@@ -227,12 +231,35 @@ class MlflowSource(Source):
         versions = tuple((v.version, v.last_updated_timestamp, v.current_stage, v.run_id,
                           sorted(v.tags.items()), v.description)
                          for v in raw)
-        # A run deleted (or restored) changes no version: ask for each run's state too.
-        runs = self._runs_by_id([v.run_id for v in raw if v.run_id])
-        alive = tuple(sorted((rid, r.info.lifecycle_stage, r.info.end_time)
-                             for rid, r in runs.items()))
+        # A run deleted (or restored) changes no version: ask for the runs' states too.
+        alive = self._run_states([v.run_id for v in raw if v.run_id])
         return (rm.name, rm.last_updated_timestamp, rm.description, sorted(rm.tags.items()),
                 sorted((rm.aliases or {}).items()), versions, alive)
+
+    def _run_states(self, run_ids: Sequence[str]) -> tuple:
+        """(run id, lifecycle stage, end time) of these runs, 100 per request over every
+        experiment (deleted ones too), instead of one request per run."""
+        from mlflow.entities import ViewType
+        ids = sorted(set(run_ids))
+        if not ids:
+            return ()
+        # A run never moves between experiments: once each run's experiment is known, only
+        # those experiments are searched (one request per 100 runs).
+        if all(r in self._run_experiment for r in ids):
+            exps = sorted({self._run_experiment[r] for r in ids})
+        else:
+            exps = [e.experiment_id for e in self._all(
+                lambda **kw: self.client.search_experiments(view_type=ViewType.ALL, **kw))]
+        out = []
+        for k in range(0, len(ids), 100):
+            quoted = ", ".join(_quote(x) for x in ids[k:k + 100])
+            for page in self._pages(lambda **kw: self.client.search_runs(
+                    exps, filter_string=f"attributes.run_id IN ({quoted})",
+                    run_view_type=ViewType.ALL, **kw), page=100):
+                for r in page:
+                    self._run_experiment[r.info.run_id] = r.info.experiment_id
+                    out.append((r.info.run_id, r.info.lifecycle_stage, r.info.end_time))
+        return tuple(sorted(out))
 
     # ---------------------------------------------------------------- models
     def list_models(self) -> Listing[tuple[Model, ...]]:
@@ -401,8 +428,11 @@ class MlflowSource(Source):
             runs = {rid: r for rid, r in runs.items() if rid not in deleted}
             splits = self._map(lambda v: self._splits(run_of[v.version])
                                if run_of[v.version] in runs else (), raw)
-            images = self._map(lambda v: images_of(self._artifacts(run_of[v.version], None))
-                               if run_of[v.version] in runs else (), raw)
+            # Stored chart images stand in for ModelDeck's own charts: listed only for the
+            # versions without prediction rows.
+            images = self._map(lambda vs: images_of(self._artifacts(run_of[vs[0].version], None))
+                               if run_of[vs[0].version] in runs and not vs[1] else (),
+                               list(zip(raw, splits)))
         # MLflow 3 may leave ``aliases`` empty on searched versions; the model has the map.
         aliases: dict[int, set[str]] = {}
         for alias, number in (rm.aliases or {}).items():
@@ -516,6 +546,8 @@ class MlflowSource(Source):
 
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)
+        if not m.task_known:
+            return None  # production rows cannot be checked without a task (its page says so)
         with self._reading(f"reading the production rows of {model}"):
             rm = self.client.get_registered_model(model)
             run_id = (rm.tags or {}).get(MONITORING_RUN_TAG)
