@@ -17,7 +17,7 @@ from pathlib import Path
 
 import dash
 from dash import Input, Output, State
-from flask import abort, send_file
+from flask import Response, abort, send_file
 from flask_caching import Cache
 
 from components.shell import app_shell, registry_banner
@@ -144,6 +144,26 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
         if css is None:
             abort(404)
         return send_file(css, mimetype="text/css", max_age=86400)
+
+    @server.route("/registry-image/<model>/<int:version>/<name>")
+    def registry_image(model: str, version: int, name: str):
+        """A chart image stored with a version (what mlflow.evaluate drew), read-only: only
+        an image the version's run holds, only PNG, JPEG or SVG, size-limited; an SVG is
+        served so that it can only be shown as an image, never run as a page."""
+        if not isinstance(deck, CachedSource):
+            abort(503)
+        try:
+            data, mime = deck.image(model, version, name)
+        except KeyError:
+            abort(404)
+        except RegistryError:
+            abort(503)
+        response = Response(data, mimetype=mime)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; " \
+            "style-src 'unsafe-inline'; sandbox"
+        response.headers["Cache-Control"] = "private, max-age=300"
+        return response
 
     login_on = install_auth(app, settings.auth)  # serving/auth.py: login before everything
     install_security(app, settings)  # serving/security.py: headers; no data to others unasked

@@ -18,7 +18,8 @@ from registry.model import COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryE
 from .business import is_complete, regression_cost, value_curve
 from .compare import version_comparison
 from .evaluation import segment_metrics
-from .metrics import METRICS, binary_truth, headline_metric
+from .logged import headline_logged, logged_health_caveat
+from .metrics import METRICS, binary_truth, headline_metric, relative_drop
 from .monitoring import model_monitoring
 from .portfolio import challenger_of, champion_of
 from .recommend import (
@@ -63,11 +64,12 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
     champ, how = champion_of(versions)
     if champ is None:
         return ModelAdvice(name, None, (), "No versions are registered yet.")
+    if not model.task_known:
+        return ModelAdvice(name, None, (), f"the task is {model.task_source}")
     try:
         champ_frame = deck.evaluation(name, champ.version).frame
     except KeyError:
-        return ModelAdvice(name, None, (), f"v{champ.version} has no evaluation rows, so there "
-                                           "is nothing to base a recommendation on.")
+        return _logged_advice(model, versions, champ)
     metric = headline_metric(model.task)
     unit = model.target_unit if METRICS[metric].kind == "unit" else ""
     b = model.business
@@ -134,6 +136,45 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         parts["money_lost"] = _money_lost(deck, model, champ_frame, p, report, settings)
     evidence = Evidence(**parts)
     return ModelAdvice(name, evidence, tuple(recommend(evidence, settings)))
+
+
+#: without prediction rows, a challenger is worth a look when its logged headline metric is at
+#: least this much (relative) better than the champion's
+LOGGED_GAIN = 0.02
+
+
+def _logged_advice(model: Model, versions, champ) -> ModelAdvice:
+    """No prediction rows for the champion: advice from the metrics MLflow logged on held-out
+    data, at low confidence, saying that a verdict needs prediction rows to be sure."""
+    h = headline_logged(model, champ)
+    if h is None:
+        name = METRICS[headline_metric(model.task)].name
+        return ModelAdvice(model.name, None, (), (
+            f"v{champ.version} has no evaluation rows and logged no {name} on held-out data, "
+            "so there is nothing to base a recommendation on."))
+    metric = h.key
+    caveat = logged_health_caveat()
+    chall = challenger_of(versions)
+    hc = headline_logged(model, chall) if chall is not None and \
+        chall.version != champ.version else None
+    if hc is not None and relative_drop(metric, hc.value, h.value) <= -LOGGED_GAIN:
+        rec = Recommendation(
+            model.name, "promote", f"Consider the challenger v{chall.version}: it logged a "
+                                   f"better {METRICS[metric].name} than v{champ.version}.",
+            (f"{METRICS[metric].name} as logged on held-out data: v{chall.version} {hc.text} "
+             f"against v{champ.version} {h.text}.", caveat), "compare", confidence="low",
+            details={"challenger": chall.version, "from": "logged"})
+    else:
+        evidence = [f"{METRICS[metric].name} as logged on held-out data: v{champ.version} "
+                    f"{h.text}."]
+        if hc is not None:
+            evidence.append(f"The challenger v{chall.version} logged {hc.text}, not "
+                            f"{LOGGED_GAIN:.0%} or more better.")
+        rec = Recommendation(model.name, "keep", f"Keep v{champ.version}: nothing logged calls "
+                                                 "for a change.",
+                             tuple(evidence + [caveat]), "versions", confidence="low",
+                             details={"from": "logged"})
+    return ModelAdvice(model.name, None, (rec,))
 
 
 def _difference(d, version: int, other: int) -> Difference:

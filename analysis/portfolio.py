@@ -22,7 +22,8 @@ from registry.cached import CachedSource
 from registry.model import ModelVersion, RegistryError
 
 from .language import format_delta, format_value, metric_sentence
-from .metrics import METRICS, compute_metric, headline_metric, relative_drop
+from .logged import headline_logged, logged_health_caveat
+from .metrics import HEADLINE, METRICS, compute_metric, relative_drop
 from .monitoring import model_monitoring
 
 
@@ -59,6 +60,8 @@ class ModelSummary:
     health: Health = Health("ok", "")
     has_monitoring: bool = False
     notes: tuple[str, ...] = field(default_factory=tuple)
+    task_source: str = ""  # where the task came from (registry.model.Model.task_source)
+    value_from: str = ""  # "rows": computed from prediction rows; "logged": as MLflow logged it
 
 
 def champion_of(versions: tuple[ModelVersion, ...]) -> tuple[ModelVersion | None, str]:
@@ -92,21 +95,24 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     model = deck.model(name)
     listing = deck.versions(name)
     versions = listing.items
-    metric = headline_metric(model.task)
+    metric = HEADLINE.get(model.task, "")
     notes = [str(p) for p in listing.problems]
     base = dict(name=name, task=model.task, description=model.description, metric=metric,
-                n_versions=len(versions), notes=tuple(notes))
+                n_versions=len(versions), notes=tuple(notes), task_source=model.task_source)
     if not versions:
         return ModelSummary(**base, health=Health("watch", "No versions are registered yet."))
     champ, how = champion_of(versions)
     last = max((v.created_at for v in versions if v.created_at), default=model.updated_at)
     base.update(champion=champ.version, champion_how=how, last_updated=last)
+    if not model.task_known:
+        return ModelSummary(**base, health=Health(
+            "watch", f"ModelDeck does not know what this model predicts, so it cannot judge "
+                     f"it. Task {model.task_source}."))
 
     try:
         value = compute_metric(model, deck.evaluation(name, champ.version).frame, metric)
     except KeyError:
-        return ModelSummary(**base, health=Health(
-            "watch", f"Version {champ.version} has no evaluation rows, so its quality is unknown."))
+        return _summarize_logged(model, versions, champ, how, metric, base)
     except RegistryError as e:
         return ModelSummary(**base, health=Health("error", str(e.problem)))
     if not np.isfinite(value):
@@ -114,7 +120,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
             "watch", f"{METRICS[metric].name} is undefined on v{champ.version}'s evaluation "
                      "rows (for example, only one class is present)."))
     base.update(value=value, value_text=format_value(metric, value, model.target_unit),
-                sentence=metric_sentence(metric, value, model))
+                sentence=metric_sentence(metric, value, model), value_from="rows")
 
     # Change against the version registered just before the champion.
     older = [v for v in versions if v.version < champ.version]
@@ -141,6 +147,37 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     except RegistryError:
         has_monitoring = True  # its page explains what is wrong with the table
     return ModelSummary(**base, health=health, has_monitoring=has_monitoring)
+
+
+def _summarize_logged(model, versions, champ, how, metric, base) -> ModelSummary:
+    """The card of a champion without prediction rows, from the metrics MLflow logged on
+    held-out data (point values as stored); its health says a verdict needs rows."""
+    h = headline_logged(model, champ)
+    if h is None:
+        return ModelSummary(**base, health=Health(
+            "watch", f"Version {champ.version} has no evaluation rows and logged no "
+                     f"{METRICS[metric].name} on held-out data, so its quality is unknown."))
+    base.update(value=h.value, value_text=h.text, sentence=h.meaning, value_from="logged")
+    name = METRICS[metric].name
+    older = [v for v in versions if v.version < champ.version]
+    prev = max(older, key=lambda v: v.version) if older else None
+    ph = headline_logged(model, prev) if prev is not None else None
+    reason = f"{name} {h.text} as logged by MLflow on v{champ.version}."
+    status = "ok"
+    if ph is not None:
+        delta = h.value - ph.value
+        base.update(previous=prev.version, delta=delta,
+                    delta_text=f"{format_delta(metric, delta, model.target_unit)} "
+                               f"vs v{prev.version} (as logged)",
+                    improved=relative_drop(metric, h.value, ph.value) < 0)
+        if relative_drop(metric, h.value, ph.value) >= HealthSettings().watch_drop:
+            status = "watch"
+            reason = (f"The champion (v{champ.version}) logged a worse {name} than "
+                      f"v{prev.version}: {h.text} against {ph.text}.")
+    if not how.startswith(("alias", "stage")):
+        status = "watch"
+        reason += f" No version carries the 'champion' alias; v{champ.version} is the {how}."
+    return ModelSummary(**base, health=Health(status, f"{reason} {logged_health_caveat()}"))
 
 
 def _health(deck, model, champ, how, metric, value, prev_value, prev_version, settings,

@@ -7,7 +7,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import RegistryError
 
-from .metrics import compute_metric, headline_metric
+from .metrics import HEADLINE, compute_metric
 
 
 def version_table(deck: CachedSource, name: str) -> pd.DataFrame:
@@ -30,16 +30,18 @@ def logged_metrics(metrics, most: int = 4) -> str:
 
 def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
     model = deck.model(name)
-    metric = headline_metric(model.task)
+    metric = HEADLINE.get(model.task, "")
     rows = []
     for v in deck.versions(name).items:
         value, n, problem = np.nan, 0, ""
         try:
+            if not model.task_known:
+                raise KeyError(name)  # its rows cannot be read without a task
             ev = deck.evaluation(name, v.version)
             n = len(ev.frame)
             value = compute_metric(model, ev.frame, metric)
         except KeyError:
-            problem = "no evaluation rows"
+            problem = "no evaluation rows" if model.task_known else "task unknown"
         except RegistryError as e:
             problem = str(e.problem)
         rows.append({"version": v.version, "aliases": ", ".join(v.aliases), "stage": v.stage or "",
@@ -68,9 +70,10 @@ def metric_across_versions(deck: CachedSource, name: str, metric: str | None = N
 def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataFrame:
     from .uncertainty import bootstrap_intervals
     model = deck.model(name)
-    metric = metric or headline_metric(model.task)
+    metric = metric or HEADLINE.get(model.task, "")
     rows = []
-    for v in sorted(deck.versions(name).items, key=lambda v: v.version):
+    for v in sorted(deck.versions(name).items, key=lambda v: v.version) \
+            if model.task_known else ():
         value = low = high = np.nan
         n, problem = 0, ""
         try:

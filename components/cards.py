@@ -38,7 +38,7 @@ def model_card(s: ModelSummary) -> dbc.Card:
                     className="h5 card-title mb-0"),
             status_badge(s.health.status, id={"type": "status", "model": s.name}),
         ], className="d-flex justify-content-between align-items-start gap-2"),
-        html.Div(TASK_LABEL.get(s.task, s.task), className="small text-muted mb-2"),
+        html.Div(TASK_LABEL.get(s.task, "Task unknown"), className="small text-muted mb-2"),
     ]
     if s.value is not None and metric is not None:
         body += [

@@ -14,6 +14,7 @@ from dash import Input, Output, State, callback, dcc, html
 from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import GLOSSARY, format_difference, format_value, interval_text
+from analysis.logged import logged_comparison, version_changes
 from analysis.metrics import METRICS
 from components.cards import scroll_table
 from components.evaluation_figures import (
@@ -22,6 +23,7 @@ from components.evaluation_figures import (
 )
 from components.export import report_button
 from components.graph import chart
+from components.logged import changes_section, logged_compare_table
 from components.messages import not_found, registry_problem
 from registry import RegistryError
 
@@ -95,12 +97,15 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
     if va == vb:
         return html.Div(parts + [dbc.Alert("Choose two different versions to compare.",
                                            color="info", id="verdict")])
+    by_number = {v.version: v for v in versions}
+    changes = changes_section(version_changes(by_number[va], by_number[vb]), va, vb)
     try:
+        if not m.task_known:
+            raise KeyError(m.name)
         comp = version_comparison(d, m.name, va, vb, t)
         ea, eb = version_evaluation(d, m.name, va), version_evaluation(d, m.name, vb)
     except KeyError:
-        return html.Div(parts + [dbc.Alert("One of these versions has no evaluation rows.",
-                                           color="warning", id="verdict")])
+        return html.Div(parts + _logged_only(m, by_number[va], by_number[vb]) + [changes])
     except RegistryError as e:
         return html.Div(parts + [dbc.Alert(str(e.problem), color="warning", id="verdict")])
     parts.append(dbc.Alert(comp.verdict, color="light", className="fs-6 border",
@@ -126,7 +131,27 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                         id="segment-deltas",
                         caption="Each dot is one group of rows with its paired 95% interval. "
                                 "Grey: no significant difference.")]
+    parts.append(changes)
     return html.Div(parts)
+
+
+def _logged_only(m, a, b):
+    """Two versions of which at least one has no prediction rows: their logged metrics side
+    by side, as point values."""
+    missing = [f"v{x.version}" for x in (a, b) if not x.splits]
+    why = ("the model's task is unknown" if not m.task_known else
+           f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no prediction rows")
+    table = logged_comparison(m, a, b)
+    parts = [dbc.Alert(f"No verdict with paired intervals: {why}, and paired 95% intervals "
+                       "need the prediction rows of both versions on the same rows. Below are "
+                       "the metrics each version logged on held-out data, as point values.",
+                       color="info", id="verdict")]
+    if table.empty:
+        parts.append(html.P("The two versions logged no metric in common.",
+                            id="compare-logged-table"))
+    else:
+        parts.append(logged_compare_table(table, a.version, b.version))
+    return parts
 
 
 def _choose_model(d):

@@ -14,6 +14,7 @@ from analysis.language import (
     GLOSSARY, format_value, interval_text, metric_sentence, plural, positives_phrase,
     threshold_sentence,
 )
+from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
 from analysis.portfolio import champion_of, summarize
 from analysis.versions import metric_across_versions, version_table
@@ -25,6 +26,7 @@ from components.evaluation_figures import (
 )
 from components.export import report_button
 from components.graph import chart
+from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
@@ -56,16 +58,17 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
                          problems_alert([e.problem], "This model's files could not be read")])
     summary = summarize(d, model.name)
     table = version_table(d, model.name)
-    metric = METRICS[summary.metric]
-    unit = model.target_unit if metric.kind == "unit" else ""
+    metric = METRICS.get(summary.metric)
+    unit = model.target_unit if metric is not None and metric.kind == "unit" else ""
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "active": True}]),
         html.Div([html.H1(model.name, className="h3 mb-0"),
                   status_badge(summary.health.status, id="model-status")],
                  className="d-flex align-items-center gap-3"),
-        html.P(TASK_LABEL.get(model.task, model.task) +
+        html.P(TASK_LABEL.get(model.task, "Task unknown") +
                (f" · owner: {model.owner}" if model.owner else ""), className="text-muted"),
+        _task_note(model),
         html.P(model.description or "No description in the registry.", id="model-description"),
         report_button("model", model=model.name),
         problems_alert(list(summary.notes)),
@@ -79,6 +82,17 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         _versions_table(table, metric, model.target_unit),
         _trend(d, model, metric, unit) if table["value"].notna().any() else None,
     ])
+
+
+def _task_note(model):
+    """Where the task came from, always; for an unknown task, how to set it."""
+    if not model.task_known:
+        return dbc.Alert([html.Strong("Task unknown. "), model.task_source.removeprefix(
+            "unknown: ").capitalize() + "."], color="info", id="task-source", className="py-2")
+    word = {"binary": "yes/no", "multiclass": "one of several classes",
+            "regression": "a number"}[model.task]
+    return html.P(f"Task: {word}, {model.task_source}.", id="task-source",
+                  className="small text-muted")
 
 
 def _worth(model, version, threshold, query):
@@ -122,12 +136,12 @@ def _evaluation_section(d, model, version, threshold):
         ], className="d-flex align-items-center gap-3 flex-wrap mb-3"),
     ]
     try:
+        if not model.task_known:
+            raise KeyError(model.name)
         ev = version_evaluation(d, model.name, v)
     except KeyError:
-        return html.Div(head + [dbc.Alert(
-            f"Version {v} has no prediction rows in the registry, so ModelDeck cannot compute "
-            "its metrics or draw its charts. The metrics it logged at training are in the "
-            "versions table below.", color="info", id="no-evaluation-rows")])
+        return html.Div(head + _logged_parts(d, model, next(x for x in versions
+                                                            if x.version == v)))
     except RegistryError as e:
         return html.Div(head + [problems_alert([e.problem], "The evaluation rows could not "
                                                             "be read")])
@@ -152,6 +166,23 @@ def _evaluation_section(d, model, version, threshold):
         parts += _regression_parts(model, ev)
     parts += _segment_parts(model, ev)
     return html.Div(parts, id="evaluation")
+
+
+def _logged_parts(d, model, version):
+    """A version without prediction rows: everything MLflow holds for it."""
+    v = version.version
+    parts = [dbc.Alert(
+        f"Version {v} has no prediction rows in the registry, so ModelDeck cannot compute "
+        "its own metrics, intervals or charts. Below is what the registry holds for it: the "
+        "metrics as logged, exact intervals where logged counts allow them, and the charts "
+        "stored with it.", color="info", id="no-evaluation-rows")]
+    parts.append(logged_metrics_section(logged_values(model, version), v))
+    parts.append(logged_images_section(model.name, v, version.images, version.run_id))
+    if model.task_known:
+        metric = METRICS[summarize(d, model.name).metric]
+        parts.append(logged_trend_table(logged_across_versions(model, d.versions(model.name)
+                                                               .items), metric.name))
+    return [p for p in parts if p is not None]
 
 
 def _version_label(v) -> str:
@@ -343,24 +374,27 @@ clientside_callback(
 
 # ------------------------------------------------------------------ unchanged parts
 def _headline(summary, metric):
-    if summary.value is None:
+    if summary.value is None or metric is None:
         return None
     return dbc.Card(dbc.CardBody([
         html.Div([html.Span(summary.value_text, className="headline-value"),
                   html.Abbr(metric.name, title=GLOSSARY.get(metric.key, ""),
                             className="headline-name ms-2"),
-                  html.Span(f" · champion v{summary.champion}", className="text-muted")]),
+                  html.Span(f" · champion v{summary.champion}" +
+                            (" · as logged by MLflow" if summary.value_from == "logged"
+                             else ""), className="text-muted")]),
         html.P(summary.sentence, className="mb-0"),
     ]), className="mb-3", id="headline")
 
 
 def _versions_table(table, metric, unit):
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
-        "Version", "Alias / stage", "Created", "Algorithm", metric.name, "Rows evaluated",
-        "Logged at training", "What changed")]))
+        "Version", "Alias / stage", "Created", "Algorithm",
+        metric.name if metric is not None else "Headline metric", "Rows evaluated",
+        "Logged metrics", "What changed")]))
     rows = []
     for r in table.itertuples():
-        value = (format_value(metric.key, r.value, unit) if r.problem == ""
+        value = (format_value(metric.key, r.value, unit) if r.problem == "" and metric
                  else r.problem)
         rows.append(html.Tr([
             html.Th(f"v{r.version}", scope="row"),

@@ -89,6 +89,11 @@ class Source(ABC):
         """Per-step metric values (columns ``run_id, key, step, timestamp, value``)
         for the given runs and keys (all when None)."""
 
+    def image(self, model: str, version: int, path: str) -> tuple[bytes, str]:
+        """The bytes and media type of a chart image stored with a version (``images``);
+        KeyError when there is no such image. Sources without stored images keep this."""
+        raise KeyError(path)
+
     # Conveniences built on the abstract methods -------------------------------------------
 
     def get_model(self, name: str) -> Model:

@@ -190,6 +190,10 @@ class CachedSource:
         # Tables are cached by the source itself (no pickling of large frames).
         return self.source.evaluation(model, version, split)
 
+    def image(self, model: str, version: int, path: str) -> tuple[bytes, str]:
+        # Bytes stay out of the shared cache: an image is fetched when a browser asks for it.
+        return self.source.image(model, version, path)
+
     def monitoring(self, model: str) -> Monitoring | None:
         return self.source.monitoring(model)
 

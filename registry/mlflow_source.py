@@ -6,10 +6,13 @@
 =========================  ===============================================================
 MLflow                     ModelDeck
 =========================  ===============================================================
-registered model           ``Model``: description; task, owner, entity, business settings
-                           from tags prefixed ``modeldeck.`` (docs/mlflow.md); other tags
+registered model           ``Model``: description; owner, entity, business settings from
+                           tags prefixed ``modeldeck.`` (docs/mlflow.md); other tags; the
+                           task from its tag, else inferred (``registry.mlflow_models``)
 model version              ``ModelVersion``: aliases (from the registered model's alias
-                           map), legacy stage, description; params and metrics of its run
+                           map), legacy stage, description; params, metrics, tags, datasets
+                           and chart images of its run (an MLflow 3 logged model's run and
+                           metrics for a ``models:/m-…`` source)
 artifact of the version's  evaluation rows: ``modeldeck/evaluation/<split>.parquet``
 run
 registered-model tag       monitoring rows: the run named by ``modeldeck.monitoring_run``
@@ -46,12 +49,16 @@ import pandas as pd
 
 from .base import Listing, Source
 from .folder import check_prediction_columns
+from .mlflow_models import (
+    IMAGE_TYPES, MAX_IMAGE_BYTES, TaskAnswer, images_of, infer_task, logged_model_id,
+    logged_model_metrics, read_mlmodel, run_datasets,
+)
 from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
-from .naming import display_name, redact
 from .model import (
     COL_TIME, COL_VERSION, TASKS, BusinessSettings, Evaluation,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
 )
+from .naming import display_name, redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -143,6 +150,8 @@ class MlflowSource(MlflowRuns, Source):
             # than in the first request (nothing is connected or read here).
             threading.Thread(target=_import_sql_store, daemon=True,
                              name="modeldeck-mlflow-import").start()
+        self._tasks: dict[str, tuple[str, TaskAnswer]] = {}  # model -> (data version, answer)
+        self._run_experiment: dict[str, str] = {}  # run id -> experiment id (never changes)
 
     @property
     def client(self):
@@ -219,11 +228,39 @@ class MlflowSource(MlflowRuns, Source):
             if _not_found(e):
                 return ("missing", model)
             raise
+        raw = self._model_versions(model)
         versions = tuple((v.version, v.last_updated_timestamp, v.current_stage, v.run_id,
                           sorted(v.tags.items()), v.description)
-                         for v in self._model_versions(model))
+                         for v in raw)
+        # A run deleted (or restored) changes no version: ask for the runs' states too.
+        alive = self._run_states([v.run_id for v in raw if v.run_id])
         return (rm.name, rm.last_updated_timestamp, rm.description, sorted(rm.tags.items()),
-                sorted((rm.aliases or {}).items()), versions)
+                sorted((rm.aliases or {}).items()), versions, alive)
+
+    def _run_states(self, run_ids: Sequence[str]) -> tuple:
+        """(run id, lifecycle stage, end time) of these runs, 100 per request over every
+        experiment (deleted ones too), instead of one request per run."""
+        from mlflow.entities import ViewType
+        ids = sorted(set(run_ids))
+        if not ids:
+            return ()
+        # A run never moves between experiments: once each run's experiment is known, only
+        # those experiments are searched (one request per 100 runs).
+        if all(r in self._run_experiment for r in ids):
+            exps = sorted({self._run_experiment[r] for r in ids})
+        else:
+            exps = [e.experiment_id for e in self._all(
+                lambda **kw: self.client.search_experiments(view_type=ViewType.ALL, **kw))]
+        out = []
+        for k in range(0, len(ids), 100):
+            quoted = ", ".join(_quote(x) for x in ids[k:k + 100])
+            for page in self._pages(lambda **kw: self.client.search_runs(
+                    exps, filter_string=f"attributes.run_id IN ({quoted})",
+                    run_view_type=ViewType.ALL, **kw), page=100):
+                for r in page:
+                    self._run_experiment[r.info.run_id] = r.info.experiment_id
+                    out.append((r.info.run_id, r.info.lifecycle_stage, r.info.end_time))
+        return tuple(sorted(out))
 
     # ---------------------------------------------------------------- models
     def list_models(self) -> Listing[tuple[Model, ...]]:
@@ -256,13 +293,8 @@ class MlflowSource(MlflowRuns, Source):
             raise RegistryError(Problem(where, "name", "a name with '/' cannot be shown at a "
                                         "ModelDeck address; rename the registered model",
                                         model=name))
-        task = tags.get(PREFIX + "task")
-        if task not in TASKS:
-            raise RegistryError(Problem(where, f"tag {PREFIX}task", (
-                f"is {task!r}; set it to one of {', '.join(TASKS)} "
-                "(registry.mlflow_log.set_model_settings does it)" if task is not None else
-                f"is missing; set it to one of {', '.join(TASKS)} "
-                "(registry.mlflow_log.set_model_settings does it)"), model=name))
+        answer = self._task(rm)
+        task = answer.task
         business = None
         if any(k.startswith(BUSINESS_PREFIX) for k in tags):
             values = {}
@@ -293,7 +325,83 @@ class MlflowSource(MlflowRuns, Source):
             target_unit=tags.get(PREFIX + "target_unit", ""),
             positive_label=tags.get(PREFIX + "positive_label"),
             updated_at=_time(rm.last_updated_timestamp),
+            task_source=answer.source,
         )
+
+    def _task(self, rm) -> TaskAnswer:
+        """What the model predicts and where that came from (registry.mlflow_models): its
+        tag when set, else read from its versions' runs, kept until the model changes."""
+        tagged = infer_task(rm.tags or {}, [])
+        if tagged.source.startswith("set by the registered model's tag"):
+            return tagged
+        version = self.data_version(rm.name)
+        hit = self._tasks.get(rm.name)
+        if hit is not None and hit[0] == version:
+            return hit[1]
+        with self._reading(f"reading the versions of {rm.name!r}"):
+            raw = self._model_versions(rm.name)
+            champion = {int(n) for a, n in (rm.aliases or {}).items() if a == "champion"}
+            raw.sort(key=lambda v: (int(v.version) not in champion, -int(v.version)))
+            raw = raw[:5]
+            runs = self._runs_by_id([v.run_id for v in raw if v.run_id])
+            evidence = []
+            for v in raw:
+                run = runs.get(v.run_id)
+                if run is not None and run.info.lifecycle_stage == "deleted":
+                    run = None
+                mid = logged_model_id(v.source, getattr(v, "model_id", None))
+                metrics = dict(run.data.metrics) if run is not None else {}
+                if mid:  # metrics logged on the logged model, e.g. from another run
+                    for key, value in self._logged_model_metrics(mid).items():
+                        metrics.setdefault(key, value)
+                names = tuple(f.path for f in self._artifacts(v.run_id, None)) \
+                    if run is not None else ()
+                evidence.append((f"v{v.version}", run.data.tags if run is not None else {},
+                                 metrics, names,
+                                 lambda v=v, mid=mid: read_mlmodel(self.client, v.run_id, mid,
+                                                                   v.source)))
+            answer = infer_task(rm.tags or {}, evidence)
+        self._tasks[rm.name] = (version, answer)
+        return answer
+
+    def _logged_model_metrics(self, model_id: str) -> dict[str, float]:
+        try:
+            return logged_model_metrics(self.client.get_logged_model(model_id))
+        except Exception as e:
+            if _not_found(e) or isinstance(e, AttributeError):
+                return {}
+            raise
+
+    def _logged_model_run(self, model_id: str) -> str | None:
+        try:
+            return self.client.get_logged_model(model_id).source_run_id or None
+        except Exception as e:
+            if _not_found(e) or isinstance(e, AttributeError):
+                return None
+            raise
+
+    def image(self, model: str, version: int, path: str) -> tuple[bytes, str]:
+        """The bytes and media type of a chart image stored with a version's run (a PNG,
+        JPEG or SVG at the top of its artifacts, at most MAX_IMAGE_BYTES). KeyError for
+        anything else: another file, a path that is not one of the run's images."""
+        suffix = Path(path).suffix.lower()
+        if suffix not in IMAGE_TYPES or "/" in path or "\\" in path or path.startswith("."):
+            raise KeyError(path)
+        with self._reading(f"reading the image {path} of {model} v{version}"):
+            v = self._version(model, version)
+            run_id = v.run_id or self._logged_model_run(
+                logged_model_id(v.source, getattr(v, "model_id", None)) or "")
+            if not run_id:
+                raise KeyError(path)
+            found = [f for f in images_of(self._artifacts(run_id, None)) if f.path == path]
+            if not found or found[0].size > MAX_IMAGE_BYTES:
+                raise KeyError(path)
+            with tempfile.TemporaryDirectory(prefix="modeldeck-image-") as tmp:
+                local = Path(self.client.download_artifacts(run_id, path, tmp))
+                data = local.read_bytes()
+        if len(data) > MAX_IMAGE_BYTES:
+            raise KeyError(path)
+        return data, IMAGE_TYPES[suffix]
 
     # ---------------------------------------------------------------- versions
     def list_versions(self, model: str) -> Listing[tuple[ModelVersion, ...]]:
@@ -306,23 +414,46 @@ class MlflowSource(MlflowRuns, Source):
                     raise KeyError(model) from None
                 raise
             raw = self._model_versions(model)
-            runs = self._runs_by_id([v.run_id for v in raw if v.run_id])
-            splits = self._map(lambda v: self._splits(v.run_id) if v.run_id in runs else (),
-                               raw)
+            # MLflow 3: a version registered from a logged model (models:/m-…) belongs to
+            # the run that logged it; metrics may be logged on the logged model itself.
+            model_ids = {v.version: logged_model_id(v.source, getattr(v, "model_id", None))
+                         for v in raw}
+            logged = dict(zip(
+                [k for k, mid in model_ids.items() if mid],
+                self._map(lambda mid: self._logged_model(mid),
+                          [mid for mid in model_ids.values() if mid])))
+            run_of = {v.version: v.run_id or getattr(logged.get(v.version), "source_run_id",
+                                                     None) for v in raw}
+            runs = self._runs_by_id([r for r in run_of.values() if r])
+            deleted = {rid for rid, r in runs.items() if r.info.lifecycle_stage == "deleted"}
+            runs = {rid: r for rid, r in runs.items() if rid not in deleted}
+            splits = self._map(lambda v: self._splits(run_of[v.version])
+                               if run_of[v.version] in runs else (), raw)
+            # Stored chart images stand in for ModelDeck's own charts: listed only for the
+            # versions without prediction rows.
+            images = self._map(lambda vs: images_of(self._artifacts(run_of[vs[0].version], None))
+                               if run_of[vs[0].version] in runs and not vs[1] else (),
+                               list(zip(raw, splits)))
         # MLflow 3 may leave ``aliases`` empty on searched versions; the model has the map.
         aliases: dict[int, set[str]] = {}
         for alias, number in (rm.aliases or {}).items():
             aliases.setdefault(int(number), set()).add(alias)
         out = []
-        for v, split_names in zip(raw, splits):
+        for v, split_names, image_list in zip(raw, splits, images):
             number = int(v.version)
-            run = runs.get(v.run_id)
-            if v.run_id and run is None:
+            run_id = run_of[v.version]
+            run = runs.get(run_id)
+            if run_id and run is None:
+                why = "was deleted" if run_id in deleted else "cannot be found (deleted?)"
                 problems.append(Problem(f"registered model '{model}' version {number}", "run_id",
-                                        f"run {v.run_id} cannot be found (deleted?); its "
-                                        "params and metrics are not shown", model=model,
-                                        severity="warning"))
+                                        f"run {run_id} {why}; its params and metrics are not "
+                                        "shown", model=model, severity="warning"))
             run_tags = run.data.tags if run is not None else {}
+            metrics = _finite(run.data.metrics) if run is not None else {}
+            lm = logged.get(v.version)
+            for key, value in _finite(logged_model_metrics(lm) if lm is not None else {}
+                                      ).items():
+                metrics.setdefault(key, value)
             stage = STAGES.get((v.current_stage or "").lower())
             out.append(ModelVersion(
                 model=model,
@@ -330,17 +461,29 @@ class MlflowSource(MlflowRuns, Source):
                 aliases=tuple(sorted(aliases.get(number, set()) | set(v.aliases or ()))),
                 stage=stage,
                 created_at=_time(v.creation_timestamp),
-                run_id=v.run_id or None,
+                run_id=run_id or None,
                 algorithm=(v.tags.get(PREFIX + "algorithm") or run_tags.get(PREFIX + "algorithm")
                            or run_tags.get("estimator_name") or ""),
                 params=({k: param_value(x) for k, x in run.data.params.items()}
                         if run is not None else {}),
-                metrics=_finite(run.data.metrics) if run is not None else {},
+                metrics=metrics,
                 description=v.description or "",
                 splits=split_names,
+                tags={k: x for k, x in run_tags.items() if not k.startswith("mlflow.")},
+                datasets=run_datasets(run) if run is not None else (),
+                images=image_list,
+                model_id=model_ids.get(v.version),
             ))
         out.sort(key=lambda v: v.version, reverse=True)
         return Listing(tuple(out), tuple(problems))
+
+    def _logged_model(self, model_id: str):
+        try:
+            return self.client.get_logged_model(model_id)
+        except Exception as e:
+            if _not_found(e) or isinstance(e, AttributeError):
+                return None
+            raise
 
     def _model_versions(self, model: str) -> list:
         return self._all(lambda **kw: self.client.search_model_versions(
@@ -369,7 +512,7 @@ class MlflowSource(MlflowRuns, Source):
         return tuple(sorted(Path(f.path).stem for f in self._artifacts(run_id, EVALUATION_DIR)
                             if f.path.endswith(".parquet") and not f.is_dir))
 
-    def _artifacts(self, run_id: str, path: str) -> list:
+    def _artifacts(self, run_id: str, path: str | None) -> list:
         try:
             return list(self.client.list_artifacts(run_id, path))
         except Exception as e:
@@ -386,6 +529,9 @@ class MlflowSource(MlflowRuns, Source):
             files = {Path(f.path).stem: f for f in
                      (self._artifacts(v.run_id, EVALUATION_DIR) if v.run_id else [])
                      if f.path.endswith(".parquet") and not f.is_dir}
+        if not m.task_known:
+            raise KeyError(f"{model}'s task is unknown, so its prediction rows cannot be read; "
+                           f"{m.task_source}")
         if not files:
             raise KeyError(f"{model} v{version} has no evaluation rows (no "
                            f"{EVALUATION_DIR}/<split>.parquet in run {v.run_id})")
@@ -401,6 +547,8 @@ class MlflowSource(MlflowRuns, Source):
 
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)
+        if not m.task_known:
+            return None  # production rows cannot be checked without a task (its page says so)
         with self._reading(f"reading the production rows of {model}"):
             rm = self.client.get_registered_model(model)
             run_id = (rm.tags or {}).get(MONITORING_RUN_TAG)

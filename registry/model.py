@@ -15,8 +15,11 @@ from typing import Literal, Mapping
 
 import pandas as pd
 
-Task = Literal["binary", "multiclass", "regression"]
+Task = Literal["binary", "multiclass", "regression", "unknown"]
 TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+#: a model whose registry says nothing about what it predicts: listed with its versions,
+#: params and logged metrics; its page says how to set the task
+UNKNOWN_TASK = "unknown"
 
 # Column conventions of evaluation and monitoring tables (see docs/registry-format.md).
 COL_TRUE = "y_true"
@@ -54,6 +57,31 @@ class Model:
     target_unit: str = ""  # regression: unit of the target ("points", "EUR")
     positive_label: str | None = None  # binary: the class value that counts as positive
     updated_at: datetime | None = None
+    #: where ``task`` came from, in words: "set in the model's settings", "inferred from the
+    #: metrics mlflow.evaluate logged on v2", or why it is unknown and how to set it
+    task_source: str = "set in the model's settings"
+
+    @property
+    def task_known(self) -> bool:
+        return self.task in TASKS
+
+
+@dataclass(frozen=True)
+class LoggedDataset:
+    """A dataset a version's run logged as an input (MLflow's ``log_input``)."""
+
+    name: str
+    digest: str = ""
+    context: str = ""  # "training", "eval", … (MLflow's mlflow.data.context tag)
+    source: str = ""  # where the data came from, as MLflow describes it
+
+
+@dataclass(frozen=True)
+class LoggedImage:
+    """A chart image stored with a version (e.g. what mlflow.evaluate drew)."""
+
+    path: str  # relative to the run's artifacts
+    size: int = 0
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,10 @@ class ModelVersion:
     metrics: Mapping[str, float] = field(default_factory=dict)
     description: str = ""
     splits: tuple[str, ...] = ()  # evaluation splits stored for this version
+    tags: Mapping[str, str] = field(default_factory=dict)  # of its run (not mlflow.*)
+    datasets: tuple[LoggedDataset, ...] = ()
+    images: tuple[LoggedImage, ...] = ()
+    model_id: str | None = None  # MLflow 3 logged model (models:/m-…) it was registered from
 
     @property
     def label(self) -> str:

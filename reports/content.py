@@ -299,10 +299,11 @@ def model_report(deck, name: str, version: int | None = None,
     champ, _ = champion_of(versions)
     v = version if version is not None else (champ.version if champ else None)
     s = summarize(deck, name)
-    metric = METRICS[s.metric]
-    unit = _unit(model, metric.key)
-    summary = [f"Health: {s.health.status.upper()} — {s.health.reason}"]
-    if s.value is not None:
+    metric = METRICS.get(s.metric)
+    unit = _unit(model, metric.key) if metric is not None else ""
+    summary = [f"Health: {s.health.status.upper()} — {s.health.reason}",
+               f"Task: {model.task_source}."]
+    if s.value is not None and metric is not None:
         summary.append(f"{metric.name} of the champion v{s.champion}: {s.value_text}. "
                        f"{s.sentence}")
     advice = model_advice(deck, name)
@@ -311,9 +312,9 @@ def model_report(deck, name: str, version: int | None = None,
         summary.append(f"No recommendation: {advice.problem}")
 
     sections: list[Section] = []
-    glossary = [metric.key, "confidence_interval"]
+    glossary = ([metric.key] if metric is not None else []) + ["confidence_interval"]
     ev = None
-    if v is not None:
+    if v is not None and model.task_known:
         try:
             ev = version_evaluation(deck, name, v)
         except (KeyError, RegistryError):
@@ -331,7 +332,15 @@ def model_report(deck, name: str, version: int | None = None,
         seg = _segment_section(model, v, ev)
         if seg is not None:
             sections.append(seg)
-    trend = _trend_section(deck, model, metric, unit, s.champion)
+    if ev is None and v is not None:  # no prediction rows: what MLflow logged, as stored
+        from analysis.logged import HELD_OUT, NO_INTERVAL, logged_values
+        shown = next((x for x in versions if x.version == v), None)
+        for x in logged_values(model, shown) if shown is not None else []:
+            if x.group == HELD_OUT and x.interval:
+                ci = (f" (95% exact interval {x.low:.3f} to {x.high:.3f})" if x.low is not None
+                      else f" ({NO_INTERVAL})")
+                summary.append(f"v{v} logged {x.label} ({x.name}) {x.text}{ci}.")
+    trend = _trend_section(deck, model, metric, unit, s.champion) if metric else None
     if trend is not None:
         sections.append(trend)
     sections += _monitoring_sections(deck, model, v)
@@ -522,11 +531,41 @@ def _monitoring_sections(deck, model, v) -> list[Section]:
 
 
 # ------------------------------------------------------------------ two versions
+def _logged_compare_report(deck, model, a: int, b: int) -> Report:
+    """Two versions without prediction rows of both: their logged metrics (point values) and
+    what changed between their runs; the same words as the compare page."""
+    from analysis.logged import logged_comparison, version_changes
+    by = {v.version: v for v in deck.versions(model.name).items}
+    table = logged_comparison(model, by[a], by[b])
+    summary = [f"No verdict with paired intervals: they need the prediction rows of both "
+               f"versions. Metrics as logged on held-out data, v{a} against v{b}:"]
+    summary += [f"{r.label} ({r.name}): v{a} {r.text_a}, v{b} {r.text_b}"
+                for r in table.itertuples()]
+    ch = version_changes(by[a], by[b])
+    summary += [f"{kind} {k}: {x} → {y}" for kind, rows in (("Parameter", ch.params),
+                                                           ("Run tag", ch.tags),
+                                                           ("Datasets", ch.datasets))
+                for k, x, y in rows]
+    return Report(
+        kind="compare", title=f"{model.name}: v{b} against v{a}",
+        subtitle=f"{TASK_LABEL.get(model.task, 'Task unknown')} · metrics as logged",
+        summary=tuple(summary), sections=(), glossary=_glossary([]),
+        provenance=_provenance(deck, [model.name], [("Compared", f"v{a} (baseline) and "
+                                                                 f"v{b} (candidate)")]),
+        meta=ExportMeta(model.name, f"{a} vs {b}", day(data_date(deck, model.name))),
+        stem=safe_name(model.name, f"v{a}-vs-v{b}", "report"))
+
+
 def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> Report:
     """The compare page as a report: the verdict, the metric table, the overlaid curves and
     the per-segment differences."""
     model = deck.model(name)
-    comp = version_comparison(deck, name, a, b, threshold)
+    try:
+        if not model.task_known:
+            raise KeyError(name)
+        comp = version_comparison(deck, name, a, b, threshold)
+    except KeyError:
+        return _logged_compare_report(deck, model, a, b)
     summary = [comp.verdict]
     advice = model_advice(deck, name)
     summary += [_recommendation_line(r) for r in advice.recommendations

@@ -114,3 +114,13 @@ def _dash_test_ports():
     from dash.testing.application_runners import BaseDashRunner
     BaseDashRunner._next_port = int(os.environ.get("MODELDECK_TEST_PORT", "58050"))
     yield
+
+
+@pytest.fixture(scope="session")
+def ordinary_mlflow_store(tmp_path_factory) -> str:
+    """An MLflow store kept the ordinary way (tests/mlflow_ordinary.py), built once per test
+    session by MLflow's real client: autolog, mlflow.models.evaluate, register_model, aliases,
+    no modeldeck.* tags and no prediction rows. Read it only; copy it to change it."""
+    pytest.importorskip("mlflow", reason="MLflow is not installed (pip install -e '.[mlflow]')")
+    from mlflow_ordinary import build_ordinary_store
+    return build_ordinary_store(tmp_path_factory.mktemp("ordinary-mlflow"))

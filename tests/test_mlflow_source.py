@@ -207,16 +207,20 @@ def test_aliases_come_from_the_registered_model_when_versions_lack_them(sqlite_s
 
 
 @needs_mlflow
-def test_a_model_without_task_tag_is_reported_and_the_others_still_read(sqlite_store):
+def test_a_model_without_task_tag_is_listed_as_task_unknown_saying_how_to_set_it(sqlite_store):
     from mlflow import MlflowClient
     client = MlflowClient(tracking_uri=sqlite_store, registry_uri=sqlite_store)
     client.create_registered_model("untagged", description="made outside ModelDeck")
     try:
         listing = open_source(sqlite_store).list_models()
-        assert [m.name for m in listing.items] == ["churn", "iris", "price"]
-        (problem,) = listing.problems
-        assert problem.model == "untagged" and problem.field == "tag modeldeck.task"
-        assert "set_model_settings" in problem.message
+        assert [m.name for m in listing.items] == ["churn", "iris", "price", "untagged"]
+        assert listing.problems == ()
+        m = listing.items[-1]
+        assert m.task == "unknown" and not m.task_known
+        assert m.task_source.startswith("unknown: nothing in the registry says")
+        assert "modeldeck.task" in m.task_source and "set_model_settings" in m.task_source
+        assert listing.items[0].task_source == \
+            "set by the registered model's tag modeldeck.task"
     finally:
         client.delete_registered_model("untagged")
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contract_content import CONTENT, T0, write_folder, write_mlflow
+from contract_content import CONTENT, T0, TRAINING_EXPERIMENT, write_folder, write_mlflow
 from mlflow_server import MlflowServer, needs_mlflow
 from registry import RegistryError, open_source
 from registry.base import Source
@@ -234,6 +234,45 @@ class SourceContract:
         finally:
             changer.delete_run(rid)
 
+    def test_a_new_version_and_a_moved_alias_appear_without_reopening(self, changer):
+        source = changer.source
+        before = source.data_version("price")
+        new = changer.add_version("price", {"mae": 1.5})
+        try:
+            assert source.data_version("price") != before
+            versions = {v.version: v for v in source.list_versions("price").items}
+            assert new in versions and versions[new].metrics["mae"] == 1.5
+            for target in (new, 1):  # set, then moved to another version
+                moved = source.data_version("price")
+                changer.set_alias("price", "champion", target)
+                assert source.data_version("price") != moved
+                versions = {v.version: v for v in source.list_versions("price").items}
+                assert [v for v, x in versions.items() if "champion" in x.aliases] == [target]
+        finally:
+            changer.delete_alias("price", "champion")
+            changer.delete_version("price", new)
+
+    def test_a_deleted_version_and_a_deleted_run_disappear_without_reopening(self, changer):
+        source = changer.source
+        new = changer.add_version("price", {"mae": 2.5})
+        try:
+            if changer.version_runs:  # a folder's versions have no runs of their own
+                before = source.data_version("price")
+                changer.delete_version_run("price", new)
+                assert source.data_version("price") != before
+                listing = source.list_versions("price")
+                gone = next(v for v in listing.items if v.version == new)
+                assert dict(gone.metrics) == {} and dict(gone.params) == {}
+                assert any(p.severity == "warning" and "was deleted" in p.message
+                           for p in listing.problems)
+        finally:
+            before = source.data_version("price")
+            changer.delete_version("price", new)
+        assert source.data_version("price") != before
+        assert new not in {v.version for v in source.list_versions("price").items}
+        assert {v.version for v in source.list_versions("price").items} == \
+            {v.version for v in self.content.model("price").versions}
+
 
 # ------------------------------------------------------------------ the folder source
 @pytest.fixture(scope="session")
@@ -261,6 +300,16 @@ class FolderChanger:
 
     def delete_run(self, run_id):
         pass
+
+    def add_version(self, model, metrics):
+        from registry.writer import log_model_version
+        return log_model_version(self.root, model, y_true=[1.0, 2.0], y_pred=[1.5, 2.5],
+                                 metrics=metrics).version
+
+    def delete_version(self, model, version):
+        shutil.rmtree(self.root / "models" / model / "versions" / str(version))
+
+    version_runs = False
 
 
 class TestFolderSource(SourceContract):
@@ -298,6 +347,26 @@ class MlflowChanger:
 
     def delete_run(self, run_id):
         self.client.delete_run(run_id)
+
+    def add_version(self, model, metrics):
+        from mlflow.entities import Metric
+        exp = self.client.get_experiment_by_name(TRAINING_EXPERIMENT)
+        run = self.client.create_run(exp.experiment_id, run_name=f"{model}-late")
+        self.client.log_batch(run.info.run_id, metrics=[
+            Metric(k, float(v), int(time.time() * 1000), 0) for k, v in metrics.items()])
+        self.client.set_terminated(run.info.run_id)
+        mv = self.client.create_model_version(model, source=f"{run.info.artifact_uri}/model",
+                                              run_id=run.info.run_id)
+        return int(mv.version)
+
+    def delete_version(self, model, version):
+        self.client.delete_model_version(model, str(version))
+
+    def delete_version_run(self, model, version):
+        mv = self.client.get_model_version(model, str(version))
+        self.client.delete_run(mv.run_id)
+
+    version_runs = True
 
 
 def _sqlite_store(root: Path):
