@@ -112,6 +112,7 @@ class Evaluation:
     version: int
     split: str
     frame: pd.DataFrame
+    notes: tuple[str, ...] = ()  # what was normalised or left out when the table was read
 
     @property
     def segment_columns(self) -> list[str]:
@@ -133,6 +134,7 @@ class Monitoring:
 
     model: str
     frame: pd.DataFrame
+    notes: tuple[str, ...] = ()  # what was normalised or left out when the table was read
 
 
 @dataclass(frozen=True)
