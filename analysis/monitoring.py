@@ -10,7 +10,7 @@ resampled on a subsample, their spread scaled to the window's size); KS tests us
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class MonitoringSettings:
     ks_max_rows: int = 20_000
     psi_bins: int = 10
     seed: int = 0
+    max_windows: int = 120  # the most recent windows analysed; older rows are left out
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,11 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
                                 pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
     span_days = (production[COL_TIME].max() - production[COL_TIME].min()).days
     weekly = span_days < settings.weekly_below_days
+    production, dropped = _recent_windows(production, weekly, settings.max_windows)
+    if dropped:
+        notes.append(f"{dropped:,} older production rows are left out: at most "
+                     f"{settings.max_windows} {'week' if weekly else 'month'}s are analysed, "
+                     "the most recent ones.")
     codes, starts = window_codes(production[COL_TIME], weekly)
     if np.any(np.diff(codes) < 0):  # put each window's rows together (usually already so)
         order = np.argsort(codes, kind="stable")
@@ -157,6 +163,23 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
                             performance, ref_value, ref_lo, ref_hi, drift, score_drift,
                             tuple(notes))
+
+
+def _recent_windows(production: pd.DataFrame, weekly: bool, max_windows: int
+                    ) -> tuple[pd.DataFrame, int]:
+    """Only the rows of the ``max_windows`` most recent windows (rows spanning centuries
+    would otherwise make thousands of windows), and how many rows were left out."""
+    last = production[COL_TIME].max()
+    if weekly:
+        cutoff = (last - pd.Timedelta(days=last.day_of_week)).normalize() \
+            - pd.Timedelta(weeks=max_windows - 1)
+    else:
+        cutoff = (last.tz_convert(None).to_period("M") - (max_windows - 1)).to_timestamp()
+        cutoff = cutoff.tz_localize(last.tz) if last.tz is not None else cutoff
+    keep = (production[COL_TIME] >= cutoff).to_numpy()
+    if keep.all():
+        return production, 0
+    return production.loc[keep], int((~keep).sum())
 
 
 def _ci(model: Model, rows: pd.DataFrame, metric: str, value: float,
@@ -225,8 +248,9 @@ def model_monitoring(deck, name: str, version: int | None = None):
             reference = deck.evaluation(name, version).frame if version is not None else None
         except KeyError:
             reference = None
-        return monitoring_report(model, reference, mon.frame, version,
-                                 headline_metric(model.task))
+        report = monitoring_report(model, reference, mon.frame, version,
+                                   headline_metric(model.task))
+        return replace(report, notes=tuple(mon.notes) + report.notes)
     return model, version, deck.memo(("monitoring", name, version), name, compute)
 
 

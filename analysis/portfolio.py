@@ -93,7 +93,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     listing = deck.versions(name)
     versions = listing.items
     metric = headline_metric(model.task)
-    notes = [str(p) for p in listing.problems]
+    notes = [str(p) for p in deck.problems(name)]  # model.json's and the versions'
     base = dict(name=name, task=model.task, description=model.description, metric=metric,
                 n_versions=len(versions), notes=tuple(notes))
     if not versions:

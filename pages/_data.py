@@ -29,3 +29,11 @@ def registry_problem() -> Problem | None:
     except RegistryError as e:
         return e.problem
     return None
+
+
+def one(value):
+    """One value of a query parameter: a key repeated in the address (``?version=1&version=2``)
+    arrives as a list, and the first is used, as for a key given once."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value

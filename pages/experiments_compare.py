@@ -20,6 +20,7 @@ from analysis.experiments import (
     selection, short_name, side_by_side,
 )
 from analysis.language import GLOSSARY
+from components.cards import problems_alert
 from components.experiment_figures import (
     comparison_table, grouped_curves, importance_figure, importance_table,
     parallel_coordinates, scatter, training_curves,
@@ -90,6 +91,7 @@ def layout(experiment: str | None = None, runs: str | None = None, **query):
         chart(scatter_figure(sub, opts["x"], opts["y"], opts["color"]), id="cmp-scatter",
               caption="Each point is one run."),
         html.H2("Training curves", className="h5 mt-4"),
+        problems_alert(history_problems(d, sub), "Some metric histories could not be read"),
         dbc.Row([
             _select("cmp-curve", "Logged metric", opts["curve"],
                     [{"label": k, "value": k} for k in opts["keys"]], md=3),
@@ -144,6 +146,19 @@ def _history(d, experiment: str, sub: pd.DataFrame) -> pd.DataFrame:
         return d.metric_history(experiment, ids)
     except (KeyError, RegistryError):
         return pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "value"])
+
+
+def history_problems(d, sub: pd.DataFrame) -> list:
+    """Why the history of an experiment in ``sub`` cannot be read (file and column)."""
+    out = []
+    for exp in sub["experiment"].dropna().unique():
+        try:
+            d.metric_history(exp, [])
+        except KeyError:
+            continue
+        except RegistryError as e:
+            out.append(e.problem)
+    return out
 
 
 def history(d, sub: pd.DataFrame) -> pd.DataFrame:

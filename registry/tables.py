@@ -17,6 +17,8 @@ The rules are documented in docs/registry-format.md ("Limits and normalisation")
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -29,6 +31,7 @@ MAX_SEGMENT_GROUPS = 20  # groups kept per segment column (the largest), the res
 OTHER = "other"
 MISSING = "(missing)"
 _TRUE_WORDS = {"true": "1", "false": "0"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 # ------------------------------------------------------------------ labels
@@ -43,7 +46,7 @@ def label_key(value) -> str:
     if isinstance(value, (float, np.floating)):
         v = float(value)
         return str(int(v)) if np.isfinite(v) and v.is_integer() and abs(v) < 2**53 else repr(v)
-    text = str(value).strip().lower()
+    text = _CONTROL.sub("", str(value)).strip().lower()
     if text in _TRUE_WORDS:
         return _TRUE_WORDS[text]
     try:
