@@ -194,6 +194,15 @@ class FolderSource(Source):
         rel = self._rel(path)
         doc, warnings = parse(VersionDoc, self._read_json(path, model=model), rel, model=model)
         problems += warnings
+        tables = self._tables_in(folder / "evaluation")
+        for split, table in tables.items():
+            if split != ("test" if "test" in tables else min(tables)):
+                try:  # the default split's own page says what is wrong with it
+                    self._regular_file(table, model)
+                except RegistryError as e:
+                    problems.append(Problem(e.problem.path, e.problem.field, e.problem.message
+                                            + "; this split is not shown", model=model,
+                                            severity="warning"))
         return ModelVersion(
             model=model,
             version=doc.version,
@@ -205,7 +214,7 @@ class FolderSource(Source):
             params=dict(doc.params),
             metrics=dict(doc.metrics),
             description=doc.description,
-            splits=tuple(sorted(self._tables_in(folder / "evaluation"))),
+            splits=tuple(sorted(tables)),
         )
 
     def _tables_in(self, folder: Path) -> dict[str, Path]:

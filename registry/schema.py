@@ -37,7 +37,9 @@ MAX_TEXT = 10_000  # characters kept of one text field
 MAX_NUMBER = 1e300  # larger magnitudes are refused (they overflow in sums and products)
 MAX_PARAM_TEXT = 500  # a param that is an object or a list is kept as JSON text, cut here
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# control characters other than tab and newline, and lone surrogates (JSON's "\ud800"),
+# which no page, slide or UTF-8 file can hold
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 # ------------------------------------------------------------------ value types

@@ -31,7 +31,7 @@ MAX_SEGMENT_GROUPS = 20  # groups kept per segment column (the largest), the res
 OTHER = "other"
 MISSING = "(missing)"
 _TRUE_WORDS = {"true": "1", "false": "0"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\ud800-\udfff]")
 
 
 # ------------------------------------------------------------------ labels
@@ -106,7 +106,7 @@ def prepare_predictions(frame: pd.DataFrame, model: Model, rel: str, evaluation:
         for col in (COL_TIME, COL_VERSION):
             if col not in frame.columns:
                 fail(col, "required column is missing")
-        times = _times(frame[COL_TIME])
+        times = _times(frame[COL_TIME], fail)
         if times.isna().all():
             fail(COL_TIME, "no row has a readable time (ISO 8601, e.g. 2026-03-01T12:00:00Z)")
         exclude(times.isna().to_numpy(), f"no readable {COL_TIME}")
@@ -217,14 +217,22 @@ def _regression(frame, fail, exclude, evaluation):
     return frame.assign(**{COL_PRED: pred, COL_TRUE: truth})
 
 
-def _times(col: pd.Series) -> pd.Series:
+def _times(col: pd.Series, fail) -> pd.Series:
+    """ISO 8601 times (or a table's own time type) as UTC nanosecond times; times that cannot
+    be read, or lie outside 1678–2261 (what nanosecond times hold), become missing."""
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col) \
+            and col.notna().any():
+        fail(COL_TIME, "must hold ISO 8601 times (e.g. 2026-03-01T12:00:00Z), not numbers")
     if pd.api.types.is_datetime64_any_dtype(col):
         out = col
     else:
-        out = pd.to_datetime(col.astype("string") if not pd.api.types.is_string_dtype(col)
-                             else col, utc=True, errors="coerce", format="ISO8601")
+        text = col.astype("string")
+        out = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
     if getattr(out.dt, "tz", None) is None:
         out = out.dt.tz_localize("UTC")
+    if out.dt.unit != "ns":
+        lo, hi = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
+        out = out.where((out > lo) & (out < hi)).dt.as_unit("ns")
     return out
 
 

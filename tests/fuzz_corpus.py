@@ -376,11 +376,11 @@ def table_cases() -> list[Case]:
         Case("eval:extra-columns", edit_table(B, lambda f: _with(f, comment="hello",
                                                                  **{"proba.x": 0.3})),
              "churn", pages=(MODEL_PAGE,)),
-        Case("eval:control-chars-in-labels", both(set_field(CHURN, "positive_label", "y\x07"),
-                                                  edit_table(B, lambda f: _with(
-                                                      f, y_true=lambda f: np.where(
-                                                          f["y_true"] == 1, "y\x07", "n")))),
-             "churn", pages=(MODEL_PAGE,)),  # the edge removes control characters
+        Case("eval:control-chars-in-labels", both(
+            set_field(CHURN, "positive_label", "y\x07"), *[edit_table(rel, lambda f: _with(
+                f, y_true=lambda f: f["y_true"].map({1: "y\x07", 0: "n"})))
+                for rel in CHURN_TABLES]),
+            "churn", pages=(MODEL_PAGE,)),  # the edge removes control characters
         # ---- multiclass and regression
         Case("iris:y_pred-only", edit_table(IRIS_EVAL, lambda f: f[["y_true", "y_pred"]]),
              "iris", pages=(MODEL_PAGE, COMPARE_PAGE)),
@@ -463,7 +463,7 @@ def table_cases() -> list[Case]:
         Case("price:text-pred", edit_table(PRICE_EVAL, lambda f: _with(f, y_pred="much")),
              "price", path=PRICE_EVAL, field="y_pred"),
         Case("price:text-target", edit_table(PRICE_EVAL, lambda f: _with(
-            f, y_true=lambda f: np.where(np.arange(n(f)) == 3, "n/a", f["y_true"]))),
+            f, y_true=lambda f: np.where(np.arange(n(f)) == 3, "unknown", f["y_true"]))),
             "price", path=PRICE_EVAL, field="y_true"),
         Case("price:duplicate-column", write_bytes(PRICE_EVAL, b"y_true,y_pred,y_pred\n"
                                                                b"1,2,3\n4,5,6\n"),
@@ -491,9 +491,15 @@ def table_cases() -> list[Case]:
         Case("mon:timestamps-centuries", edit_table(M, lambda f: _with(
             f, timestamp=lambda f: pd.to_datetime(np.linspace(
                 pd.Timestamp("1700-01-01").value, pd.Timestamp("2200-01-01").value,
-                n(f)).astype("int64"), utc=True))), "churn", pages=MON, note="windows"),
+                n(f)).astype("int64"), utc=True))), "churn", pages=MON,
+            note="older production rows are left out"),
         Case("mon:timestamps-epoch-ints", edit_table(M, lambda f: _with(
-            f, timestamp=lambda f: np.arange(n(f)))), "churn", pages=MON),
+            f, timestamp=lambda f: np.arange(n(f)))), "churn", path=M, field="timestamp",
+            pages=MON),
+        Case("mon:timestamps-year-9999", edit_table(M, lambda f: _with(
+            f, timestamp=lambda f: np.where(np.arange(n(f)) < 10, "9999-01-01T00:00:00Z",
+                                            f["timestamp"].astype(str)))), "churn",
+            pages=MON, note="rows left out"),
         Case("mon:one-row", edit_table(M, lambda f: f.head(1)), "churn", pages=MON),
         Case("mon:empty", edit_table(M, lambda f: f.head(0)), "churn", path=M, field="",
              pages=MON),

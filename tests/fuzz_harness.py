@@ -213,8 +213,8 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
             ask("portfolio advice", lambda: post(advice_request(names)))
             advice = portfolio_advice(deck)
             for name in env.baseline:
-                if name != case.model and not any(a.model == name and a.recommendations
-                                                   for a in advice):
+                if name != case.model and not _registry_wide(case) and not any(
+                        a.model == name and a.recommendations for a in advice):
                     failures.append(f"the recommendations lost {name}")
             if pages and case.pages:
                 ask("/recommendations", lambda: post(callback_request(
@@ -240,6 +240,9 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
     except Hang as e:
         failures.append(f"hang: {e}")
         problems = []
+    except Exception as e:  # noqa: BLE001 - an analysis call of the harness itself
+        failures.append(f"{type(e).__name__}: {e}")
+        problems = []
     finally:
         logging.getLogger().removeHandler(catcher)
     for r in catcher.records:
@@ -257,10 +260,15 @@ def _versions(deck, model):
         return ()
 
 
+def _registry_wide(case: Case) -> bool:
+    """A case that breaks the registry's ``models`` folder itself: no model can survive it."""
+    return case.model is None and case.path is not None and case.path.startswith("models")
+
+
 def _check_isolation(env: Env, case: Case, deck, texts, failures) -> None:
     """Every model the case does not touch keeps its card, on the portfolio and in the
     summaries (a registry-wide case, model None with a problem path, is exempt)."""
-    if case.model is None and case.path is not None and case.path.startswith("models"):
+    if _registry_wide(case):
         return
     portfolio = texts.get("/", "")
     for name, value_text in env.baseline.items():
