@@ -2,7 +2,8 @@
 pages, the pages themselves through Dash's own callback endpoint (``/_dash-update-component``,
 as a browser asks for them), the main callbacks and the ``/export/...`` routes.
 
-``check_case`` returns what went wrong, in words (an empty list when the case passed):
+``check_case`` returns what went wrong, in words (an empty list when the case passed); with
+``pages=False`` it opens only the portfolio and checks the Problem at the source:
 an HTTP status other than 200, a traceback in a response or in the log, a request that took
 more than ``HANG_SECONDS``, another model whose card changed, a Problem that does not name the
 expected file and field (or a page that does not show it), or a file outside the registry
@@ -169,9 +170,9 @@ def _field_matches(found: str, expected: str | None) -> bool:
 
 
 def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
-    """Build the case's registry and open what it touches. Every case opens the portfolio
-    and its recommendations; a case with ``pages`` also opens /recommendations, those pages
-    (each version of a model) and, with ``exports``, the HTML reports."""
+    """Build the case's registry and open what it touches. Every case opens the portfolio;
+    with ``pages`` also its recommendations, /recommendations, the case's pages (each version
+    of a model) and, with ``exports``, the HTML reports."""
     failures: list[str] = []
     build(env, case)
     # One source for all cases, like an app whose registry changes while it runs: files a
@@ -209,14 +210,14 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
 
             post = lambda body: client.post("/_dash-update-component", json=body)  # noqa
             ask("/", lambda: post(page_request("/")))
-            names = [m.name for m in deck.models().items]
-            ask("portfolio advice", lambda: post(advice_request(names)))
-            advice = portfolio_advice(deck)
-            for name in env.baseline:
-                if name != case.model and not _registry_wide(case) and not any(
-                        a.model == name and a.recommendations for a in advice):
-                    failures.append(f"the recommendations lost {name}")
-            if pages and case.pages:
+            if pages:
+                names = [m.name for m in deck.models().items]
+                ask("portfolio advice", lambda: post(advice_request(names)))
+                advice = portfolio_advice(deck)
+                for name in env.baseline:
+                    if name != case.model and not _registry_wide(case) and not any(
+                            a.model == name and a.recommendations for a in advice):
+                        failures.append(f"the recommendations lost {name}")
                 ask("/recommendations", lambda: post(callback_request(
                     "recommendations-body.children",
                     [("recommendations-trigger", "data", True)])))
@@ -249,7 +250,7 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
         failures.append(f"logged {r.levelname} from {r.name}: {r.getMessage()[:200]}"
                         + (" (with a traceback)" if r.exc_info else ""))
     _check_isolation(env, case, deck, texts, failures)
-    _check_message(case, problems, texts, failures)
+    _check_message(case, problems, texts if pages else None, failures)
     return failures
 
 
@@ -288,13 +289,15 @@ def _check_isolation(env: Env, case: Case, deck, texts, failures) -> None:
             failures.append(f"/recommendations lost {name}")
 
 
-def _check_message(case: Case, problems, texts, failures) -> None:
+def _check_message(case: Case, problems, texts: dict | None, failures) -> None:
+    """The Problem the case must cause (file and field), or none for ordinary data; with
+    ``texts`` (the pages opened), also that a page shows it (or the case's note)."""
     errors_here = [p for p in problems if p.severity == "error" and case.model
                    and p.model == case.model]
     if case.path is None:
         if errors_here:
             failures.append(f"ordinary data reported as an error: {errors_here[0]}")
-        if case.note:
+        if case.note and texts is not None:
             shown = " ".join(texts.values())
             if case.note not in shown:
                 failures.append(f"the pages do not say {case.note!r}")
@@ -304,6 +307,8 @@ def _check_message(case: Case, problems, texts, failures) -> None:
     if not hits:
         seen = "; ".join(str(p) for p in problems) or "no problem at all"
         failures.append(f"no problem names {case.path!r} field {case.field!r}: {seen}")
+        return
+    if texts is None:
         return
     shown = " ".join(texts.values())
     if case.path not in shown and json.dumps(case.path)[1:-1] not in shown:
