@@ -304,8 +304,9 @@ def test_one_models_failure_never_costs_the_shared_pages(env, monkeypatch):
     import analysis.evidence as evidence
     from reports.content import build_report, parse_request
 
-    deck = _with_registry(env, Case("touch", lambda root: (root / "models/.new").write_text(
-        ""), None))
+    # a change in iris's folder, so that no advice cached for an earlier registry is reused
+    deck = _with_registry(env, Case("touch", lambda root: (
+        root / "models/iris/.new").write_text(""), None))
     real = evidence._advice
 
     def advice(d, name, settings):
