@@ -112,6 +112,10 @@ class VersionEvaluation:
     multiclass: MulticlassDetails | None = None
     regression: RegressionDiagnostics | None = None
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: metrics of the task that these rows cannot give, with the reason in words
+    unavailable: dict[str, str] = field(default_factory=dict)
+    #: what the registry's edge normalised or left out when the table was read
+    notes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ downsampling
@@ -355,9 +359,44 @@ def evaluate(model: Model, version: int, frame: pd.DataFrame, threshold: float =
         parts["regression"] = regression_diagnostics(frame[COL_TRUE].to_numpy(dtype=float),
                                                      frame[COL_PRED].to_numpy(dtype=float))
     return VersionEvaluation(model=model.name, version=version, task=model.task, rows=len(frame),
-                      metrics=metrics, segments=segment_metrics(
+                      metrics=metrics, unavailable=unavailable_metrics(model, frame, metrics),
+                      segments=segment_metrics(
                                   model, frame, threshold,
                                   replace(SECONDARY, seed=settings.seed)), **parts)
+
+
+#: metrics a page may ask for, per task, that some rows cannot give
+TASK_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
+                "multiclass": ("accuracy", "f1_macro", "f1_weighted", "log_loss"),
+                "regression": ("mae", "rmse", "r2", "mape")}
+
+
+def unavailable_metrics(model: Model, frame: pd.DataFrame, metrics: dict) -> dict[str, str]:
+    """Why each metric of the task that is missing from ``metrics`` (or not a finite number)
+    cannot be computed on these labelled rows, in plain words."""
+    n = len(frame)
+    out = {}
+    for key in TASK_METRICS.get(model.task, ()):
+        ci = metrics.get(key)
+        if ci is not None and np.isfinite(ci.value):
+            continue
+        if n == 0:
+            why = "there are no labelled rows"
+        elif model.task == "binary" and key != "brier":
+            y = binary_truth(frame[COL_TRUE], model.positive_label)
+            which = "positive" if y.sum() == n else "negative"
+            why = f"it needs both outcomes, and all {n:,} rows are {which}"
+        elif model.task == "multiclass" and key == "log_loss":
+            why = "it needs the probability of each class (proba.<class> columns)"
+        elif model.task == "regression" and key == "r2":
+            why = ("it needs at least two rows" if n < 2 else
+                   "every true value is the same, so there is no variation to explain")
+        elif model.task == "regression" and key == "mape":
+            why = "some true values are 0, and a percentage of 0 is undefined"
+        else:
+            why = "these rows do not allow it"
+        out[key] = why
+    return out
 
 
 def binary_rows(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -386,7 +425,8 @@ def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
     """``evaluate`` of one version, cached until the model's files change."""
     def compute():
         model = deck.model(name)
-        return evaluate(model, version, deck.evaluation(name, version).frame)
+        table = deck.evaluation(name, version)
+        return replace(evaluate(model, version, table.frame), notes=tuple(table.notes))
     return deck.memo(("evaluation", name, version), name, compute)
 
 

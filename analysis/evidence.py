@@ -7,6 +7,7 @@ live in ``analysis.recommend`` and only see the plain ``Evidence`` built here.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ from .recommend import (
     Difference, Evidence, Recommendation, RecommendationSettings, SegmentResult, recommend,
 )
 from .uncertainty import BootstrapSettings, RowsMismatch, paired_differences
+
+log = logging.getLogger(__name__)
 
 #: lighter bootstrap for the portfolio-wide view: intervals of 95% from 400 resamples
 EVIDENCE_BOOTSTRAP = BootstrapSettings(n_boot=400, max_rows=10_000)
@@ -55,6 +58,11 @@ def portfolio_advice(deck: CachedSource,
             out.append(model_advice(deck, m.name, settings))
         except RegistryError as e:
             out.append(ModelAdvice(m.name, None, (), str(e.problem)))
+        except KeyError:  # the model went away between the listing and now
+            continue
+        except Exception:  # one model's failure never costs the others their advice
+            log.exception("cannot work out a recommendation for %s", m.name)
+            out.append(ModelAdvice(m.name, None, (), "the evidence could not be computed"))
     return out
 
 

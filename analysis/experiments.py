@@ -32,7 +32,8 @@ from sklearn.inspection import permutation_importance
 from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold
 
-from registry.model import Problem
+from registry.base import Listing
+from registry.model import Problem, RegistryError
 
 from .expressions import evaluate, to_mlflow
 from .metrics import METRICS
@@ -136,13 +137,21 @@ def runs_table(d, experiment: str | None) -> RunsTable:
     once per registry change. KeyError for an unknown experiment."""
     name = experiment or ALL
 
+    def runs(experiment: str):
+        # runs.jsonl that cannot be read at all (a FIFO, a link out of the registry) costs
+        # that experiment's runs, not the page
+        try:
+            return d.runs(experiment)
+        except RegistryError as e:
+            return Listing(pd.DataFrame(columns=list(FIXED)), (e.problem,))
+
     def build():
         if name != ALL:
-            listing = d.runs(name)
+            listing = runs(name)
             return prepare_runs(listing.items, name, listing.problems)
         frames, problems = [], []
         for e in d.experiments().items:
-            listing = d.runs(e.name)
+            listing = runs(e.name)
             frames.append(listing.items)
             problems += list(listing.problems)
         frame = pd.concat(frames, ignore_index=True) if frames else \

@@ -12,6 +12,7 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, Model
+from registry.tables import positive_mask
 
 
 @dataclass(frozen=True)
@@ -49,20 +50,11 @@ def headline_metric(task: str) -> str:
 def binary_truth(y_true: pd.Series | np.ndarray, positive_label: str | None) -> np.ndarray:
     """y_true as 0/1, where 1 is the model's positive class.
 
-    The positive class is ``positive_label`` when the model names one (compared as text, so
-    ``"1"`` matches 1 and ``"yes"`` matches "yes"); otherwise 1 / True.
+    The positive class is ``positive_label`` when the model names one, otherwise 1 / true;
+    labels are compared as the registry's edge normalises them (``registry.tables.label_key``:
+    ``"1"`` matches 1, 1.0 and true, ``"yes"`` matches "Yes").
     """
-    y = pd.Series(np.asarray(y_true))
-    if positive_label is not None:
-        if pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y):
-            try:  # "1" matches 1 and 1.0 in a numeric column
-                return (y == float(positive_label)).to_numpy(dtype=int)
-            except ValueError:
-                pass
-        return (y.astype(str) == str(positive_label)).to_numpy(dtype=int)
-    if y.dtype == bool:
-        return y.to_numpy(dtype=int)
-    return (pd.to_numeric(y, errors="coerce") == 1).to_numpy(dtype=int)
+    return positive_mask(y_true, positive_label)
 
 
 def proba_matrix(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

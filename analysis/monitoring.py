@@ -10,7 +10,7 @@ resampled on a subsample, their spread scaled to the window's size); KS tests us
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -20,7 +20,7 @@ from registry.model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, SEGMENT_PREFIX, Model,
 )
 
-from .drift import PSI_LARGE, Bins, psi_from_counts, psi_word
+from .drift import PSI_LARGE, Bins, is_numeric, psi_from_counts, psi_word
 from .metrics import METRICS, compute_metric
 from .uncertainty import BootstrapSettings, bootstrap_intervals
 
@@ -34,6 +34,7 @@ class MonitoringSettings:
     ks_max_rows: int = 20_000
     psi_bins: int = 10
     seed: int = 0
+    max_windows: int = 120  # the most recent windows analysed; older rows are left out
 
 
 @dataclass(frozen=True)
@@ -112,8 +113,15 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
                                       "high"])
         return MonitoringReport(model.name, version, metric, "month", empty, None, None, None,
                                 pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
-    span_days = (production[COL_TIME].max() - production[COL_TIME].min()).days
+    # through Python's datetime: a span of centuries does not fit a Timedelta
+    span_days = (production[COL_TIME].max().to_pydatetime()
+                 - production[COL_TIME].min().to_pydatetime()).days
     weekly = span_days < settings.weekly_below_days
+    production, dropped = _recent_windows(production, weekly, settings.max_windows)
+    if dropped:
+        notes.append(f"{dropped:,} older production rows are left out: at most "
+                     f"{settings.max_windows} {'week' if weekly else 'month'}s are analysed, "
+                     "the most recent ones.")
     codes, starts = window_codes(production[COL_TIME], weekly)
     if np.any(np.diff(codes) < 0):  # put each window's rows together (usually already so)
         order = np.argsort(codes, kind="stable")
@@ -159,6 +167,23 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
                             tuple(notes))
 
 
+def _recent_windows(production: pd.DataFrame, weekly: bool, max_windows: int
+                    ) -> tuple[pd.DataFrame, int]:
+    """Only the rows of the ``max_windows`` most recent windows (rows spanning centuries
+    would otherwise make thousands of windows), and how many rows were left out."""
+    last = production[COL_TIME].max()
+    if weekly:
+        cutoff = (last - pd.Timedelta(days=last.day_of_week)).normalize() \
+            - pd.Timedelta(weeks=max_windows - 1)
+    else:
+        cutoff = (last.tz_convert(None).to_period("M") - (max_windows - 1)).to_timestamp()
+        cutoff = cutoff.tz_localize(last.tz) if last.tz is not None else cutoff
+    keep = (production[COL_TIME] >= cutoff).to_numpy()
+    if keep.all():
+        return production, 0
+    return production.loc[keep], int((~keep).sum())
+
+
 def _ci(model: Model, rows: pd.DataFrame, metric: str, value: float,
         settings: MonitoringSettings) -> tuple[float, float]:
     """95% bootstrap interval of ``metric`` (whose value on ``rows`` is ``value``), from
@@ -176,21 +201,26 @@ def _drift(reference, production, codes, bounds, starts, labels, columns, settin
     for col in columns:
         if col not in reference.columns:
             continue
-        bins = Bins.from_reference(reference[col], settings.psi_bins)
-        ref_counts = bins.counts(reference[col])
-        values = production[col]
+        ref_col, values = reference[col], production[col]
+        if is_numeric(ref_col.dropna()) != is_numeric(values.dropna()):
+            # numbers on one side and text on the other: compare both as text categories
+            ref_col, values = _as_text(ref_col), _as_text(values)
+        bins = Bins.from_reference(ref_col, settings.psi_bins)
+        ref_counts = bins.counts(ref_col)
         valid = values.notna().to_numpy()
         nb = bins.size
         # bin of every production row, then one bincount for all windows at once
         counts = np.bincount(codes[valid] * nb + bins.index(values), minlength=n_w * nb)
         counts = counts.reshape(n_w, nb)
         numeric = bins.edges is not None
-        ref_values = reference[col].dropna().to_numpy(dtype=float) if numeric else None
+        ref_values = ref_col.dropna().to_numpy(dtype=float) if numeric else None
         name = col.split(".", 1)[1] if "." in col else col
         kind = "segment" if col.startswith(SEGMENT_PREFIX) else (
             "feature" if col.startswith(FEATURE_PREFIX) else "output")
         raw = values.to_numpy() if numeric else None
         for w in range(n_w):
+            if counts[w].sum() == 0:  # no values of this input in the window
+                continue
             ks_stat = ks_p = np.nan
             if with_ks and numeric and counts[w].sum() > 0:
                 cur = raw[bounds[w]:bounds[w + 1]]
@@ -204,6 +234,10 @@ def _drift(reference, production, codes, bounds, starts, labels, columns, settin
                         "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(counts[w].sum())})
     return pd.DataFrame(out, columns=["column", "name", "kind", "window", "label", "psi",
                                       "ks_stat", "ks_pvalue", "rows"])
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    return values.astype(object).where(values.isna(), values.astype(str))
 
 
 def model_monitoring(deck, name: str, version: int | None = None):
@@ -225,8 +259,9 @@ def model_monitoring(deck, name: str, version: int | None = None):
             reference = deck.evaluation(name, version).frame if version is not None else None
         except KeyError:
             reference = None
-        return monitoring_report(model, reference, mon.frame, version,
-                                 headline_metric(model.task))
+        report = monitoring_report(model, reference, mon.frame, version,
+                                   headline_metric(model.task))
+        return replace(report, notes=tuple(mon.notes) + report.notes)
     return model, version, deck.memo(("monitoring", name, version), name, compute)
 
 

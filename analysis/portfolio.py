@@ -96,7 +96,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     listing = deck.versions(name)
     versions = listing.items
     metric = HEADLINE.get(model.task, "")
-    notes = [str(p) for p in listing.problems]
+    notes = [str(p) for p in deck.problems(name)]  # model.json's and the versions'
     base = dict(name=name, task=model.task, description=model.description, metric=metric,
                 n_versions=len(versions), notes=tuple(notes), task_source=model.task_source)
     if not versions:

@@ -60,6 +60,7 @@ def model_card(s: ModelSummary) -> dbc.Card:
         ], className="facts small mb-2"),
         html.P([html.Strong(f"{STATUS[s.health.status][0]}: "), s.health.reason],
                className="small health-reason mb-2"),
+        _notes(s.notes),
         html.Div(html.Span("Working out a recommendation…", className="text-muted"),
                  id={"type": "card-advice", "model": s.name}, className="small mb-2",
                  **{"aria-live": "polite"}),
@@ -74,6 +75,21 @@ def model_card(s: ModelSummary) -> dbc.Card:
     return dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
                     className=f"h-100 model-card status-{s.health.status}",
                     id={"type": "model-card", "model": s.name})
+
+
+def _notes(notes) -> html.Details | None:
+    """Parts of the model's files that could not be read, each naming its file and field."""
+    if not notes:
+        return None
+    shown = list(notes[:3])
+    more = len(notes) - len(shown)
+    return html.Details([
+        html.Summary(f"{len(notes)} part{'s' if len(notes) != 1 else ''} of this model's "
+                     "files could not be read"),
+        html.Ul([html.Li(n, className="font-monospace") for n in shown]
+                + ([html.Li(f"and {more} more: open the model")] if more else []),
+                className="mb-0"),
+    ], className="small mb-2 card-notes")
 
 
 ACTION_LABEL = {"promote": ("Promote", "success", ""), "retrain": ("Retrain", "danger", ""),
@@ -107,13 +123,18 @@ def problem_card(name: str, problems: list[Problem]) -> dbc.Card:
         id={"type": "model-card", "model": name})
 
 
+MAX_PROBLEMS = 12  # listed in one alert; the rest are counted
+
+
 def problems_alert(problems: list[Problem], heading: str = "Some registry files could not be read"):
     """A warning listing problems (file and field each), or None when there are none."""
     if not problems:
         return None
     return dbc.Alert([
         html.H2(heading, className="h6 alert-heading"),
-        html.Ul([html.Li(str(p), className="small") for p in problems], className="mb-0"),
+        html.Ul([html.Li(str(p), className="small") for p in problems[:MAX_PROBLEMS]]
+                + ([html.Li(f"… and {len(problems) - MAX_PROBLEMS} more.", className="small")]
+                   if len(problems) > MAX_PROBLEMS else []), className="mb-0"),
     ], color="warning", className="mb-3")
 
 

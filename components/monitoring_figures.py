@@ -57,7 +57,7 @@ def drift_heatmap(drift: pd.DataFrame) -> go.Figure:
     order = drift.drop_duplicates("label")["label"].tolist()
     table = table.reindex(columns=order)
     table = table.loc[table.max(axis=1).sort_values().index]  # most drifted at the top
-    words = np.vectorize(psi_word)(table.to_numpy(dtype=float))
+    words = np.vectorize(psi_word, otypes=[object])(table.to_numpy(dtype=float))
     fig = go.Figure(go.Heatmap(
         z=table.to_numpy(dtype=float), x=table.columns.tolist(), y=table.index.tolist(),
         colorscale="Cividis", zmin=0, zmax=max(0.3, float(np.nanmax(table.to_numpy()))),

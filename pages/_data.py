@@ -50,3 +50,11 @@ def cached_outputs(key: tuple, model: str, build):
     text = deck().memo(("outputs",) + key, model, lambda: json.dumps(
         build(), cls=PlotlyJSONEncoder, separators=(",", ":")))
     return json.loads(text)
+
+
+def one(value):
+    """One value of a query parameter: a key repeated in the address (``?version=1&version=2``)
+    arrives as a list, and the first is used, as for a key given once."""
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value

@@ -27,7 +27,7 @@ from components.logged import changes_section, logged_compare_table
 from components.messages import not_found, registry_problem
 from registry import RegistryError
 
-from ._data import deck
+from ._data import deck, one
 
 dash.register_page(__name__, path="/compare", name="Compare",
                    title=lambda model=None, **_: f"Compare {model or 'versions'} · ModelDeck")
@@ -42,6 +42,7 @@ def compare_href(model: str, a: int, b: int, threshold: float | None = None) -> 
 
 def layout(model: str | None = None, a: str | None = None, b: str | None = None,
            threshold: str | None = None, **_query):
+    model, a, b, threshold = one(model), one(a), one(b), one(threshold)
     try:
         d = deck()
         if not model:

@@ -21,6 +21,7 @@ from analysis.experiments import (
     selection_query, short_name, top_runs,
 )
 from analysis.expressions import ExpressionError, evaluate
+from components.cards import problems_alert
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
@@ -38,11 +39,13 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
            metric: str | None = None, n: str | None = None, **_query):
     try:
         d = deck()
-        names = [e.name for e in d.experiments().items]
+        listing = d.experiments()
+        names = [e.name for e in listing.items]
     except RegistryError as e:
         return registry_unavailable(e.problem)
     if not names:
         return html.Div([html.H1("Experiments", className="h3 mt-2"),
+                         problems_alert(list(listing.problems)),
                          dbc.Alert("This registry has no experiments yet. "
                                    "docs/registry-format.md explains how to log runs.",
                                    color="info")])
@@ -72,6 +75,7 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
         html.H1("Experiments", className="h3 mt-2"),
         html.P(progress_text(view), className="text-muted", id="exp-total",
                **{"aria-live": "polite"}),
+        problems_alert(_problems(listing.problems, table.problems, experiment)),
         dbc.Row([
             dbc.Col([html.Label("Experiment", htmlFor="exp-experiment", className="form-label"),
                      dcc.Dropdown(id="exp-experiment", options=options, value=experiment,
@@ -133,6 +137,17 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
 
 
 # ------------------------------------------------------------------ helpers (tested directly)
+def _problems(listed, in_table, experiment: str) -> list:
+    """The experiment's problems: its folder's (experiment.json) and its runs' (runs.jsonl),
+    each once."""
+    mine = [p for p in listed if experiment == ALL or f"experiments/{experiment}/" in p.path]
+    out = []
+    for p in mine + list(in_table):
+        if p not in out:
+            out.append(p)
+    return out
+
+
 def _text(v) -> str:
     if isinstance(v, list):
         v = v[-1] if v else ""

@@ -22,6 +22,7 @@ from analysis.experiments import (
     selected_runs, short_name, side_by_side,
 )
 from analysis.language import GLOSSARY
+from components.cards import problems_alert
 from components.experiment_figures import (
     comparison_table, grouped_curves, importance_figure, importance_table,
     parallel_coordinates, scatter, training_curves,
@@ -93,6 +94,7 @@ def layout(experiment: str | None = None, runs: str | None = None, sel: str | No
         chart(_empty("Loading…"), id="cmp-scatter",
               caption="Each point is one run."),
         html.H2("Training curves", className="h5 mt-4"),
+        problems_alert(history_problems(d, sub), "Some metric histories could not be read"),
         dbc.Row([
             _select("cmp-curve", "Logged metric", opts["curve"],
                     [{"label": k, "value": k} for k in opts["keys"]], md=3),
@@ -175,6 +177,19 @@ def _history(d, experiment: str, sub: pd.DataFrame, keys=None) -> pd.DataFrame:
         return d.metric_history(experiment, ids, keys)
     except (KeyError, RegistryError):
         return pd.DataFrame(columns=["run_id", "key", "step", "timestamp", "value"])
+
+
+def history_problems(d, sub: pd.DataFrame) -> list:
+    """Why the history of an experiment in ``sub`` cannot be read (file and column)."""
+    out = []
+    for exp in sub["experiment"].dropna().unique():
+        try:
+            d.metric_history(exp, [])
+        except KeyError:
+            continue
+        except RegistryError as e:
+            out.append(e.problem)
+    return out
 
 
 def history(d, sub: pd.DataFrame, keys=None) -> pd.DataFrame:

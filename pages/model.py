@@ -6,6 +6,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
+import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
@@ -31,7 +32,7 @@ from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
 from ._business import business_section, register_callbacks
-from ._data import cached_outputs, deck
+from ._data import cached_outputs, deck, one
 
 register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
@@ -46,6 +47,8 @@ THRESHOLD_METRICS = ("precision", "recall", "accuracy", "f1")
 
 def layout(name: str | None = None, version: str | None = None, threshold: str | None = None,
            **query):
+    version, threshold = one(version), one(threshold)
+    query = {k: one(v) for k, v in query.items()}
     try:
         d = deck()
         model = d.model(name or "")
@@ -152,8 +155,12 @@ def _evaluation_section(d, model, version, threshold):
         html.P(f"Measured by ModelDeck on {ev.rows:,} evaluation "
                f"{plural(model.entity or 'row', ev.rows)}. Each range is a 95% bootstrap "
                "confidence interval.", className="text-muted small"),
-        dbc.Row([dbc.Col(_metric_card(k, ev.metrics[k], model), md=6, xl=3)
-                 for k in CARD_METRICS[model.task] if k in ev.metrics],
+        dbc.Alert(html.Ul([html.Li(n) for n in ev.notes], className="mb-0"), color="info",
+                  className="small py-2", id="evaluation-notes") if ev.notes else None,
+        dbc.Row([dbc.Col(_metric_card(k, ev.metrics[k], model) if k not in ev.unavailable
+                         else _unavailable_card(k, ev.unavailable[k]), md=6, xl=3)
+                 for k in CARD_METRICS[model.task]
+                 if k in ev.metrics or k in ev.unavailable],
                 className="g-3 mb-3", id="metric-cards"),
     ]
     if t_message:
@@ -200,6 +207,16 @@ def _metric_card(key: str, ci, model, id_=None):
         html.Div(interval_text(key, ci.low, ci.high, unit), className="small text-muted"),
         html.P(metric_sentence(key, ci.value, model), className="small mb-0 mt-1"),
     ]), className="h-100 metric-card", id=id_ or f"card-{key}")
+
+
+def _unavailable_card(key: str, why: str):
+    info = METRICS[key]
+    return dbc.Card(dbc.CardBody([
+        html.Div(html.Abbr(info.name, title=GLOSSARY.get(key, "")),
+                 className="metric-name small"),
+        html.Div("–", className="metric-value"),
+        html.P(f"Cannot be computed: {why}.", className="small mb-0 mt-1"),
+    ]), className="h-100 metric-card metric-unavailable", id=f"card-{key}")
 
 
 def _binary_parts(d, model, v, ev, t):
@@ -336,7 +353,15 @@ def _trend(d, model, metric, unit):
           Input("threshold", "value"), State("model-ref", "data"), prevent_initial_call=True)
 def update_threshold(value, ref):
     args = (ref["model"], int(ref["version"]), value)
-    return cached_outputs(("threshold",) + args, ref["model"], lambda: threshold_outputs(*args))
+    try:
+        return cached_outputs(("threshold",) + args, ref["model"],
+                              lambda: threshold_outputs(*args))
+    except KeyError:  # the version or its rows went away while the page was open
+        return (dash.no_update, dash.no_update,
+                "This version's rows are no longer in the registry; reload the page.")
+    except RegistryError as e:  # its table broke while the page was open
+        return (dash.no_update, dash.no_update,
+                f"The evaluation rows could not be read: {e.problem}")
 
 
 def threshold_outputs(name: str, version: int, value):
@@ -399,7 +424,7 @@ def _versions_table(table, metric, unit):
         rows.append(html.Tr([
             html.Th(f"v{r.version}", scope="row"),
             html.Td(r.aliases or r.stage or "—"),
-            html.Td(r.created_at.strftime("%d %b %Y") if r.created_at else "—"),
+            html.Td(r.created_at.strftime("%d %b %Y") if pd.notna(r.created_at) else "—"),
             html.Td(r.algorithm or "—"),
             html.Td(value),
             html.Td(f"{r.rows:,}"),

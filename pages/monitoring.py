@@ -14,13 +14,14 @@ from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
 from registry import RegistryError
 
-from ._data import deck
+from ._data import deck, one
 
 dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitoring",
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
 
 
 def layout(name: str | None = None, version: str | None = None, **_query):
+    version = one(version)
     try:
         d = deck()
         v = int(version) if version not in (None, "") else None

@@ -40,7 +40,10 @@ def layout(**_query):
             cards.append(problem_card(m.name, []))
     broken = defaultdict(list)
     loose = []
+    shown = {m.name for m in listing.items}  # their cards list their own problems
     for p in listing.problems:
+        if p.model in shown:
+            continue
         (broken[p.model] if p.model and p.severity == "error" else loose).append(p)
     cards += [problem_card(name, problems) for name, problems in sorted(broken.items())]
     counts = _status_counts(cards)

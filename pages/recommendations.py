@@ -1,6 +1,8 @@
 """`/recommendations` — what to do with each model, sorted by what it is worth."""
 from __future__ import annotations
 
+import logging
+
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
@@ -14,6 +16,8 @@ from components.recommendation_figures import evidence_figure
 from registry import RegistryError
 
 from ._data import deck
+
+log = logging.getLogger(__name__)
 
 dash.register_page(__name__, path="/recommendations", name="Recommendations",
                    title="Recommendations · ModelDeck", nav_order=2)
@@ -48,7 +52,7 @@ def fill(_):
 def recommendations_view(d, advice):
     recs = ranked(advice)
     by_model = {a.model: a for a in advice}
-    items = [dbc.AccordionItem(_body(d, r, by_model[r.model]), title=_title(r),
+    items = [dbc.AccordionItem(_safe_body(d, r, by_model[r.model]), title=_title(r),
                                item_id=f"rec-{i}") for i, r in enumerate(recs)]
     problems = [html.Li(f"{a.model}: {a.problem}") for a in advice if a.problem]
     return html.Div([
@@ -58,6 +62,18 @@ def recommendations_view(d, advice):
         html.Div([html.H2("Models without a recommendation", className="h6 mt-4"),
                   html.Ul(problems)]) if problems else None,
     ])
+
+
+def _safe_body(d, r, advice):
+    """A recommendation's evidence; if its chart cannot be drawn, the words without it, so
+    one model never costs the page."""
+    try:
+        return _body(d, r, advice)
+    except RegistryError as e:
+        return html.P(f"The evidence could not be read: {e.problem}")
+    except Exception:
+        log.exception("cannot show the evidence for %s", r.model)
+        return html.Ul([html.Li(e) for e in r.evidence])
 
 
 def _title(r):

@@ -12,16 +12,19 @@ Layout::
 
 Reads are lazy: listing models reads only the small JSON files; a prediction table is read
 when a page asks for it, and kept in a small in-process cache keyed by the file's size and
-modification time. Files are only ever opened for reading.
+modification time. Files are only ever opened for reading, and only regular files whose real
+location is inside the registry root: a link leading out of it, a FIFO, a device or a folder
+where a file should be is a Problem naming it, never opened (a FIFO would block the reader).
+JSON documents are parsed by ``registry.schema`` and prediction tables checked by
+``registry.tables``, once each, when read.
 """
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import math
 import os
 import re
+import stat
 import threading
 from collections import OrderedDict
 from datetime import datetime, timezone
@@ -33,18 +36,24 @@ import pandas as pd
 
 from .base import Listing, Source
 from .model import (
-    COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, HISTORY_COLUMNS, PROBA_PREFIX, TASKS,
+    COL_PRED, COL_SCORE, COL_TRUE, HISTORY_COLUMNS, PROBA_PREFIX,
     BusinessSettings, Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem,
     RegistryError,
 )
+from .schema import ExperimentDoc, ModelDoc, RunDoc, VersionDoc, loads, parse
+from .tables import prepare_predictions
 
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 TABLE_SUFFIXES = (".parquet", ".csv")
 RUN_FIXED = ("run_id", "experiment", "name", "status", "start_time", "end_time")
-BUSINESS_NUMBERS = ("value_true_positive", "cost_false_positive", "cost_false_negative",
-                    "volume_per_month", "cost_per_unit_error")
+MAX_JSON_BYTES = 4 * 2**20  # model.json, version.json, experiment.json
+MAX_RUN_LINE_BYTES = 2**20  # one line of runs.jsonl
+MAX_RUNS_BYTES = 256 * 2**20  # all of runs.jsonl
+_KIND = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISSOCK, "a socket"))
 
 
 def is_valid_name(name: str) -> bool:
@@ -97,9 +106,15 @@ class FolderSource(Source):
             problems.append(Problem(path="models/", field="",
                                     message="the registry has no 'models' folder"))
             return Listing((), tuple(problems))
-        for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            folders = self._subfolders(base)
+        except RegistryError as e:
+            return Listing((), (e.problem,))
+        for d in folders:
             try:
-                models.append(self._read_model(d))
+                model, warnings = self._read_model(d)
+                models.append(model)
+                problems += warnings
             except RegistryError as e:
                 problems.append(e.problem)
         for p in problems:
@@ -107,65 +122,42 @@ class FolderSource(Source):
         return Listing(tuple(models), tuple(problems))
 
     def _model_dir(self, name: str) -> Path:
-        if not is_valid_name(name):
+        if not isinstance(name, str) or not is_valid_name(name):
             raise KeyError(name)
         d = self.root / "models" / name
-        if not d.is_dir():
+        if not d.is_dir() or not self._inside(d):
             raise KeyError(name)
         return d
 
-    def _read_model(self, d: Path) -> Model:
+    def _read_model(self, d: Path) -> tuple[Model, list[Problem]]:
         name = d.name
         path = d / "model.json"
+        rel = self._rel(path)
         if not is_valid_name(name):
             raise RegistryError(Problem(self._rel(d), "", "a model folder name may use only "
                                         "letters, digits, '.', '_' and '-'", model=name))
-        doc = self._read_json(path, model=name)
-        task = doc.get("task")
-        if task not in TASKS:
-            raise RegistryError(Problem(self._rel(path), "task",
-                                        f"unknown task {task!r}; expected one of "
-                                        f"{', '.join(TASKS)}", model=name))
-        if "name" in doc and doc["name"] != name:
-            raise RegistryError(Problem(self._rel(path), "name",
-                                        f"says {doc['name']!r} but the folder is {name!r}",
-                                        model=name))
-        business = None
-        if doc.get("business") is not None:
-            business = self._business(doc["business"], path, name)
-        tags = doc.get("tags") or {}
-        if not isinstance(tags, dict):
-            raise RegistryError(Problem(self._rel(path), "tags", "must be an object of "
-                                        "name: value pairs", model=name))
-        positive = doc.get("positive_label")
+        doc, warnings = parse(ModelDoc, self._read_json(path, model=name), rel, model=name)
+        if doc.name is not None and doc.name != name:
+            raise RegistryError(Problem(rel, "name", f"says {doc.name!r} but the folder is "
+                                        f"{name!r}", model=name))
+        b = doc.business
+        business = None if b is None else BusinessSettings(
+            positive_means=b.positive_means, value_true_positive=b.value_true_positive,
+            cost_false_positive=b.cost_false_positive, cost_false_negative=b.cost_false_negative,
+            volume_per_month=b.volume_per_month, currency=b.currency,
+            cost_per_unit_error=b.cost_per_unit_error)
         return Model(
             name=name,
-            task=task,
-            description=_text(doc.get("description")),
-            owner=_text(doc.get("owner")),
-            tags={str(k): _text(v) for k, v in tags.items()},
+            task=doc.task,
+            description=doc.description,
+            owner=doc.owner,
+            tags=dict(doc.tags),
             business=business,
-            entity=_text(doc.get("entity")),
-            target_unit=_text(doc.get("target_unit")),
-            positive_label=None if positive is None else str(positive),
+            entity=doc.entity,
+            target_unit=doc.target_unit,
+            positive_label=doc.positive_label,
             updated_at=_mtime(path),
-        )
-
-    def _business(self, b, path: Path, model: str) -> BusinessSettings:
-        if not isinstance(b, dict):
-            raise RegistryError(Problem(self._rel(path), "business", "must be an object",
-                                        model=model))
-        values = {}
-        for key in BUSINESS_NUMBERS:
-            v = b.get(key)
-            if v is None:
-                continue
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise RegistryError(Problem(self._rel(path), f"business.{key}",
-                                            f"must be a finite number, got {v!r}", model=model))
-            values[key] = float(v)
-        return BusinessSettings(positive_means=_text(b.get("positive_means")),
-                                currency=_text(b.get("currency")) or "EUR", **values)
+        ), warnings
 
     # ---------------------------------------------------------------- versions
     def list_versions(self, model: str) -> Listing[tuple[ModelVersion, ...]]:
@@ -174,7 +166,10 @@ class FolderSource(Source):
         seen_in: dict[int, Path] = {}
         problems: list[Problem] = []
         vdir = d / "versions"
-        folders = sorted(p for p in vdir.iterdir() if p.is_dir()) if vdir.is_dir() else []
+        try:
+            folders = self._subfolders(vdir, model=model) if vdir.is_dir() else []
+        except RegistryError as e:
+            return Listing((), (e.problem,))
         for folder in folders:
             try:
                 v = self._read_version(model, folder, problems)
@@ -197,73 +192,60 @@ class FolderSource(Source):
     def _read_version(self, model: str, folder: Path, problems: list[Problem]) -> ModelVersion:
         path = folder / "version.json"
         rel = self._rel(path)
-        doc = self._read_json(path, model=model)
-        raw = doc.get("version")
-        if isinstance(raw, bool) or not isinstance(raw, int) or raw < 0:
-            raise RegistryError(Problem(rel, "version", f"must be a whole number >= 0, "
-                                        f"got {raw!r}", model=model))
-        aliases = doc.get("aliases") or []
-        if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-            raise RegistryError(Problem(rel, "aliases", "must be a list of names",
-                                        model=model))
-        metrics = {}
-        for key, value in (doc.get("metrics") or {}).items():
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                problems.append(Problem(rel, f"metrics.{key}", f"is not a number ({value!r}); "
-                                        "ignored", model=model, severity="warning"))
-            elif not math.isfinite(value):
-                problems.append(Problem(rel, f"metrics.{key}", f"is {value}; ignored",
-                                        model=model, severity="warning"))
-            else:
-                metrics[str(key)] = float(value)
-        created = doc.get("created_at")
-        created_at = None
-        if created is not None:
-            try:
-                created_at = _parse_time(created)
-            except (TypeError, ValueError):
-                problems.append(Problem(rel, "created_at", f"is not an ISO 8601 time "
-                                        f"({created!r}); ignored", model=model,
-                                        severity="warning"))
-        params = doc.get("params") or {}
-        if not isinstance(params, dict):
-            raise RegistryError(Problem(rel, "params", "must be an object", model=model))
-        splits = tuple(sorted({p.stem for p in (folder / "evaluation").glob("*")
-                               if p.suffix in TABLE_SUFFIXES}))
+        doc, warnings = parse(VersionDoc, self._read_json(path, model=model), rel, model=model)
+        problems += warnings
+        tables = self._tables_in(folder / "evaluation")
+        for split, table in tables.items():
+            if split != ("test" if "test" in tables else min(tables)):
+                try:  # the default split's own page says what is wrong with it
+                    self._regular_file(table, model)
+                except RegistryError as e:
+                    problems.append(Problem(e.problem.path, e.problem.field, e.problem.message
+                                            + "; this split is not shown", model=model,
+                                            severity="warning"))
         return ModelVersion(
             model=model,
-            version=raw,
-            aliases=tuple(aliases),
-            stage=doc.get("stage") or None,
-            created_at=created_at,
-            run_id=doc.get("run_id") or None,
-            algorithm=_text(doc.get("algorithm")),
-            params=params,
-            metrics=metrics,
-            description=_text(doc.get("description")),
-            splits=splits,
+            version=doc.version,
+            aliases=tuple(doc.aliases),
+            stage=doc.stage,
+            created_at=doc.created_at,
+            run_id=doc.run_id,
+            algorithm=doc.algorithm,
+            params=dict(doc.params),
+            metrics=dict(doc.metrics),
+            description=doc.description,
+            splits=tuple(sorted(tables)),
         )
+
+    def _tables_in(self, folder: Path) -> dict[str, Path]:
+        """Split name -> table file, for the tables stored in an evaluation folder."""
+        try:
+            entries = self._entries(folder) if folder.is_dir() else []
+        except RegistryError:
+            return {}
+        return {p.stem: p for p in entries if p.suffix in TABLE_SUFFIXES}
 
     def _version_folder(self, model: str, version: int) -> Path:
         d = self._model_dir(model)
-        for folder in sorted((d / "versions").glob("*")):
+        vdir = d / "versions"
+        for folder in (self._subfolders(vdir, model=model) if vdir.is_dir() else []):
             try:
                 doc = self._read_json(folder / "version.json", model=model)
             except RegistryError:
                 continue
-            if doc.get("version") == version:
+            raw = doc.get("version")
+            if type(raw) is int and raw == version:
                 return folder
         raise KeyError(f"{model} v{version}")
 
     # ---------------------------------------------------------------- tables
     def get_model(self, name: str) -> Model:
-        return self._read_model(self._model_dir(name))
+        return self._read_model(self._model_dir(name))[0]
 
     def evaluation(self, model: str, version: int, split: str | None = None) -> Evaluation:
         m = self.get_model(model)
         folder = self._version_folder(model, version)
-        tables = {p.stem: p for p in sorted((folder / "evaluation").glob("*"))
-                  if p.suffix in TABLE_SUFFIXES}
+        tables = self._tables_in(folder / "evaluation")
         if not tables:
             raise KeyError(f"{model} v{version} has no evaluation rows")
         if split is None:
@@ -273,12 +255,12 @@ class FolderSource(Source):
         path = tables[split]
         rel = self._rel(path)
 
-        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-            check_prediction_columns(frame, m.task, rel, model)
-            return frame
+        def prepare(frame: pd.DataFrame):
+            return prepare_predictions(frame, m, rel, evaluation=True)
 
-        frame = self._read_table(path, model, prepare=(f"evaluation:{m.task}", prepare))
-        return Evaluation(model=model, version=version, split=split, frame=frame)
+        frame, notes = self._read_table(path, model, prepare=(
+            f"evaluation:{m.task}:{m.positive_label}", prepare))
+        return Evaluation(model=model, version=version, split=split, frame=frame, notes=notes)
 
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)
@@ -288,19 +270,12 @@ class FolderSource(Source):
             return None
         rel = self._rel(path)
 
-        def prepare(frame: pd.DataFrame) -> pd.DataFrame:
-            for col in (COL_TIME, COL_VERSION):
-                if col not in frame.columns:
-                    raise RegistryError(Problem(rel, col, "required column is missing",
-                                                model=model))
-            check_prediction_columns(frame, m.task, rel, model, truth_required=False)
-            times = _to_time(frame[COL_TIME], rel, model)
-            if times is not frame[COL_TIME]:  # convert only when the table needs it
-                frame = frame.assign(**{COL_TIME: times})
-            return frame
+        def prepare(frame: pd.DataFrame):
+            return prepare_predictions(frame, m, rel, evaluation=False)
 
-        frame = self._read_table(path, model, prepare=(f"monitoring:{m.task}", prepare))
-        return Monitoring(model=model, frame=frame)
+        frame, notes = self._read_table(path, model, prepare=(
+            f"monitoring:{m.task}:{m.positive_label}", prepare))
+        return Monitoring(model=model, frame=frame, notes=notes)
 
     # ---------------------------------------------------------------- experiments
     def list_experiments(self) -> Listing[tuple[Experiment, ...]]:
@@ -308,79 +283,94 @@ class FolderSource(Source):
         out, problems = [], []
         if not base.is_dir():
             return Listing((), ())
-        for d in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            folders = self._subfolders(base)
+        except RegistryError as e:
+            return Listing((), (e.problem,))
+        for d in folders:
             if not is_valid_name(d.name):
                 problems.append(Problem(self._rel(d), "", "an experiment folder name may use "
                                         "only letters, digits, '.', '_' and '-'"))
                 continue
             desc = ""
-            if (d / "experiment.json").exists():
+            path = d / "experiment.json"
+            if os.path.lexists(path):
+                # A broken experiment.json costs its description, not the experiment.
                 try:
-                    desc = _text(self._read_json(d / "experiment.json").get("description"))
+                    doc, warnings = parse(ExperimentDoc, self._read_json(path), self._rel(path))
+                    desc = doc.description
+                    problems += warnings
                 except RegistryError as e:
-                    problems.append(e.problem)
-                    continue
+                    problems.append(Problem(e.problem.path, e.problem.field,
+                                            e.problem.message + "; the experiment is shown "
+                                            "without its description", severity="warning"))
             count = 0
-            if (d / "runs.jsonl").exists():
-                with open(d / "runs.jsonl", "rb") as f:
-                    count = sum(1 for line in f if line.strip())
+            try:
+                count = self.runs(d.name).items.shape[0]
+            except RegistryError as e:
+                problems.append(e.problem)
             out.append(Experiment(name=d.name, description=desc, run_count=count))
         return Listing(tuple(out), tuple(problems))
 
     def _experiment_dir(self, experiment: str) -> Path:
-        if not is_valid_name(experiment):
+        if not isinstance(experiment, str) or not is_valid_name(experiment):
             raise KeyError(experiment)
         d = self.root / "experiments" / experiment
-        if not d.is_dir():
+        if not d.is_dir() or not self._inside(d):
             raise KeyError(experiment)
         return d
 
     def runs(self, experiment: str) -> Listing[pd.DataFrame]:
         """Parsed once per change of runs.jsonl (in-process cache keyed by its size and
-        modification time, like ``_read_table``); callers must not modify the frame."""
+        modification time, like ``_read_table``); callers must not modify the frame.
+        Raises RegistryError when runs.jsonl is not a readable file inside the registry."""
         d = self._experiment_dir(experiment)
         path = d / "runs.jsonl"
-        try:
-            st = path.stat()
-            key = ("runs", str(path), st.st_mtime_ns, st.st_size)
-        except OSError:
-            key = None
+        if not os.path.lexists(path):
+            return self._parse_runs(experiment, path, None)
+        st = self._regular_file(path, None)
+        key = ("runs", str(path), st.st_mtime_ns, st.st_size)
         with self._lock:
-            if key is not None and key in self._tables:
+            if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
-        listing = self._parse_runs(experiment, path)
-        if key is not None:
-            with self._lock:
-                self._tables[key] = listing
-                while len(self._tables) > self._tables_max:
-                    self._tables.popitem(last=False)
+        listing = self._parse_runs(experiment, path,
+                                   self._read_bytes(path, None, MAX_RUNS_BYTES))
+        with self._lock:
+            self._tables[key] = listing
+            while len(self._tables) > self._tables_max:
+                self._tables.popitem(last=False)
         return listing
 
-    def _parse_runs(self, experiment: str, path: Path) -> Listing[pd.DataFrame]:
+    def _parse_runs(self, experiment: str, path: Path, data: bytes | None
+                    ) -> Listing[pd.DataFrame]:
         rel = self._rel(path)
         rows, problems = [], []
-        if path.exists():
-            with open(path, "r", encoding="utf-8") as f:
-                for n, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        doc = json.loads(line)
-                    except json.JSONDecodeError as e:
-                        problems.append(Problem(rel, f"line {n}", f"is not valid JSON ({e.msg}); "
-                                                "run skipped", severity="warning"))
-                        continue
-                    if not isinstance(doc, dict) or not doc.get("run_id"):
-                        problems.append(Problem(rel, f"line {n}", "has no 'run_id'; run skipped",
-                                                severity="warning"))
-                        continue
-                    rows.append(_flatten_run(doc, experiment, rel, n, problems))
+        for n, line in enumerate((data or b"").split(b"\n"), start=1):
+            if not line.strip():
+                continue
+            where = f"line {n}"
+            if len(line) > MAX_RUN_LINE_BYTES:
+                problems.append(Problem(rel, where, f"is longer than {MAX_RUN_LINE_BYTES:,} "
+                                        "bytes; run skipped", severity="warning"))
+                continue
+            try:
+                doc, warnings = parse(RunDoc, loads(line, rel, where=where), rel,
+                                      field_prefix=f"{where}: ")
+            except RegistryError as e:
+                field = e.problem.field[len(where) + 2:] if e.problem.field.startswith(
+                    where + ": ") else ""
+                problems.append(Problem(rel, where, (f"{field}: " if field else "") +
+                                        f"{e.problem.message}; run skipped",
+                                        severity="warning"))
+                continue
+            problems += warnings
+            rows.append(_flatten_run(doc, experiment))
         frame = pd.DataFrame(rows)
         if frame.empty:
             frame = pd.DataFrame(columns=list(RUN_FIXED))
         for col in ("start_time", "end_time"):
-            frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce", format="ISO8601")
+            frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce")
         dup = frame["run_id"].duplicated(keep="first")
         for rid in frame.loc[dup, "run_id"]:
             problems.append(Problem(rel, "run_id", f"run {rid!r} appears more than once; "
@@ -394,20 +384,15 @@ class FolderSource(Source):
         path = _first_table(d / "history")
         if path is None:
             return pd.DataFrame(columns=list(HISTORY_COLUMNS))
-        frame = self._read_table(path, None)
-        missing = [c for c in ("run_id", "key", "step", "value") if c not in frame.columns]
-        if missing:
-            raise RegistryError(Problem(self._rel(path), missing[0],
-                                        "required column is missing"))
+        rel = self._rel(path)
+        frame, _ = self._read_table(path, None, prepare=("history",
+                                                         lambda f: (_history(f, rel), ())))
         mask = np.ones(len(frame), dtype=bool)
         if run_ids is not None:
-            mask &= frame["run_id"].isin(list(run_ids)).to_numpy()
+            mask &= frame["run_id"].isin([str(r) for r in run_ids]).to_numpy()
         if keys is not None:
-            mask &= frame["key"].isin(list(keys)).to_numpy()
-        out = frame.loc[mask]
-        if "timestamp" not in out.columns:
-            out = out.assign(timestamp=pd.NaT)
-        return out[list(HISTORY_COLUMNS)].reset_index(drop=True)
+            mask &= frame["key"].isin([str(k) for k in keys]).to_numpy()
+        return frame.loc[mask].reset_index(drop=True)
 
     # ---------------------------------------------------------------- file helpers
     def _rel(self, p: Path) -> str:
@@ -416,32 +401,96 @@ class FolderSource(Source):
         except ValueError:
             return str(p)
 
-    def _read_json(self, path: Path, model: str | None = None) -> dict:
+    def _inside(self, p: Path) -> bool:
+        """Whether ``p``'s real location (links followed) is inside the registry root."""
+        real = os.path.realpath(p)
+        return real == str(self.root) or real.startswith(str(self.root) + os.sep)
+
+    def _entries(self, d: Path, model: str | None = None) -> list[Path]:
+        """The entries of folder ``d`` (hidden ones left out), sorted by name."""
+        try:
+            names = sorted(os.listdir(d))
+        except OSError as e:
+            raise RegistryError(Problem(self._rel(d) + "/", "", f"cannot be listed "
+                                        f"({e.strerror or e})", model=model)) from None
+        return [d / n for n in names if not n.startswith(".")]
+
+    def _subfolders(self, d: Path, model: str | None = None) -> list[Path]:
+        """Sub-folders of ``d`` whose real location is inside the registry."""
+        out = []
+        for p in self._entries(d, model):
+            try:
+                if p.is_dir() and self._inside(p):
+                    out.append(p)
+            except OSError:
+                continue
+        return out
+
+    def _regular_file(self, path: Path, model: str | None) -> os.stat_result:
+        """The file's status; RegistryError unless it is a regular file whose real location
+        is inside the registry (never a link out of it, a FIFO, a device or a folder)."""
+        rel = self._rel(path)
+        if not os.path.lexists(path):
+            raise RegistryError(Problem(rel, "", "file is missing", model=model))
+        if not self._inside(path):
+            raise RegistryError(Problem(rel, "", "is a link to a file outside the registry; "
+                                        "ModelDeck reads only files inside it", model=model))
+        try:
+            st = os.stat(path)
+        except OSError as e:
+            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
+                                        model=model)) from None
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((word for test, word in _KIND if test(st.st_mode)), "not a file")
+            raise RegistryError(Problem(rel, "", f"is {kind}, not a regular file; not read",
+                                        model=model))
+        return st
+
+    def _open(self, path: Path, model: str | None):
+        """A binary file object of a checked regular file. Opened without blocking, and
+        checked again once open, so a FIFO put in its place cannot hang a request."""
+        self._regular_file(path, model)
         rel = self._rel(path)
         try:
-            with open(path, "rb") as f:
-                doc = json.loads(f.read().decode("utf-8"))
-        except FileNotFoundError:
-            raise RegistryError(Problem(rel, "", "file is missing", model=model)) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise RegistryError(Problem(rel, "", f"cannot be read ({e})", model=model)) from None
-        except json.JSONDecodeError as e:
-            raise RegistryError(Problem(rel, "", f"is not valid JSON: {e.msg} at line {e.lineno}"
-                                        f", column {e.colno}", model=model)) from None
+            fd = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as e:
+            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
+                                        model=model)) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise RegistryError(Problem(rel, "", "is not a regular file; not read",
+                                        model=model))
+        return os.fdopen(fd, "rb")
+
+    def _read_bytes(self, path: Path, model: str | None, limit: int) -> bytes:
+        rel = self._rel(path)
+        try:
+            with self._open(path, model) as f:
+                data = f.read(limit + 1)
+        except OSError as e:
+            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
+                                        model=model)) from None
+        if len(data) > limit:
+            raise RegistryError(Problem(rel, "", f"is larger than {limit // 2**20} MB; not "
+                                        "read", model=model))
+        return data
+
+    def _read_json(self, path: Path, model: str | None = None) -> dict:
+        rel = self._rel(path)
+        doc = loads(self._read_bytes(path, model, MAX_JSON_BYTES), rel, model)
         if not isinstance(doc, dict):
             raise RegistryError(Problem(rel, "", "must hold a JSON object", model=model))
         return doc
 
-    def _read_table(self, path: Path, model: str | None, prepare=None) -> pd.DataFrame:
+    def _read_table(self, path: Path, model: str | None, prepare=None
+                    ) -> tuple[pd.DataFrame, tuple[str, ...]]:
         """Read a Parquet or CSV table, cached in-process by file size and modification time.
 
-        ``prepare`` is ``(tag, fn)``: ``fn`` checks and converts the frame once, and the
-        prepared frame is what the cache keeps (keyed by ``tag`` too)."""
+        ``prepare`` is ``(tag, fn)``: ``fn(frame) -> (frame, notes)`` checks and converts the
+        frame once, and the prepared frame and its notes are what the cache keeps (keyed by
+        ``tag`` too)."""
         rel = self._rel(path)
-        try:
-            st = path.stat()
-        except OSError as e:
-            raise RegistryError(Problem(rel, "", f"cannot be read ({e})", model=model)) from None
+        st = self._regular_file(path, model)
         tag, fn = prepare if prepare is not None else ("raw", None)
         key = (str(path), st.st_mtime_ns, st.st_size, tag)
         with self._lock:
@@ -449,27 +498,34 @@ class FolderSource(Source):
                 self._tables.move_to_end(key)
                 return self._tables[key]
         try:
-            if path.suffix == ".parquet":
-                frame = _read_parquet(path)
-            else:
-                frame = pd.read_csv(path)
+            with self._open(path, model) as f:
+                if path.suffix == ".parquet":
+                    frame = _read_parquet(f)
+                else:
+                    frame = pd.read_csv(f, low_memory=False)
+        except RegistryError:
+            raise
         except Exception as e:  # pyarrow and pandas raise many types for damaged files
             raise RegistryError(Problem(rel, "", f"cannot be read as a "
                                         f"{path.suffix[1:].upper()} table "
-                                        f"({type(e).__name__}: {e})", model=model)) from None
-        if fn is not None:
-            frame = fn(frame)
+                                        f"({type(e).__name__}: {str(e)[:300]})",
+                                        model=model)) from None
+        frame.columns = [str(c) for c in frame.columns]
+        result = fn(frame) if fn is not None else (frame, ())
+        result = (result[0], tuple(result[1]))
         with self._lock:
-            self._tables[key] = frame
+            self._tables[key] = result
             while len(self._tables) > self._tables_max:
                 self._tables.popitem(last=False)
-        return frame
+        return result
 
 
 # ---------------------------------------------------------------- shared checks
 def check_prediction_columns(frame: pd.DataFrame, task: str, rel: str, model: str | None,
                              truth_required: bool = True) -> None:
-    """Raise RegistryError naming the first column a task needs that the table lacks."""
+    """Raise RegistryError naming the first column a task needs that the table lacks.
+    (The MLflow source's check; the folder source uses ``registry.tables.prepare_predictions``,
+    which also normalises labels and leaves out unusable rows with a note.)"""
 
     def need(col: str, why: str = "required column is missing"):
         raise RegistryError(Problem(rel, col, why, model=model))
@@ -500,12 +556,12 @@ def check_prediction_columns(frame: pd.DataFrame, task: str, rel: str, model: st
         need(COL_TRUE, f"{int(frame[COL_TRUE].isna().sum())} rows have no true value")
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(source) -> pd.DataFrame:
     """A Parquet file as a DataFrame, one column at a time: the Arrow copy of only one
     column is alive at once, so a large table does not need twice its size in memory."""
     import pyarrow.parquet as pq
 
-    f = pq.ParquetFile(path)
+    f = pq.ParquetFile(source)
     names = f.schema_arrow.names
     if f.metadata.num_rows < 1_000_000:
         return f.read().to_pandas()
@@ -518,51 +574,38 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _first_table(stem: Path) -> Path | None:
     for suffix in TABLE_SUFFIXES:
         p = stem.with_suffix(suffix)
-        if p.exists():
+        if os.path.lexists(p):
             return p
     return None
 
 
-def _flatten_run(doc: dict, experiment: str, rel: str, line: int,
-                 problems: list[Problem]) -> dict:
-    row = {"run_id": str(doc["run_id"]), "experiment": experiment,
-           "name": _text(doc.get("name")), "status": _text(doc.get("status")) or "FINISHED",
-           "start_time": doc.get("start_time"), "end_time": doc.get("end_time")}
+def _flatten_run(doc: RunDoc, experiment: str) -> dict:
+    row = {"run_id": doc.run_id, "experiment": experiment, "name": doc.name,
+           "status": doc.status, "start_time": doc.start_time, "end_time": doc.end_time}
     for group in ("params", "metrics", "tags"):
-        values = doc.get(group) or {}
-        if not isinstance(values, dict):
-            problems.append(Problem(rel, f"line {line}: {group}", "must be an object; ignored",
-                                    severity="warning"))
-            continue
-        for k, v in values.items():
-            if group == "metrics":
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                    problems.append(Problem(rel, f"line {line}: metrics.{k}",
-                                            f"is not a finite number ({v!r}); ignored",
-                                            severity="warning"))
-                    continue
-                v = float(v)
-            elif group == "tags":
-                v = _text(v)
+        for k, v in getattr(doc, group).items():
             row[f"{group}.{k}"] = v
     return row
 
 
-def _to_time(col: pd.Series, rel: str, model: str | None) -> pd.Series:
-    try:
-        out = pd.to_datetime(col, utc=True, format="ISO8601") if not \
-            pd.api.types.is_datetime64_any_dtype(col) else col
-    except (TypeError, ValueError):
-        raise RegistryError(Problem(rel, COL_TIME, "must hold ISO 8601 times",
-                                    model=model)) from None
-    if getattr(out.dt, "tz", None) is None:
-        out = out.dt.tz_localize("UTC")
-    return out
-
-
-def _parse_time(value) -> datetime:
-    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+def _history(frame: pd.DataFrame, rel: str) -> pd.DataFrame:
+    """A metric history table in its documented shape: run ids and keys as text, steps and
+    values as numbers; rows whose step or value is not a finite number are left out."""
+    missing = [c for c in ("run_id", "key", "step", "value") if c not in frame.columns]
+    if missing:
+        raise RegistryError(Problem(rel, missing[0], "required column is missing"))
+    out = pd.DataFrame({
+        "run_id": frame["run_id"].astype(str),
+        "key": frame["key"].astype(str),
+        "step": pd.to_numeric(frame["step"], errors="coerce"),
+        "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce",
+                                    format="mixed")
+        if "timestamp" in frame.columns else pd.Series(pd.NaT, index=frame.index,
+                                                       dtype="datetime64[ns, UTC]"),
+        "value": pd.to_numeric(frame["value"], errors="coerce"),
+    })
+    finite = np.isfinite(out["step"].to_numpy(float)) & np.isfinite(out["value"].to_numpy(float))
+    return out.loc[finite].reset_index(drop=True)
 
 
 def _mtime(path: Path) -> datetime | None:
@@ -570,7 +613,3 @@ def _mtime(path: Path) -> datetime | None:
         return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
     except OSError:
         return None
-
-
-def _text(v) -> str:
-    return "" if v is None else str(v)

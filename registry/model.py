@@ -144,6 +144,7 @@ class Evaluation:
     version: int
     split: str
     frame: pd.DataFrame
+    notes: tuple[str, ...] = ()  # what was normalised or left out when the table was read
 
     @property
     def segment_columns(self) -> list[str]:
@@ -165,6 +166,7 @@ class Monitoring:
 
     model: str
     frame: pd.DataFrame
+    notes: tuple[str, ...] = ()  # what was normalised or left out when the table was read
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,9 @@ An ML engineer calls it after training::
                       params=model.get_params(), algorithm="GradientBoostingClassifier",
                       segments={"region": X_test.region}, aliases=["challenger"])
 
-This is the only module that writes; ModelDeck's app never imports it. Every file is written
+This is the only module that writes; ModelDeck's app never imports it. What it writes is
+checked with the same schema the reader uses (``registry.schema``), so a value the reader
+would refuse is a ValueError here, naming the file and the field. Every file is written
 to a temporary name first and then renamed, so a reader never sees half a file.
 """
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .folder import is_valid_name
+from .schema import ExperimentDoc, ModelDoc, RunDoc, VersionDoc, check
 from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, TASKS, BusinessSettings, ModelVersion,
@@ -55,6 +58,7 @@ def log_model(registry_dir: str | os.PathLike, name: str, task: str, *, descript
     if business is not None:
         b = asdict(business) if isinstance(business, BusinessSettings) else dict(business)
         doc["business"] = {k: v for k, v in b.items() if v is not None}
+    check(ModelDoc, doc, f"models/{name}/model.json")  # what the reader will accept
     path = root / "models" / name / "model.json"
     _write_json(path, doc)
     return path
@@ -101,6 +105,7 @@ def log_model_version(registry_dir: str | os.PathLike, model: str, *, y_true,
         "description": description,
     }
     folder = model_dir / "versions" / str(version)
+    check(VersionDoc, doc, f"models/{model}/versions/{version}/version.json")
     _write_table(frame, folder / "evaluation" / split, table_format)
     _write_json(folder / "version.json", doc)
     return ModelVersion(
@@ -160,7 +165,9 @@ def log_experiment(registry_dir: str | os.PathLike, name: str, description: str 
         raise ValueError(f"experiment name {name!r}: use letters, digits, '.', '_' and '-'")
     root = _init_root(registry_dir)
     path = root / "experiments" / name / "experiment.json"
-    _write_json(path, {"name": name, "description": description})
+    doc = {"name": name, "description": description}
+    check(ExperimentDoc, doc, f"experiments/{name}/experiment.json")
+    _write_json(path, doc)
     return path
 
 
@@ -184,6 +191,7 @@ def log_run(registry_dir: str | os.PathLike, experiment: str, *, run_id: str | N
            "metrics": {str(k): float(v) for k, v in (metrics or {}).items()
                        if v is not None and math.isfinite(float(v))},
            "tags": {str(k): str(v) for k, v in (tags or {}).items()}}
+    check(RunDoc, doc, f"experiments/{experiment}/runs.jsonl")
     with open(d / "runs.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(doc, allow_nan=False) + "\n")
     if history is not None:

@@ -9,6 +9,7 @@ report says exactly what the page says.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -41,6 +42,8 @@ from registry.model import COL_TIME, RegistryError
 from registry.naming import display_name
 
 from .images import ExportMeta, safe_name
+
+log = logging.getLogger(__name__)
 
 REPORT_KINDS = ("model", "compare", "portfolio")
 REPORT_FORMATS = ("pptx", "html", "pdf")
@@ -677,7 +680,11 @@ def portfolio_report(deck) -> Report:
     glossary = []
     for r in recs:
         adv = by_model[r.model]
-        fig, caption = evidence_figure(deck, r, adv)
+        try:
+            fig, caption = evidence_figure(deck, r, adv)
+        except Exception:  # one model's chart never costs the portfolio report
+            log.exception("cannot draw the evidence for %s", r.model)
+            fig, caption = None, ""
         if adv.evidence is not None:
             glossary.append(adv.evidence.metric)
         if fig is None:

@@ -391,9 +391,12 @@ def figure_table(fig: go.Figure) -> pd.DataFrame:
     bands) are left out."""
     frames = []
     for i, tr in enumerate(fig.data):
-        if tr.hoverinfo == "skip":
+        if getattr(tr, "hoverinfo", None) == "skip":
             continue
-        name = tr.name or f"series {i + 1}"
+        name = getattr(tr, "name", None) or f"series {i + 1}"
+        if tr.type == "parcoords":
+            frames.append(_parcoords_table(tr, name))
+            continue
         x_title, y_title = _axis_title(fig, "x", tr), _axis_title(fig, "y", tr)
         if tr.type == "heatmap":
             z = np.asarray(tr.z, dtype=float)
@@ -423,6 +426,27 @@ def figure_table(fig: go.Figure) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["series"])
     return pd.concat(frames, ignore_index=True, sort=False)
+
+
+def _parcoords_table(tr, name: str) -> pd.DataFrame:
+    """One row per line of a parallel-coordinates chart, one column per axis; an axis drawn
+    with text ticks (a categorical parameter) gives its text."""
+    cols: dict[str, list] = {}
+    for j, dim in enumerate(tr.dimensions or ()):
+        values = _values(dim.values) or []
+        ticks, texts = _values(dim.tickvals), _values(dim.ticktext)
+        if ticks is not None and texts is not None and len(ticks) == len(texts):
+            lookup = {float(t): str(x) for t, x in zip(ticks, texts)
+                      if isinstance(t, (int, float))}
+            values = [lookup.get(float(v), v) if isinstance(v, (int, float)) else v
+                      for v in values]
+        label = dim.label or f"axis {j + 1}"
+        while label in cols:
+            label += " "
+        cols[label] = list(values)
+    n = max((len(v) for v in cols.values()), default=0)
+    cols = {k: v + [None] * (n - len(v)) for k, v in cols.items()}
+    return pd.DataFrame({"series": [name] * n, **cols})
 
 
 def _colour_title(tr) -> str:

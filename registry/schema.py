@@ -1,0 +1,398 @@
+"""The registry's metadata files as typed models: the one schema of the format.
+
+Every metadata document (``model.json``, ``version.json``, ``experiment.json``, one line of
+``runs.jsonl``) is parsed here, once, at the moment it is read. The schema's error locations
+become a ``Problem`` that names the file and the field; everything past this edge trusts its
+types. The same models check what ``registry.writer`` writes, and publish the format as JSON
+Schema (``python -m registry.schema docs/schema`` writes ``docs/schema/*.schema.json``).
+
+Rules (docs/registry-format.md, "Limits and normalisation"):
+
+* A field whose value is unusable is either *fatal* (the document is left out: a model's
+  ``task``, a version's ``version``) or *ignorable* (that field, or that one entry of an
+  object such as ``metrics.auc``, is dropped with a warning and the rest is used).
+* Text fields take text or numbers; control characters (NUL, BEL, …) are removed, since
+  they cannot be shown or written to a slide; text longer than ``MAX_TEXT`` is cut.
+* Numbers are finite JSON numbers (``true`` is not a number); numbers beyond ±1e300 are
+  refused rather than turned into infinity.
+* A document nested deeper than ``MAX_DEPTH`` levels is refused before it is validated.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from .model import TASKS, Problem, RegistryError
+
+MAX_DEPTH = 32  # nesting of objects and lists in one JSON document
+MAX_TEXT = 10_000  # characters kept of one text field
+MAX_NUMBER = 1e300  # larger magnitudes are refused (they overflow in sums and products)
+MAX_PARAM_TEXT = 500  # a param that is an object or a list is kept as JSON text, cut here
+
+# control characters other than tab and newline, and lone surrogates (JSON's "\ud800"),
+# which no page, slide or UTF-8 file can hold
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+# ------------------------------------------------------------------ value types
+def _fail(message: str, **context) -> PydanticCustomError:
+    return PydanticCustomError("modeldeck", message, context)
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def clean_text(v: Any) -> str:
+    """Text for display: control characters removed (tabs and newlines kept), length capped."""
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        v = "true" if v else "false"
+    if isinstance(v, (int, float)):
+        v = str(v)
+    if not isinstance(v, str):
+        raise _fail("must be text, got {got}", got=_short(v))
+    v = _CONTROL.sub("", v)
+    return v if len(v) <= MAX_TEXT else v[:MAX_TEXT - 1] + "…"
+
+
+def finite_number(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _fail("must be a number, got {got}", got=_short(v))
+    if isinstance(v, int) and abs(v) > MAX_NUMBER:
+        raise _fail("is too large (more than 1e300)")
+    v = float(v)
+    if not math.isfinite(v):
+        raise _fail("must be a finite number, got {got}", got=str(v))
+    if abs(v) > MAX_NUMBER:
+        raise _fail("is too large (more than 1e300)")
+    return v
+
+
+def iso_time(v: Any) -> datetime | None:
+    """An ISO 8601 time; a time without a zone is UTC."""
+    if v is None or v == "":
+        return None
+    if isinstance(v, datetime):
+        t = v
+    elif isinstance(v, str):
+        try:
+            t = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise _fail("is not an ISO 8601 time ({got})", got=_short(v)) from None
+    else:
+        raise _fail("must be an ISO 8601 time as text, got {got}", got=_short(v))
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def param_value(v: Any) -> Any:
+    """A hyper-parameter: numbers, text, booleans and null as they are; anything else as
+    compact JSON text (a nested object of a pipeline's settings, say)."""
+    if v is None or isinstance(v, (bool, str)):
+        return clean_text(v) if isinstance(v, str) else v
+    if isinstance(v, int):
+        return v if abs(v) <= MAX_NUMBER else str(v)[:40]
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    text = json.dumps(v, separators=(",", ":"), default=str)
+    return text if len(text) <= MAX_PARAM_TEXT else text[:MAX_PARAM_TEXT - 1] + "…"
+
+
+def optional_id(v: Any) -> str | None:
+    if v is None or v == "":
+        return None
+    if isinstance(v, bool) or not isinstance(v, (str, int)):
+        raise _fail("must be text, got {got}", got=_short(v))
+    return clean_text(v)[:256] or None
+
+
+def label_value(v: Any) -> str | None:
+    """``positive_label``: a class value, kept as text (``true`` becomes ``"true"``)."""
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (str, int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _fail("must be a class value, got {got}", got=str(v))
+        return clean_text(v)
+    raise _fail("must be a class value (text, a number or true/false), got {got}",
+                got=_short(v))
+
+
+def _object(v: Any) -> Any:
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise _fail("must be an object of name: value pairs, got {got}", got=_short(v))
+    return v
+
+
+def _name_list(v: Any) -> Any:
+    if v is None:
+        return []
+    if not isinstance(v, list) or not all(isinstance(a, str) for a in v):
+        raise _fail("must be a list of names, got {got}", got=_short(v))
+    return [clean_text(a)[:128] for a in v]
+
+
+Text = Annotated[str, BeforeValidator(clean_text)]
+Number = Annotated[float, BeforeValidator(finite_number)]
+Time = Annotated[datetime | None, BeforeValidator(iso_time)]
+Param = Annotated[Any, BeforeValidator(param_value)]
+OptionalId = Annotated[str | None, BeforeValidator(optional_id)]
+Label = Annotated[str | None, BeforeValidator(label_value)]
+Tags = Annotated[dict[str, Text], BeforeValidator(_object)]
+Params = Annotated[dict[str, Param], BeforeValidator(_object)]
+Metrics = Annotated[dict[str, Number], BeforeValidator(_object)]
+Names = Annotated[list[str], BeforeValidator(_name_list)]
+
+
+class _Doc(BaseModel):
+    # Unknown keys are accepted and ignored, so that newer writers stay readable.
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    #: top-level fields whose bad value (or bad entry) is dropped with a warning
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset()
+
+
+# ------------------------------------------------------------------ documents
+class BusinessDoc(_Doc):
+    """``business`` in model.json: what predictions are worth (money per event)."""
+
+    positive_means: Text = ""
+    value_true_positive: Number | None = None
+    cost_false_positive: Number | None = None
+    cost_false_negative: Number | None = None
+    volume_per_month: Number | None = Field(default=None, ge=0)
+    currency: Text = "EUR"
+    cost_per_unit_error: Number | None = None
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, v: str) -> str:
+        return v.strip()[:12] or "EUR"
+
+
+class ModelDoc(_Doc):
+    """``models/<model>/model.json``."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"description", "owner", "tags", "entity", "target_unit",
+                           "business"})
+
+    task: Literal["binary", "multiclass", "regression"]
+    name: OptionalId = None
+    description: Text = ""
+    owner: Text = ""
+    tags: Tags = Field(default_factory=dict)
+    entity: Text = ""
+    target_unit: Text = ""
+    positive_label: Label = None
+    business: BusinessDoc | None = None
+
+    @field_validator("task", mode="before")
+    @classmethod
+    def _task(cls, v):
+        if v not in TASKS:
+            raise _fail("unknown task {got}; expected one of " + ", ".join(TASKS),
+                        got=_short(v))
+        return v
+
+
+class VersionDoc(_Doc):
+    """``models/<model>/versions/<folder>/version.json``."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"stage", "created_at", "run_id", "algorithm", "params", "metrics",
+                           "description"})
+
+    version: int = Field(ge=0, le=2**53)
+    aliases: Names = Field(default_factory=list)
+    stage: OptionalId = None
+    created_at: Time = None
+    run_id: OptionalId = None
+    algorithm: Text = ""
+    params: Params = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=dict)
+    description: Text = ""
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _whole(cls, v):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise _fail("must be a whole number >= 0, got {got}", got=_short(v))
+        return v
+
+
+class ExperimentDoc(_Doc):
+    """``experiments/<experiment>/experiment.json``."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"name", "description"})
+
+    name: Text = ""
+    description: Text = ""
+
+
+class RunDoc(_Doc):
+    """One line of ``experiments/<experiment>/runs.jsonl``."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"name", "status", "start_time", "end_time", "params", "metrics",
+                           "tags"})
+
+    run_id: Annotated[str, BeforeValidator(optional_id)]
+    name: Text = ""
+    status: Text = "FINISHED"
+    start_time: Time = None
+    end_time: Time = None
+    params: Params = Field(default_factory=dict)
+    metrics: Metrics = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        return v[:40] or "FINISHED"
+
+
+DOCUMENTS: dict[str, type[_Doc]] = {"model": ModelDoc, "version": VersionDoc,
+                                    "experiment": ExperimentDoc, "run": RunDoc}
+
+
+# ------------------------------------------------------------------ parsing
+def json_depth_ok(doc: Any, limit: int = MAX_DEPTH) -> bool:
+    """Whether ``doc`` nests at most ``limit`` objects/lists deep (checked without recursion)."""
+    stack = [(doc, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, (dict, list)):
+            if depth > limit:
+                return False
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return True
+
+
+def loads(data: bytes | str, rel: str, model: str | None = None, where: str = "") -> Any:
+    """JSON text as Python values; RegistryError naming ``rel`` (and ``where``, e.g. a line)
+    for text that is not UTF-8, not JSON, or nested too deeply."""
+    try:
+        text = data.decode("utf-8") if isinstance(data, bytes) else data
+    except UnicodeDecodeError as e:
+        raise RegistryError(Problem(rel, where, f"is not UTF-8 text (byte {e.start})",
+                                    model=model)) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise RegistryError(Problem(rel, where, f"is not valid JSON: {e.msg} at line "
+                                    f"{e.lineno}, column {e.colno}", model=model)) from None
+    except RecursionError:
+        doc = None
+        deep = True
+    else:
+        deep = not json_depth_ok(doc)
+    if deep:
+        raise RegistryError(Problem(rel, where, f"is nested more than {MAX_DEPTH} levels deep",
+                                    model=model))
+    return doc
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _message(err: dict) -> str:
+    if err["type"] == "missing":
+        return "required field is missing"
+    if err["type"] == "modeldeck":
+        return err["msg"]
+    msg = err["msg"]
+    if err["type"].startswith(("greater_than", "less_than")):
+        return msg.replace("Input should be", "must be") + f" (got {_short(err.get('input'))})"
+    return msg[0].lower() + msg[1:] + f" (got {_short(err.get('input'))})"
+
+
+def parse(cls: type[_Doc], doc: Any, rel: str, model: str | None = None,
+          field_prefix: str = "") -> tuple[_Doc, list[Problem]]:
+    """Validate one document: the typed model and the warnings for ignored fields.
+
+    Raises RegistryError naming the first fatal field. An ignorable field's bad value (or
+    the one bad entry of an ignorable object, like ``metrics.auc``) is dropped with a
+    warning, and the rest is validated again.
+    """
+    if not isinstance(doc, dict):
+        raise RegistryError(Problem(rel, field_prefix.rstrip(": "),
+                                    "must hold a JSON object", model=model))
+    doc = dict(doc)
+    warnings: list[Problem] = []
+    for _ in range(64):  # each round drops at least one bad field
+        try:
+            return cls.model_validate(doc), warnings
+        except ValidationError as e:
+            errors = e.errors(include_url=False)
+        for err in errors:
+            loc = tuple(err["loc"])
+            # a BeforeValidator on a dict value reports the key as the last location part
+            if not loc or loc[0] not in cls.IGNORABLE:
+                raise RegistryError(Problem(rel, field_prefix + _field_name(loc),
+                                            _message(err), model=model))
+        for err in errors:
+            loc = tuple(err["loc"])
+            top = loc[0]
+            if len(loc) >= 2 and isinstance(doc.get(top), dict) and loc[1] in doc[top] \
+                    and top not in ("business",):
+                inner = dict(doc[top])
+                inner.pop(loc[1], None)
+                doc[top] = inner
+            else:
+                doc.pop(top, None)
+            warnings.append(Problem(rel, field_prefix + _field_name(loc),
+                                    f"{_message(err)}; ignored", model=model,
+                                    severity="warning"))
+    raise RegistryError(Problem(rel, field_prefix.rstrip(": "), "has too many bad fields",
+                                model=model))
+
+
+def check(cls: type[_Doc], doc: dict, what: str) -> _Doc:
+    """For writers: validate ``doc`` strictly (warnings are errors); ValueError naming the
+    field otherwise."""
+    try:
+        parsed, warnings = parse(cls, doc, what)
+    except RegistryError as e:
+        raise ValueError(str(e.problem)) from None
+    if warnings:
+        raise ValueError(str(warnings[0]).removesuffix("; ignored"))
+    return parsed
+
+
+def json_schemas() -> dict[str, dict]:
+    """The published JSON Schema of each metadata document."""
+    out = {}
+    for name, cls in DOCUMENTS.items():
+        schema = cls.model_json_schema(mode="validation")
+        schema["$id"] = f"https://modeldeck.invalid/schema/{name}.schema.json"
+        schema["description"] = (cls.__doc__ or "").strip()
+        out[name] = schema
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    import sys
+    from pathlib import Path
+
+    target = Path((argv if argv is not None else sys.argv[1:] or ["docs/schema"])[0])
+    target.mkdir(parents=True, exist_ok=True)
+    for name, schema in json_schemas().items():
+        (target / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
