@@ -36,7 +36,7 @@ import pandas as pd
 
 from .base import Listing, Source
 from .model import (
-    COL_PRED, COL_SCORE, COL_TRUE, HISTORY_COLUMNS, PROBA_PREFIX,
+    HISTORY_COLUMNS,
     BusinessSettings, Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem,
     RegistryError,
 )
@@ -518,42 +518,6 @@ class FolderSource(Source):
             while len(self._tables) > self._tables_max:
                 self._tables.popitem(last=False)
         return result
-
-
-# ---------------------------------------------------------------- shared checks
-def check_prediction_columns(frame: pd.DataFrame, task: str, rel: str, model: str | None,
-                             truth_required: bool = True) -> None:
-    """Raise RegistryError naming the first column a task needs that the table lacks.
-    (The MLflow source's check; the folder source uses ``registry.tables.prepare_predictions``,
-    which also normalises labels and leaves out unusable rows with a note.)"""
-
-    def need(col: str, why: str = "required column is missing"):
-        raise RegistryError(Problem(rel, col, why, model=model))
-
-    if truth_required and COL_TRUE not in frame.columns:
-        need(COL_TRUE)
-    if task == "binary":
-        if COL_SCORE not in frame.columns:
-            need(COL_SCORE, "required column is missing (probability of the positive class)")
-        if not pd.api.types.is_numeric_dtype(frame[COL_SCORE]):
-            need(COL_SCORE, "must hold numbers between 0 and 1")
-        score = frame[COL_SCORE].to_numpy(dtype=float)
-        if np.isnan(score).any():
-            need(COL_SCORE, f"{int(np.isnan(score).sum())} rows have no score")
-        if score.size and (score.min() < 0 or score.max() > 1):
-            need(COL_SCORE, "must hold probabilities between 0 and 1")
-    elif task == "multiclass":
-        if COL_PRED not in frame.columns and not any(c.startswith(PROBA_PREFIX)
-                                                     for c in frame.columns):
-            need(COL_PRED, f"required column is missing (or '{PROBA_PREFIX}<class>' columns)")
-    elif task == "regression":
-        if COL_PRED not in frame.columns:
-            need(COL_PRED)
-        for col in (COL_TRUE, COL_PRED):
-            if col in frame.columns and not pd.api.types.is_numeric_dtype(frame[col]):
-                need(col, "must hold numbers")
-    if truth_required and frame[COL_TRUE].isna().any():
-        need(COL_TRUE, f"{int(frame[COL_TRUE].isna().sum())} rows have no true value")
 
 
 def _read_parquet(source) -> pd.DataFrame:

@@ -29,10 +29,11 @@ import pandas as pd
 
 from .folder import is_valid_name
 from .mlflow_source import (
-    BUSINESS_NUMBERS, BUSINESS_PREFIX, EVALUATION_DIR, HIDDEN_TAG, MONITORING_PATH,
+    BUSINESS_PREFIX, EVALUATION_DIR, HIDDEN_TAG, MONITORING_PATH,
     MONITORING_RUN_TAG, PREFIX, import_mlflow,
 )
 from .model import COL_TIME, COL_VERSION, TASKS, BusinessSettings
+from .schema import BusinessDoc, check
 from .writer import prediction_frame
 
 MONITORING_EXPERIMENT = "modeldeck-monitoring"
@@ -68,9 +69,10 @@ def set_model_settings(name: str, *, task: str, description: str | None = None,
         values[PREFIX + "positive_label"] = _text(positive_label)
     if business is not None:
         b = asdict(business) if isinstance(business, BusinessSettings) else dict(business)
-        unknown = set(b) - set(BUSINESS_NUMBERS) - {"positive_means", "currency"}
+        unknown = set(b) - set(BusinessDoc.model_fields)
         if unknown:
             raise ValueError(f"unknown business settings: {sorted(unknown)}")
+        check(BusinessDoc, {k: v for k, v in b.items() if v is not None}, "business")
         values.update({BUSINESS_PREFIX + k: _text(v) for k, v in b.items() if v is not None})
     for key, value in {**(tags or {}), **values}.items():
         if value == "" and key.startswith(PREFIX) and key != PREFIX + "task":

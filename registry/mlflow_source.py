@@ -32,8 +32,8 @@ again, so the app recovers by itself when the server is back.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 import logging
-import math
 import os
 import tempfile
 import threading
@@ -48,17 +48,18 @@ from typing import Callable, Iterator, Sequence, TypeVar
 import pandas as pd
 
 from .base import Listing, Source
-from .folder import check_prediction_columns
 from .mlflow_models import (
     IMAGE_TYPES, MAX_IMAGE_BYTES, TaskAnswer, images_of, infer_task, logged_model_id,
     logged_model_metrics, read_mlmodel, run_datasets,
 )
 from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
 from .model import (
-    COL_TIME, COL_VERSION, TASKS, BusinessSettings, Evaluation,
+    COL_TRUE, BusinessSettings, Evaluation,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
 )
 from .naming import display_name, redact
+from .schema import BusinessDoc, parse
+from .tables import positive_mask, prepare_predictions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -72,8 +73,6 @@ MONITORING_PATH = "modeldeck/monitoring.parquet"
 MONITORING_RUN_TAG = PREFIX + "monitoring_run"
 HIDDEN_TAG = PREFIX + "hidden"  # experiments ModelDeck keeps for itself (monitoring runs)
 NOTE_TAG = "mlflow.note.content"  # MLflow's own description tag of experiments and runs
-BUSINESS_NUMBERS = ("value_true_positive", "cost_false_positive", "cost_false_negative",
-                    "volume_per_month", "cost_per_unit_error")
 STAGES = {"production": "Production", "staging": "Staging", "archived": "Archived"}
 INSTALL_HINT = 'pip install -e ".[mlflow]"'
 
@@ -297,23 +296,12 @@ class MlflowSource(MlflowRuns, Source):
         task = answer.task
         business = None
         if any(k.startswith(BUSINESS_PREFIX) for k in tags):
-            values = {}
-            for key in BUSINESS_NUMBERS:
-                raw = tags.get(BUSINESS_PREFIX + key)
-                if raw is None or raw == "":
-                    continue
-                try:
-                    value = float(raw)
-                except ValueError:
-                    value = math.nan
-                if not math.isfinite(value):
-                    raise RegistryError(Problem(where, f"tag {BUSINESS_PREFIX}{key}",
-                                                f"must be a finite number, got {raw!r}",
-                                                model=name))
-                values[key] = value
-            business = BusinessSettings(
-                positive_means=tags.get(BUSINESS_PREFIX + "positive_means", ""),
-                currency=tags.get(BUSINESS_PREFIX + "currency") or "EUR", **values)
+            # the same schema as model.json's "business" (registry/schema.py); tags are text
+            doc = {key: _number_or_text(tags[BUSINESS_PREFIX + key])
+                   for key in BusinessDoc.model_fields if BUSINESS_PREFIX + key in tags
+                   and tags[BUSINESS_PREFIX + key] != ""}
+            b, _ = parse(BusinessDoc, doc, where, name, field_prefix=f"tag {BUSINESS_PREFIX}")
+            business = BusinessSettings(**b.model_dump())
         return Model(
             name=name,
             task=task,
@@ -542,8 +530,28 @@ class MlflowSource(MlflowRuns, Source):
         info = files[split]
         rel = f"run {v.run_id}: {info.path}"
         frame = self._table(v.run_id, info, rel, model)
-        check_prediction_columns(frame, m.task, rel, model)
-        return Evaluation(model=model, version=int(version), split=split, frame=frame)
+        run_label = None
+        if m.task == "binary" and m.positive_label is None:
+            # the modeldeck evaluator notes the positive class on the run it evaluated
+            run_label = self._run_positive_label(v.run_id)
+            m = replace(m, positive_label=run_label)
+        frame, notes = prepare_predictions(frame, m, rel, evaluation=True)
+        if run_label is not None:
+            # the model knows no positive class: hand analysis the labels as 1 / 0
+            frame = frame.assign(**{COL_TRUE: positive_mask(frame[COL_TRUE], run_label)})
+        return Evaluation(model=model, version=int(version), split=split, frame=frame,
+                          notes=notes)
+
+    def _run_positive_label(self, run_id: str) -> str | None:
+        with self._reading(f"reading run {run_id}"):
+            try:
+                run = self.client.get_run(run_id)
+            except Exception as e:
+                if _not_found(e):
+                    return None
+                raise
+        label = run.data.tags.get(PREFIX + "positive_label")
+        return label if label not in (None, "") else None
 
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)
@@ -561,18 +569,8 @@ class MlflowSource(MlflowRuns, Source):
             raise RegistryError(Problem(rel, "", f"the tag {MONITORING_RUN_TAG} names this run, "
                                         "but it has no such artifact", model=model))
         frame = self._table(run_id, infos[0], rel, model)
-        for col in (COL_TIME, COL_VERSION):
-            if col not in frame.columns:
-                raise RegistryError(Problem(rel, col, "required column is missing", model=model))
-        check_prediction_columns(frame, m.task, rel, model, truth_required=False)
-        frame = frame.copy()
-        time_col = frame[COL_TIME]
-        if not pd.api.types.is_datetime64_any_dtype(time_col):
-            time_col = pd.to_datetime(time_col, utc=True, format="ISO8601")
-        elif time_col.dt.tz is None:
-            time_col = time_col.dt.tz_localize("UTC")
-        frame[COL_TIME] = time_col
-        return Monitoring(model=model, frame=frame)
+        frame, notes = prepare_predictions(frame, m, rel, evaluation=False)
+        return Monitoring(model=model, frame=frame, notes=notes)
 
     def _table(self, run_id: str, info, rel: str, model: str | None) -> pd.DataFrame:
         """Download one Parquet artifact into a temporary folder and parse it; parsed tables
@@ -668,3 +666,12 @@ def _time(ms) -> datetime | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _number_or_text(raw: str):
+    """A business tag as the number it spells (for the schema's checks), else the text."""
+    try:
+        return float(raw) if raw.strip().lower() not in ("nan", "inf", "-inf", "infinity") \
+            else raw
+    except ValueError:
+        return raw

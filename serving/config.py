@@ -12,7 +12,6 @@ files, computed once at start), so a deploy never reads results an older build c
 from __future__ import annotations
 
 import hashlib
-import os
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path

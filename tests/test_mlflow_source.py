@@ -292,3 +292,48 @@ def test_banner_is_empty_while_the_registry_answers(tiny_registry):
     with app.server.test_request_context("/"):
         assert registry_problem() is None
     assert registry_banner(None) is None
+
+
+@needs_mlflow
+def test_mlflow_tables_and_tags_pass_the_same_edge_checks_as_a_folder(tmp_path):
+    """Prediction rows read from MLflow are normalised like a folder's (text labels with the
+    positive class the modeldeck evaluator noted on the run, rows without a score left out with
+    a note), and business tags go through the same schema as model.json's."""
+    import numpy as np
+    import pandas as pd
+    from mlflow import MlflowClient
+    from registry.mlflow_source import MlflowSource
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.create_experiment("e", artifact_location=(tmp_path / "art").as_uri())
+    run = client.create_run(exp)
+    rid = run.info.run_id
+    y = np.array(["yes", "no"] * 50)
+    score = np.where(y == "yes", 0.8, 0.3)
+    score[:3] = np.nan
+    table = tmp_path / "test.parquet"
+    pd.DataFrame({"y_true": y, "y_score": score}).to_parquet(table)
+    client.log_artifact(rid, str(table), "modeldeck/evaluation")
+    client.set_tag(rid, "modeldeck.task", "binary")
+    client.set_tag(rid, "modeldeck.positive_label", "yes")
+    client.set_terminated(rid)
+    client.create_registered_model("churn")
+    client.create_model_version("churn", f"runs:/{rid}/model", run_id=rid)
+    client.set_registered_model_tag("churn", "modeldeck.business.value_true_positive", "150")
+
+    source = MlflowSource(uri, poll_seconds=0)
+    model = source.get_model("churn")
+    assert model.business.value_true_positive == 150.0
+    ev = source.evaluation("churn", 1)
+    assert len(ev.frame) == 97 and any("3 of 100 rows left out" in n for n in ev.notes)
+    # "yes" is the positive class: the rows reach analysis as 1 / 0
+    np.testing.assert_array_equal(ev.frame["y_true"].to_numpy(), (y[3:] == "yes").astype(int))
+
+    client.set_registered_model_tag("churn", "modeldeck.business.cost_false_positive", "1e400")
+    source = MlflowSource(uri, poll_seconds=0)
+    listing = source.list_models()
+    assert [m.name for m in listing.items] == []
+    [problem] = listing.problems
+    assert problem.field == "tag modeldeck.business.cost_false_positive"
+    assert "finite" in problem.message and problem.model == "churn"
