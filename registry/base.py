@@ -14,7 +14,9 @@ from typing import Generic, Iterable, Sequence, TypeVar
 
 import pandas as pd
 
-from .model import Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem, Run
+from .model import (
+    Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem, RegistryError, Run,
+)
 
 T = TypeVar("T")
 
@@ -121,7 +123,12 @@ class Source(ABC):
     def runs_loaded(self, experiment: str) -> RunsProgress:
         """The runs read so far. A source that holds its runs in memory has them all; one
         backed by a server reads them in the background and returns what has arrived."""
-        listing = self.runs(experiment)
+        try:
+            listing = self.runs(experiment)
+        except RegistryError as e:  # runs.jsonl unreadable: no runs, and the page says why
+            empty = pd.DataFrame(columns=["run_id", "experiment", "name", "status",
+                                          "start_time", "end_time"])
+            return RunsProgress(empty, (e.problem,), 0, 0, True, f"unreadable:{e.problem}")
         n = len(listing.items)
         return RunsProgress(listing.items, listing.problems, n, n, True, "all")
 

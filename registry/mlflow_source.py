@@ -529,18 +529,37 @@ class MlflowSource(MlflowRuns, Source):
             raise KeyError(f"{model} v{version} has no split {split!r}")
         info = files[split]
         rel = f"run {v.run_id}: {info.path}"
-        frame = self._table(v.run_id, info, rel, model)
         run_label = None
         if m.task == "binary" and m.positive_label is None:
             # the modeldeck evaluator notes the positive class on the run it evaluated
             run_label = self._run_positive_label(v.run_id)
             m = replace(m, positive_label=run_label)
-        frame, notes = prepare_predictions(frame, m, rel, evaluation=True)
-        if run_label is not None:
-            # the model knows no positive class: hand analysis the labels as 1 / 0
-            frame = frame.assign(**{COL_TRUE: positive_mask(frame[COL_TRUE], run_label)})
+
+        def prepare(frame: pd.DataFrame):
+            frame, notes = prepare_predictions(frame, m, rel, evaluation=True)
+            if run_label is not None:
+                # the model knows no positive class: hand analysis the labels as 1 / 0
+                frame = frame.assign(**{COL_TRUE: positive_mask(frame[COL_TRUE], run_label)})
+            return frame, tuple(notes)
+
+        frame, notes = self._prepared(v.run_id, info, rel, model,
+                                      ("evaluation", m.task, m.positive_label), prepare)
         return Evaluation(model=model, version=int(version), split=split, frame=frame,
                           notes=notes)
+
+    def _prepared(self, run_id: str, info, rel: str, model: str, how: tuple, prepare):
+        """A table checked and normalised once (``prepare``), kept beside the raw tables."""
+        key = (run_id, info.path, info.file_size, how)
+        with self._lock:
+            if key in self._tables:
+                self._tables.move_to_end(key)
+                return self._tables[key]
+        result = prepare(self._table(run_id, info, rel, model))
+        with self._lock:
+            self._tables[key] = result
+            while len(self._tables) > self._tables_max:
+                self._tables.popitem(last=False)
+        return result
 
     def _run_positive_label(self, run_id: str) -> str | None:
         with self._reading(f"reading run {run_id}"):
@@ -568,8 +587,13 @@ class MlflowSource(MlflowRuns, Source):
         if not infos:
             raise RegistryError(Problem(rel, "", f"the tag {MONITORING_RUN_TAG} names this run, "
                                         "but it has no such artifact", model=model))
-        frame = self._table(run_id, infos[0], rel, model)
-        frame, notes = prepare_predictions(frame, m, rel, evaluation=False)
+
+        def prepare(frame: pd.DataFrame):
+            frame, notes = prepare_predictions(frame, m, rel, evaluation=False)
+            return frame, tuple(notes)
+
+        frame, notes = self._prepared(run_id, infos[0], rel, model,
+                                      ("monitoring", m.task, m.positive_label), prepare)
         return Monitoring(model=model, frame=frame, notes=notes)
 
     def _table(self, run_id: str, info, rel: str, model: str | None) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Background jobs: long work (reports, parameter importance) runs off the web workers.
+"""Background jobs: long work (reports) runs off the web workers.
 
 Dash's background callbacks need a manager with a real queue:
 

@@ -19,6 +19,27 @@ MODELS = ("cancer", "wine", "diabetes")  # binary, multiclass, regression
 EXPERIMENT = "ordinary-training"
 
 
+def save_uris() -> tuple:
+    """MLflow's tracking and registry URIs as set now, to put back with ``restore_uris``.
+    (``get_registry_uri()`` would report the tracking URI when none is set, and setting that
+    back would pin every later test's registry to this store.)"""
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    return (mlflow.get_tracking_uri(), registry_utils._registry_uri,
+            os.environ.get("MLFLOW_REGISTRY_URI"))
+
+
+def restore_uris(saved: tuple) -> None:
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    mlflow.set_tracking_uri(saved[0])
+    registry_utils._registry_uri = saved[1]
+    if saved[2] is None:
+        os.environ.pop("MLFLOW_REGISTRY_URI", None)
+    else:
+        os.environ["MLFLOW_REGISTRY_URI"] = saved[2]
+
+
 def build_ordinary_store(root: Path) -> str:
     """Write the store into ``root`` and return its ``sqlite:///`` URI."""
     import mlflow
@@ -31,7 +52,7 @@ def build_ordinary_store(root: Path) -> str:
     root.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{root / 'mlflow.db'}"
     logging.getLogger("mlflow").setLevel(logging.ERROR)
-    old = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    old = save_uris()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -76,8 +97,7 @@ def build_ordinary_store(root: Path) -> str:
                         name, "champion" if i == 1 else "challenger", mv.version)
         mlflow.sklearn.autolog(disable=True)
     finally:
-        mlflow.set_tracking_uri(old[0])
-        mlflow.set_registry_uri(old[1])
+        restore_uris(old)
     return uri
 
 

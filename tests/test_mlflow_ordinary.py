@@ -20,6 +20,7 @@ from registry.mlflow_models import infer_task, task_from_metrics, task_from_sign
 from registry.model import Model, ModelVersion
 
 from contract.mlflow_server import needs_mlflow
+from mlflow_ordinary import restore_uris, save_uris  # noqa: E402 (tests/ on sys.path)
 
 TASKS = {"cancer": "binary", "wine": "multiclass", "diabetes": "regression"}
 
@@ -152,7 +153,7 @@ def test_metrics_on_a_logged_model_and_a_signature_are_read(tmp_path):
     X = np.random.default_rng(0).normal(size=(40, 2))
     y = X @ [1.0, 2.0]
     est = Ridge().fit(X, y)
-    old = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    old = save_uris()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     try:
@@ -167,8 +168,7 @@ def test_metrics_on_a_logged_model_and_a_signature_are_read(tmp_path):
         mlflow.register_model(f"models:/{ids[0][1]}", "scored")
         mlflow.register_model(f"models:/{ids[1][1]}", "bare")
     finally:
-        mlflow.set_tracking_uri(old[0])
-        mlflow.set_registry_uri(old[1])
+        restore_uris(old)
     source = MlflowSource(uri)
     models = {m.name: m for m in source.list_models().items}
     assert models["scored"].task == "regression"
