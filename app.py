@@ -170,6 +170,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     app.layout = app_shell(settings.title, settings.status_poll_seconds, sign_out=login_on)
     _registry_status_callbacks(app)
     register_export(app)  # chart downloads, report buttons, /export/... (reports/)
+    web.finish_dash_setup(app)  # not on the first request: threads would race it
     return app
 
 

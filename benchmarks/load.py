@@ -109,7 +109,11 @@ def quiet(driver, css: str, seconds: float = 60) -> None:
             time.sleep(2.0)  # callbacks chained after the first render
             return
         time.sleep(0.2)
-    raise RuntimeError(f"{css} did not appear")
+    loading = driver.execute_script(
+        "return Array.from(document.querySelectorAll('[data-dash-is-loading=\"true\"]'))"
+        ".map(e => e.id || e.className).join(', ')")
+    raise RuntimeError(f"{css} did not appear on {driver.current_url} "
+                       f"(still loading: {loading or 'nothing'})")
 
 
 def requests_from(driver, base: str) -> list[dict]:

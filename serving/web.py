@@ -87,3 +87,19 @@ def limit_exports(server: Flask, cache, limit: int, per: int) -> RateLimit:
                         mimetype="text/plain", headers={"Retry-After": str(wait)})
 
     return rate
+
+
+def finish_dash_setup(app) -> None:
+    """Run Dash's first-request set-up now, once, before any request (and before gunicorn
+    forks its workers).
+
+    Dash registers its script bundles and the Pages router on a process's first request,
+    and marks that done *before* doing it. In a threaded worker the requests that arrive
+    meanwhile — a browser asks for a dozen scripts at once — then find no registered
+    scripts ("dash is not a registered library") and no router, and the page stays blank.
+    Both steps only read what ``create_app`` has built, so they can run here."""
+    server = app.server
+    with server.test_request_context("/"):
+        for hook in list(server.before_request_funcs.get(None, [])):
+            if getattr(hook, "__name__", "") in ("_setup_server", "router_sync"):
+                hook()

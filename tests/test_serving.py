@@ -335,3 +335,60 @@ def test_report_built_by_a_celery_worker(tmp_path, tiny_registry, redis_url):
     finally:
         worker.terminate()
         worker.wait(20)
+
+
+def test_gunicorn_threads_serve_a_fresh_workers_first_burst(tmp_path, tiny_registry):
+    """`make run`'s server (serving/gunicorn_conf.py): a browser's first visit sends the page
+    and then a dozen script requests at once, all to a worker that has served nothing yet.
+    Each must succeed, and the page router must be among the callbacks — Dash's own
+    first-request set-up, left to the first request, raced its threads (blank page)."""
+    import re
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    port = free_port()
+    env = {**os.environ, "MODELDECK_BIND": f"127.0.0.1:{port}", "MODELDECK_WORKERS": "1",
+           "MODELDECK_THREADS": "8", "MODELDECK_REGISTRY": str(tiny_registry),
+           "MODELDECK_STATE_DIR": str(tmp_path / "state")}
+    env.pop("MODELDECK_CACHE_URL", None)
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c",
+                             str(ROOT / "serving/gunicorn_conf.py"), "app:server"],
+                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=open(tmp_path / "gunicorn.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                assert time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.1)
+
+        def get(path):
+            try:
+                with urlopen(base + path, timeout=30) as r:
+                    return r.status, r.read()
+            except HTTPError as e:
+                return e.code, e.read()
+
+        # What the page links (the same code and files, so the same addresses), then
+        # everything at once as the worker's very first requests: with the load balanced over
+        # workers, the page itself is often served by another one.
+        local = create_app(Settings(registry=str(tiny_registry),
+                                    state_dir=str(tmp_path / "local")))
+        page = local.server.test_client().get("/").get_data(as_text=True)
+        scripts = re.findall(r'src="(/_dash-component-suites/[^"]+)"', page)
+        assert len(scripts) >= 5
+        paths = [*scripts, "/_dash-layout", "/_dash-dependencies", "/"]
+        with ThreadPoolExecutor(len(paths)) as pool:
+            answers = dict(zip(paths, pool.map(get, paths)))
+        assert {p: s for p, (s, _) in answers.items() if s != 200} == {}
+        deps = json.loads(answers["/_dash-dependencies"][1])
+        assert any("_pages_content.children" in d["output"] for d in deps)
+    finally:
+        proc.terminate()
+        proc.wait(20)
