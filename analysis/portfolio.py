@@ -186,9 +186,9 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
     unit = model.target_unit
     fmt = lambda v: format_value(metric, v, unit)  # noqa: E731
     # 1. Production: the latest window with enough labels, against evaluation (the same
-    #    report the monitoring page shows).
+    #    values the monitoring page shows; their intervals and the drift are not needed).
     try:
-        _, _, report = model_monitoring(deck, model.name, champ.version)
+        _, _, report = model_monitoring(deck, model.name, champ.version, intervals=False)
     except RegistryError as e:
         return Health("watch", f"Production data could not be read: {e.problem}")
     if report is not None and not report.performance.empty:

@@ -85,3 +85,19 @@ def test_broken_production_table_is_named_not_a_stack_trace(tmp_path):
         text = str(fn(name="customer-churn"))
     assert "could not be read" in text
     assert "models/customer-churn/monitoring.parquet" in text and "Traceback" not in text
+
+
+def test_point_values_only_report_matches_the_full_one(churn_report):
+    """The portfolio's health reads the per-window values without intervals or drift; they
+    must be exactly the values the monitoring page shows."""
+    src = open_source(str(SAMPLE_REGISTRY))
+    model = src.get_model("customer-churn")
+    points = monitoring_report(model, src.evaluation("customer-churn", 3).frame,
+                               src.monitoring("customer-churn").frame, 3, "roc_auc",
+                               intervals=False)
+    cols = ["label", "rows", "labelled", "value"]
+    assert points.performance[cols].equals(churn_report.performance[cols])
+    assert points.reference == churn_report.reference
+    assert points.performance[["low", "high"]].isna().all().all()
+    assert churn_report.performance["low"].notna().any()
+    assert points.drift.empty and points.score_drift.empty
