@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import dcc, html
 
 from analysis.language import GLOSSARY, ago
 from analysis.metrics import METRICS
@@ -21,7 +21,77 @@ def status_badge(status: str, **kwargs) -> dbc.Badge:
                      **kwargs)
 
 
-def model_card(s: ModelSummary) -> dbc.Card:
+#: how the portfolio can order its cards (value, label); the first is the default
+SORTS = (("name", "Name (A to Z)"),
+         ("attention", "Needs attention first"),
+         ("money", "Money at stake (most first)"),
+         ("updated", "Last updated (newest first)"))
+#: the portfolio's health filter (value, label): "all" or a health status
+HEALTH_FILTER = (("all", "Every model"), ("act", "Need action"), ("watch", "To watch"),
+                 ("ok", "OK"), ("error", "Unreadable"))
+#: the words for each health status in the portfolio's count ("Health: 1 need action, …")
+HEALTH_WORDS = {"act": "need action", "watch": "to watch", "ok": "OK", "error": "unreadable"}
+
+
+def portfolio_controls(search: str, health: str, sort: str) -> dbc.Row:
+    """Search, health filter and order of the portfolio's cards (labelled native controls;
+    the cards are filtered and ordered in the browser, without asking the server)."""
+    health = health if health in dict(HEALTH_FILTER) else "all"
+    sort = sort if sort in dict(SORTS) else SORTS[0][0]
+    return dbc.Row([
+        dbc.Col([dbc.Label("Search", html_for="portfolio-search", className="small mb-1"),
+                 dbc.Input(id="portfolio-search", type="search", value=search or "",
+                           placeholder="name, description or task", debounce=False)],
+                xs=12, md=5),
+        dbc.Col([dbc.Label("Health", html_for="portfolio-health", className="small mb-1"),
+                 dbc.Select(id="portfolio-health", value=health,
+                            options=[{"label": lbl, "value": v} for v, lbl in HEALTH_FILTER])],
+                xs=6, md=3),
+        dbc.Col([dbc.Label("Order", html_for="portfolio-sort", className="small mb-1"),
+                 dbc.Select(id="portfolio-sort", value=sort,
+                            options=[{"label": lbl, "value": v} for v, lbl in SORTS])],
+                xs=6, md=4),
+    ], className="g-2 mb-2", id="portfolio-controls")
+
+
+def card_search_text(name: str, description: str, task: str) -> str:
+    """What the portfolio's search looks in for one card."""
+    return " ".join([name, description or "", TASK_LABEL.get(task, "Task unknown")]).lower()
+
+
+def card_column(name: str, card, search_text: str) -> html.Div:
+    """One card's place in the portfolio grid. The browser filters and orders the cards
+    (assets/portfolio.js) by what the card says: its name and search text here, its health
+    (the card's ``status-…`` class), its date and money once they are filled in."""
+    return html.Div(card, id={"type": "card-col", "model": name},
+                    className="col-12 col-md-6 col-xl-4 mb-3",
+                    **{"data-name": name.lower(), "data-search": search_text})
+
+
+def model_card_shell(name: str, task: str) -> dbc.Card:
+    """A model's card before its health is worked out: what the listing alone tells. The
+    portfolio shows these at once and fills each in (``model_card_body``) as it is ready."""
+    return dbc.Card(dbc.CardBody([
+        _card_header(name, html.Span("Checking…", className="badge bg-light text-dark "
+                                     "status-badge")),
+        html.Div(TASK_LABEL.get(task, "Task unknown"), className="small text-muted mb-2"),
+        html.P("Working out its health and headline metric…",
+               className="small text-muted card-pending mb-0"),
+    ], className="d-flex flex-column", id={"type": "card-body", "model": name}),
+        className="h-100 model-card status-pending",
+        id={"type": "model-card", "model": name})
+
+
+def _card_header(name: str, badge) -> html.Div:
+    return html.Div([
+        html.H2(html.A(name, href=f"/models/{name}"), className="h5 card-title mb-0"),
+        badge,
+    ], className="d-flex justify-content-between align-items-start gap-2")
+
+
+def model_card_body(s: ModelSummary) -> list:
+    """The inside of a model's card: headline metric, change, facts, health in words, and
+    a place for the recommendation (filled in by its own request)."""
     metric = METRICS.get(s.metric)
     if s.delta is not None:
         word = "better" if s.improved else ("same" if s.delta == 0 else "worse")
@@ -33,11 +103,8 @@ def model_card(s: ModelSummary) -> dbc.Card:
     champion = (f"v{s.champion} ({s.champion_how})" if s.champion is not None
                 else "none registered")
     body = [
-        html.Div([
-            html.H2(html.A(s.name, href=f"/models/{s.name}"),
-                    className="h5 card-title mb-0"),
-            status_badge(s.health.status, id={"type": "status", "model": s.name}),
-        ], className="d-flex justify-content-between align-items-start gap-2"),
+        _card_header(s.name, status_badge(s.health.status,
+                                          id={"type": "status", "model": s.name})),
         html.Div(TASK_LABEL.get(s.task, "Task unknown"), className="small text-muted mb-2"),
     ]
     if s.value is not None and metric is not None:
@@ -59,9 +126,11 @@ def model_card(s: ModelSummary) -> dbc.Card:
                     title=s.last_updated.strftime("%d %b %Y %H:%M UTC") if s.last_updated else None),
         ], className="facts small mb-2"),
         html.P([html.Strong(f"{STATUS[s.health.status][0]}: "), s.health.reason],
-               className="small health-reason mb-2"),
+               className="small health-reason mb-2",
+               **{"data-updated": s.last_updated.isoformat() if s.last_updated else ""}),
         _notes(s.notes),
-        html.Div(html.Span("Working out a recommendation…", className="text-muted"),
+        html.Div(html.Span("Working out a recommendation…",
+                           className="text-muted advice-pending"),
                  id={"type": "card-advice", "model": s.name}, className="small mb-2",
                  **{"aria-live": "polite"}),
         html.Div([
@@ -72,9 +141,7 @@ def model_card(s: ModelSummary) -> dbc.Card:
             if s.has_monitoring else None,
         ], className="mt-auto d-flex gap-2"),
     ]
-    return dbc.Card(dbc.CardBody(body, className="d-flex flex-column"),
-                    className=f"h-100 model-card status-{s.health.status}",
-                    id={"type": "model-card", "model": s.name})
+    return body
 
 
 def _notes(notes) -> html.Details | None:
@@ -99,18 +166,27 @@ ACTION_LABEL = {"promote": ("Promote", "success", ""), "retrain": ("Retrain", "d
 
 
 def advice_line(rec) -> html.Div:
-    """A card's headline recommendation: action, sentence, link to the evidence."""
+    """A card's headline recommendation: action, sentence, link to the evidence; it carries
+    the money at stake (the portfolio's "money" order)."""
     label, color, text = ACTION_LABEL[rec.action]
+    money = {} if rec.money_per_month is None else \
+        {"data-money": f"{abs(rec.money_per_month):.6g}"}
     return html.Div([
         html.Strong("Recommendation: "),
         dbc.Badge(label, color=color, className=f"me-1 {text}".strip()),
         rec.headline, " ",
         html.A("Why?", href="/recommendations", title="See the evidence"),
-    ])
+    ], **money)
 
 
 def problem_card(name: str, problems: list[Problem]) -> dbc.Card:
-    return dbc.Card(dbc.CardBody([
+    return dbc.Card(dbc.CardBody(problem_card_body(name, problems)),
+                    className="h-100 model-card status-error",
+                    id={"type": "model-card", "model": name})
+
+
+def problem_card_body(name: str, problems: list[Problem]) -> list:
+    return [
         html.Div([
             html.H2(name, className="h5 card-title mb-0"),
             status_badge("error"),
@@ -119,8 +195,7 @@ def problem_card(name: str, problems: list[Problem]) -> dbc.Card:
                "not affected.", className="small mb-2"),
         html.Ul([html.Li(str(p), className="small font-monospace") for p in problems],
                 className="mb-0"),
-    ]), className="h-100 model-card status-error",
-        id={"type": "model-card", "model": name})
+    ]
 
 
 MAX_PROBLEMS = 12  # listed in one alert; the rest are counted

@@ -1,17 +1,27 @@
-"""`/` — the model portfolio: one card per model with its health and worth at a glance."""
+"""`/` — the model portfolio: one card per model with its health and worth at a glance.
+
+The first view is what the registry's listing alone tells (each model's name and task), so
+it appears at once however many models there are. Each card then fills itself in with its
+own request (health and headline metric, then the recommendation): the cards at the top
+first, several at a time, each from the shared cache once worked out. Search, the health
+filter and the order run in the browser on facts the cards bring with them; the address
+keeps them (``?q=&health=&sort=``), so a shared link reopens the same view.
+"""
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
 
 import dash
-import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, callback, dcc, html
+from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, callback, \
+    clientside_callback, dcc, html
 
 from analysis.evidence import model_advice
 from analysis.portfolio import summarize
 from analysis.recommend import headline
-from components.cards import advice_line, model_card, problem_card, problems_alert
+from components.cards import (HEALTH_WORDS, advice_line, card_column, card_search_text,
+                              model_card_body, model_card_shell, portfolio_controls,
+                              problem_card, problem_card_body, problems_alert)
 from components.messages import registry_unavailable
 from registry import RegistryError
 from registry.naming import display_name
@@ -23,21 +33,16 @@ dash.register_page(__name__, path="/", name="Portfolio", title="Portfolio · Mod
 log = logging.getLogger(__name__)
 
 
-def layout(**_query):
+def layout(q: str | None = None, health: str | None = None, sort: str | None = None,
+           **_query):
     try:
         d = deck()
         listing = d.models()
     except RegistryError as e:
         return registry_unavailable(e.problem)
-    cards = []
-    for m in listing.items:
-        try:
-            cards.append(model_card(summarize(d, m.name)))
-        except RegistryError as e:
-            cards.append(problem_card(m.name, [e.problem]))
-        except Exception:  # one model's failure must never take the portfolio down
-            log.exception("cannot summarize model %s", m.name)
-            cards.append(problem_card(m.name, []))
+    columns = [card_column(m.name, model_card_shell(m.name, m.task),
+                           card_search_text(m.name, m.description, m.task))
+               for m in listing.items]
     broken = defaultdict(list)
     loose = []
     shown = {m.name for m in listing.items}  # their cards list their own problems
@@ -45,28 +50,60 @@ def layout(**_query):
         if p.model in shown:
             continue
         (broken[p.model] if p.model and p.severity == "error" else loose).append(p)
-    cards += [problem_card(name, problems) for name, problems in sorted(broken.items())]
-    counts = _status_counts(cards)
+    columns += [card_column(name, problem_card(name, problems), name.lower())
+                for name, problems in sorted(broken.items())]
+    n = len(listing.items)
     return html.Div([
         html.H1("Model portfolio", className="h3 mt-2"),
-        html.P(f"{len(listing.items)} models in {display_name(d.uri)}. {counts}", className="text-muted",
-               id="portfolio-summary"),
+        html.P([f"{n} model{'s' if n != 1 else ''} in {display_name(d.uri)}. ",
+                html.Span(id="portfolio-health-counts")],
+               className="text-muted", id="portfolio-summary"),
         problems_alert(loose),
-        dcc.Store(id="portfolio-trigger", data=True),
-        dbc.Row([dbc.Col(c, xs=12, md=6, xl=4, className="mb-3") for c in cards],
-                id="portfolio-cards") if cards else
-        dbc.Alert("This registry has no models yet. docs/registry-format.md explains how to add "
-                  "one.", color="info"),
+        portfolio_controls(q, health, sort) if columns else None,
+        html.P(id="portfolio-shown", className="small text-muted mb-2", role="status",
+               **{"aria-live": "polite"}),
+        dcc.Store(id="portfolio-words", data=HEALTH_WORDS),
+        # re-applies search, filter and order while cards are still filling in; stops then
+        dcc.Interval(id="portfolio-tick", interval=TICK_MS, disabled=not columns),
+        html.Div(columns, id="portfolio-cards", className="row") if columns else
+        html.Div("This registry has no models yet. docs/registry-format.md explains how to "
+                 "add one.", className="alert alert-info"),
     ])
 
 
-@callback(Output({"type": "card-advice", "model": ALL}, "children"),
-          Input("portfolio-trigger", "data"),
-          State({"type": "card-advice", "model": ALL}, "id"))
-def fill_advice(_, ids):
-    """Each card's headline recommendation, filled in after the cards are on screen: working
-    them out the first time can take a few seconds."""
-    return [card_advice(i["model"]) for i in ids]
+#: how often the browser re-applies search, filter and order while cards fill in (ms)
+TICK_MS = 500
+
+
+@callback(Output({"type": "card-body", "model": MATCH}, "children"),
+          Output({"type": "model-card", "model": MATCH}, "className"),
+          Input({"type": "card-body", "model": MATCH}, "id"))
+def fill_card(card_id):
+    """One card's health and headline metric (one request per card, so the first cards
+    show while the others are still being worked out)."""
+    name = card_id["model"]
+    try:
+        s = summarize(deck(), name)
+    except RegistryError as e:
+        return _unreadable(name, [e.problem])
+    except KeyError:  # gone from the registry since the page was drawn
+        return _unreadable(name, [])
+    except Exception:  # one model's failure must never take the portfolio down
+        log.exception("cannot summarize model %s", name)
+        return _unreadable(name, [])
+    return model_card_body(s), f"h-100 model-card status-{s.health.status}"
+
+
+def _unreadable(name, problems):
+    return problem_card_body(name, problems), "h-100 model-card status-error"
+
+
+@callback(Output({"type": "card-advice", "model": MATCH}, "children"),
+          Input({"type": "card-advice", "model": MATCH}, "id"))
+def fill_advice(advice_id):
+    """A card's headline recommendation (with the money at stake that the "money" order
+    sorts by); it comes after the card's health, and can take seconds the first time."""
+    return card_advice(advice_id["model"])
 
 
 def card_advice(name: str):
@@ -83,11 +120,20 @@ def card_advice(name: str):
     return advice_line(headline(list(advice.recommendations)))
 
 
-def _status_counts(cards) -> str:
-    counts = defaultdict(int)
-    for c in cards:
-        status = c.className.split("status-")[-1]
-        counts[status] += 1
-    words = {"act": "need action", "watch": "to watch", "ok": "OK", "error": "unreadable"}
-    parts = [f"{counts[k]} {w}" for k, w in words.items() if counts[k]]
-    return ("Health: " + ", ".join(parts) + ".") if parts else ""
+# Search, filter and order in the browser (assets/portfolio.js), from what each card shows.
+# Its inputs are the controls and a tick, never the cards' own callbacks: Dash holds back a
+# callback until every pending callback that feeds it has answered, which would make the
+# search wait for the slowest recommendation.
+clientside_callback(
+    ClientsideFunction("modeldeck", "portfolioView"),
+    Output({"type": "card-col", "model": ALL}, "style"),
+    Output("portfolio-shown", "children"),
+    Output("portfolio-health-counts", "children"),
+    Output("portfolio-tick", "disabled"),
+    Input("portfolio-search", "value"),
+    Input("portfolio-health", "value"),
+    Input("portfolio-sort", "value"),
+    Input("portfolio-tick", "n_intervals"),
+    State({"type": "card-col", "model": ALL}, "id"),
+    State("portfolio-words", "data"),
+)

@@ -60,12 +60,13 @@ def click(dash_duo, selector, timeout=30):
             time.sleep(0.1)
 
 
-def wait_cards(dash_duo, n, timeout=20):
-    """The portfolio's model cards, once at least ``n`` are on the page."""
+def wait_cards(dash_duo, n, timeout=30):
+    """The portfolio's model cards, once at least ``n`` are on the page and each has filled
+    in its health (the page shows each card's shell first)."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         cards = dash_duo.find_elements(".model-card")
-        if len(cards) >= n:
+        if len(cards) >= n and not dash_duo.find_elements(".model-card.status-pending"):
             return cards
         time.sleep(0.05)
     raise AssertionError(f"expected {n} cards, saw {len(dash_duo.find_elements('.model-card'))}")

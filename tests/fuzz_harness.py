@@ -100,14 +100,27 @@ def callback_request(output: str, inputs: list[tuple[str, str, object]],
             "state": [{"id": i, "property": p, "value": v} for i, p, v in state]}
 
 
-def advice_request(models: list[str]) -> dict:
-    ids = [{"model": m, "type": "card-advice"} for m in models]
-    key = json.dumps({"model": ["ALL"], "type": "card-advice"}, separators=(",", ":"))
-    return {"output": f"{key}.children",
-            "outputs": [{"id": i, "property": "children"} for i in ids],
-            "inputs": [{"id": "portfolio-trigger", "property": "data", "value": True}],
-            "changedPropIds": ["portfolio-trigger.data"],
-            "state": [[{"id": i, "property": "id", "value": i} for i in ids]]}
+def card_requests(model: str) -> list[dict]:
+    """What the browser asks for one portfolio card once its shell is on screen: its health
+    and headline metric, then its recommendation (pages/portfolio.py, one request each)."""
+    out = []
+    for trigger, outputs in (("card-body", (("card-body", "children"),
+                                            ("model-card", "className"))),
+                             ("card-advice", (("card-advice", "children"),))):
+        def key(kind):
+            return json.dumps({"model": ["MATCH"], "type": kind}, separators=(",", ":"))
+        trigger_id = {"model": model, "type": trigger}
+        many = len(outputs) > 1
+        out.append({
+            "output": "".join(f"..{key(k)}.{p}." for k, p in outputs) + "." if many
+            else f"{key(outputs[0][0])}.{outputs[0][1]}",
+            "outputs": [{"id": {"model": model, "type": k}, "property": p}
+                        for k, p in outputs] if many
+            else {"id": {"model": model, "type": outputs[0][0]}, "property": outputs[0][1]},
+            "inputs": [{"id": trigger_id, "property": "id", "value": trigger_id}],
+            "changedPropIds": [f"{json.dumps(trigger_id, separators=(',', ':'))}.id"],
+            "state": []})
+    return out
 
 
 # ------------------------------------------------------------------ one case
@@ -210,9 +223,13 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
 
             post = lambda body: client.post("/_dash-update-component", json=body)  # noqa
             ask("/", lambda: post(page_request("/")))
+            for name in [m.name for m in deck.models().items]:
+                # The cards fill in, one request each: health, then (pages only: it is the
+                # slow part) the recommendation.
+                for req in card_requests(name)[:None if pages else 1]:
+                    texts["/"] = texts.get("/", "") + ask(f"portfolio card {name}",
+                                                          lambda: post(req))
             if pages:
-                names = [m.name for m in deck.models().items]
-                ask("portfolio advice", lambda: post(advice_request(names)))
                 advice = portfolio_advice(deck)
                 for name in env.baseline:
                     if name != case.model and not _registry_wide(case) and not any(

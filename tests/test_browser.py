@@ -173,3 +173,51 @@ def test_every_page_passes_a_current_axe_core(dash_duo):
         if problems:
             found[path] = problems
     assert found == {}
+
+
+def test_portfolio_search_filter_and_order_stay_in_the_address(dash_duo):
+    """Cards appear first and fill in; search, the health filter and the order work in the
+    browser, are announced in words, and a shared link reopens the same view."""
+    from selenium.webdriver.support.ui import Select
+
+    app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
+    dash_duo.start_server(app)
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    wait_cards(dash_duo, 4)
+    dash_duo.wait_for_contains_text("#portfolio-health-counts", "Health: 1 need action, 3 OK.")
+
+    def shown():
+        return dash_duo.driver.execute_script(
+            "return Array.from(document.querySelectorAll('.model-card'))"
+            ".filter(c => c.offsetParent !== null)"
+            ".map(c => [c.getBoundingClientRect().top, c.getBoundingClientRect().left,"
+            " c.querySelector('h2').textContent])"
+            ".sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(c => c[2])")
+
+    assert shown() == ["breast-cancer", "customer-churn", "diabetes-progression", "digits"]
+    dash_duo.find_element("#portfolio-search").send_keys("category")  # digits' task
+    wait_until(lambda: shown() == ["digits"], what="the search to keep digits only")
+    dash_duo.wait_for_text_to_equal("#portfolio-shown", "Showing 1 of 4 models.")
+    dash_duo.find_element("#portfolio-search").clear()
+    dash_duo.find_element("#portfolio-search").send_keys("zzz")
+    dash_duo.wait_for_text_to_equal("#portfolio-shown",
+                                    "No model matches this search and filter.")
+    dash_duo.find_element("#portfolio-search").clear()
+    dash_duo.find_element("#portfolio-search").send_keys(" ")
+    wait_until(lambda: len(shown()) == 4, what="every card back")
+
+    Select(dash_duo.find_element("#portfolio-health")).select_by_value("act")
+    wait_until(lambda: shown() == ["customer-churn"], what="the health filter")
+    Select(dash_duo.find_element("#portfolio-health")).select_by_value("all")
+    Select(dash_duo.find_element("#portfolio-sort")).select_by_value("attention")
+    wait_until(lambda: shown()[0] == "customer-churn", what="needs-attention first")
+    assert "sort=attention" in dash_duo.driver.current_url
+
+    # a shared link reopens the same view
+    dash_duo.driver.get(dash_duo.server_url + "/?health=act&sort=money")
+    wait_cards(dash_duo, 4)
+    wait_until(lambda: shown() == ["customer-churn"], what="the filter from the link")
+    assert Select(dash_duo.find_element("#portfolio-sort")).first_selected_option \
+        .get_attribute("value") == "money"
+    assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []

@@ -33,7 +33,7 @@ from registry.schema import DOCUMENTS, MAX_DEPTH, loads, parse
 
 from conftest import build_tiny_registry
 from fuzz_corpus import EXPERIMENTS_PAGE, RUN_COMPARE_PAGE, Case, all_cases, set_field
-from fuzz_harness import Env, callback_request, check_case, page_request
+from fuzz_harness import Env, callback_request, card_requests, check_case, page_request
 
 FULL = os.environ.get("MODELDECK_FUZZ_FULL") == "1"
 CASES = all_cases()
@@ -173,8 +173,9 @@ def test_a_folder_that_cannot_be_listed_costs_only_its_model(env, monkeypatch):
     for path in ("/", "/models/iris", "/compare?model=iris"):
         r = client.post("/_dash-update-component", json=page_request(path))
         assert r.status_code == 200
-    text = client.post("/_dash-update-component", json=page_request("/")).get_data(
-        as_text=True).replace("\\u002f", "/")
+    text = "".join(client.post("/_dash-update-component", json=req).get_data(as_text=True)
+                   for req in [page_request("/")] + [card_requests(m)[0] for m in env.baseline]
+                   ).replace("\\u002f", "/")
     assert "models/iris/versions/" in text and "Permission denied" in text
     assert env.baseline["churn"] in text and env.baseline["price"] in text
     r = client.post("/_dash-update-component", json=callback_request(
