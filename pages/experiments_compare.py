@@ -111,7 +111,10 @@ def layout(experiment: str | None = None, runs: str | None = None, sel: str | No
         dcc.Loading(html.Div(id="cmp-curves-box"), type="dot"),
         html.H2("Which parameters matter", className="h5 mt-4"),
         html.P(GLOSSARY["param_importance"], className="small text-muted"),
-        dcc.Loading(html.Div(id="cmp-importance-box"), type="dot"),
+        html.P("Fitting the importance model… this can take a few seconds on a large sweep.",
+               id="cmp-importance-busy", className="small text-muted", role="status",
+               style={"display": "none"}),
+        html.Div(id="cmp-importance-box"),
         html.H2("Side by side", className="h5 mt-4"),
         dbc.Switch(id="cmp-diff", label="Only show differences", value=opts["diff"],
                    className="mb-2"),
@@ -331,12 +334,12 @@ def update_curves(curve, smooth, group, band, sel):
     return curve_charts(deck(), _sub(sel)[1], opts), f"{smooth:g}"
 
 
-# Fitting the importance model takes seconds on a large sweep. It is its own callback, after
-# the charts, and its result is shared through the cache. (As a background job it ran in a
-# process forked from a threaded worker, which hung in the full test run: see the closing
-# note of this change; reports stay background jobs.)
+# Fitting the importance model takes seconds on a large sweep: a background job
+# (serving/jobs.py), after the charts, its result shared through the cache.
 @callback(Output("cmp-importance-box", "children"), Input("cmp-metric", "value"),
-          State("cmp-sel", "data"))
+          State("cmp-sel", "data"), background=True, interval=500,
+          running=[(Output("cmp-importance-busy", "style"), {"display": "block"},
+                    {"display": "none"})])
 def update_importance(metric, sel):
     if not metric:
         return None

@@ -26,6 +26,10 @@ preload_app = True
 # a replaced worker closes its idle keep-alive connections (the 180 s load test at 5,000 saw
 # 3 clients that reused one fail) and starts with an empty in-process cache.
 max_requests = 50000
+# Idle keep-alive connections stay open this long (gunicorn's default is 2 s). A browser
+# between two pages idles longer than 2 s; the 180 s load test saw 2 requests fail on a
+# connection the server was closing just as the client reused it.
+keepalive = 5
 max_requests_jitter = 5000
 accesslog = os.environ.get("MODELDECK_ACCESS_LOG") or None
 errorlog = "-"

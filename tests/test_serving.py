@@ -392,3 +392,37 @@ def test_gunicorn_threads_serve_a_fresh_workers_first_burst(tmp_path, tiny_regis
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_thread_jobs_are_seen_by_every_worker_on_the_store(tmp_path):
+    """The single-machine job runner (serving/jobs.py): a job started by one worker runs in
+    a thread there; another worker's manager on the same store sees it running, then its
+    result — the browser's polls may reach either. No process is forked."""
+    import diskcache
+
+    from serving.jobs import ThreadJobManager
+
+    first = ThreadJobManager(diskcache.Cache(str(tmp_path / "jobs")), expire=60)
+    second = ThreadJobManager(diskcache.Cache(str(tmp_path / "jobs")), expire=60)
+    release = threading.Event()
+    threads_before = threading.active_count()
+
+    def job_fn(key, progress_key, args, context):
+        first.handle.set(progress_key, ["halfway"])
+        release.wait(10)
+        first.handle.set(key, {"answer": args[0] * 2})
+
+    job = first.call_job_fn("result-key", job_fn, [21], {})
+    assert threading.active_count() == threads_before + 1
+    deadline = time.monotonic() + 5
+    while second.get_progress("result-key") is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert second.job_running(job) and not second.result_ready("result-key")
+    release.set()
+    deadline = time.monotonic() + 5
+    while second.job_running(job):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert second.get_result("result-key", job) == {"answer": 42}
+    assert not second.terminate_unhealthy_job(job)
