@@ -17,7 +17,7 @@ from .language import (
     format_difference, interval_text, metric_name_in_sentence, plural, positives_phrase,
 )
 from .metrics import METRICS, headline_metric, is_better
-from .portfolio import challenger_of, champion_of
+from registry.model import challenger_of, champion_of
 from .uncertainty import (
     BootstrapSettings, Difference, RowsMismatch, aligned_rows, paired_differences,
 )

@@ -105,34 +105,6 @@ def ks(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def drift_table(reference: pd.DataFrame, production: pd.DataFrame, window: pd.Series,
-                columns: list[str], n_bins: int = 10) -> pd.DataFrame:
-    """PSI (and KS for numeric columns) of every column in every window.
-
-    ``window`` labels each production row with its window. Returns one row per
-    (column, window) with ``psi``, ``ks_stat``, ``ks_pvalue``, ``rows``.
-    """
-    out = []
-    groups = production.groupby(window, sort=True, observed=True)
-    for col in columns:
-        if col not in reference.columns or col not in production.columns:
-            continue
-        bins = Bins.from_reference(reference[col], n_bins)
-        ref_counts = bins.counts(reference[col])
-        numeric = bins.edges is not None
-        ref_values = reference[col].dropna().to_numpy(dtype=float) if numeric else None
-        for w, rows in groups:
-            cur = rows[col]
-            ks_stat = ks_p = np.nan
-            if numeric and cur.notna().any():
-                r = stats.ks_2samp(ref_values, cur.dropna().to_numpy(dtype=float))
-                ks_stat, ks_p = float(r.statistic), float(r.pvalue)
-            out.append({"column": col, "window": w,
-                        "psi": psi_from_counts(ref_counts, bins.counts(cur)),
-                        "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(cur.notna().sum())})
-    return pd.DataFrame(out, columns=["column", "window", "psi", "ks_stat", "ks_pvalue", "rows"])
-
-
 def psi_word(value: float) -> str:
     if not np.isfinite(value):
         return "unknown"

@@ -22,7 +22,7 @@ from .evaluation import segment_metrics
 from .logged import headline_logged, logged_health_caveat
 from .metrics import METRICS, binary_truth, headline_metric, relative_drop
 from .monitoring import model_monitoring
-from .portfolio import challenger_of, champion_of
+from registry.model import challenger_of, champion_of
 from .recommend import (
     Difference, Evidence, Recommendation, RecommendationSettings, SegmentResult, recommend,
 )

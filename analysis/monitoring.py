@@ -18,6 +18,7 @@ from scipy import stats
 
 from registry.model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, SEGMENT_PREFIX, Model,
+    champion_of,
 )
 
 from .drift import PSI_LARGE, Bins, is_numeric, psi_from_counts, psi_word
@@ -254,7 +255,6 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
     report cached until the model's files change; report is None without production data.
     ``intervals=False``: point values only, no drift (see ``monitoring_report``)."""
     from .metrics import headline_metric
-    from .portfolio import champion_of
 
     model = deck.model(name)
     if version is None:

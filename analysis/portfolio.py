@@ -19,7 +19,7 @@ from datetime import datetime
 import numpy as np
 
 from registry.cached import CachedSource
-from registry.model import ModelVersion, RegistryError
+from registry.model import RegistryError, champion_of
 
 from .language import format_delta, format_value, metric_sentence
 from .logged import headline_logged, logged_health_caveat
@@ -62,26 +62,6 @@ class ModelSummary:
     notes: tuple[str, ...] = field(default_factory=tuple)
     task_source: str = ""  # where the task came from (registry.model.Model.task_source)
     value_from: str = ""  # "rows": computed from prediction rows; "logged": as MLflow logged it
-
-
-def champion_of(versions: tuple[ModelVersion, ...]) -> tuple[ModelVersion | None, str]:
-    """The version in production: alias ``champion``, else legacy stage Production, else newest."""
-    for v in versions:
-        if "champion" in v.aliases:
-            return v, "alias 'champion'"
-    for v in versions:
-        if (v.stage or "").lower() == "production":
-            return v, "stage Production"
-    if versions:
-        return max(versions, key=lambda v: v.version), "newest version"
-    return None, ""
-
-
-def challenger_of(versions: tuple[ModelVersion, ...]) -> ModelVersion | None:
-    for v in versions:
-        if "challenger" in v.aliases:
-            return v
-    return None
 
 
 def summarize(deck: CachedSource, name: str,

@@ -10,7 +10,7 @@ from analysis.business import (
     is_complete, model_value_curve, money, parse_what_if, regression_cost,
     value_sentence, with_overrides,
 )
-from analysis.portfolio import challenger_of, champion_of
+from registry.model import challenger_of, champion_of
 from components.business_figures import value_curve_figure
 from components.graph import chart
 from registry.model import COL_PRED, COL_TRUE, RegistryError

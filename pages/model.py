@@ -17,7 +17,8 @@ from analysis.language import (
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
-from analysis.portfolio import champion_of, summarize
+from analysis.portfolio import summarize
+from registry.model import champion_of
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.evaluation_figures import (

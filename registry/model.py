@@ -194,3 +194,25 @@ class RegistryError(Exception):
     def __init__(self, problem: Problem):
         super().__init__(str(problem))
         self.problem = problem
+
+
+# ------------------------------------------------------------------ roles of versions
+def champion_of(versions: tuple[ModelVersion, ...]) -> tuple[ModelVersion | None, str]:
+    """The version in production: alias ``champion``, else legacy stage Production, else newest."""
+    for v in versions:
+        if "champion" in v.aliases:
+            return v, "alias 'champion'"
+    for v in versions:
+        if (v.stage or "").lower() == "production":
+            return v, "stage Production"
+    if versions:
+        return max(versions, key=lambda v: v.version), "newest version"
+    return None, ""
+
+
+def challenger_of(versions: tuple[ModelVersion, ...]) -> ModelVersion | None:
+    """The version carrying the alias ``challenger``, if any."""
+    for v in versions:
+        if "challenger" in v.aliases:
+            return v
+    return None

@@ -28,7 +28,8 @@ from analysis.language import (
 )
 from analysis.metrics import METRICS
 from analysis.monitoring import model_monitoring, monitoring_sentences
-from analysis.portfolio import champion_of, summarize
+from analysis.portfolio import summarize
+from registry.model import champion_of
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL
 from components.evaluation_figures import (

@@ -9,7 +9,8 @@ from sklearn import metrics as skm
 from analysis.language import metric_sentence, per_100
 from analysis.metrics import binary_truth, compute_metrics, relative_drop
 from analysis.monitoring import model_monitoring
-from analysis.portfolio import HealthSettings, champion_of, summarize
+from analysis.portfolio import HealthSettings, summarize
+from registry.model import champion_of
 from registry import open_source
 from registry.cached import CachedSource
 from registry.model import Model, ModelVersion
