@@ -1,0 +1,54 @@
+"""`/models/<name>/card` — the model card: purpose and use, owner, data, headline metrics with
+intervals, weakest segments, limitations, business settings and version history, for a
+manager to read and an auditor to check. Exports as HTML, PDF and Markdown."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import html
+
+from analysis.card import model_card
+from components.card_view import card_view
+from components.cards import TASK_LABEL, problems_alert
+from components.export import report_button
+from components.messages import not_found, registry_unavailable
+from registry import RegistryError
+
+from ._data import deck
+
+dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
+                   title=lambda name=None, **_: f"{name} model card · ModelDeck")
+
+
+def layout(name: str | None = None, **_query):
+    try:
+        d = deck()
+        model = d.model(name or "")
+        card = model_card(d, model.name)
+    except KeyError:
+        return not_found(f"There is no model called {name!r} in this registry.")
+    except RegistryError as e:
+        if e.problem.model is None:
+            return registry_unavailable(e.problem)
+        return html.Div([html.H1(name, className="h3 mt-2"),
+                         problems_alert([e.problem], "This model's files could not be read")])
+    champion = (f"Describes v{card.champion}, the version in production ({card.champion_how})."
+                if card.champion is not None else "No version is registered yet.")
+    missing = card.undocumented
+    return html.Div([
+        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
+                              {"label": model.name, "href": f"/models/{model.name}"},
+                              {"label": "Model card", "active": True}]),
+        html.H1(f"{model.name}: model card", className="h3 mb-0"),
+        html.P(f"{TASK_LABEL.get(model.task, 'Task unknown')} · {champion}",
+               className="text-muted", id="card-subtitle"),
+        html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",
+                  html.A("Retraining story", href=f"/models/{model.name}/history")],
+                 className="small mb-2", **{"aria-label": "Model pages"}),
+        report_button("card", model=model.name),
+        problems_alert([p for p in d.problems(model.name)]),
+        dbc.Alert(f"{len(missing)} of the card's fields are not documented yet: "
+                  f"{', '.join(missing)}.", color="info", className="py-2 small",
+                  id="card-missing") if missing else None,
+        card_view(card, model),
+    ])
