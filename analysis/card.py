@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import re
+
 import numpy as np
 import pandas as pd
 
@@ -84,6 +86,32 @@ class ModelCard:
         return tuple(f.label for group in (self.about, self.training, self.evaluation,
                                            self.limitations, self.caveats, self.business)
                      for f in group if not f.documented)
+
+
+_SAFE_SCHEMES = ("http", "https", "mailto")
+# a destination's scheme; one that starts with an entity (``&#106;avascript:``) counts as unsafe
+_SCHEME = r"\s*<?\s*(?:([A-Za-z][A-Za-z0-9+.\-]*)\s*:|&)"
+_INLINE = re.compile(r"\]\((?=" + _SCHEME + ")")
+_AUTO = re.compile(r"<(?=([A-Za-z][A-Za-z0-9+.\-]*):)")
+_REFDEF = re.compile(r"^(\s{0,3})\[(?=[^\]]*\]:" + _SCHEME + ")", re.MULTILINE)
+
+
+def unlink_unsafe(text: str) -> str:
+    """Registry Markdown with every link whose scheme is not http(s) or mailto turned into
+    plain text (``javascript:``, ``data:``, ``vbscript:`` … never become a link): inline links
+    ``[a](x:…)``, autolinks ``<x:…>`` and reference definitions ``[a]: x:…``."""
+    def safe(scheme):
+        return scheme is not None and scheme.lower() in _SAFE_SCHEMES
+
+    def inline(m):
+        return m.group(0) if safe(m.group(1)) else "\\]("
+
+    def auto(m):
+        return m.group(0) if safe(m.group(1)) else "\\<"
+
+    def ref(m):
+        return m.group(0) if safe(m.group(2)) else m.group(1) + "\\["
+    return _REFDEF.sub(ref, _AUTO.sub(auto, _INLINE.sub(inline, text)))
 
 
 def model_card(deck: CachedSource, name: str) -> ModelCard:

@@ -3,14 +3,15 @@
 
 Registry text (purpose, intended use, limitations…) is Markdown written by whoever registered
 the model: it is rendered by ``dcc.Markdown`` with ``dangerously_allow_html=False``, so raw
-HTML in it is shown as text and never becomes markup or script.
+HTML in it is shown as text and never becomes markup or script, and a ``javascript:`` (or any
+non-http) link stays text.
 """
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
 
-from analysis.card import CardField, ModelCard
+from analysis.card import CardField, ModelCard, unlink_unsafe
 from analysis.metrics import METRICS
 
 from .cards import scroll_table
@@ -19,8 +20,9 @@ from .graph import chart
 
 
 def safe_markdown(text: str, **kwargs) -> dcc.Markdown:
-    """Registry text as Markdown, with raw HTML left as text (never markup)."""
-    return dcc.Markdown(text, dangerously_allow_html=False, link_target="_blank",
+    """Registry text as Markdown, with raw HTML left as text (never markup) and links other
+    than http(s)/mailto left as text (``analysis.card.unlink_unsafe``)."""
+    return dcc.Markdown(unlink_unsafe(text), dangerously_allow_html=False, link_target="_blank",
                         className="md-registry-text", **kwargs)
 
 

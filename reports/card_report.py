@@ -14,7 +14,7 @@ import re
 import plotly.io as pio
 from markdown_it import MarkdownIt
 
-from analysis.card import CardField, ModelCard
+from analysis.card import CardField, ModelCard, unlink_unsafe
 from analysis.metrics import METRICS
 from components.evaluation_figures import segment_figure
 
@@ -36,7 +36,7 @@ def _e(text) -> str:
 
 def markdown_html(text: str) -> str:
     """Registry Markdown as HTML: raw HTML escaped, unsafe links dropped."""
-    return _MD.render(text)
+    return _MD.render(unlink_unsafe(text))
 
 
 def _field_html(f: CardField) -> str:
@@ -122,7 +122,7 @@ def card_html(card: ModelCard, model, branding: Branding = Branding(),
 # ------------------------------------------------------------------ Markdown
 def _md_text(text: str) -> str:
     """Registry text kept as Markdown, with HTML tags made inert (shown, not run)."""
-    return text.replace("<", "&lt;").replace(">", "&gt;")
+    return unlink_unsafe(text).replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _md_plain(text: str) -> str:

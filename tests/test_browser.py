@@ -150,7 +150,7 @@ EVERY_PAGE = ("/", "/models/customer-churn", "/models/digits", "/models/diabetes
               "/compare?model=customer-churn", "/monitoring/customer-churn", "/recommendations",
               "/experiments",
               "/experiments/compare?experiment=churn-sweep&runs=sweep-001&runs=sweep-002"
-              "&runs=sweep-003")
+              "&runs=sweep-003", "/models/customer-churn/card", "/models/customer-churn/history")
 
 
 def test_every_page_passes_a_current_axe_core(dash_duo):

@@ -23,7 +23,9 @@ CARD = {"purpose": "Find **leavers**", "intended_use": "Call lists",
         "training_data": {"source": "CRM", "rows": 1200, "period": "2025"},
         "evaluation_data": {"source": "hold-out", "period": "Q1 2026"}}
 EVIL = ('Purpose <script>alert("x")</script> <img src=x onerror="alert(1)"> '
-        '[click](javascript:alert(1)) <a href="javascript:alert(2)">a</a> [ok](https://example.org)')
+        '[click](javascript:alert(1)) <a href="javascript:alert(2)">a</a> [ok](https://example.org)'
+        ' <javascript:alert(3)> [e](&#106;avascript:alert(4)) [d]( data:text/html,x)\n\n'
+        '[ref]: vbscript:alert(5)\n\n[see][ref]')
 
 
 def _deck(root: Path) -> CachedSource:
@@ -161,6 +163,15 @@ class _Tags(HTMLParser):
         self.tags.append(tag)
         self.hrefs += [v for k, v in attrs if k in ("href", "src")]
         self.events += [k for k, _ in attrs if k.startswith("on")]
+
+
+def test_unsafe_links_stay_text_and_safe_ones_stay_links():
+    from analysis.card import unlink_unsafe
+    assert unlink_unsafe("[a](https://x.org) <mailto:a@b.c> [r](/rel)") == \
+        "[a](https://x.org) <mailto:a@b.c> [r](/rel)"
+    assert unlink_unsafe("[a](javascript:x)") == "[a\\](javascript:x)"
+    assert unlink_unsafe("<JavaScript:x>") == "\\<JavaScript:x>"
+    assert unlink_unsafe("[r]: data:x") == "\\[r]: data:x"
 
 
 def test_registry_markdown_never_becomes_html_or_script():
