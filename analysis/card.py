@@ -81,6 +81,12 @@ class ModelCard:
     problems: tuple[str, ...] = ()  # what the registry could not give (file and field)
 
     @property
+    def subtitle(self) -> str:
+        return (f"Describes v{self.champion}, the version in production "
+                f"({self.champion_how})." if self.champion is not None
+                else "No version is registered yet.")
+
+    @property
     def undocumented(self) -> tuple[str, ...]:
         """Labels of the fields that still read "not documented yet"."""
         return tuple(f.label for group in (self.about, self.training, self.evaluation,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import html
+from dash import Input, Output, callback, dcc, html
 
 from analysis.card import model_card
 from components.card_view import card_view
@@ -14,7 +14,7 @@ from components.export import report_button
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import deck
+from ._data import cached_outputs, deck
 
 dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
                    title=lambda name=None, **_: f"{name} model card · ModelDeck")
@@ -22,9 +22,7 @@ dash.register_page(__name__, path_template="/models/<name>/card", name="Model ca
 
 def layout(name: str | None = None, **_query):
     try:
-        d = deck()
-        model = d.model(name or "")
-        card = model_card(d, model.name)
+        model = deck().model(name or "")
     except KeyError:
         return not_found(f"There is no model called {name!r} in this registry.")
     except RegistryError as e:
@@ -32,23 +30,46 @@ def layout(name: str | None = None, **_query):
             return registry_unavailable(e.problem)
         return html.Div([html.H1(name, className="h3 mt-2"),
                          problems_alert([e.problem], "This model's files could not be read")])
-    champion = (f"Describes v{card.champion}, the version in production ({card.champion_how})."
-                if card.champion is not None else "No version is registered yet.")
-    missing = card.undocumented
+    # The page appears at once; the card (the champion's metrics with their intervals, the
+    # segments, the money figure) arrives through the callback below behind a spinner.
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},
                               {"label": "Model card", "active": True}]),
         html.H1(f"{model.name}: model card", className="h3 mb-0"),
-        html.P(f"{TASK_LABEL.get(model.task, 'Task unknown')} · {champion}",
-               className="text-muted", id="card-subtitle"),
+        html.P(TASK_LABEL.get(model.task, "Task unknown"), className="text-muted mb-1"),
         html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",
                   html.A("Retraining story", href=f"/models/{model.name}/history")],
                  className="small mb-2", **{"aria-label": "Model pages"}),
         report_button("card", model=model.name),
-        problems_alert([p for p in d.problems(model.name)]),
+        dcc.Store(id="card-ref", data={"model": model.name}),
+        dcc.Loading(html.Div(html.P("Putting the card together…", className="text-muted"),
+                             id="card-body"), type="default", delay_show=300),
+    ])
+
+
+@callback(Output("card-body", "children"), Input("card-ref", "data"))
+def fill(ref):
+    name = ref["model"]
+    try:
+        return cached_outputs(("card",), name, lambda: card_body(name))
+    except KeyError:
+        return dbc.Alert("This model is no longer in the registry; reload the page.",
+                         color="warning")
+    except RegistryError as e:
+        return problems_alert([e.problem], "The registry could not be read")
+
+
+def card_body(name: str):
+    d = deck()
+    model = d.model(name)
+    card = model_card(d, name)
+    missing = card.undocumented
+    return [
+        html.P(card.subtitle, id="card-subtitle"),
+        problems_alert(list(d.problems(name))),
         dbc.Alert(f"{len(missing)} of the card's fields are not documented yet: "
                   f"{', '.join(missing)}.", color="info", className="py-2 small",
                   id="card-missing") if missing else None,
         card_view(card, model),
-    ])
+    ]

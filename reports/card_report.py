@@ -60,11 +60,6 @@ def card_title(card: ModelCard) -> str:
     return f"{card.model}: model card"
 
 
-def card_subtitle(card: ModelCard) -> str:
-    return (f"Describes v{card.champion}, the version in production ({card.champion_how})."
-            if card.champion is not None else "No version is registered yet.")
-
-
 def card_html(card: ModelCard, model, branding: Branding = Branding(),
               meta: ExportMeta = ExportMeta(), generated: str = "") -> bytes:
     style = STYLE % {"primary": branding.primary, "accent": branding.accent,
@@ -107,7 +102,7 @@ def card_html(card: ModelCard, model, branding: Branding = Branding(),
         f'<script type="text/javascript">{_plotlyjs()}</script>' if segment else "",
         "</head>", "<body>", '<header class="md-head">',
         f'<img src="{branding.logo_data_uri}" alt="{_e(branding.title)} logo">',
-        f"<div><h1>{_e(card_title(card))}</h1><p>{_e(card_subtitle(card))}</p>",
+        f"<div><h1>{_e(card_title(card))}</h1><p>{_e(card.subtitle)}</p>",
         f"<p>{_e(' · '.join(x for x in (branding.organisation, branding.title, generated) if x))}</p>",
         "</div></header>", "<main>",
     ]
@@ -150,7 +145,7 @@ def _md_table(header, rows) -> list[str]:
 
 def card_markdown(card: ModelCard, meta: ExportMeta = ExportMeta(),
                   generated: str = "") -> bytes:
-    lines = [f"# {_md_plain(card_title(card))}", "", _md_plain(card_subtitle(card)), ""]
+    lines = [f"# {_md_plain(card_title(card))}", "", _md_plain(card.subtitle), ""]
     lines += ["## What it is for", "", *_md_list(card.about), ""]
     lines += ["## Data", "", *_md_list(card.training), *_md_list(card.evaluation), ""]
     lines += ["## How good it is", "", _md_plain(card.metrics_note), ""]
