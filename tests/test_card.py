@@ -14,7 +14,7 @@ from analysis.card import NOT_DOCUMENTED, build_card
 from registry import SAMPLE_REGISTRY, open_source
 from registry.cached import CachedSource
 from registry.mlflow_models import card_doc_from_tags
-from registry.model import Problem
+from registry.model import DataInfo, Problem
 from registry.writer import log_model
 from reports.card_report import card_html, card_markdown, markdown_html
 
@@ -112,11 +112,23 @@ def test_mlflow_registered_model_tags_fill_the_card(tmp_path):
         "modeldeck.card.training_data.rows": "not a number"},
         description="Who leaves")
     client.create_registered_model("other", tags={"modeldeck.task": "regression"})
+    exp = client.create_experiment("training")
+    for rows in ("1200", "a lot"):
+        run = client.create_run(exp, tags={"modeldeck.training_data.rows": rows,
+                                           "modeldeck.training_data.period": "2025"})
+        client.set_terminated(run.info.run_id)
+        client.create_model_version("leavers", f"runs:/{run.info.run_id}/model",
+                                    run_id=run.info.run_id)
     deck = CachedSource(MlflowSource(uri))
+    v2, v1 = deck.versions("leavers").items
+    assert v1.training_data == DataInfo("", 1200, "2025")  # from the version's run tags
+    assert v2.training_data is None  # a bad tag costs the training data, not the version
+    [bad] = deck.versions("leavers").problems
+    assert bad.field == "run tag modeldeck.training_data.rows" and bad.severity == "warning"
     m = deck.model("leavers")
     assert m.card.purpose == "Find leavers" and m.card.caveats == ("One", "Two")
     assert m.card.training_data is None  # the bad tag is left out …
-    [p] = deck.problems("leavers")  # … with a warning naming the tag
+    [p] = deck.models().problems  # … with a warning naming the tag
     assert p.field == "tag modeldeck.card.training_data.rows" and p.severity == "warning"
     assert deck.problems("other") == []
     del mlflow
