@@ -99,7 +99,7 @@ def test_mlflow_card_tags_become_the_same_document():
 
 
 def test_mlflow_registered_model_tags_fill_the_card(tmp_path):
-    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("mlflow")
     from mlflow import MlflowClient
 
     from registry.mlflow_source import MlflowSource
@@ -131,7 +131,6 @@ def test_mlflow_registered_model_tags_fill_the_card(tmp_path):
     [p] = deck.models().problems  # … with a warning naming the tag
     assert p.field == "tag modeldeck.card.training_data.rows" and p.severity == "warning"
     assert deck.problems("other") == []
-    del mlflow
 
 
 # ------------------------------------------------------------------ content
