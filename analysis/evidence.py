@@ -142,6 +142,7 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
             parts["drifted"] = tuple((r.name, float(r.psi), corr.get(r.name, 0.0))
                                      for r in last.itertuples())
         parts["money_lost"] = _money_lost(deck, model, champ_frame, p, report, settings)
+        parts["last_retrain"] = _last_retrain(deck, name)
     evidence = Evidence(**parts)
     return ModelAdvice(name, evidence, tuple(recommend(evidence, settings)))
 
@@ -183,6 +184,16 @@ def _logged_advice(model: Model, versions, champ) -> ModelAdvice:
                              tuple(evidence + [caveat]), "versions", confidence="low",
                              details={"from": "logged"})
     return ModelAdvice(model.name, None, (rec,))
+
+
+def _last_retrain(deck: CachedSource, name: str) -> Difference | None:
+    """The newest retraining that helped (analysis.history), for the retrain rule; only
+    asked for when there is production evidence, since the story costs paired bootstraps."""
+    from .history import retraining_story
+    step = retraining_story(deck, name).last_helped
+    if step is None or step.metric_change is None:
+        return None
+    return _difference(step.metric_change, step.version, step.previous)
 
 
 def _difference(d, version: int, other: int) -> Difference:

@@ -100,6 +100,9 @@ class Evidence:
     money_challenger: float | None = None  # monthly value gain of promoting, each at its best threshold
     money_lost: float | None = None  # monthly value lost to the recent performance fall
     money_rollback: float | None = None  # monthly value gain of rolling back
+    #: the newest retraining that beat the version before it (version − previous, paired);
+    #: analysis.history's retraining story
+    last_retrain: Difference | None = None
 
 
 @dataclass(frozen=True)
@@ -225,9 +228,17 @@ def _retrain(e: Evidence, s: RecommendationSettings) -> Recommendation | None:
         confidence = "low"
     worth = (f"; the fall costs about {money(e.money_lost, e.currency)} a month"
              if e.money_lost is not None and e.money_lost > 0 else "")
+    details = {}
+    if e.last_retrain is not None:
+        d = e.last_retrain
+        evidence.append(f"The last retraining that helped was v{d.version}: {name} "
+                        f"{_ci(e, d)} against v{d.other} on the same rows (see the retraining "
+                        "story).")
+        details["last_helped"] = d.version
     return Recommendation(
         e.model, "retrain", f"Retrain v{e.champion}: {what}{worth}.", tuple(evidence),
-        "monitoring", money_per_month=e.money_lost, currency=e.currency, confidence=confidence)
+        "monitoring", money_per_month=e.money_lost, currency=e.currency, confidence=confidence,
+        details=details)
 
 
 def _roll_back(e: Evidence, s: RecommendationSettings) -> Recommendation | None:

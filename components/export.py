@@ -14,8 +14,12 @@ import json
 from dash import dcc, html
 
 CHART_FORMATS = (("png", "PNG image"), ("svg", "SVG image"), ("pdf", "PDF"), ("csv", "CSV data"))
-REPORT_FORMATS = (("pptx", "PowerPoint"), ("html", "HTML report"), ("pdf", "PDF"))
-REPORT_KINDS = ("model", "compare", "portfolio")
+REPORT_FORMATS = (("pptx", "PowerPoint"), ("html", "HTML report"), ("pdf", "PDF"),
+                  ("md", "Markdown"))
+REPORT_KINDS = ("model", "compare", "portfolio", "card")
+#: the formats each kind of report offers (Markdown is the model card's own)
+KIND_FORMATS = {"model": ("pptx", "html", "pdf"), "compare": ("pptx", "html", "pdf"),
+                "portfolio": ("pptx", "html", "pdf"), "card": ("html", "pdf", "md")}
 
 # Pattern-matching id types (one set per chart, keyed by the chart's key).
 REF, REQUEST, DOWNLOAD, STATUS, BUSY = ("md-export-ref", "md-export-request",
@@ -75,14 +79,18 @@ def report_button(kind: str, **params) -> html.Div:
     ``kind`` is ``model`` or ``compare`` (with ``model=``) or ``portfolio``. The view's state
     (``version``, ``threshold``, ``a``, ``b``) is read from the page's address when a button is
     pressed, so the report shows what the page shows. One per page. While a report is built
-    the buttons are disabled and a spinner says so."""
+    the buttons are disabled and a spinner says so. A format this kind does not offer
+    (``KIND_FORMATS``) is rendered hidden: the one callback that listens to every button
+    must find them all on the page."""
     if kind not in REPORT_KINDS:
         raise ValueError(f"unknown report kind {kind!r}")
+    offered = KIND_FORMATS[kind]
     data = {"kind": kind, **{k: v for k, v in params.items() if v is not None}}
     return html.Div([
         html.Span("Download a report:", id="report-label", className="small fw-semibold"),
         html.Div([html.Button(label, id=f"report-{fmt}", type="button", n_clicks=0,
-                              className="btn btn-sm btn-outline-dark")
+                              className="btn btn-sm btn-outline-dark",
+                              hidden=fmt not in offered)
                   for fmt, label in REPORT_FORMATS],
                  role="group", className="btn-group", **{"aria-labelledby": "report-label"}),
         html.Span([html.Span(className="spinner-border spinner-border-sm me-1",

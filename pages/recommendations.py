@@ -95,6 +95,9 @@ def _body(d, r, advice):
         html.Ul([html.Li(e) for e in r.evidence], className="mt-2"),
         _evidence_chart(d, r, advice),
         dbc.Button(text, href=href, size="sm", color="primary", outline=True),
+        dbc.Button("Open the retraining story", href=f"/models/{r.model}/history", size="sm",
+                   color="primary", outline=True, className="ms-2")
+        if r.action == "retrain" else None,
     ], className="recommendation", id={"type": "recommendation", "model": r.model,
                                        "action": r.action})
 

@@ -40,7 +40,9 @@ from .model import (
     BusinessSettings, Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem,
     RegistryError,
 )
-from .schema import ExperimentDoc, ModelDoc, RunDoc, VersionDoc, loads, parse
+from .schema import (
+    ExperimentDoc, ModelDoc, RunDoc, VersionDoc, card_info, data_info, loads, parse,
+)
 from .tables import prepare_predictions
 
 log = logging.getLogger(__name__)
@@ -157,6 +159,7 @@ class FolderSource(Source):
             target_unit=doc.target_unit,
             positive_label=doc.positive_label,
             updated_at=_mtime(path),
+            card=card_info(doc.card),
         ), warnings
 
     # ---------------------------------------------------------------- versions
@@ -215,6 +218,7 @@ class FolderSource(Source):
             metrics=dict(doc.metrics),
             description=doc.description,
             splits=tuple(sorted(tables)),
+            training_data=data_info(doc.training_data),
         )
 
     def _tables_in(self, folder: Path) -> dict[str, Path]:

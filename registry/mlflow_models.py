@@ -29,6 +29,13 @@ from .model import TASKS, UNKNOWN_TASK, LoggedDataset, LoggedImage
 
 PREFIX = "modeldeck."
 TASK_TAG = PREFIX + "task"
+#: a registered model's model-card fields: ``modeldeck.card.purpose``,
+#: ``modeldeck.card.training_data.rows``, … (the fields of model.json's ``card``)
+CARD_PREFIX = PREFIX + "card."
+#: a version's run: the rows it was trained on (``modeldeck.training_data.rows`` …)
+TRAINING_DATA_PREFIX = PREFIX + "training_data."
+_CARD_LISTS = ("limitations", "caveats")
+_DATA_FIELDS = ("source", "rows", "period")
 TRAINING_PREFIX = "training_"  # scikit-learn autolog's metrics on the training data
 
 #: the default evaluator logs these only for a yes/no target (two classes)
@@ -51,6 +58,41 @@ HOW_TO_SET = ("set the registered-model tag modeldeck.task to binary, multiclass
               "version with mlflow.models.evaluate")
 TASK_WORD = {"binary": "yes/no", "multiclass": "one of several classes",
              "regression": "a number"}
+
+
+def _tag_value(key: str, raw: str):
+    """A tag's text as the schema expects it: ``rows`` as the whole number it spells, the
+    list fields one entry per non-empty line."""
+    if key.endswith("rows"):
+        text = raw.strip().replace(",", "").replace("_", "")
+        return int(text) if text.isdigit() else raw
+    if key in _CARD_LISTS:
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+    return raw
+
+
+def data_doc_from_tags(tags: Mapping[str, str], prefix: str) -> dict | None:
+    """``{source, rows, period}`` from tags ``<prefix>source`` …; None when none is set."""
+    doc = {f: _tag_value(f, tags[prefix + f]) for f in _DATA_FIELDS
+           if (tags.get(prefix + f) or "") != ""}
+    return doc or None
+
+
+def card_doc_from_tags(tags: Mapping[str, str]) -> dict | None:
+    """model.json's ``card`` section spelled as registered-model tags (``modeldeck.card.*``);
+    None when the model has none. Validated by registry.schema.CardDoc like a folder's."""
+    tags = tags or {}
+    if not any(k.startswith(CARD_PREFIX) for k in tags):
+        return None
+    doc: dict = {}
+    for key in ("purpose", "intended_use", "out_of_scope", *_CARD_LISTS):
+        if (tags.get(CARD_PREFIX + key) or "") != "":
+            doc[key] = _tag_value(key, tags[CARD_PREFIX + key])
+    for part in ("training_data", "evaluation_data"):
+        data = data_doc_from_tags(tags, f"{CARD_PREFIX}{part}.")
+        if data:
+            doc[part] = data
+    return doc
 
 
 @dataclass(frozen=True)

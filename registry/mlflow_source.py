@@ -43,13 +43,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, ClassVar, Iterator, Sequence, TypeVar
 
 import pandas as pd
 
 from .base import Listing, Source
 from .mlflow_models import (
-    IMAGE_TYPES, MAX_IMAGE_BYTES, TaskAnswer, images_of, infer_task, logged_model_id,
+    TRAINING_DATA_PREFIX, card_doc_from_tags, data_doc_from_tags, IMAGE_TYPES, MAX_IMAGE_BYTES, TaskAnswer, images_of, infer_task, logged_model_id,
     logged_model_metrics, read_mlmodel, run_datasets,
 )
 from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
@@ -58,7 +58,7 @@ from .model import (
     Model, ModelVersion, Monitoring, Problem, RegistryError,
 )
 from .naming import display_name, redact
-from .schema import BusinessDoc, parse
+from .schema import BusinessDoc, CardDoc, DataDoc, _Doc, card_info, data_info, parse
 from .tables import positive_mask, prepare_predictions
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class MlflowSource(MlflowRuns, Source):
             if getattr(rm, "_is_prompt", lambda: False)():
                 continue
             try:
-                models.append(self._to_model(rm))
+                models.append(self._to_model(rm, problems))
             except RegistryError as e:
                 problems.append(e.problem)
         return Listing(tuple(models), tuple(problems))
@@ -285,7 +285,8 @@ class MlflowSource(MlflowRuns, Source):
                 raise
         return self._to_model(rm)
 
-    def _to_model(self, rm) -> Model:
+    def _to_model(self, rm, problems: list[Problem] | None = None) -> Model:
+        """The registered model as a Model; warnings (a bad card tag) go to ``problems``."""
         name, tags = rm.name, dict(rm.tags or {})
         where = f"registered model '{name}'"
         if "/" in name:
@@ -302,6 +303,15 @@ class MlflowSource(MlflowRuns, Source):
                    and tags[BUSINESS_PREFIX + key] != ""}
             b, _ = parse(BusinessDoc, doc, where, name, field_prefix=f"tag {BUSINESS_PREFIX}")
             business = BusinessSettings(**b.model_dump())
+        card = None
+        card_doc = card_doc_from_tags(tags)
+        if card_doc is not None:
+            # the same schema as model.json's "card"; a bad field is left out with a warning
+            wrapped, warnings = parse(_CardHolder, {"card": card_doc}, where, name,
+                                      field_prefix=f"tag {PREFIX}")
+            card = card_info(wrapped.card)
+            if problems is not None:
+                problems += warnings
         return Model(
             name=name,
             task=task,
@@ -314,6 +324,7 @@ class MlflowSource(MlflowRuns, Source):
             positive_label=tags.get(PREFIX + "positive_label"),
             updated_at=_time(rm.last_updated_timestamp),
             task_source=answer.source,
+            card=card,
         )
 
     def _task(self, rm) -> TaskAnswer:
@@ -443,6 +454,17 @@ class MlflowSource(MlflowRuns, Source):
                                       ).items():
                 metrics.setdefault(key, value)
             stage = STAGES.get((v.current_stage or "").lower())
+            training = data_doc_from_tags(run_tags, TRAINING_DATA_PREFIX)
+            if training is not None:
+                where = f"registered model '{model}' version {number}"
+                try:
+                    doc, _ = parse(DataDoc, training, where, model,
+                                   field_prefix=f"run tag {TRAINING_DATA_PREFIX}")
+                    training = data_info(doc)
+                except RegistryError as e:  # costs the training-data line, not the version
+                    problems.append(replace(e.problem, severity="warning",
+                                            message=e.problem.message + "; ignored"))
+                    training = None
             out.append(ModelVersion(
                 model=model,
                 version=number,
@@ -461,6 +483,7 @@ class MlflowSource(MlflowRuns, Source):
                 datasets=run_datasets(run) if run is not None else (),
                 images=image_list,
                 model_id=model_ids.get(v.version),
+                training_data=training,
             ))
         out.sort(key=lambda v: v.version, reverse=True)
         return Listing(tuple(out), tuple(problems))
@@ -690,6 +713,14 @@ def _time(ms) -> datetime | None:
     if ms is None:
         return None
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+class _CardHolder(_Doc):
+    """A registered model's card tags, validated as model.json's ``card`` (whose bad fields
+    are left out with a warning naming the tag)."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"card"})
+    card: CardDoc | None = None
 
 
 def _number_or_text(raw: str):

@@ -46,6 +46,30 @@ class BusinessSettings:
 
 
 @dataclass(frozen=True)
+class DataInfo:
+    """Where rows came from, as the registry documents it (any field may be empty)."""
+
+    source: str = ""
+    rows: int | None = None
+    period: str = ""
+
+
+@dataclass(frozen=True)
+class CardInfo:
+    """What a model card needs beyond the rest of the registry: model.json's ``card`` section
+    or, in MLflow, the registered model's ``modeldeck.card.*`` tags (docs/registry-format.md).
+    Empty fields are shown as "not documented yet"."""
+
+    purpose: str = ""
+    intended_use: str = ""
+    out_of_scope: str = ""
+    limitations: tuple[str, ...] = ()
+    caveats: tuple[str, ...] = ()
+    training_data: DataInfo | None = None
+    evaluation_data: DataInfo | None = None
+
+
+@dataclass(frozen=True)
 class Model:
     name: str
     task: str
@@ -60,6 +84,7 @@ class Model:
     #: where ``task`` came from, in words: "set in the model's settings", "inferred from the
     #: metrics mlflow.evaluate logged on v2", or why it is unknown and how to set it
     task_source: str = "set in the model's settings"
+    card: CardInfo | None = None  # the model card's own fields, when documented
 
     @property
     def task_known(self) -> bool:
@@ -101,6 +126,7 @@ class ModelVersion:
     datasets: tuple[LoggedDataset, ...] = ()
     images: tuple[LoggedImage, ...] = ()
     model_id: str | None = None  # MLflow 3 logged model (models:/m-…) it was registered from
+    training_data: DataInfo | None = None  # the rows it was trained on, when documented
 
     @property
     def label(self) -> str:

@@ -184,11 +184,54 @@ class BusinessDoc(_Doc):
         return v.strip()[:12] or "EUR"
 
 
+def _text_list(v: Any) -> Any:
+    """One text or a list of texts (each a line of the card); numbers count as text."""
+    if v is None:
+        return []
+    if isinstance(v, (str, int, float)) and not isinstance(v, bool):
+        return [v]
+    if not isinstance(v, list):
+        raise _fail("must be text or a list of texts, got {got}", got=_short(v))
+    return v
+
+
+TextList = Annotated[list[Text], BeforeValidator(_text_list)]
+
+
+class DataDoc(_Doc):
+    """Where a model's data came from: ``card.training_data`` / ``card.evaluation_data`` in
+    model.json and ``training_data`` in version.json."""
+
+    source: Text = ""  # where the rows came from ("CRM export, all active contracts")
+    rows: int | None = Field(default=None, ge=0, le=2**53)
+    period: Text = ""  # the time the rows cover ("Jan 2024 - Dec 2024")
+
+    @field_validator("rows", mode="before")
+    @classmethod
+    def _whole(cls, v):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
+            raise _fail("must be a whole number >= 0, got {got}", got=_short(v))
+        return v
+
+
+class CardDoc(_Doc):
+    """``card`` in model.json: what a model card needs that the rest of the registry does not
+    hold. Every field is optional; a missing one reads "not documented yet" on the card."""
+
+    purpose: Text = ""  # what the model is for, in a sentence or two (Markdown allowed)
+    intended_use: Text = ""  # who uses its output, and how
+    out_of_scope: Text = ""  # uses it was not built or checked for
+    limitations: TextList = Field(default_factory=list)  # known limitations, one per entry
+    caveats: TextList = Field(default_factory=list)  # what a reader of its numbers must know
+    training_data: DataDoc | None = None
+    evaluation_data: DataDoc | None = None
+
+
 class ModelDoc(_Doc):
     """``models/<model>/model.json``."""
 
     IGNORABLE: ClassVar[frozenset[str]] = frozenset({"description", "owner", "tags", "entity", "target_unit",
-                           "business"})
+                           "business", "card"})
 
     task: Literal["binary", "multiclass", "regression"]
     name: OptionalId = None
@@ -199,6 +242,7 @@ class ModelDoc(_Doc):
     target_unit: Text = ""
     positive_label: Label = None
     business: BusinessDoc | None = None
+    card: CardDoc | None = None
 
     @field_validator("task", mode="before")
     @classmethod
@@ -213,7 +257,7 @@ class VersionDoc(_Doc):
     """``models/<model>/versions/<folder>/version.json``."""
 
     IGNORABLE: ClassVar[frozenset[str]] = frozenset({"stage", "created_at", "run_id", "algorithm", "params", "metrics",
-                           "description"})
+                           "description", "training_data"})
 
     version: int = Field(ge=0, le=2**53)
     aliases: Names = Field(default_factory=list)
@@ -224,6 +268,7 @@ class VersionDoc(_Doc):
     params: Params = Field(default_factory=dict)
     metrics: Metrics = Field(default_factory=dict)
     description: Text = ""
+    training_data: DataDoc | None = None  # the rows this version was trained on
 
     @field_validator("version", mode="before")
     @classmethod
@@ -392,6 +437,22 @@ def main(argv: list[str] | None = None) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for name, schema in json_schemas().items():
         (target / f"{name}.schema.json").write_text(json.dumps(schema, indent=2) + "\n")
+
+
+def card_info(doc: CardDoc | None):
+    """The validated ``card`` section as the domain's CardInfo (None when absent)."""
+    from .model import CardInfo
+    if doc is None:
+        return None
+    return CardInfo(purpose=doc.purpose, intended_use=doc.intended_use,
+                    out_of_scope=doc.out_of_scope, limitations=tuple(doc.limitations),
+                    caveats=tuple(doc.caveats), training_data=data_info(doc.training_data),
+                    evaluation_data=data_info(doc.evaluation_data))
+
+
+def data_info(doc: DataDoc | None):
+    from .model import DataInfo
+    return None if doc is None else DataInfo(doc.source, doc.rows, doc.period)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .folder import is_valid_name
-from .schema import ExperimentDoc, ModelDoc, RunDoc, VersionDoc, check
+from .schema import ExperimentDoc, ModelDoc, RunDoc, VersionDoc, check, data_info
 from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, TASKS, BusinessSettings, ModelVersion,
@@ -42,8 +42,11 @@ FORMAT_VERSION = 1
 def log_model(registry_dir: str | os.PathLike, name: str, task: str, *, description: str = "",
               owner: str = "", tags: Mapping[str, str] | None = None,
               business: BusinessSettings | Mapping | None = None, entity: str = "",
-              target_unit: str = "", positive_label: object = None) -> Path:
-    """Create or update ``models/<name>/model.json``."""
+              target_unit: str = "", positive_label: object = None,
+              card: Mapping | None = None) -> Path:
+    """Create or update ``models/<name>/model.json``. ``card``: the model card's own fields
+    (purpose, intended_use, out_of_scope, limitations, caveats, training_data,
+    evaluation_data; docs/registry-format.md)."""
     if not is_valid_name(name):
         raise ValueError(f"model name {name!r}: use letters, digits, '.', '_' and '-'")
     if task not in TASKS:
@@ -58,6 +61,8 @@ def log_model(registry_dir: str | os.PathLike, name: str, task: str, *, descript
     if business is not None:
         b = asdict(business) if isinstance(business, BusinessSettings) else dict(business)
         doc["business"] = {k: v for k, v in b.items() if v is not None}
+    if card is not None:
+        doc["card"] = _plain_tree(dict(card))
     check(ModelDoc, doc, f"models/{name}/model.json")  # what the reader will accept
     path = root / "models" / name / "model.json"
     _write_json(path, doc)
@@ -73,11 +78,13 @@ def log_model_version(registry_dir: str | os.PathLike, model: str, *, y_true,
                       algorithm: str = "", aliases: Iterable[str] = (), stage: str | None = None,
                       run_id: str | None = None, description: str = "",
                       created_at: datetime | None = None,
-                      table_format: str = "parquet") -> ModelVersion:
+                      table_format: str = "parquet",
+                      training_data: Mapping | None = None) -> ModelVersion:
     """Register a new version of ``model`` with its evaluation rows on ``split``.
 
     ``version`` defaults to one more than the highest existing version. Aliases given here
-    move to this version (an alias names one version at a time).
+    move to this version (an alias names one version at a time). ``training_data``:
+    ``{"source": …, "rows": …, "period": …}`` of the rows it was trained on.
     """
     root = Path(registry_dir)
     model_dir = _model_dir(root, model)
@@ -104,14 +111,17 @@ def log_model_version(registry_dir: str | os.PathLike, model: str, *, y_true,
         "metrics": {str(k): float(v) for k, v in (metrics or {}).items()},
         "description": description,
     }
+    if training_data is not None:
+        doc["training_data"] = _plain_tree(dict(training_data))
     folder = model_dir / "versions" / str(version)
-    check(VersionDoc, doc, f"models/{model}/versions/{version}/version.json")
+    parsed = check(VersionDoc, doc, f"models/{model}/versions/{version}/version.json")
     _write_table(frame, folder / "evaluation" / split, table_format)
     _write_json(folder / "version.json", doc)
     return ModelVersion(
         model=model, version=int(version), aliases=tuple(aliases), stage=stage,
         created_at=created_at, run_id=run_id, algorithm=algorithm, params=doc["params"],
-        metrics=doc["metrics"], description=description, splits=(split,))
+        metrics=doc["metrics"], description=description, splits=(split,),
+        training_data=data_info(parsed.training_data))
 
 
 def log_evaluation(registry_dir: str | os.PathLike, model: str, version: int, split: str, *,
@@ -323,3 +333,12 @@ def _plain(v):
     if v is None or isinstance(v, (bool, int, float, str)):
         return v
     return str(v)
+
+
+def _plain_tree(v):
+    """``_plain`` through objects and lists (a card section, a training-data object)."""
+    if isinstance(v, Mapping):
+        return {str(k): _plain_tree(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain_tree(x) for x in v]
+    return _plain(v)

@@ -46,8 +46,11 @@ from .images import ExportMeta, safe_name
 
 log = logging.getLogger(__name__)
 
-REPORT_KINDS = ("model", "compare", "portfolio")
-REPORT_FORMATS = ("pptx", "html", "pdf")
+REPORT_KINDS = ("model", "compare", "portfolio", "card")
+REPORT_FORMATS = ("pptx", "html", "pdf", "md")
+#: formats each kind offers: Markdown is the model card's alone; the card is no slide deck
+KIND_FORMATS = {"model": ("pptx", "html", "pdf"), "compare": ("pptx", "html", "pdf"),
+                "portfolio": ("pptx", "html", "pdf"), "card": ("html", "pdf", "md")}
 ACTION_WORD = {"promote": "Promote", "retrain": "Retrain", "roll back": "Roll back",
                "investigate": "Investigate", "keep": "Keep"}
 
@@ -126,9 +129,9 @@ def parse_request(deck, kind, fmt, query: dict) -> ReportRequest:
     if kind not in REPORT_KINDS:
         raise BadRequest(f"Unknown report {str(kind)[:40]!r}: choose one of "
                          f"{', '.join(REPORT_KINDS)}.", 404)
-    if fmt not in REPORT_FORMATS:
+    if fmt not in KIND_FORMATS[kind]:
         raise BadRequest(f"Unknown format {str(fmt)[:40]!r}: choose one of "
-                         f"{', '.join(REPORT_FORMATS)}.")
+                         f"{', '.join(KIND_FORMATS[kind])}.")
     if kind == "portfolio":
         return ReportRequest(kind, fmt)
     name = _one(query, "model")
@@ -140,6 +143,8 @@ def parse_request(deck, kind, fmt, query: dict) -> ReportRequest:
         raise BadRequest(f"There is no model called {str(name)[:60]!r}.", 404) from None
     except RegistryError as e:
         raise BadRequest(f"{name}'s files could not be read: {e.problem}", 404) from None
+    if kind == "card":
+        return ReportRequest(kind, fmt, model.name)
     t, message = parse_threshold(_one(query, "threshold"))
     if message:
         raise BadRequest(message)

@@ -38,7 +38,8 @@ IMAGE_FORMATS = ("png", "svg", "pdf")
 CHART_FORMATS = IMAGE_FORMATS + ("csv",)
 MIME = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/pdf",
         "csv": "text/csv", "pptx": "application/vnd.openxmlformats-officedocument."
-                                   "presentationml.presentation", "html": "text/html"}
+                                   "presentationml.presentation", "html": "text/html",
+        "md": "text/markdown"}
 #: presentation size (16:9); PNGs are rendered at twice this for sharp slides
 PRESENTATION = (1200, 675)
 PNG_SCALE = 2

@@ -205,6 +205,8 @@ def report_file(deck, kind, fmt, query: dict, branding: Branding,
     progress = progress or (lambda step: None)
     req = parse_request(deck, kind, fmt, query)
     progress("data")
+    if req.kind == "card":
+        return card_file(deck, req, branding, progress)
     report = build_report(deck, req)
     progress("charts")
     if fmt == "pptx":
@@ -215,6 +217,27 @@ def report_file(deck, kind, fmt, query: dict, branding: Branding,
             progress("pdf")
         data = document if fmt == "html" else html_to_pdf(document)
     return data, f"{report.stem}.{fmt}"
+
+
+def card_file(deck, req, branding: Branding, progress) -> tuple[bytes, str]:
+    """The model card as HTML, PDF or Markdown (reports.card_report)."""
+    from analysis.card import model_card
+
+    from .card_report import card_html, card_markdown
+    from .content import data_date, day
+    card = model_card(deck, req.model)
+    meta = ExportMeta(req.model, "" if card.champion is None else str(card.champion),
+                      day(data_date(deck, req.model)))
+    generated = "generated " + datetime.now(timezone.utc).strftime("%d %b %Y %H:%M UTC")
+    stem = safe_name(req.model, "model-card")
+    if req.fmt == "md":
+        return card_markdown(card, meta, generated), f"{stem}.md"
+    progress("charts")
+    document = card_html(card, deck.model(req.model), branding, meta, generated)
+    if req.fmt == "pdf":
+        progress("pdf")
+        return html_to_pdf(document), f"{stem}.pdf"
+    return document, f"{stem}.html"
 
 
 def report_query(params: dict | None, search: str = "") -> dict:
@@ -247,7 +270,7 @@ def report_download(req: dict | None, params: dict | None, progress=None):
 
 def _report_route(kind: str, fmt: str):
     """GET /export/report/<kind>/<fmt>?model=&version=&a=&b=&threshold=
-    kind: model | compare | portfolio; fmt: pptx | html | pdf."""
+    kind: model | compare | portfolio | card; fmt: pptx | html | pdf (card: html | pdf | md)."""
     try:
         data, filename = report_file(_deck(), kind, fmt, request.args.to_dict(flat=True),
                                      _branding())

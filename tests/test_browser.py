@@ -119,6 +119,12 @@ def test_recommendations_list_and_expand(dash_duo):
     body = dash_duo.find_element("#recommendations .accordion-item:first-child").text
     assert "ROC AUC in Oct 2026" in body and "Confidence: high" in body
     assert axe_violations(dash_duo.driver) == []
+    # the retrain advice names the last retraining that helped and links to the story
+    assert "The last retraining that helped was v4" in body
+    click(dash_duo, "#recommendations .accordion-item:first-child "
+                    "a[href='/models/customer-churn/history']")
+    dash_duo.wait_for_contains_text("#history-last-helped",
+                                    "The last retraining that helped was v4", timeout=60)
     # the portfolio cards carry each model's headline recommendation
     dash_duo.driver.get(dash_duo.server_url + "/")
     dash_duo.wait_for_contains_text("#portfolio-cards", "Recommendation: Retrain", timeout=60)
@@ -150,7 +156,7 @@ EVERY_PAGE = ("/", "/models/customer-churn", "/models/digits", "/models/diabetes
               "/compare?model=customer-churn", "/monitoring/customer-churn", "/recommendations",
               "/experiments",
               "/experiments/compare?experiment=churn-sweep&runs=sweep-001&runs=sweep-002"
-              "&runs=sweep-003")
+              "&runs=sweep-003", "/models/customer-churn/card", "/models/customer-churn/history")
 
 
 def test_every_page_passes_a_current_axe_core(dash_duo):

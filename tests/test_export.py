@@ -100,8 +100,15 @@ def test_report_button_holds_only_the_page_parameters():
     out = report_button("compare", model="churn", a=None)
     store = next(c for c in _walk(out) if getattr(c, "id", None) == "report-params")
     assert store.data == {"kind": "compare", "model": "churn"}
+    # every page has every format's button (one callback listens to all); those its kind
+    # does not offer are hidden: Markdown is the model card's alone, the card has no deck
+    shown = lambda b: [c.id for c in _walk(b) if isinstance(c, html.Button)  # noqa: E731
+                       and not getattr(c, "hidden", False)]
     assert [c.id for c in _walk(out) if isinstance(c, html.Button)] == \
-        ["report-pptx", "report-html", "report-pdf"]
+        ["report-pptx", "report-html", "report-pdf", "report-md"]
+    assert shown(out) == ["report-pptx", "report-html", "report-pdf"]
+    assert shown(report_button("card", model="churn")) == \
+        ["report-html", "report-pdf", "report-md"]
     with pytest.raises(ValueError):
         report_button("everything")
 

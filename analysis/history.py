@@ -1,0 +1,344 @@
+"""The retraining story of one model: each version, what changed in it against the one before
+(algorithm, parameters, training data, features added or dropped, run tags and logged
+datasets), and what that did to the headline metric and to the money figure — with paired 95%
+intervals where the two versions were evaluated on the same rows.
+
+What changed reuses ``analysis.logged.version_changes`` (params, run tags, datasets) and
+reads features from the version's ``features`` param (a comma-separated list or a JSON list)
+and training data from the version's ``training_data`` (registry.model.DataInfo). The metric
+difference is ``analysis.uncertainty.paired_differences``; the money difference is a paired
+bootstrap of the value per month at each version's own best threshold (binary, with complete
+business settings) or of the monthly error cost (regression), on the same resampled rows.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from registry.cached import CachedSource
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, Model, ModelVersion, RegistryError
+
+from .business import is_complete, money, value_curve
+from .language import format_delta, format_value, metric_name_in_sentence
+from .logged import version_changes
+from .metrics import METRICS, binary_truth, headline_metric, is_better
+from .uncertainty import (
+    SECONDARY, BootstrapSettings, Difference, RowsMismatch, aligned_rows, paired_differences,
+    resample_weights,
+)
+from .versions import metric_across_versions
+
+FEATURES_PARAM = "features"
+
+
+@dataclass(frozen=True)
+class MoneyDifference:
+    """``b − a`` of the money figure per month, with its paired 95% interval."""
+
+    value_a: float
+    value_b: float
+    delta: float
+    low: float
+    high: float
+    currency: str
+
+    @property
+    def significant(self) -> bool:
+        return bool(np.isfinite(self.low) and (self.low > 0 or self.high < 0))
+
+
+@dataclass(frozen=True)
+class Step:
+    """One version in the story, against the version registered before it."""
+
+    version: int
+    previous: int | None
+    created_at: object
+    role: str  # aliases or stage
+    algorithm: str
+    description: str
+    changes: tuple[str, ...]  # what changed, one sentence each
+    value: float = np.nan  # headline metric on its own rows
+    low: float = np.nan
+    high: float = np.nan
+    money: float | None = None  # the money figure per month, when business settings allow
+    metric_change: Difference | None = None  # this − previous, paired
+    money_change: MoneyDifference | None = None
+    not_paired: str = ""  # why there is no paired interval, in words
+    verdict: str = ""  # "helped", "hurt", "no clear change" or ""
+
+    @property
+    def label(self) -> str:
+        return f"v{self.version}"
+
+
+@dataclass(frozen=True)
+class Story:
+    model: str
+    metric: str
+    money_kind: str  # "value" (worth per month), "cost" (error cost per month) or ""
+    currency: str
+    steps: tuple[Step, ...]  # oldest first
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def last_helped(self) -> Step | None:
+        """The newest retraining whose headline metric beat the version before it, with a
+        paired interval that excludes no change."""
+        helped = [s for s in self.steps if s.verdict == "helped"]
+        return helped[-1] if helped else None
+
+
+# ------------------------------------------------------------------ what changed
+def features_of(v: ModelVersion) -> list[str] | None:
+    """The version's features from its ``features`` param; None when it names none."""
+    raw = v.params.get(FEATURES_PARAM)
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str) and raw.strip().startswith("["):
+        try:
+            items = json.loads(raw)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            return [str(x).strip() for x in items if str(x).strip()]
+    return [x.strip() for x in str(raw).split(",") if x.strip()]
+
+
+def changes_between(a: ModelVersion | None, b: ModelVersion) -> tuple[str, ...]:
+    """What changed from ``a`` to ``b``, one plain sentence each (``a`` None: the first)."""
+    if a is None:
+        out = [f"First version: {b.algorithm or 'algorithm not recorded'}."]
+        feats = features_of(b)
+        if feats:
+            out.append(f"Features ({len(feats)}): {', '.join(feats)}.")
+        if b.training_data is not None:
+            out.append(_training_text(b))
+        return tuple(out)
+    out = []
+    if (a.algorithm or "") != (b.algorithm or ""):
+        out.append(f"Algorithm: {a.algorithm or 'not recorded'} → {b.algorithm or 'not recorded'}.")
+    fa, fb = features_of(a), features_of(b)
+    if fa is not None and fb is not None:
+        added = [f for f in fb if f not in fa]
+        dropped = [f for f in fa if f not in fb]
+        if added:
+            out.append(f"Features added: {', '.join(added)}.")
+        if dropped:
+            out.append(f"Features dropped: {', '.join(dropped)}.")
+    ta, tb = a.training_data, b.training_data
+    if ta is not None or tb is not None:
+        for attr, word in (("rows", "Training rows"), ("period", "Training period"),
+                           ("source", "Training data")):
+            x, y = getattr(ta, attr, None), getattr(tb, attr, None)
+            if x != y and (x not in (None, "") or y not in (None, "")):
+                out.append(f"{word}: {_show(x)} → {_show(y)}.")
+    ch = version_changes(a, b)
+    params = [(k, x, y) for k, x, y in ch.params if k != FEATURES_PARAM]
+    if params:
+        shown = ", ".join(f"{k} {x} → {y}" for k, x, y in params[:8])
+        more = f" (+{len(params) - 8} more)" if len(params) > 8 else ""
+        out.append(f"Parameters: {shown}{more}.")
+    for k, x, y in ch.datasets:
+        out.append(f"Logged {k} datasets: {x} → {y}.")
+    if not out:
+        out.append("Same algorithm, parameters, features and training data as the version "
+                   "before.")
+    return tuple(out)
+
+
+def _show(v) -> str:
+    if v is None or v == "":
+        return "not recorded"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def _training_text(v: ModelVersion) -> str:
+    t = v.training_data
+    parts = [f"{t.rows:,} rows" if t.rows is not None else "",
+             t.period, t.source]
+    return "Training data: " + "; ".join(p for p in parts if p) + "."
+
+
+# ------------------------------------------------------------------ money, paired
+def money_per_row(model: Model, frame: pd.DataFrame, threshold: float | None) -> np.ndarray:
+    """Each labelled row's share of the money figure per month (they sum to it): binary —
+    the value of acting on rows scoring at or above ``threshold``; regression — the cost of
+    its absolute error."""
+    b = model.business
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    n = len(frame)
+    if model.task == "binary":
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        flag = frame[COL_SCORE].to_numpy(dtype=float) >= threshold
+        per = np.where(flag & (y == 1), b.value_true_positive, 0.0) \
+            - np.where(flag & (y == 0), b.cost_false_positive, 0.0) \
+            - np.where(~flag & (y == 1), b.cost_false_negative, 0.0)
+        return per * b.volume_per_month / n
+    err = np.abs(frame[COL_TRUE].to_numpy(dtype=float) - frame[COL_PRED].to_numpy(dtype=float))
+    return err * b.cost_per_unit_error * b.volume_per_month / n
+
+
+def paired_money_difference(per_a: np.ndarray, per_b: np.ndarray, currency: str,
+                            settings: BootstrapSettings = SECONDARY) -> MoneyDifference:
+    """``sum(per_b) − sum(per_a)`` with a paired 95% bootstrap interval: every resample draws
+    the same rows for both versions."""
+    d = per_b - per_a
+    rng = np.random.default_rng(settings.seed)
+    draws = np.concatenate([w @ d for w in resample_weights(len(d), settings, rng)])
+    alpha = (1 - settings.level) / 2
+    lo, hi = np.quantile(draws, [alpha, 1 - alpha]) if len(d) > 1 else (np.nan, np.nan)
+    return MoneyDifference(float(per_a.sum()), float(per_b.sum()), float(d.sum()),
+                           float(lo), float(hi), currency)
+
+
+# ------------------------------------------------------------------ the story
+def retraining_story(deck: CachedSource, name: str) -> Story:
+    """The story of ``name``, cached until the model's files change."""
+    return deck.memo(("retraining_story", name), name, lambda: build_story(deck, name))
+
+
+def _money_kind(model: Model) -> str:
+    b = model.business
+    if model.task == "binary" and is_complete(b):
+        return "value"
+    if model.task == "regression" and b is not None and b.cost_per_unit_error is not None \
+            and b.volume_per_month is not None:
+        return "cost"
+    return ""
+
+
+def build_story(deck: CachedSource, name: str) -> Story:
+    model = deck.model(name)
+    versions = sorted(deck.versions(name).items, key=lambda v: v.version)
+    metric = headline_metric(model.task) if model.task_known else ""
+    kind = _money_kind(model) if model.task_known else ""
+    currency = model.business.currency if model.business is not None else "EUR"
+    trend = metric_across_versions(deck, name) if model.task_known else pd.DataFrame()
+    by_version = {int(r.version): r for r in trend.itertuples()} if len(trend) else {}
+    frames: dict[int, pd.DataFrame | None] = {}
+    problems = []
+
+    def frame_of(v: int):
+        if v not in frames:
+            try:
+                frames[v] = deck.evaluation(name, v).frame if model.task_known else None
+            except KeyError:
+                frames[v] = None
+            except RegistryError as e:
+                frames[v] = None
+                problems.append(str(e.problem))
+        return frames[v]
+
+    thresholds: dict[int, float | None] = {}
+
+    def best_threshold(v: int) -> float | None:
+        """The version's best threshold for the business settings (the model page's value
+        curve, without its bootstrap band)."""
+        if kind != "value":
+            return None
+        if v not in thresholds:
+            f = frame_of(v)
+            f = f.loc[f[COL_TRUE].notna()] if f is not None else None
+            thresholds[v] = None if f is None or f.empty else value_curve(
+                binary_truth(f[COL_TRUE], model.positive_label),
+                f[COL_SCORE].to_numpy(dtype=float), model.business, n_boot=2).best_threshold
+        return thresholds[v]
+
+    steps, prev = [], None
+    for v in versions:
+        r = by_version.get(v.version)
+        value = low = high = np.nan
+        if r is not None and not r.problem:
+            value, low, high = r.value, r.low, r.high
+        fb = frame_of(v.version)
+        tb = best_threshold(v.version)
+        own_money = None
+        if fb is not None and kind and (kind == "cost" or tb is not None):
+            own_money = float(money_per_row(model, fb, tb).sum())
+        metric_change = money_change = None
+        not_paired = ""
+        if prev is not None and metric:
+            fa = frame_of(prev.version)
+            if fa is None or fb is None:
+                not_paired = "one of the two versions has no readable evaluation rows"
+            else:
+                try:
+                    aligned_rows(fa, fb, f"v{prev.version}", f"v{v.version}")
+                    metric_change = paired_differences(
+                        model, fa, fb, settings=SECONDARY, metrics=(metric,)).get(metric)
+                    ta = best_threshold(prev.version)
+                    if kind and (kind == "cost" or (ta is not None and tb is not None)):
+                        money_change = paired_money_difference(
+                            money_per_row(model, fa, ta), money_per_row(model, fb, tb),
+                            currency)
+                except RowsMismatch as e:
+                    not_paired = str(e)
+        steps.append(Step(
+            version=v.version, previous=prev.version if prev else None,
+            created_at=v.created_at, role=", ".join(v.aliases) or (v.stage or ""),
+            algorithm=v.algorithm, description=v.description,
+            changes=changes_between(prev, v), value=value, low=low, high=high,
+            money=own_money, metric_change=metric_change, money_change=money_change,
+            not_paired=not_paired, verdict=_verdict(metric_change)))
+        prev = v
+    return Story(name, metric, kind, currency, tuple(steps), tuple(problems))
+
+
+def _verdict(d: Difference | None) -> str:
+    if d is None or not np.isfinite(d.delta):
+        return ""
+    if not d.significant:
+        return "no clear change"
+    return "helped" if is_better(d.metric, d.value_b, d.value_a) else "hurt"
+
+
+# ------------------------------------------------------------------ words
+def effect_sentence(model: Model, story: Story, step: Step) -> str:
+    """What a retraining did, in one or two sentences."""
+    if step.previous is None:
+        if not np.isfinite(step.value):
+            return "The first version; its headline metric cannot be computed."
+        return (f"The first version: {METRICS[story.metric].name} "
+                f"{format_value(story.metric, step.value, _unit(model, story.metric))}.")
+    d = step.metric_change
+    if d is None:
+        why = step.not_paired or "the headline metric cannot be computed"
+        return f"No paired comparison with v{step.previous}: {why}."
+    unit = _unit(model, story.metric)
+    name = metric_name_in_sentence(story.metric)
+    ci = (f"95% CI {format_delta(story.metric, d.low, unit)} to "
+          f"{format_delta(story.metric, d.high, unit)}")
+    word = {"helped": "It helped", "hurt": "It made things worse",
+            "no clear change": "No clear change"}.get(step.verdict, "")
+    text = (f"{word}: {name} {format_delta(story.metric, d.delta, unit)} against "
+            f"v{step.previous} ({ci}, paired on the same rows).")
+    m = step.money_change
+    if m is not None:
+        what = "value" if story.money_kind == "value" else "error cost"
+        text += (f" Monthly {what}: {_signed_money(m.delta, m.currency)} (95% CI "
+                 f"{_signed_money(m.low, m.currency)} to {_signed_money(m.high, m.currency)}).")
+    return text
+
+
+def _signed_money(v: float, currency: str) -> str:
+    return ("+" if v > 0 else "") + money(v, currency)
+
+
+def _unit(model: Model, metric: str) -> str:
+    return model.target_unit if metric and METRICS[metric].kind == "unit" else ""
+
+
+def last_helped_sentence(story: Story) -> str:
+    """'The last retraining that helped: v4 (ROC AUC +0.011 against v3, …).' or ''."""
+    s = story.last_helped
+    if s is None or s.metric_change is None:
+        return ""
+    d = s.metric_change
+    name = METRICS[story.metric].name
+    return (f"The last retraining that helped was v{s.version}: {name} "
+            f"{format_delta(story.metric, d.delta)} against v{s.previous} (95% CI "
+            f"{format_delta(story.metric, d.low)} to {format_delta(story.metric, d.high)}).")

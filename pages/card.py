@@ -1,0 +1,75 @@
+"""`/models/<name>/card` — the model card: purpose and use, owner, data, headline metrics with
+intervals, weakest segments, limitations, business settings and version history, for a
+manager to read and an auditor to check. Exports as HTML, PDF and Markdown."""
+from __future__ import annotations
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+
+from analysis.card import model_card
+from components.card_view import card_view
+from components.cards import TASK_LABEL, problems_alert
+from components.export import report_button
+from components.messages import not_found, registry_unavailable
+from registry import RegistryError
+
+from ._data import cached_outputs, deck
+
+dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
+                   title=lambda name=None, **_: f"{name} model card · ModelDeck")
+
+
+def layout(name: str | None = None, **_query):
+    try:
+        model = deck().model(name or "")
+    except KeyError:
+        return not_found(f"There is no model called {name!r} in this registry.")
+    except RegistryError as e:
+        if e.problem.model is None:
+            return registry_unavailable(e.problem)
+        return html.Div([html.H1(name, className="h3 mt-2"),
+                         problems_alert([e.problem], "This model's files could not be read")])
+    # The page appears at once; the card (the champion's metrics with their intervals, the
+    # segments, the money figure) arrives through the callback below behind a spinner.
+    return html.Div([
+        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
+                              {"label": model.name, "href": f"/models/{model.name}"},
+                              {"label": "Model card", "active": True}]),
+        html.H1(f"{model.name}: model card", className="h3 mb-0"),
+        html.P(TASK_LABEL.get(model.task, "Task unknown"), className="text-muted mb-1"),
+        html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",
+                  html.A("Retraining story", href=f"/models/{model.name}/history")],
+                 className="small mb-2", **{"aria-label": "Model pages"}),
+        report_button("card", model=model.name),
+        dcc.Store(id="card-ref", data={"model": model.name}),
+        dcc.Loading(html.Div(html.P("Putting the card together…", className="text-muted"),
+                             id="card-body"), type="default", delay_show=300),
+    ])
+
+
+@callback(Output("card-body", "children"), Input("card-ref", "data"))
+def fill(ref):
+    name = ref["model"]
+    try:
+        return cached_outputs(("card",), name, lambda: card_body(name))
+    except KeyError:
+        return dbc.Alert("This model is no longer in the registry; reload the page.",
+                         color="warning")
+    except RegistryError as e:
+        return problems_alert([e.problem], "The registry could not be read")
+
+
+def card_body(name: str):
+    d = deck()
+    model = d.model(name)
+    card = model_card(d, name)
+    missing = card.undocumented
+    return [
+        html.P(card.subtitle, id="card-subtitle"),
+        problems_alert(list(d.problems(name))),
+        dbc.Alert(f"{len(missing)} of the card's fields are not documented yet: "
+                  f"{', '.join(missing)}.", color="info", className="py-2 small",
+                  id="card-missing") if missing else None,
+        card_view(card, model),
+    ]
