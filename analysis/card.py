@@ -23,7 +23,7 @@ from .business import is_complete, model_value_curve, money, regression_cost
 from .evaluation import TASK_METRICS, version_evaluation
 from .language import GLOSSARY, format_value, interval_text, metric_sentence, plural
 from .metrics import METRICS, headline_metric
-from .portfolio import champion_of
+from registry.model import champion_of
 from .versions import version_table
 
 NOT_DOCUMENTED = "not documented yet"
