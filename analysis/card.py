@@ -17,13 +17,13 @@ import numpy as np
 import pandas as pd
 
 from registry.cached import CachedSource
-from registry.model import COL_TIME, COL_TRUE, DataInfo, Model, ModelVersion, RegistryError
+from registry.model import (COL_TIME, COL_TRUE, DataInfo, Model, ModelVersion, RegistryError,
+                            champion_of)
 
 from .business import is_complete, model_value_curve, money, regression_cost
 from .evaluation import TASK_METRICS, version_evaluation
 from .language import GLOSSARY, format_value, interval_text, metric_sentence, plural
 from .metrics import METRICS, headline_metric
-from registry.model import champion_of
 from .versions import version_table
 
 NOT_DOCUMENTED = "not documented yet"
