@@ -85,7 +85,7 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> 
         "brier": skm.brier_score_loss(y, score),
     }
     if len(np.unique(y)) == 2:
-        out["roc_auc"] = skm.roc_auc_score(y, score)
+        out["roc_auc"] = roc_auc(y, score)  # equal to skm.roc_auc_score (tested)
         out["average_precision"] = skm.average_precision_score(y, score)
         out["log_loss"] = skm.log_loss(y, np.clip(score, 1e-15, 1 - 1e-15), labels=[0, 1])
     return {k: float(v) for k, v in out.items()}

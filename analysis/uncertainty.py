@@ -81,23 +81,6 @@ class RowsMismatch(ValueError):
     """Two versions were not evaluated on the same rows: a paired comparison is impossible."""
 
 
-# ------------------------------------------------------------------ AUC by ranks
-def auc_mann_whitney(y: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """ROC AUC of each row of ``score`` (resamples × rows) against ``y`` of the same shape,
-    by the Mann–Whitney rank formula (average ranks for ties). NaN where a row lacks one class.
-    Works on a single 1-D pair too. Equals ``sklearn.metrics.roc_auc_score``."""
-    from scipy.stats import rankdata
-    y = np.atleast_2d(np.asarray(y))
-    score = np.atleast_2d(np.asarray(score, dtype=float))
-    ranks = rankdata(score, axis=1)
-    n1 = y.sum(axis=1).astype(float)
-    n0 = y.shape[1] - n1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        auc = ((ranks * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
-    auc[(n1 == 0) | (n0 == 0)] = np.nan
-    return auc
-
-
 # ------------------------------------------------------------------ prepared rows
 class _Prepared:
     """Per-row arrays of one task from which every metric is a weighted sum."""

@@ -10,7 +10,7 @@ from scipy.stats import norm
 from sklearn import metrics as skm
 
 from analysis.uncertainty import (
-    BootstrapSettings, RowsMismatch, _Binary, _distributions, aligned_rows, auc_mann_whitney,
+    BootstrapSettings, RowsMismatch, _Binary, _distributions, aligned_rows,
     bootstrap_intervals, paired_differences, prepare, weights_of,
 )
 from registry import SAMPLE_REGISTRY, open_source
@@ -65,16 +65,6 @@ def test_every_resampled_metric_equals_sklearn_on_the_resampled_rows(src, name):
         assert set(expected) == set(stats)
         for k, v in expected.items():
             assert stats[k][b] == pytest.approx(v, abs=1e-9), (name, k)
-
-
-def test_rank_formula_auc_equals_roc_auc_score_with_ties():
-    rng = np.random.default_rng(3)
-    y = rng.integers(0, 2, size=(5, 400))
-    s = np.round(rng.random((5, 400)) + 0.3 * y, 1)  # rounding makes many ties
-    got = auc_mann_whitney(y, s)
-    for i in range(5):
-        assert got[i] == pytest.approx(skm.roc_auc_score(y[i], s[i]), abs=1e-12)
-    assert np.isnan(auc_mann_whitney(np.zeros(10), rng.random(10))[0])
 
 
 def test_intervals_hold_the_estimate_and_are_seeded(src):
