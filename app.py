@@ -136,6 +136,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     web.compress(server)
     web.cache_static(server)
     web.limit_exports(server, cache, settings.exports_per_minute, 60)
+    web.refuse_malformed_callbacks(server)
 
     css = _bootstrap_css()
 

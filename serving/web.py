@@ -89,6 +89,23 @@ def limit_exports(server: Flask, cache, limit: int, per: int) -> RateLimit:
     return rate
 
 
+def refuse_malformed_callbacks(server: Flask) -> None:
+    """400, not Dash's 500, for a callback request that is not a callback request (no JSON
+    object, or one without Dash's ``output`` and ``inputs``): a client's mistake, not a
+    fault of the server. Flask keeps the parsed body, so Dash does not parse it twice."""
+
+    @server.before_request
+    def _callback_shape():
+        if request.method != "POST" or not request.path.endswith("/_dash-update-component"):
+            return None
+        body = request.get_json(silent=True)
+        if isinstance(body, dict) and isinstance(body.get("output"), str) \
+                and isinstance(body.get("inputs"), list):
+            return None
+        return Response("Not a Dash callback request: a JSON object with 'output' and "
+                        "'inputs' is expected.\n", status=400, mimetype="text/plain")
+
+
 def finish_dash_setup(app) -> None:
     """Run Dash's first-request set-up now, once, before any request (and before gunicorn
     forks its workers).

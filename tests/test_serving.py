@@ -426,3 +426,15 @@ def test_thread_jobs_are_seen_by_every_worker_on_the_store(tmp_path):
         time.sleep(0.01)
     assert second.get_result("result-key", job) == {"answer": 42}
     assert not second.terminate_unhealthy_job(job)
+
+
+def test_a_malformed_callback_request_is_a_400_not_a_500(tmp_path, tiny_registry):
+    client = create_app(Settings(registry=str(tiny_registry),
+                                 state_dir=str(tmp_path / "s"))).server.test_client()
+    for body in ({}, [], {"output": 3, "inputs": []}, {"output": "x.children"}, None):
+        r = client.post("/_dash-update-component", json=body)
+        assert r.status_code == 400, (body, r.status_code)
+        assert b"Not a Dash callback request" in r.data
+    r = client.post("/_dash-update-component", data=b"{not json",
+                    headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
