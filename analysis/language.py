@@ -259,3 +259,54 @@ def threshold_sentence(model: Model, tp: int, fp: int, fn: int) -> str:
     missed = (f"{fn:,} {positives_phrase(model, fn)[0]} {'is' if fn == 1 else 'are'} missed"
               if fn else f"none of the {noun} are missed")
     return f"{first}; {missed}."
+
+
+# ------------------------------------------------------------------ models of several classes
+def confused_pair_sentence(pair, model: Model) -> str:
+    """'7 is taken for 9 in 12 of 180 handwritten digits that really are 7 (6.7%).'"""
+    entity = model.entity or "case"
+    really = "is" if pair.of == 1 else "are"
+    return (f"{pair.actual} is taken for {pair.predicted} in {pair.count:,} of {pair.of:,} "
+            f"{plural(entity, pair.of)} that really {really} {pair.actual} ({pair.share:.1%}).")
+
+
+def one_vs_rest_sentence(curves) -> str:
+    """The range of the classes' one-vs-rest ROC AUCs, naming the hardest class."""
+    if not curves:
+        return ""
+    worst = min(curves, key=lambda c: c.roc.area)
+    if len(curves) == 1:
+        return (f"Class {worst.label} against all the others: ROC AUC "
+                f"{format_value('roc_auc', worst.roc.area)}.")
+    best = max(curves, key=lambda c: c.roc.area)
+    return (f"Each class against all the others: ROC AUC from "
+            f"{format_value('roc_auc', worst.roc.area)} (class {worst.label}, the hardest to "
+            f"tell apart) to {format_value('roc_auc', best.roc.area)} (class {best.label}).")
+
+
+#: confidence and share correct further apart than this (on at least JUDGE_ROWS rows) are
+#: called over- or under-confidence; closer, the sentence gives the numbers only
+CONFIDENCE_GAP = 0.05
+JUDGE_ROWS = 30
+
+
+def confidence_sentence(c, model: Model) -> str:
+    """Mean top probability against the share of rows whose top class is right."""
+    if not c.rows:
+        return ""
+    entity = plural(model.entity or "case", c.rows)
+    said = (f"On average the model gives its top class {c.mean_confidence:.1%} and is right "
+            f"{c.share_correct:.1%} of the time ({c.rows:,} {entity})")
+    gap = c.mean_confidence - c.share_correct
+    if c.rows < JUDGE_ROWS:
+        return f"{said}: too few rows to judge its confidence."
+    if gap >= CONFIDENCE_GAP:
+        return f"{said}: it is more sure of itself than it should be."
+    if gap <= -CONFIDENCE_GAP:
+        return f"{said}: it is right more often than it claims."
+    return f"{said}."
+
+
+def no_curve_sentence(label: str, why: str) -> str:
+    """Why a class has no one-vs-rest curve."""
+    return f"Class {label} has no curve: {why}."

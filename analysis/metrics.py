@@ -63,6 +63,14 @@ def proba_matrix(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     return frame[cols].to_numpy(dtype=float), [c[len(PROBA_PREFIX):] for c in cols]
 
 
+def class_probabilities(frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """``proba_matrix`` with each row divided by its sum, so that a row's probabilities add
+    up to 1 (as ``log_loss`` needs them); a row that sums to 0 becomes NaN."""
+    p, classes = proba_matrix(frame)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return p / p.sum(axis=1, keepdims=True), classes
+
+
 def multiclass_labels(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(y_true, y_pred) as text labels; y_pred from the table or the most probable class."""
     y_true = frame[COL_TRUE].astype(str).to_numpy()
@@ -99,8 +107,7 @@ def multiclass_metrics(frame: pd.DataFrame) -> dict[str, float]:
         "f1_weighted": skm.f1_score(y_true, y_pred, average="weighted", zero_division=0),
     }
     if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
-        p, classes = proba_matrix(frame)
-        p = p / p.sum(axis=1, keepdims=True)
+        p, classes = class_probabilities(frame)
         out["log_loss"] = skm.log_loss(y_true, p, labels=classes)
     return {k: float(v) for k, v in out.items()}
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.evaluation import Binned, Curve, ThresholdResult
+from analysis.evaluation import Binned, ClassCurve, ConfidenceCalibration, Curve, ThresholdResult
 
 from .figures import styled
 from .theme import BLUE, GREY, ORANGE, PALETTE, VERMILION
@@ -183,6 +183,60 @@ def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(type="category")
     fig.update_yaxes(tickformat=PCT, range=[0, 1.02])
     return styled(fig, "Precision and recall of each class", "Class", "Share (%)")
+
+
+#: how to read the charts of models of several classes: the model page's captions and the
+#: report's, from this one place
+CLASS_ROC_CAPTION = ("Each class against all the others, from its own probability: the higher "
+                     "and further left its curve, the better the model tells that class apart.")
+CONFIDENCE_CAPTION = ("Rows grouped by how sure the model is of its top class; each point is "
+                      "a group, labelled with its number of rows. On the dotted line, a model "
+                      "that is 80% sure is right 80% of the time.")
+DASHES = ("solid", "dash", "dot", "dashdot")
+
+
+def one_vs_rest_roc_figure(curves: Sequence[ClassCurve], entity: str = "rows") -> go.Figure:
+    """The one-vs-rest ROC curve of every class, its AUC in the legend. Colours repeat
+    after eight classes with another line style, so every class stays distinguishable."""
+    fig = go.Figure()
+    _diagonal(fig, "a coin toss (AUC 0.5)")
+    n = len(PALETTE)
+    for i, c in enumerate(curves):
+        fig.add_trace(go.Scatter(
+            x=c.roc.x, y=c.roc.y, mode="lines", name=f"class {c.label} (AUC {c.roc.area:.3f})",
+            line=dict(color=PALETTE[i % n], width=2, dash=DASHES[(i // n) % len(DASHES)]),
+            customdata=_thr(c.roc.thresholds),
+            hovertemplate=(f"Class {c.label}, flagging probabilities ≥ %{{customdata}}:<br>"
+                           f"finds %{{y:.1%}} of the {c.positives:,} {entity} of this class, "
+                           f"with %{{x:.1%}} of the {c.negatives:,} others flagged"
+                           "<extra></extra>")))
+    rows = -(-(len(curves) + 1) // 3)  # legend rows in a half-width column
+    return _pct_axes(styled(fig, "One class against the rest: ROC curve of each class",
+                            "False alarm rate (% of the other classes' rows flagged)",
+                            "Found (% of the class's rows, recall)",
+                            height=max(360, 300 + 22 * rows)))
+
+
+def confidence_figure(results: Sequence[tuple[str, ConfidenceCalibration]]) -> go.Figure:
+    """Share correct against the mean top probability per confidence bin, each point
+    labelled with its row count."""
+    fig = go.Figure()
+    _diagonal(fig, "right as often as it is sure")
+    for i, (label, c) in enumerate(results):
+        t = c.table
+        fig.add_trace(go.Scatter(
+            x=t["mean_confidence"], y=t["share_correct"], mode="lines+markers+text",
+            name=label, line=dict(color=_colour(i), width=2), marker=dict(size=8),
+            text=[f"{int(r):,}" for r in t["rows"]], textposition="bottom right", cliponaxis=False,
+            textfont=dict(size=11, color=_colour(i)),
+            customdata=np.c_[t["bin_left"], t["bin_right"], t["rows"]],
+            hovertemplate=(f"{label}, top probability %{{customdata[0]:.0%}}–"
+                           "%{customdata[1]:.0%} (%{customdata[2]:,} rows):<br>"
+                           "%{x:.1%} sure on average, right %{y:.1%} of the time"
+                           "<extra></extra>")))
+    return _pct_axes(styled(fig, "Confidence: is the model right as often as it is sure?",
+                            "Probability of the top class (%, mean per group)",
+                            "Top class right (% of rows)"))
 
 
 # ------------------------------------------------------------------ regression

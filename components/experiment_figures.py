@@ -120,7 +120,7 @@ def training_curves(c: Curves) -> go.Figure:
                  height=380)
     if len(runs) > 10:
         fig.update_layout(showlegend=len(runs) <= MAX_LINES, legend=dict(
-            orientation="v", yanchor="top", y=1, xanchor="left", x=1.02))
+            orientation="v", yref="paper", yanchor="top", y=1, xanchor="left", x=1.02))
     return fig
 
 

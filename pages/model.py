@@ -12,7 +12,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import (
-    GLOSSARY, format_value, interval_text, metric_sentence, plural, positives_phrase,
+    GLOSSARY, confidence_sentence, confused_pair_sentence, format_value, interval_text,
+    metric_sentence, no_curve_sentence, one_vs_rest_sentence, plural, positives_phrase,
     threshold_sentence,
 )
 from analysis.logged import logged_across_versions, logged_values
@@ -22,7 +23,8 @@ from registry.model import champion_of
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.evaluation_figures import (
-    calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
+    CLASS_ROC_CAPTION, CONFIDENCE_CAPTION, calibration_figure, confidence_figure,
+    confusion_matrix_figure, error_distribution_figure, gain_figure, one_vs_rest_roc_figure,
     per_class_figure, pr_figure, predicted_vs_actual_figure, residuals_figure, roc_figure,
     score_distribution_figure, segment_figure, versions_trend_figure,
 )
@@ -287,11 +289,11 @@ def _confusion(tr, model):
 
 def _multiclass_parts(model, ev):
     m = ev.multiclass
-    return [
+    entity = plural(model.entity or "row")
+    parts = [
         html.H2("Where does it go wrong?", className="h5 mt-4"),
         dbc.Row([
-            dbc.Col(chart(confusion_matrix_figure(m.confusion, m.labels,
-                                                  entity=plural(model.entity or "row")),
+            dbc.Col(chart(confusion_matrix_figure(m.confusion, m.labels, entity=entity),
                           id="confusion-matrix",
                           caption="Each row is a true class; the diagonal holds the right "
                                   "answers."), lg=6),
@@ -300,6 +302,30 @@ def _multiclass_parts(model, ev):
                                   "how often a true class is recognised."), lg=6),
         ], className="g-3"),
     ]
+    if m.confused:
+        parts += [html.H3("Most often confused", className="h6 mt-3"),
+                  html.Ul([html.Li(confused_pair_sentence(p, model)) for p in m.confused],
+                          id="confused-pairs")]
+    charts = []
+    if m.roc or m.roc_missing:
+        charts.append(dbc.Col([
+            html.P(one_vs_rest_sentence(m.roc), className="small fw-semibold mb-1"),
+            chart(one_vs_rest_roc_figure(m.roc, entity), id="class-roc",
+                  caption=CLASS_ROC_CAPTION) if m.roc else None,
+            *[html.P(no_curve_sentence(label, why), className="small text-muted")
+              for label, why in m.roc_missing],
+        ], lg=6))
+    if m.confidence is not None and m.confidence.rows:
+        charts.append(dbc.Col([
+            html.P(confidence_sentence(m.confidence, model),
+                   className="small fw-semibold mb-1", id="confidence-sentence"),
+            chart(confidence_figure([(f"v{ev.version}", m.confidence)]), id="confidence",
+                  caption=CONFIDENCE_CAPTION),
+        ], lg=6))
+    if charts:
+        parts += [html.H2("How sure is it, class by class?", className="h5 mt-4"),
+                  dbc.Row(charts, className="g-3")]
+    return parts
 
 
 def _regression_parts(model, ev):

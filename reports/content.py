@@ -23,7 +23,8 @@ from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
-    GLOSSARY, format_difference, format_value, interval_text, metric_sentence, plural,
+    GLOSSARY, confidence_sentence, confused_pair_sentence, format_difference, format_value,
+    interval_text, metric_sentence, no_curve_sentence, one_vs_rest_sentence, plural,
     positives_phrase, threshold_sentence,
 )
 from analysis.metrics import METRICS
@@ -33,7 +34,8 @@ from registry.model import champion_of
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL
 from components.evaluation_figures import (
-    calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
+    CLASS_ROC_CAPTION, CONFIDENCE_CAPTION, calibration_figure, confidence_figure,
+    confusion_matrix_figure, error_distribution_figure, gain_figure, one_vs_rest_roc_figure,
     per_class_figure, pr_figure, predicted_vs_actual_figure, roc_figure, segment_delta_figure,
     segment_figure, versions_trend_figure,
 )
@@ -334,7 +336,7 @@ def model_report(deck, name: str, version: int | None = None,
             glossary += ["roc_auc", "threshold", "precision", "recall", "accuracy"]
         elif model.task == "multiclass" and ev.multiclass is not None:
             sections += _multiclass_sections(model, v, ev)
-            glossary += ["accuracy", "precision", "recall", "f1_macro"]
+            glossary += ["accuracy", "precision", "recall", "f1_macro", "roc_auc"]
         elif model.task == "regression" and ev.regression is not None:
             sections += _regression_sections(model, v, ev)
             glossary += ["mae", "rmse", "r2"]
@@ -427,6 +429,7 @@ def _multiclass_sections(model, v, ev) -> list[Section]:
                    f"({interval_text('accuracy', acc.low, acc.high)})",)
     pc = m.per_class.sort_values("recall")
     worst = pc.iloc[0] if len(pc) else None
+    numbers += tuple(confused_pair_sentence(p, model) for p in m.confused)
     out = [Section("Where it goes wrong", takeaway,
                    confusion_matrix_figure(m.confusion, m.labels, entity=entity), numbers,
                    "Each row is a true class; the diagonal holds the right answers.",
@@ -440,6 +443,24 @@ def _multiclass_sections(model, v, ev) -> list[Section]:
                   f"recall {format_value('recall', r.recall)}" for r in pc.head(5).itertuples()),
             "Precision: how often a predicted class is right. Recall: how often a true class "
             "is recognised.", "per-class"))
+    if m.roc:
+        out.append(Section(
+            "Each class against the rest", one_vs_rest_sentence(m.roc),
+            one_vs_rest_roc_figure(m.roc, entity),
+            tuple(f"Class {c.label}: ROC AUC {format_value('roc_auc', c.roc.area)} "
+                  f"({c.positives:,} of {c.positives + c.negatives:,} rows)"
+                  for c in sorted(m.roc, key=lambda c: c.roc.area)[:8])
+            + tuple(no_curve_sentence(label, why) for label, why in m.roc_missing),
+            CLASS_ROC_CAPTION, "class-roc"))
+    c = m.confidence
+    if c is not None and c.rows:
+        out.append(Section(
+            "How sure it is", confidence_sentence(c, model),
+            confidence_figure([(f"v{v}", c)]),
+            tuple(f"{r.bin_left:.0%}–{r.bin_right:.0%} sure: right in "
+                  f"{r.share_correct:.1%} of {int(r.rows):,} rows"
+                  for r in c.table.itertuples()),
+            CONFIDENCE_CAPTION, "confidence"))
     return out
 
 

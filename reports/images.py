@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from components.figures import place_legend
+
 log = logging.getLogger(__name__)
 
 IMAGE_FORMATS = ("png", "svg", "pdf")
@@ -170,6 +172,8 @@ def for_export(fig: go.Figure, footer: str, width: int = PRESENTATION[0],
                       margin=dict(b=bottom + FOOTER_SPACE))
     if out.layout.title.text and not out.layout.title.x:  # a title flush left: keep it whole
         out.update_layout(title_pad_l=12)
+    if out.layout.legend.yref == "container":  # the band under the title, at the new height
+        place_legend(out, h)
     out.add_annotation(text=footer, xref="paper", yref="paper", x=0, y=0, xanchor="left",
                        yanchor="top", yshift=-(bottom + 8), showarrow=False,
                        font=dict(size=11, color="#495057"), name="modeldeck-footer")

@@ -275,7 +275,7 @@ def _ids(component) -> set:
 @pytest.mark.parametrize("name,charts", [
     ("customer-churn", {"confusion-matrix", "roc-curve", "pr-curve", "calibration",
                         "gain-curve", "score-distribution", "segment-chart", "threshold"}),
-    ("digits", {"confusion-matrix", "per-class"}),
+    ("digits", {"confusion-matrix", "per-class", "class-roc", "confidence", "confused-pairs"}),
     ("diabetes-progression", {"predicted-vs-actual", "residuals", "error-distribution",
                               "segment-chart"}),
 ])
