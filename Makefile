@@ -20,12 +20,15 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install: $(VENV)/.installed
 
-# Debian's Chromium and its driver (browser tests, image export), and npm for axe-core.
+# Debian's Chromium and its driver (browser tests, image export), npm for axe-core, and the
+# DejaVu fonts the deck measures its text with (reports/text_fit.py).
 browser:
 	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && \
-	  command -v npm >/dev/null || \
+	  command -v npm >/dev/null && \
+	  test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || \
 	  ( $(SUDO) apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver npm )
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver \
+	      npm fonts-dejavu-core )
 
 # The pinned accessibility rule engine the browser tests inject (tests/axe/package-lock.json).
 AXE := tests/axe/node_modules/axe-core/axe.min.js
