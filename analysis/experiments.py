@@ -265,7 +265,8 @@ def answer_rows(d, experiment: str | None, expression: str = "", quick: str = ""
                                                               if schema.is_numeric(c)])
         filtered = bool((expression or "").strip() or (quick or "").strip() or filter_model)
         if order is not None and (push.filter_string or not filtered):
-            return _mlflow_rows(d, name, push, quick, filter_model, order, need, view)
+            return _mlflow_rows(d, name, expression, push, quick, filter_model, order, need,
+                                view)
     if not view.done and not view.loaded:  # nothing to filter yet: the grid asks again later
         return RowsAnswer(schema, np.array([], dtype=int), True, "loaded", "", view)
     positions = ordered_rows(d, name, expression, quick, filter_model, sort_model, view.table,
@@ -273,7 +274,8 @@ def answer_rows(d, experiment: str | None, expression: str = "", quick: str = ""
     return RowsAnswer(view.table, positions, True, "all" if view.done else "loaded", "", view)
 
 
-def _mlflow_rows(d, experiment, push, quick, filter_model, order, need, view) -> RowsAnswer:
+def _mlflow_rows(d, experiment, expression, push, quick, filter_model, order, need,
+                 view) -> RowsAnswer:
     frames, token, k = [], None, 0
     while True:
         frame, token = _mlflow_page(d, experiment, push.filter_string, tuple(order), k)
@@ -284,7 +286,10 @@ def _mlflow_rows(d, experiment, push, quick, filter_model, order, need, view) ->
         # MLflow's order, not the table's own newest-first: restore it
         table = RunsTable(table.experiment, _in_order(table.frame, frames), table.params,
                           table.metrics, table.tags, table.problems)
-        positions = select_rows(table, push.residual, quick, filter_model, None)
+        # the whole expression, not only the residual: MLflow compares a NaN or infinite
+        # metric as a number, ModelDeck's table holds it as missing (unknown), so MLflow's
+        # rows are a superset on those runs and the fetched rows are checked again (cheap)
+        positions = select_rows(table, expression, quick, filter_model, None)
         if token is None or len(positions) >= need or k >= MAX_PAGES:
             rest = bool(push.residual or (quick or "").strip() or filter_model)
             return RowsAnswer(table, positions, token is None, "mlflow", push.filter_string,
