@@ -14,7 +14,7 @@ import pandas as pd
 from registry.model import COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion
 
 from .language import (
-    format_difference, interval_text, metric_name_in_sentence, plural, positives_phrase,
+    difference_digits, format_difference, interval_text, metric_name_in_sentence, plural, positives_phrase,
 )
 from .metrics import METRICS, headline_metric, is_better
 from .portfolio import challenger_of, champion_of
@@ -112,8 +112,10 @@ def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFra
 # ------------------------------------------------------------------ the verdict
 def _quote(model: Model, d: Difference) -> str:
     unit = model.target_unit if METRICS[d.metric].kind == "unit" else ""
-    return (f"{metric_name_in_sentence(d.metric)} {format_difference(d.metric, d.delta, unit)} "
-            f"({interval_text(d.metric, d.low, d.high, unit, difference=True)})")
+    digits = difference_digits(d.metric, d.delta, d.low, d.high)
+    return (f"{metric_name_in_sentence(d.metric)} "
+            f"{format_difference(d.metric, d.delta, unit, digits)} "
+            f"({interval_text(d.metric, d.low, d.high, unit, difference=True, digits=digits)})")
 
 
 def verdict(model: Model, comp: Comparison) -> str:

@@ -13,7 +13,9 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
-from analysis.language import GLOSSARY, format_difference, format_value, interval_text
+from analysis.language import (
+    GLOSSARY, difference_digits, format_difference, format_value, interval_text,
+)
 from analysis.logged import logged_comparison, version_changes
 from analysis.metrics import METRICS
 from components.cards import scroll_table
@@ -176,9 +178,10 @@ def _metric_table(comp, model, a, b):
             html.Th(html.Abbr(info.name, title=GLOSSARY.get(r.metric, "")), scope="row"),
             html.Td(format_value(r.metric, r.value_a, unit)),
             html.Td(format_value(r.metric, r.value_b, unit)),
-            html.Td(format_difference(r.metric, r.delta, unit)),
-            html.Td(interval_text(r.metric, r.low, r.high, unit, difference=True)
-                    .removeprefix("95% CI ")),
+            html.Td(format_difference(r.metric, r.delta, unit, digits := difference_digits(
+                r.metric, r.delta, r.low, r.high))),
+            html.Td(interval_text(r.metric, r.low, r.high, unit, difference=True,
+                                  digits=digits).removeprefix("95% CI ")),
             html.Td(word, className="delta-better" if r.significant and r.better else
                     ("delta-worse" if r.significant else "")),
         ]))

@@ -23,8 +23,8 @@ from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
-    GLOSSARY, format_difference, format_value, interval_text, metric_sentence, plural,
-    positives_phrase, threshold_sentence,
+    GLOSSARY, difference_digits, format_difference, format_value, interval_text, metric_sentence,
+    plural, positives_phrase, threshold_sentence,
 )
 from analysis.metrics import METRICS
 from analysis.monitoring import model_monitoring, monitoring_sentences
@@ -579,10 +579,11 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
             u = _unit(model, r.metric)
             word = ("no significant difference" if not r.significant else
                     (f"v{b} better" if r.better else f"v{b} worse"))
+            dg = difference_digits(r.metric, r.delta, r.low, r.high)
             numbers.append(f"{METRICS[r.metric].name}: v{a} {format_value(r.metric, r.value_a, u)}"
                            f", v{b} {format_value(r.metric, r.value_b, u)}, difference "
-                           f"{format_difference(r.metric, r.delta, u)} "
-                           f"({interval_text(r.metric, r.low, r.high, u, difference=True)}) — "
+                           f"{format_difference(r.metric, r.delta, u, dg)} "
+                           f"({interval_text(r.metric, r.low, r.high, u, True, dg)}) — "
                            f"{word}")
         summary.append(f"Compared on the same {comp.rows:,} evaluation rows; differences are "
                        f"v{b} minus v{a}.")
@@ -596,9 +597,12 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
             unit = _unit(model, metric.key)
             seg = comp.segments
             sig = seg.loc[seg["significant"]]
-            lines = tuple(f"{r.segment} = {r.value}: {format_difference(r.metric, r.delta, unit)}"
-                          f" ({interval_text(r.metric, r.low, r.high, unit, difference=True)})"
-                          for r in sig.itertuples())
+            lines = tuple(
+                f"{r.segment} = {r.value}: "
+                f"{format_difference(r.metric, r.delta, unit, dg)}"
+                f" ({interval_text(r.metric, r.low, r.high, unit, True, dg)})"
+                for r in sig.itertuples()
+                for dg in [difference_digits(r.metric, r.delta, r.low, r.high)])
             takeaway = (f"v{b} differs significantly from v{a} in {len(sig)} of {len(seg)} "
                         "groups." if len(sig) else
                         f"No group shows a significant difference between v{b} and v{a}.")
