@@ -22,14 +22,17 @@ from sklearn.calibration import calibration_curve
 
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
 
-from .metrics import METRICS, binary_truth, compute_metric, headline_metric, multiclass_labels
-from .uncertainty import SECONDARY, BootstrapSettings, Interval, bootstrap_intervals
+from .metrics import (
+    METRICS, binary_truth, compute_metric, headline_metric, multiclass_labels, why_undefined,
+)
+from .uncertainty import (
+    MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
+)
 
 MAX_CURVE_POINTS = 400
 MAX_SCATTER_POINTS = 2_000
 SCORE_BINS = 40
 CALIBRATION_BINS = 10
-MIN_SEGMENT_ROWS = 30
 
 
 # ------------------------------------------------------------------ results
@@ -299,10 +302,11 @@ def regression_diagnostics(y: np.ndarray, pred: np.ndarray, bins: int = 40
 # ------------------------------------------------------------------ segments
 def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
                     settings: BootstrapSettings = BootstrapSettings(),
-                    min_rows: int = MIN_SEGMENT_ROWS) -> pd.DataFrame:
+                    min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
     """The headline metric of every value of every segment column, with its 95% bootstrap
-    interval and row count. ``weakest`` marks, per segment column, the value with the worst
-    metric among those with at least ``min_rows`` rows.
+    interval and row count. A value with fewer than ``min_rows`` rows is not judged: no
+    metric, no interval, and ``note`` says so (as it says why a metric is undefined).
+    ``weakest`` marks, per segment column, the value with the worst metric among the judged.
 
     Columns: segment, value, rows, metric, estimate, low, high, weakest, note.
     """
@@ -312,15 +316,16 @@ def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
     out = []
     for col in cols:
         for value, rows in frame.groupby(frame[col].astype(str), sort=True, observed=True):
-            # the value on all of the segment's rows, computed once and passed in
-            point = {metric: compute_metric(model, rows, metric, threshold)}
-            ci = bootstrap_intervals(model, rows, threshold, settings, (metric,),
-                                     point=point).get(metric)
-            note = ""
-            if len(rows) < min_rows:
-                note = f"only {len(rows)} rows: too few to judge"
-            elif ci is None or not np.isfinite(ci.value):
-                note = "the metric is undefined here (one class only)"
+            note, ci = too_few_rows(len(rows), min_rows), None
+            if not note:
+                # the value on all of the segment's rows, computed once and passed in
+                point = {metric: compute_metric(model, rows, metric, threshold)}
+                ci = bootstrap_intervals(model, rows, threshold, settings, (metric,),
+                                         point=point).get(metric)
+                if ci is None or not np.isfinite(ci.value):
+                    note = f"{METRICS[metric].name} is undefined here: " \
+                           f"{why_undefined(model, rows, metric)}"
+                    ci = None
             out.append({"segment": col[len(SEGMENT_PREFIX):], "value": value,
                         "rows": len(rows), "metric": metric,
                         "estimate": ci.value if ci else np.nan,
@@ -374,28 +379,12 @@ TASK_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
 def unavailable_metrics(model: Model, frame: pd.DataFrame, metrics: dict) -> dict[str, str]:
     """Why each metric of the task that is missing from ``metrics`` (or not a finite number)
     cannot be computed on these labelled rows, in plain words."""
-    n = len(frame)
     out = {}
     for key in TASK_METRICS.get(model.task, ()):
         ci = metrics.get(key)
         if ci is not None and np.isfinite(ci.value):
             continue
-        if n == 0:
-            why = "there are no labelled rows"
-        elif model.task == "binary" and key != "brier":
-            y = binary_truth(frame[COL_TRUE], model.positive_label)
-            which = "positive" if y.sum() == n else "negative"
-            why = f"it needs both outcomes, and all {n:,} rows are {which}"
-        elif model.task == "multiclass" and key == "log_loss":
-            why = "it needs the probability of each class (proba.<class> columns)"
-        elif model.task == "regression" and key == "r2":
-            why = ("it needs at least two rows" if n < 2 else
-                   "every true value is the same, so there is no variation to explain")
-        elif model.task == "regression" and key == "mape":
-            why = "some true values are 0, and a percentage of 0 is undefined"
-        else:
-            why = "these rows do not allow it"
-        out[key] = why
+        out[key] = why_undefined(model, frame, key) or "these rows do not allow it"
     return out
 
 

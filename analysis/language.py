@@ -246,6 +246,24 @@ def interval_text(metric: str, low: float, high: float, unit: str = "",
     return f"95% CI {format_value(metric, low, unit)} to {format_value(metric, high, unit)}"
 
 
+def not_judged_text(segments) -> str:
+    """'Not judged: region = north (5 rows: too few rows to judge); …' for the values of a
+    segment table (``segment_metrics``, ``segment_differences``) that carry a note; '' when
+    every value is judged."""
+    rest = segments.loc[segments["note"] != ""] if len(segments) else segments
+    if not len(rest):
+        return ""
+    return "Not judged: " + "; ".join(f"{r.segment} = {r.value} ({r.note})"
+                                      for r in rest.itertuples()) + "."
+
+
+def not_judged_caption() -> str:
+    """The rule as a caption of every chart of segments or windows."""
+    from .uncertainty import MIN_JUDGE_ROWS
+    return (f"A group with fewer than {MIN_JUDGE_ROWS} labelled rows is not judged: it shows "
+            "its row count instead of a number and an interval.")
+
+
 def metric_name_in_sentence(metric: str) -> str:
     """'Recall' -> 'recall' inside a sentence; names that start with an acronym stay."""
     name = METRICS[metric].name

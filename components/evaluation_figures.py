@@ -240,8 +240,9 @@ def error_distribution_figure(errors: pd.DataFrame, unit: str = "") -> go.Figure
 def segment_figure(segments: pd.DataFrame, metric_name: str, unit: str = "",
                    higher_is_better: bool = True) -> go.Figure:
     """The metric per segment value with its 95% interval; the weakest value of each
-    segment in vermilion."""
-    t = segments.dropna(subset=["estimate"])
+    segment in vermilion. A value that is not judged (too few rows, metric undefined) gets a
+    grey cross at the left edge with its reason, instead of a number and an interval."""
+    t = segments.loc[(segments["note"] == "") & segments["estimate"].notna()]
     names = [f"{s}: {v}" for s, v in zip(t["segment"], t["value"])]
     colours = [VERMILION if w else BLUE for w in t["weakest"]]
     u = f" {unit}" if unit else ""
@@ -254,12 +255,28 @@ def segment_figure(segments: pd.DataFrame, metric_name: str, unit: str = "",
         hovertemplate=(f"%{{y}}: {metric_name} %{{x:.3f}}{u} (95% CI %{{customdata[1]:.3f}} to "
                        "%{customdata[2]:.3f}), %{customdata[0]:,} rows%{customdata[3]}"
                        "<extra></extra>"), name=metric_name))
+    shown = _not_judged_trace(fig, segments, t["low"])
     fig.update_yaxes(autorange="reversed", type="category")
     better = "higher is better" if higher_is_better else "lower is better"
-    height = max(300, 28 * len(names) + 120)
+    height = max(300, 28 * (len(names) + shown) + 120)
     u_ax = f" ({unit})" if unit else ""
     return styled(fig, f"{metric_name} per segment, weakest in red ({better})",
                   f"{metric_name}{u_ax}", "Segment", height=height)
+
+
+def _not_judged_trace(fig: go.Figure, segments: pd.DataFrame, lows: pd.Series) -> int:
+    """Grey crosses, at the left edge, for the segment values that are not judged, with the
+    reason as their text; how many there are."""
+    rest = segments.loc[segments["note"] != ""]
+    if rest.empty:
+        return 0
+    left = float(np.nanmin(lows.to_numpy(dtype=float))) if lows.notna().any() else 0.0
+    fig.add_trace(go.Scatter(
+        x=[left] * len(rest), y=[f"{s}: {v}" for s, v in zip(rest["segment"], rest["value"])],
+        mode="markers+text", marker=dict(symbol="x", color=GREY, size=9),
+        text=rest["note"].tolist(), textposition="middle right", textfont=dict(color=GREY),
+        name="not judged", hovertemplate="%{y}: %{text}<extra></extra>"))
+    return len(rest)
 
 
 def versions_trend_figure(table: pd.DataFrame, metric_name: str, unit: str = "",
@@ -288,8 +305,9 @@ def versions_trend_figure(table: pd.DataFrame, metric_name: str, unit: str = "",
 
 def segment_delta_figure(segments: pd.DataFrame, metric_name: str, a: int, b: int,
                          unit: str = "", higher_is_better: bool = True) -> go.Figure:
-    """Per segment value: version b minus version a, with the paired 95% interval."""
-    t = segments.dropna(subset=["delta"])
+    """Per segment value: version b minus version a, with the paired 95% interval; values
+    not judged are grey crosses with their reason."""
+    t = segments.loc[(segments["note"] == "") & segments["delta"].notna()]
     names = [f"{s}: {v}" for s, v in zip(t["segment"], t["value"])]
     good = (t["delta"] > 0) if higher_is_better else (t["delta"] < 0)
     colours = [GREY if not sig else (BLUE if g else VERMILION)
@@ -307,8 +325,9 @@ def segment_delta_figure(segments: pd.DataFrame, metric_name: str, a: int, b: in
                        " to %{customdata[2]:+.3f}), %{customdata[0]:,} rows: %{customdata[3]}"
                        "<extra></extra>"), name=f"v{b} − v{a}"))
     fig.add_vline(x=0, line=dict(color=GREY, dash="dot"))
+    shown = _not_judged_trace(fig, segments, t["low"].clip(upper=0))
     fig.update_yaxes(autorange="reversed", type="category")
-    height = max(300, 28 * len(names) + 120)
+    height = max(300, 28 * (len(names) + shown) + 120)
     u_ax = f" ({unit})" if unit else ""
     better = "right is better" if higher_is_better else "left is better"
     return styled(fig, f"{metric_name}: version {b} minus version {a} per segment ({better})",

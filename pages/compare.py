@@ -15,6 +15,7 @@ from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import (
     GLOSSARY, difference_digits, format_difference, format_value, interval_text,
+    not_judged_caption, not_judged_text,
 )
 from analysis.logged import logged_comparison, version_changes
 from analysis.metrics import METRICS
@@ -133,7 +134,10 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                                              metric.higher_is_better),
                         id="segment-deltas",
                         caption="Each dot is one group of rows with its paired 95% interval. "
-                                "Grey: no significant difference.")]
+                                f"Grey: no significant difference. {not_judged_caption()}")]
+        if not_judged_text(comp.segments):
+            parts.append(html.P(not_judged_text(comp.segments), id="segments-not-judged",
+                                className="small text-muted"))
     parts.append(changes)
     return html.Div(parts)
 

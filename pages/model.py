@@ -13,7 +13,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import (
     GLOSSARY, format_value, interval_text, metric_sentence, plural, positives_phrase,
-    threshold_sentence,
+    not_judged_caption, not_judged_text, threshold_sentence,
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
@@ -334,7 +334,9 @@ def _segment_parts(model, ev):
         chart(segment_figure(seg, metric.name, unit, metric.higher_is_better),
               id="segment-chart",
               caption="Each dot is one group of rows, with its 95% interval; the weakest of "
-                      "each segment is red. Groups under 30 rows are not judged."),
+                      f"each segment is red. {not_judged_caption()}"),
+        html.P(not_judged_text(seg), id="segments-not-judged", className="small text-muted")
+        if not_judged_text(seg) else None,
     ]
 
 

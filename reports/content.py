@@ -24,10 +24,12 @@ from analysis.evaluation import parse_threshold, threshold_result, version_evalu
 from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
     GLOSSARY, difference_digits, format_difference, format_value, interval_text, metric_sentence,
-    plural, positives_phrase, threshold_sentence,
+    not_judged_caption, not_judged_text, plural, positives_phrase, threshold_sentence,
 )
 from analysis.metrics import METRICS
-from analysis.monitoring import model_monitoring, monitoring_sentences
+from analysis.monitoring import (
+    model_monitoring, monitoring_sentences, performance_caption, window_text,
+)
 from analysis.portfolio import champion_of, summarize
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL
@@ -468,11 +470,13 @@ def _segment_section(model, v, ev) -> Section | None:
              f"{format_value(metric.key, r.estimate, unit)} "
              f"({interval_text(metric.key, r.low, r.high, unit)}, {r.rows:,} rows)."
              for r in seg.loc[seg["weakest"]].itertuples()]
+    rest = not_judged_text(seg)
     return Section(
         "Where it is weaker", lines[0] if lines else "No segment is clearly weaker.",
-        segment_figure(seg, metric.name, unit, metric.higher_is_better), tuple(lines),
+        segment_figure(seg, metric.name, unit, metric.higher_is_better),
+        tuple(lines) + ((rest,) if rest else ()),
         "Each dot is one group of rows, with its 95% interval; the weakest of each segment is "
-        "red. Groups under 30 rows are not judged.", "segment-chart")
+        f"red. {not_judged_caption()}", "segment-chart")
 
 
 def _trend_section(deck, model, metric, unit, champion) -> Section | None:
@@ -509,17 +513,14 @@ def _monitoring_sections(deck, model, v) -> list[Section]:
     unit = _unit(model, metric.key)
     sentences = monitoring_sentences(report, unit)
     p = report.performance
-    numbers = tuple(f"{r.label}: {format_value(metric.key, r.value, unit)} on "
-                    f"{int(r.labelled):,} labelled rows" for r in p.itertuples()
+    numbers = tuple(window_text(r, metric.key, unit) for r in p.itertuples()
                     if r.labelled > 0)[-6:]
     out = [Section(
         "In production", sentences[0] if sentences else "",
         performance_over_time(p, metric.name, report.reference, report.reference_low,
                               report.reference_high, unit, report.window_kind),
         numbers + tuple(sentences[1:2]),
-        f"Each point is the {metric.name} of one {report.window_kind} computed on its labelled "
-        "rows, with its 95% bootstrap interval. The dashed line and band are the level "
-        "measured at evaluation.", "performance-over-time")]
+        performance_caption(metric.name, report.window_kind), "performance-over-time")]
     if not report.drift.empty:
         top = report.top_drift(3)
         drift_line = next((s for s in sentences if "shift" in s), "")
@@ -606,11 +607,13 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
             takeaway = (f"v{b} differs significantly from v{a} in {len(sig)} of {len(seg)} "
                         "groups." if len(sig) else
                         f"No group shows a significant difference between v{b} and v{a}.")
+            rest = not_judged_text(seg)
             sections.append(Section(
                 "Differences per segment", takeaway,
                 segment_delta_figure(seg, metric.name, a, b, unit, metric.higher_is_better),
-                lines[:8], "Each dot is one group of rows with its paired 95% interval. Grey: "
-                           "no significant difference.", "segment-deltas"))
+                lines[:8] + ((rest,) if rest else ()),
+                "Each dot is one group of rows with its paired 95% interval. Grey: no "
+                f"significant difference. {not_judged_caption()}", "segment-deltas"))
     head = METRICS[comp.segments["metric"].iloc[0]].key if not comp.segments.empty else None
     glossary = [k for k in comp.differences] + ["paired_interval", "threshold"]
     return Report(

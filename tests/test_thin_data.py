@@ -6,11 +6,23 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
+from analysis.compare import segment_differences
+from analysis.evaluation import segment_metrics
 from analysis.language import (
     delta_digits, difference_digits, format_delta, format_difference, interval_text,
+    not_judged_caption, not_judged_text,
 )
+from analysis.monitoring import (
+    monitoring_report, monitoring_sentences, performance_caption, window_text,
+)
+from analysis.uncertainty import MIN_JUDGE_ROWS, SECONDARY, too_few_rows
+from components.evaluation_figures import segment_delta_figure, segment_figure
+from components.monitoring_figures import performance_over_time
+from registry.model import Model
 
 
 # ------------------------------------------------------------------ paired intervals: digits
@@ -44,3 +56,108 @@ def test_usual_digits_when_they_suffice_and_the_difference_matches_its_interval(
     assert format_delta("roc_auc", 0.00004, "", delta_digits("roc_auc", 0.00004, 1e-5)) == \
         "+0.00004"
     assert format_delta("roc_auc", 0.012) == "+0.012"
+
+
+# ------------------------------------------------------------------ rows too few to judge
+BINARY = Model("churn", "binary", entity="customer")
+
+
+@pytest.fixture(scope="module")
+def segmented() -> pd.DataFrame:
+    """400 rows in region big (judged), 5 in tiny (too few), 40 in lopsided (only
+    negatives: ROC AUC undefined)."""
+    rng = np.random.default_rng(3)
+    y = np.r_[rng.integers(0, 2, 400), [0, 1, 0, 1, 1], np.zeros(40, int)]
+    score = np.clip(0.35 * y + rng.random(len(y)) * 0.65, 0, 1)
+    region = ["big"] * 400 + ["tiny"] * 5 + ["lopsided"] * 40
+    return pd.DataFrame({"y_true": y, "y_score": score, "segment.region": region})
+
+
+def test_the_judging_limit_is_one_rule():
+    assert too_few_rows(MIN_JUDGE_ROWS) == ""
+    assert too_few_rows(5) == "5 rows: too few rows to judge"
+    assert too_few_rows(1) == "1 row: too few rows to judge"
+    assert f"fewer than {MIN_JUDGE_ROWS} labelled rows is not judged" in not_judged_caption()
+
+
+def test_a_small_segment_shows_its_count_not_an_interval(segmented):
+    seg = segment_metrics(BINARY, segmented, settings=SECONDARY).set_index("value")
+    assert seg.loc["tiny", "rows"] == 5
+    assert seg.loc["tiny", "note"] == "5 rows: too few rows to judge"
+    assert seg.loc[["tiny", "lopsided"], ["estimate", "low", "high"]].isna().all().all()
+    assert seg.loc["lopsided", "note"] == ("ROC AUC is undefined here: it needs both outcomes, "
+                                           "and all 40 rows are negative")
+    big = segmented.loc[segmented["segment.region"] == "big"]
+    assert seg.loc["big", "estimate"] == pytest.approx(roc_auc_score(big["y_true"],
+                                                                      big["y_score"]))
+    assert seg.loc["big", "low"] < seg.loc["big", "estimate"] < seg.loc["big", "high"]
+    assert not seg["weakest"].any()  # one judged value: nothing to be weakest against
+    text = not_judged_text(seg.reset_index())
+    assert text == ("Not judged: region = lopsided (ROC AUC is undefined here: it needs both "
+                    "outcomes, and all 40 rows are negative); region = tiny (5 rows: too few "
+                    "rows to judge).")
+
+
+def test_the_segment_chart_draws_no_interval_for_a_group_not_judged(segmented):
+    seg = segment_metrics(BINARY, segmented, settings=SECONDARY)
+    fig = segment_figure(seg, "ROC AUC")
+    dots, crosses = fig.data
+    assert list(dots.y) == ["region: big"] and len(dots.error_x.array) == 1
+    assert list(crosses.y) == ["region: lopsided", "region: tiny"]
+    assert crosses.error_x.array is None and crosses.name == "not judged"
+    assert "5 rows: too few rows to judge" in crosses.text
+    assert "0.000" not in str(crosses.text)
+
+
+def test_segment_differences_skip_groups_too_small_to_judge(segmented):
+    other = segmented.assign(y_score=segmented["y_score"][::-1].to_numpy())
+    seg = segment_differences(BINARY, segmented, other, 0.5, SECONDARY).set_index("value")
+    assert seg.loc["tiny", "note"] == "5 rows: too few rows to judge"
+    assert seg.loc["tiny", ["value_a", "delta", "low", "high"]].isna().all()
+    assert not seg.loc["tiny", "significant"]
+    big = segmented["segment.region"] == "big"
+    assert seg.loc["big", "delta"] == pytest.approx(
+        roc_auc_score(other.loc[big, "y_true"], other.loc[big, "y_score"])
+        - roc_auc_score(segmented.loc[big, "y_true"], segmented.loc[big, "y_score"]))
+    fig = segment_delta_figure(seg.reset_index(), "ROC AUC", 1, 2)
+    assert list(fig.data[0].y) == ["region: big"]
+    assert list(fig.data[1].y) == ["region: lopsided", "region: tiny"]
+
+
+def test_production_windows_say_why_they_are_not_judged():
+    rng = np.random.default_rng(5)
+    ref = pd.DataFrame({"y_true": rng.integers(0, 2, 300), "y_score": rng.random(300)})
+    months = {"2026-01-15": (200, None), "2026-03-15": (12, None),  # 12 labelled rows
+              "2026-05-15": (60, 0), "2026-07-15": (50, "none")}  # one class; no labels
+    parts = []
+    for day, (n, only) in months.items():
+        y = rng.integers(0, 2, n).astype(float) if only is None else (
+            np.zeros(n) if only == 0 else np.full(n, np.nan))
+        parts.append(pd.DataFrame({"timestamp": pd.Timestamp(day, tz="UTC"), "y_true": y,
+                                   "y_score": rng.random(n)}))
+    prod = pd.concat(parts, ignore_index=True)
+    report = monitoring_report(BINARY, ref, prod, None, "roc_auc")
+    p = report.performance.set_index("label")
+    jan = prod.loc[prod["timestamp"].dt.month == 1]
+    assert p.loc["Jan 2026", "value"] == pytest.approx(roc_auc_score(jan["y_true"],
+                                                                     jan["y_score"]))
+    assert p.loc["Jan 2026", "note"] == ""
+    assert p.loc["Mar 2026", "note"] == "12 rows: too few rows to judge"
+    assert p.loc["May 2026", "note"] == ("ROC AUC is undefined: it needs both outcomes, and "
+                                         "all 60 rows are negative")
+    assert p.loc["Jul 2026", "note"] == "no labels yet"
+    assert p.loc[["Mar 2026", "May 2026"], ["value", "low", "high"]].isna().all().all()
+    rows = list(report.performance.itertuples())
+    assert window_text(rows[1], "roc_auc") == "Mar 2026: not judged (12 rows: too few rows " \
+                                              "to judge)"
+    assert window_text(rows[0], "roc_auc").startswith("Jan 2026: 0.")
+    said = monitoring_sentences(report)
+    assert said[0] == ("ROC AUC in May 2026 is not judged (ROC AUC is undefined: it needs both "
+                       "outcomes, and all 60 rows are negative).")
+    assert all("–" not in s for s in said)
+    fig = performance_over_time(report.performance, "ROC AUC", report.reference)
+    assert list(fig.data[0].x) == ["Jan 2026"]
+    kinds = {t.name: list(t.x) for t in fig.data[1:]}
+    assert kinds == {"no labels yet": ["Jul 2026"], "too few rows to judge": ["Mar 2026"],
+                     "metric undefined": ["May 2026"]}
+    assert not_judged_caption() in performance_caption("ROC AUC", "month")
