@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
+import analysis.experiments as ae
+import components.experiment_figures as ef
 from analysis.compare import segment_differences
 from analysis.evaluation import segment_metrics
 from analysis.language import (
@@ -161,3 +163,68 @@ def test_production_windows_say_why_they_are_not_judged():
     assert kinds == {"no labels yet": ["Jul 2026"], "too few rows to judge": ["Mar 2026"],
                      "metric undefined": ["May 2026"]}
     assert not_judged_caption() in performance_caption("ROC AUC", "month")
+
+
+# ------------------------------------------------------------------ parameter importance
+def _runs(n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` runs where auc depends strongly on depth and not at all on seed_param."""
+    rng = np.random.default_rng(seed)
+    depth = rng.integers(1, 12, n).astype(float)
+    return pd.DataFrame({"run_id": [f"r{i:03d}" for i in range(n)],
+                         "params.depth": depth,
+                         "params.seed_param": rng.random(n),
+                         "metrics.auc": 0.6 + 0.03 * depth + rng.normal(0, 0.01, n)})
+
+
+def test_importance_ranks_only_what_every_fold_confirms_equal_to_scikit_learn():
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.inspection import permutation_importance
+    from sklearn.model_selection import KFold
+    f = _runs(60)
+    params = ["params.depth", "params.seed_param"]
+    imp = ae.parameter_importance(f, params, "metrics.auc", n_estimators=30, n_repeats=3)
+    data = f.sort_values("run_id")
+    X, y = data[params].to_numpy(), data["metrics.auc"].to_numpy()
+    folds = []
+    for train, test in KFold(5, shuffle=True, random_state=0).split(X):
+        rf = RandomForestRegressor(n_estimators=30, random_state=0, n_jobs=1).fit(X[train],
+                                                                                 y[train])
+        folds.append(permutation_importance(rf, X[test], y[test], scoring="r2", n_repeats=3,
+                                            random_state=0, n_jobs=1).importances.mean(axis=1))
+    folds = np.array(folds)
+    got = imp.table.set_index("param")
+    for i, name in enumerate(["depth", "seed_param"]):
+        assert got.loc[name, "low"] == pytest.approx(folds[:, i].min(), abs=1e-12)
+        assert got.loc[name, "high"] == pytest.approx(folds[:, i].max(), abs=1e-12)
+        assert got.loc[name, "clear"] == bool(folds[:, i].min() > 0)
+    assert imp.ranked["param"].tolist() == ["depth"]
+    assert imp.sentence.startswith("Across these 60 runs, depth matters most for auc")
+    assert "Not ranked" in imp.noise_note and "seed_param" in imp.noise_note
+    fig = ef.importance_figure(imp)
+    assert list(fig.data[0].y) == ["depth"]
+    assert "1 that cannot be told from noise not drawn" in fig.layout.title.text
+
+
+def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
+    # 24 runs of the sample's sweep: every importance's fold range covers zero
+    from registry import SAMPLE_REGISTRY, open_source
+    table = ae.prepare_runs(open_source(str(SAMPLE_REGISTRY)).runs("churn-sweep").items,
+                            "churn-sweep")
+    sub = table.frame.sample(24, random_state=1)
+    imp = ae.parameter_importance(sub, table.params, "metrics.val_roc_auc")  # as the page
+    assert imp.ranked.empty and not imp.table["clear"].any()
+    assert imp.sentence.startswith("Across these 24 runs the parameters explain little of "
+                                   "val_roc_auc")
+    other = ae.parameter_importance(table.frame.sample(24, random_state=3), table.params,
+                                    "metrics.val_roc_auc")
+    assert other.ranked.empty and other.sentence.startswith(
+        "These 24 runs are too few to tell any parameter's effect on val_roc_auc from noise")
+    assert (imp.table["importance"] < 0).any()  # and a negative one is explained in words
+    assert "negative importance" in imp.noise_note and "chance" in imp.noise_note
+    box = str(ef.importance_box(imp))
+    assert "cmp-importance-table" in box and "'cmp-importance'" not in box  # no ranking chart
+    assert "no: not above zero in every fold" in box
+    # with fewer than five folds (under 20 runs) even a strong effect is not ranked
+    small = ae.parameter_importance(_runs(16), ["params.depth", "params.seed_param"],
+                                    "metrics.auc", n_estimators=30)
+    assert small.ranked.empty and "too few" in small.sentence
