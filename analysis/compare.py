@@ -17,6 +17,7 @@ from .language import (
     difference_digits, format_difference, interval_text, metric_name_in_sentence, plural,
     positives_phrase,
 )
+from .evaluation import TASK_METRICS
 from .metrics import METRICS, headline_metric, is_better, why_undefined
 from .portfolio import challenger_of, champion_of
 from .uncertainty import (
@@ -36,6 +37,8 @@ class Comparison:
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
     verdict: str = ""
     problem: str = ""  # why the versions cannot be compared, in plain words
+    #: metrics of the task that these rows cannot give, with why (e.g. MAPE with a true 0)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per metric: metric, value_a, value_b, delta, low, high, significant,
@@ -78,9 +81,12 @@ def compare(model: Model, a: int, frame_a: pd.DataFrame, b: int, frame_b: pd.Dat
     diffs = paired_differences(model, frame_a, frame_b, threshold, settings, label_a, label_b)
     segs = segment_differences(model, frame_a, frame_b, threshold, settings)
     rows = int(frame_a[COL_TRUE].notna().sum())
-    comp = Comparison(model.name, a, b, threshold, rows, diffs, segs)
+    labelled = frame_a.loc[frame_a[COL_TRUE].notna()]
+    missing = {k: why_undefined(model, labelled, k) for k in TASK_METRICS.get(model.task, ())
+               if k not in diffs or not np.isfinite(diffs[k].delta)}
+    comp = Comparison(model.name, a, b, threshold, rows, diffs, segs, unavailable=missing)
     return Comparison(model.name, a, b, threshold, rows, diffs, segs,
-                      verdict=verdict(model, comp))
+                      verdict=verdict(model, comp), unavailable=missing)
 
 
 def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFrame,

@@ -99,7 +99,10 @@ class RegressionDiagnostics:
 class MulticlassDetails:
     labels: tuple[str, ...]
     confusion: np.ndarray  # rows: truth, columns: prediction
-    per_class: pd.DataFrame  # label, precision, recall, f1, support
+    #: label, precision, recall, f1, support, predicted (rows predicted as the class);
+    #: precision is NaN for a class never predicted, recall for a class with no true rows
+    #: (scikit-learn's zero_division=np.nan): undefined, not 0 (``per_class_notes`` says why)
+    per_class: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -263,9 +266,27 @@ def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
     cm = skm.confusion_matrix(y_true, y_pred, labels=labels)
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
                                                      zero_division=0)
-    per_class = pd.DataFrame({"label": labels, "precision": p, "recall": r, "f1": f,
-                              "support": s})
+    predicted = cm.sum(axis=0)
+    per_class = pd.DataFrame({"label": labels,
+                              "precision": np.where(predicted > 0, p, np.nan),
+                              "recall": np.where(s > 0, r, np.nan), "f1": f,
+                              "support": s, "predicted": predicted})
     return MulticlassDetails(tuple(labels), cm, per_class)
+
+
+def per_class_notes(per_class: pd.DataFrame) -> list[str]:
+    """Why a class's precision or recall has no value, in words ('Class 7 is never
+    predicted, so its precision is undefined: there is no prediction of it to be right or
+    wrong.')."""
+    out = []
+    for r in per_class.itertuples():
+        if r.predicted == 0:
+            out.append(f"Class {r.label} is never predicted, so its precision is undefined "
+                       "(not 0%): there is no prediction of it to be right or wrong.")
+        if r.support == 0:
+            out.append(f"Class {r.label} never occurs in these rows, so its recall is "
+                       "undefined: there is no true case of it to find.")
+    return out
 
 
 def _natural_sort(labels) -> list[str]:

@@ -217,3 +217,9 @@ def why_undefined(model: Model, frame: pd.DataFrame, metric: str) -> str:
         return (f"{zeros:,} of the {n:,} true values {'is' if zeros == 1 else 'are'} 0, and an "
                 "error as a percentage of 0 is undefined")
     return "these rows do not allow it"
+
+
+def cannot_compute(metric: str, why: str) -> str:
+    """'MAPE cannot be computed: 3 of the 442 true values are 0, …' — a metric a table or
+    list would otherwise leave out without a word."""
+    return f"{METRICS[metric].name} cannot be computed: {why}."

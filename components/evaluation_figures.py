@@ -170,15 +170,26 @@ def confusion_matrix_figure(matrix: np.ndarray, labels: Sequence[str],
 
 
 def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
-    """Precision and recall of every class."""
+    """Precision and recall of every class; an undefined one (a class never predicted, or
+    never true) has no bar but the word 'undefined' and its reason in the hover text."""
     fig = go.Figure()
-    for col, name, colour, words in (
-            ("precision", "Precision", BLUE, "of those predicted %{x}, %{y:.1%} really are"),
-            ("recall", "Recall", ORANGE, "of those really %{x}, %{y:.1%} are recognised")):
-        fig.add_trace(go.Bar(x=per_class["label"].astype(str), y=per_class[col], name=name,
+    labels = per_class["label"].astype(str)
+    for col, name, colour, words, why in (
+            ("precision", "Precision", BLUE, "of those predicted %{x}, %{y:.1%} really are",
+             "never predicted, so its precision is undefined"),
+            ("recall", "Recall", ORANGE, "of those really %{x}, %{y:.1%} are recognised",
+             "never true in these rows, so its recall is undefined")):
+        fig.add_trace(go.Bar(x=labels, y=per_class[col], name=name,
                              marker_color=colour, customdata=per_class["support"],
                              hovertemplate=(f"Class %{{x}}: {words} (%{{customdata:,}} rows "
                                             "of this class)<extra></extra>")))
+        missing = per_class[col].isna().to_numpy()
+        if missing.any():
+            fig.add_trace(go.Scatter(
+                x=labels[missing], y=[0.0] * int(missing.sum()), mode="text",
+                text=["undefined"] * int(missing.sum()), textposition="top center",
+                textfont=dict(color=colour), name=f"{name} undefined", showlegend=False,
+                hovertemplate=f"Class %{{x}}: {why}<extra></extra>"))
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category")
     fig.update_yaxes(tickformat=PCT, range=[0, 1.02])

@@ -18,7 +18,7 @@ from analysis.language import (
     not_judged_caption, not_judged_text,
 )
 from analysis.logged import logged_comparison, version_changes
-from analysis.metrics import METRICS
+from analysis.metrics import METRICS, cannot_compute
 from components.cards import scroll_table
 from components.evaluation_figures import (
     calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
@@ -125,6 +125,10 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                   if m.task == "binary" else []), className="small text-muted"),
         _metric_table(comp, m, va, vb),
     ]
+    if comp.unavailable:
+        parts.append(html.Ul([html.Li(cannot_compute(k, why)) for k, why in
+                              comp.unavailable.items()], id="compare-unavailable",
+                             className="small"))
     parts += _overlays(d, m, va, vb, ea, eb, t)
     if not comp.segments.empty:
         metric = METRICS[comp.segments["metric"].iloc[0]]

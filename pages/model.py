@@ -10,7 +10,9 @@ import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.evaluation import (
+    parse_threshold, per_class_notes, threshold_result, version_evaluation,
+)
 from analysis.language import (
     GLOSSARY, format_value, interval_text, metric_sentence, plural, positives_phrase,
     not_judged_caption, not_judged_text, threshold_sentence,
@@ -295,6 +297,8 @@ def _multiclass_parts(model, ev):
                           caption="Precision: how often a predicted class is right. Recall: "
                                   "how often a true class is recognised."), lg=6),
         ], className="g-3"),
+        html.Ul([html.Li(n) for n in per_class_notes(m.per_class)], id="per-class-notes",
+                className="small") if per_class_notes(m.per_class) else None,
     ]
 
 

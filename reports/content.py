@@ -20,13 +20,15 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.compare import default_pair, version_comparison
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.evaluation import (
+    parse_threshold, per_class_notes, threshold_result, version_evaluation,
+)
 from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
     GLOSSARY, difference_digits, format_difference, format_value, interval_text, metric_sentence,
     not_judged_caption, not_judged_text, plural, positives_phrase, threshold_sentence,
 )
-from analysis.metrics import METRICS
+from analysis.metrics import METRICS, cannot_compute
 from analysis.monitoring import (
     model_monitoring, monitoring_sentences, performance_caption, window_text,
 )
@@ -337,6 +339,7 @@ def model_report(deck, name: str, version: int | None = None,
         seg = _segment_section(model, v, ev)
         if seg is not None:
             sections.append(seg)
+        summary += [cannot_compute(k, why) for k, why in ev.unavailable.items()]
     if ev is None and v is not None:  # no prediction rows: what MLflow logged, as stored
         from analysis.logged import HELD_OUT, NO_INTERVAL, logged_values
         shown = next((x for x in versions if x.version == v), None)
@@ -432,11 +435,16 @@ def _multiclass_sections(model, v, ev) -> list[Section]:
             "Each class", f"Class {worst['label']} is recognised least often: "
                           f"{format_value('recall', worst['recall'])} recall.",
             per_class_figure(m.per_class),
-            tuple(f"Class {r.label}: precision {format_value('precision', r.precision)}, "
-                  f"recall {format_value('recall', r.recall)}" for r in pc.head(5).itertuples()),
+            tuple(f"Class {r.label}: precision {_defined('precision', r.precision)}, "
+                  f"recall {_defined('recall', r.recall)}" for r in pc.head(5).itertuples())
+            + tuple(per_class_notes(m.per_class)),
             "Precision: how often a predicted class is right. Recall: how often a true class "
             "is recognised.", "per-class"))
     return out
+
+
+def _defined(metric: str, value: float) -> str:
+    return "undefined" if not np.isfinite(value) else format_value(metric, value)
 
 
 def _regression_sections(model, v, ev) -> list[Section]:
@@ -588,6 +596,7 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
                            f"{word}")
         summary.append(f"Compared on the same {comp.rows:,} evaluation rows; differences are "
                        f"v{b} minus v{a}.")
+        numbers += [cannot_compute(k, why) for k, why in comp.unavailable.items()]
     sections: list[Section] = []
     if not comp.problem:
         ea, eb = version_evaluation(deck, name, a), version_evaluation(deck, name, b)

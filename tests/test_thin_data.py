@@ -228,3 +228,62 @@ def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
     small = ae.parameter_importance(_runs(16), ["params.depth", "params.seed_param"],
                                     "metrics.auc", n_estimators=30)
     assert small.ranked.empty and "too few" in small.sentence
+
+
+# ------------------------------------------------------------------ undefined, in words
+def test_a_class_never_predicted_has_no_precision_bar_but_a_reason():
+    from sklearn.metrics import precision_score, recall_score
+
+    from analysis.evaluation import multiclass_details, per_class_notes
+    from components.evaluation_figures import per_class_figure
+    frame = pd.DataFrame({"y_true": ["a", "a", "b", "b", "c", "c"],
+                          "y_pred": ["a", "b", "b", "a", "a", "b"]})  # c never predicted
+    pc = multiclass_details(frame).per_class.set_index("label")
+    want_p = precision_score(frame["y_true"], frame["y_pred"], labels=["a", "b", "c"],
+                             average=None, zero_division=np.nan)
+    want_r = recall_score(frame["y_true"], frame["y_pred"], labels=["a", "b", "c"],
+                          average=None, zero_division=np.nan)
+    np.testing.assert_allclose(pc["precision"].to_numpy(float), want_p)  # nan for c
+    np.testing.assert_allclose(pc["recall"].to_numpy(float), want_r)
+    assert np.isnan(pc.loc["c", "precision"]) and pc.loc["c", "recall"] == 0
+    notes = per_class_notes(pc.reset_index())
+    assert notes == ["Class c is never predicted, so its precision is undefined (not 0%): "
+                     "there is no prediction of it to be right or wrong."]
+    fig = per_class_figure(pc.reset_index())
+    words = [t for t in fig.data if t.type == "scatter"]
+    assert len(words) == 1 and list(words[0].x) == ["c"] and list(words[0].text) == ["undefined"]
+    assert "never predicted" in words[0].hovertemplate
+    assert "0.0%" not in str(fig.data[0].y)
+    # a class predicted but never true: recall undefined
+    other = pd.DataFrame({"y_true": ["a", "a", "b"], "y_pred": ["a", "c", "b"]})
+    assert "Class c never occurs in these rows, so its recall is undefined" in \
+        per_class_notes(multiclass_details(other).per_class)[0]
+
+
+def test_mape_with_a_true_zero_says_why_on_compare_and_the_model_page():
+    from sklearn.metrics import mean_absolute_error
+
+    from analysis.compare import compare
+    from analysis.evaluation import evaluate
+    from analysis.metrics import cannot_compute
+    model = Model("p", "regression", target_unit="points")
+    rng = np.random.default_rng(2)
+    y = np.r_[0.0, 0.0, rng.normal(50, 10, 98)]
+    a = pd.DataFrame({"y_true": y, "y_pred": y + rng.normal(0, 3, 100)})
+    b = pd.DataFrame({"y_true": y, "y_pred": y + rng.normal(0, 2, 100)})
+    comp = compare(model, 1, a, 2, b, settings=SECONDARY)
+    assert "mape" not in comp.differences
+    assert comp.differences["mae"].value_b == pytest.approx(mean_absolute_error(y, b["y_pred"]))
+    why = "2 of the 100 true values are 0, and an error as a percentage of 0 is undefined"
+    assert comp.unavailable == {"mape": why}
+    assert cannot_compute("mape", why) == f"MAPE cannot be computed: {why}."
+    assert evaluate(model, 1, a, settings=SECONDARY).unavailable == {"mape": why}
+
+
+def test_one_class_rows_name_the_class_not_a_dash():
+    from analysis.metrics import why_undefined
+    frame = pd.DataFrame({"y_true": [0] * 40, "y_score": np.linspace(0, 1, 40)})
+    assert why_undefined(BINARY, frame, "roc_auc") == ("it needs both outcomes, and all 40 "
+                                                       "rows are negative")
+    assert why_undefined(BINARY, frame.head(1), "roc_auc") == ("it needs both outcomes, and "
+                                                               "the one row is negative")
