@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.evaluation import Binned, Curve, ThresholdResult
+from analysis.language import difference_digits, format_difference, interval_text
 
 from .figures import styled
 from .theme import BLUE, GREY, ORANGE, PALETTE, VERMILION
@@ -326,15 +327,20 @@ def segment_delta_figure(segments: pd.DataFrame, metric_name: str, a: int, b: in
     words = ["no significant difference" if not sig else
              (f"v{b} significantly better" if g else f"v{b} significantly worse")
              for sig, g in zip(t["significant"], good)]
-    u = f" {unit}" if unit else ""
+    # the difference and its interval as the compare table writes them (enough digits that a
+    # bound that is not zero never shows as zero beside "significantly better")
+    said = []
+    for r in t.itertuples():
+        dg = difference_digits(r.metric, r.delta, r.low, r.high)
+        said.append(f"{format_difference(r.metric, r.delta, unit, dg)} "
+                    f"({interval_text(r.metric, r.low, r.high, unit, True, dg)})")
     fig = go.Figure(go.Scatter(
         x=t["delta"], y=names, mode="markers", marker=dict(color=colours, size=11),
         error_x=dict(type="data", symmetric=False, array=(t["high"] - t["delta"]).to_numpy(),
                      arrayminus=(t["delta"] - t["low"]).to_numpy(), color=GREY),
-        customdata=list(zip(t["rows"].astype(int), t["low"], t["high"], words)),
-        hovertemplate=(f"%{{y}}: v{b} minus v{a} = %{{x:+.3f}}{u} (95% CI %{{customdata[1]:+.3f}}"
-                       " to %{customdata[2]:+.3f}), %{customdata[0]:,} rows: %{customdata[3]}"
-                       "<extra></extra>"), name=f"v{b} − v{a}"))
+        customdata=list(zip(t["rows"].astype(int), said, words)),
+        hovertemplate=(f"%{{y}}: v{b} minus v{a} = %{{customdata[1]}}, %{{customdata[0]:,}} "
+                       "rows: %{customdata[2]}<extra></extra>"), name=f"v{b} − v{a}"))
     fig.add_vline(x=0, line=dict(color=GREY, dash="dot"))
     shown = _not_judged_trace(fig, segments, t["low"].clip(upper=0))
     fig.update_yaxes(autorange="reversed", type="category")

@@ -123,6 +123,10 @@ def test_segment_differences_skip_groups_too_small_to_judge(segmented):
         - roc_auc_score(segmented.loc[big, "y_true"], segmented.loc[big, "y_score"]))
     fig = segment_delta_figure(seg.reset_index(), "ROC AUC", 1, 2)
     assert list(fig.data[0].y) == ["region: big"]
+    big_row = seg.loc["big"]
+    assert fig.data[0].customdata[0][1] == (
+        f"{format_difference('roc_auc', big_row['delta'])} "
+        f"({interval_text('roc_auc', big_row['low'], big_row['high'], difference=True)})")
     assert list(fig.data[1].y) == ["region: lopsided", "region: tiny"]
 
 
@@ -287,3 +291,82 @@ def test_one_class_rows_name_the_class_not_a_dash():
                                                        "rows are negative")
     assert why_undefined(BINARY, frame.head(1), "roc_auc") == ("it needs both outcomes, and "
                                                                "the one row is negative")
+
+
+
+# ------------------------------------------------------------------ the pages and reports
+@pytest.fixture(scope="module")
+def thin_app(tmp_path_factory):
+    """A registry of thin cases: a yes/no model with a 5-row segment (two versions on the same
+    rows), a category model that never predicts one class, a number model with true zeros."""
+    import dash
+
+    from app import Settings, create_app
+    from registry.writer import log_model, log_model_version
+    reg = tmp_path_factory.mktemp("thin") / "registry"
+    rng = np.random.default_rng(7)
+    y = np.r_[rng.integers(0, 2, 300), [0, 1, 0, 1, 1]]
+    region = ["big"] * 300 + ["tiny"] * 5
+    log_model(reg, "thin-bin", "binary", entity="customer")
+    for v in (1, 2):
+        score = np.clip(0.3 * y + rng.random(len(y)) * 0.7, 0, 1)
+        log_model_version(reg, "thin-bin", y_true=y, y_score=score,
+                          segments={"region": region}, version=v)
+    log_model(reg, "thin-cat", "multiclass")
+    truth = np.array(["a", "b", "c"] * 40)
+    pred = np.where(truth == "c", "a", truth)  # c is never predicted
+    log_model_version(reg, "thin-cat", y_true=truth, y_pred=pred, version=1)
+    log_model(reg, "thin-reg", "regression", target_unit="points")
+    target = np.r_[0.0, 0.0, rng.normal(50, 10, 98)]
+    for v in (1, 2):
+        log_model_version(reg, "thin-reg", y_true=target,
+                          y_pred=target + rng.normal(0, 3, 100), version=v)
+    app = create_app(Settings(registry=str(reg)))
+
+    def render(page, **query):
+        with app.server.test_request_context("/"):
+            return str(dash.page_registry[page]["layout"](**query))
+    return app, render
+
+
+def test_model_page_and_report_say_what_is_not_judged(thin_app):
+    from pages._data import deck
+    from reports.content import model_report
+    app, render = thin_app
+    page = render("pages.model", name="thin-bin", version="2")
+    assert "Not judged: region = tiny (5 rows: too few rows to judge)." in page
+    assert "fewer than 30 labelled rows is not judged" in page
+    cat = render("pages.model", name="thin-cat")
+    assert "Class c is never predicted, so its precision is undefined (not 0%)" in cat
+    with app.server.test_request_context("/"):
+        rep = model_report(deck(), "thin-cat", 1)
+        text = " ".join(rep.summary) + " ".join(" ".join(s.numbers) for s in rep.sections)
+        assert "precision undefined" in text and "Class c is never predicted" in text
+        bin_rep = model_report(deck(), "thin-bin", 2)
+        lines = [n for s in bin_rep.sections for n in s.numbers]
+        assert "Not judged: region = tiny (5 rows: too few rows to judge)." in lines
+
+
+def test_compare_page_and_report_list_what_cannot_be_computed(thin_app):
+    from pages._data import deck
+    from reports.content import compare_report
+    app, render = thin_app
+    page = render("pages.compare", model="thin-reg", a="1", b="2")
+    why = "2 of the 100 true values are 0, and an error as a percentage of 0 is undefined"
+    assert f"MAPE cannot be computed: {why}." in page
+    with app.server.test_request_context("/"):
+        rep = compare_report(deck(), "thin-reg", 1, 2)
+    assert f"MAPE cannot be computed: {why}." in [n for s in rep.sections for n in s.numbers]
+    seg = render("pages.compare", model="thin-bin", a="1", b="2")
+    assert "Not judged: region = tiny (5 rows: too few rows to judge)." in seg
+
+
+def test_compare_table_never_shows_a_zero_bound_beside_better(thin_app):
+    from analysis.compare import Comparison
+    from analysis.uncertainty import Difference
+    app, _ = thin_app
+    import pages.compare as pc
+    comp = Comparison("m", 1, 2, 0.5, 500, {
+        "accuracy": Difference("accuracy", 0.80, 0.833, 0.033, 0.000004, 0.065)})
+    table = str(pc._metric_table(comp, BINARY, 1, 2))
+    assert "+0.0004 to +6.5000" in table and "+3.3000 points" in table and "v2 better" in table
