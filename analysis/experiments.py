@@ -800,9 +800,9 @@ class Importance:
     """Which params matter for a metric, over a set of runs."""
 
     metric: str
-    #: param, importance, importance_std, low, high (its range over the folds), clear,
-    #: spearman, spearman_p, values; ``clear`` params (above zero in every fold) first,
-    #: each part by importance
+    #: param, importance, importance_std, low, high (its range over the folds), clear, why
+    #: (not clear: the reason), spearman, spearman_p, values; ``clear`` params first, each
+    #: part by importance
     table: pd.DataFrame
     constant: tuple[str, ...]  # params with one value in every run (cannot matter here)
     runs: int
@@ -824,13 +824,10 @@ class Importance:
         t = self.table
         if t.empty:
             return ""
-        unclear = t.loc[~t["clear"].astype(bool), "param"].tolist()
         out = []
-        if unclear:
-            names = ", ".join(unclear)
-            out.append(f"Not ranked, because shuffling them did not make the predictions "
-                       f"worse in every fold, so these {self.runs} runs cannot tell their "
-                       f"effect from noise: {names}.")
+        for why, part in t.loc[~t["clear"].astype(bool)].groupby("why", sort=False):
+            out.append(f"Not ranked ({why}), so these {self.runs} runs cannot tell their "
+                       f"effect from noise: {', '.join(part['param'])}.")
         if (t["importance"] < 0).any():
             out.append("A negative importance means the forest happened to predict the held-out "
                        "runs slightly better with that parameter shuffled: chance, to be read as "
@@ -889,7 +886,7 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
     varying = [c for c in params if data[c].astype(object).fillna("\0").nunique() > 1]
     constant = tuple(short_name(c) for c in params if c not in varying)
     empty = pd.DataFrame(columns=["param", "importance", "importance_std", "low", "high",
-                                  "clear", "spearman", "spearman_p", "values"])
+                                  "clear", "why", "spearman", "spearman_p", "values"])
     if len(data) < MIN_RUNS_IMPORTANCE or not varying:
         why = (f"needs at least {MIN_RUNS_IMPORTANCE} runs with {name}" if len(data) <
                MIN_RUNS_IMPORTANCE else "no parameter differs between these runs")
@@ -911,7 +908,12 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
         fold_means.append(result.importances.mean(axis=1))
     r2 = float(r2_score(y, predicted))
     low, high = importance_range(np.array(fold_means).T)
-    enough = len(fold_means) >= MIN_FOLDS_RANK and r2 > MIN_R2_IMPORTANCE
+    if not np.isfinite(r2) or r2 <= MIN_R2_IMPORTANCE:
+        blocked = "the parameters together explain too little of the metric"
+    elif len(fold_means) < MIN_FOLDS_RANK:
+        blocked = f"too few runs for {MIN_FOLDS_RANK} folds"
+    else:
+        blocked = ""
     rows = []
     for i, col in enumerate(varying):
         rho, p = np.nan, np.nan
@@ -921,7 +923,8 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
                 res = stats.spearmanr(X[ok, i], y[ok])
                 rho, p = float(res.statistic), float(res.pvalue)
         rows.append((short_name(col), float(scores[i].mean()), float(scores[i].std()),
-                     float(low[i]), float(high[i]), bool(enough and low[i] > 0), rho, p,
+                     float(low[i]), float(high[i]), bool(not blocked and low[i] > 0),
+                     blocked or ("" if low[i] > 0 else "not above zero in every fold"), rho, p,
                      int(data[col].astype(object).fillna("\0").nunique())))
     table = pd.DataFrame(rows, columns=empty.columns).sort_values(
         ["clear", "importance"], ascending=False, kind="stable").reset_index(drop=True)
@@ -942,6 +945,10 @@ def importance_sentence(metric: str, table: pd.DataFrame, r2: float, runs: int) 
     if not np.isfinite(r2) or r2 <= MIN_R2_IMPORTANCE:
         return (f"Across these {runs} runs the parameters explain little of {metric} "
                 f"(cross-validated R² {r2:.2f}), so no parameter can be said to matter.")
+    if not bool(top["clear"]) and str(top["why"]).startswith("too few runs"):
+        return (f"These {runs} runs are too few to tell any parameter's effect on {metric} "
+                f"from noise: ranking needs {MIN_FOLDS_RANK} folds of at least 4 runs, so "
+                f"at least {4 * MIN_FOLDS_RANK} runs with {metric}. None is ranked.")
     if not bool(top["clear"]):
         return (f"These {runs} runs are too few to tell any parameter's effect on {metric} "
                 "from noise: no parameter made the forest's predictions worse when shuffled "

@@ -182,7 +182,7 @@ def importance_table(imp: Importance):
         "Rank correlation (Spearman)", "Different values")]))
     rows = [html.Tr([html.Th(r.param, scope="row"), html.Td(f"{r.importance:.3f}"),
                      html.Td(f"{r.low:.3f} to {r.high:.3f}"),
-                     html.Td("yes" if r.clear else "no: not above zero in every fold"),
+                     html.Td("yes" if r.clear else f"no: {r.why}"),
                      html.Td("–" if not np.isfinite(r.spearman) else f"{r.spearman:+.2f}"),
                      html.Td(f"{r.values}")])
             for r in imp.table.itertuples()]

@@ -203,7 +203,8 @@ def test_importance_ranks_only_what_every_fold_confirms_equal_to_scikit_learn():
         assert got.loc[name, "clear"] == bool(folds[:, i].min() > 0)
     assert imp.ranked["param"].tolist() == ["depth"]
     assert imp.sentence.startswith("Across these 60 runs, depth matters most for auc")
-    assert "Not ranked" in imp.noise_note and "seed_param" in imp.noise_note
+    assert imp.noise_note.startswith("Not ranked (not above zero in every fold), so these 60 "
+                                     "runs cannot tell their effect from noise: seed_param.")
     fig = ef.importance_figure(imp)
     assert list(fig.data[0].y) == ["depth"]
     assert "1 that cannot be told from noise not drawn" in fig.layout.title.text
@@ -227,11 +228,15 @@ def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
     assert "negative importance" in imp.noise_note and "chance" in imp.noise_note
     box = str(ef.importance_box(imp))
     assert "cmp-importance-table" in box and "'cmp-importance'" not in box  # no ranking chart
-    assert "no: not above zero in every fold" in box
+    assert "no: the parameters together explain too little of the metric" in box
+    assert "no: not above zero in every fold" in str(ef.importance_box(other))
     # with fewer than five folds (under 20 runs) even a strong effect is not ranked
     small = ae.parameter_importance(_runs(16), ["params.depth", "params.seed_param"],
                                     "metrics.auc", n_estimators=30)
-    assert small.ranked.empty and "too few" in small.sentence
+    assert small.ranked.empty and set(small.table["why"]) == {"too few runs for 5 folds"}
+    assert small.sentence == ("These 16 runs are too few to tell any parameter's effect on auc "
+                              "from noise: ranking needs 5 folds of at least 4 runs, so at "
+                              "least 20 runs with auc. None is ranked.")
 
 
 # ------------------------------------------------------------------ undefined, in words
