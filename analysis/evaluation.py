@@ -61,6 +61,19 @@ class ThresholdResult:
         return self.tp + self.fp
 
     @property
+    def undefined(self) -> dict[str, str]:
+        """Metrics at this threshold that have no value, with why. ``metrics`` keeps
+        scikit-learn's ``zero_division=0`` for them (so F1 and the intervals stay defined);
+        a page shows the reason instead of that 0."""
+        out = {}
+        if self.flagged == 0:
+            out["precision"] = ("the model flags no case at this threshold, so no flagged "
+                                "case can be right or wrong")
+        if self.tp + self.fn == 0:
+            out["recall"] = "there is no positive case in these rows to find"
+        return out
+
+    @property
     def matrix(self) -> np.ndarray:
         """Rows: truth (negative, positive); columns: prediction (negative, positive)."""
         return np.array([[self.tn, self.fp], [self.fn, self.tp]])

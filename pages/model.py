@@ -273,7 +273,8 @@ def _binary_parts(d, model, v, ev, t):
 
 
 def _threshold_cards(tr, model):
-    return [html.Div(_metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
+    return [html.Div(_unavailable_card(k, tr.undefined[k]) if k in tr.undefined else
+                     _metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
                      className="col-sm-6") for k in THRESHOLD_METRICS]
 
 

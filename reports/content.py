@@ -386,8 +386,9 @@ def _binary_sections(deck, model, v, ev, t) -> list[Section]:
             "The higher and further left the curve, the better. The diamond is the chosen "
             "threshold.", "roc-curve"))
     numbers = [f"{METRICS[k].name} at threshold {tr.threshold:.2f}: "
-               f"{format_value(k, tr.metrics[k].value)} "
-               f"({interval_text(k, tr.metrics[k].low, tr.metrics[k].high)})"
+               + (f"undefined: {tr.undefined[k]}" if k in tr.undefined else
+                  f"{format_value(k, tr.metrics[k].value)} "
+                  f"({interval_text(k, tr.metrics[k].low, tr.metrics[k].high)})")
                for k in ("precision", "recall", "accuracy") if k in tr.metrics]
     entity = plural(model.entity or "row")
     out.append(Section(

@@ -375,3 +375,20 @@ def test_compare_table_never_shows_a_zero_bound_beside_better(thin_app):
         "accuracy": Difference("accuracy", 0.80, 0.833, 0.033, 0.000004, 0.065)})
     table = str(pc._metric_table(comp, BINARY, 1, 2))
     assert "+0.0004 to +6.5000" in table and "+3.3000 points" in table and "v2 better" in table
+
+
+def test_precision_when_nothing_is_flagged_is_undefined_not_zero(thin_app):
+    from sklearn.metrics import precision_score
+
+    from analysis.evaluation import at_threshold
+    y = np.array([0, 1, 0, 1, 1, 0])
+    s = np.array([0.1, 0.4, 0.2, 0.6, 0.3, 0.5])
+    tr = at_threshold(y, s, 0.9)
+    assert tr.flagged == 0 and np.isnan(precision_score(y, s >= 0.9, zero_division=np.nan))
+    assert set(tr.undefined) == {"precision"}
+    app, _ = thin_app
+    import pages.model as pm
+    cards = str(pm._threshold_cards(tr, BINARY))
+    assert "Cannot be computed: the model flags no case at this threshold" in cards
+    assert "0.000" not in cards.split("card-precision")[0]  # the precision card: no 0
+    assert at_threshold(y, s, 0.5).undefined == {}
