@@ -14,15 +14,16 @@ import pandas as pd
 from registry.model import COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion
 
 from .language import (
-    format_difference, interval_text, metric_name_in_sentence, plural, positives_phrase,
+    difference_digits, format_difference, interval_text, metric_name_in_sentence, plural,
+    positives_phrase,
 )
-from .metrics import METRICS, headline_metric, is_better
+from .evaluation import TASK_METRICS
+from .metrics import METRICS, headline_metric, is_better, why_undefined
 from registry.model import challenger_of, champion_of
 from .uncertainty import (
-    BootstrapSettings, Difference, RowsMismatch, aligned_rows, paired_differences,
+    MIN_JUDGE_ROWS, BootstrapSettings, Difference, RowsMismatch, aligned_rows,
+    paired_differences, too_few_rows,
 )
-
-MIN_SEGMENT_ROWS = 30
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Comparison:
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)
     verdict: str = ""
     problem: str = ""  # why the versions cannot be compared, in plain words
+    #: metrics of the task that these rows cannot give, with why (e.g. MAPE with a true 0)
+    unavailable: dict[str, str] = field(default_factory=dict)
 
     def table(self) -> pd.DataFrame:
         """One row per metric: metric, value_a, value_b, delta, low, high, significant,
@@ -78,16 +81,20 @@ def compare(model: Model, a: int, frame_a: pd.DataFrame, b: int, frame_b: pd.Dat
     diffs = paired_differences(model, frame_a, frame_b, threshold, settings, label_a, label_b)
     segs = segment_differences(model, frame_a, frame_b, threshold, settings)
     rows = int(frame_a[COL_TRUE].notna().sum())
-    comp = Comparison(model.name, a, b, threshold, rows, diffs, segs)
+    labelled = frame_a.loc[frame_a[COL_TRUE].notna()]
+    missing = {k: why_undefined(model, labelled, k) for k in TASK_METRICS.get(model.task, ())
+               if k not in diffs or not np.isfinite(diffs[k].delta)}
+    comp = Comparison(model.name, a, b, threshold, rows, diffs, segs, unavailable=missing)
     return Comparison(model.name, a, b, threshold, rows, diffs, segs,
-                      verdict=verdict(model, comp))
+                      verdict=verdict(model, comp), unavailable=missing)
 
 
 def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFrame,
                         threshold: float, settings: BootstrapSettings,
-                        min_rows: int = MIN_SEGMENT_ROWS) -> pd.DataFrame:
+                        min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
     """Headline metric of both versions per segment value, with the paired interval of the
-    difference. Columns: segment, value, rows, metric, value_a, value_b, delta, low, high,
+    difference; a value with fewer than ``min_rows`` rows is not judged (no numbers, ``note``
+    says so). Columns: segment, value, rows, metric, value_a, value_b, delta, low, high,
     significant, note."""
     metric = headline_metric(model.task)
     keep = frame_a[COL_TRUE].notna().to_numpy()
@@ -95,11 +102,15 @@ def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFra
     out = []
     for col in [c for c in fa.columns if c.startswith(SEGMENT_PREFIX)]:
         for value, idx in fa.groupby(fa[col].astype(str), sort=True).indices.items():
-            note = "" if len(idx) >= min_rows else f"only {len(idx)} rows: too few to judge"
-            d = paired_differences(model, fa.iloc[idx], fb.iloc[idx], threshold,
-                                   settings, metrics=(metric,)).get(metric)
+            note, d = too_few_rows(len(idx), min_rows), None
+            if not note:
+                d = paired_differences(model, fa.iloc[idx], fb.iloc[idx], threshold,
+                                       settings, metrics=(metric,)).get(metric)
+                if d is None or not np.isfinite(d.delta):
+                    note = f"{METRICS[metric].name} is undefined here: " \
+                           f"{why_undefined(model, fa.iloc[idx], metric)}"
+                    d = None
             if d is None:
-                note = note or "the metric is undefined here (one class only)"
                 d = Difference(metric, np.nan, np.nan, np.nan, np.nan, np.nan)
             out.append({"segment": col[len(SEGMENT_PREFIX):], "value": value,
                         "rows": len(idx), "metric": metric, "value_a": d.value_a,
@@ -112,8 +123,10 @@ def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFra
 # ------------------------------------------------------------------ the verdict
 def _quote(model: Model, d: Difference) -> str:
     unit = model.target_unit if METRICS[d.metric].kind == "unit" else ""
-    return (f"{metric_name_in_sentence(d.metric)} {format_difference(d.metric, d.delta, unit)} "
-            f"({interval_text(d.metric, d.low, d.high, unit, difference=True)})")
+    digits = difference_digits(d.metric, d.delta, d.low, d.high)
+    return (f"{metric_name_in_sentence(d.metric)} "
+            f"{format_difference(d.metric, d.delta, unit, digits)} "
+            f"({interval_text(d.metric, d.low, d.high, unit, difference=True, digits=digits)})")
 
 
 def verdict(model: Model, comp: Comparison) -> str:

@@ -24,15 +24,16 @@ from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, SEGMENT_
 
 from .metrics import (
     METRICS, binary_truth, class_probabilities, compute_metric, headline_metric,
-    multiclass_labels,
+    multiclass_labels, why_undefined,
 )
-from .uncertainty import SECONDARY, BootstrapSettings, Interval, bootstrap_intervals
+from .uncertainty import (
+    MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
+)
 
 MAX_CURVE_POINTS = 400
 MAX_SCATTER_POINTS = 2_000
 SCORE_BINS = 40
 CALIBRATION_BINS = 10
-MIN_SEGMENT_ROWS = 30
 
 
 # ------------------------------------------------------------------ results
@@ -59,6 +60,19 @@ class ThresholdResult:
     @property
     def flagged(self) -> int:
         return self.tp + self.fp
+
+    @property
+    def undefined(self) -> dict[str, str]:
+        """Metrics at this threshold that have no value, with why. ``metrics`` keeps
+        scikit-learn's ``zero_division=0`` for them (so F1 and the intervals stay defined);
+        a page shows the reason instead of that 0."""
+        out = {}
+        if self.flagged == 0:
+            out["precision"] = ("the model flags no case at this threshold, so no flagged "
+                                "case can be right or wrong")
+        if self.tp + self.fn == 0:
+            out["recall"] = "there is no positive case in these rows to find"
+        return out
 
     @property
     def matrix(self) -> np.ndarray:
@@ -136,7 +150,10 @@ class ConfusedPair:
 class MulticlassDetails:
     labels: tuple[str, ...]
     confusion: np.ndarray  # rows: truth, columns: prediction
-    per_class: pd.DataFrame  # label, precision, recall, f1, support
+    #: label, precision, recall, f1, support, predicted (rows predicted as the class);
+    #: precision is NaN for a class never predicted, recall for a class with no true rows
+    #: (scikit-learn's zero_division=np.nan): undefined, not 0 (``per_class_notes`` says why)
+    per_class: pd.DataFrame
     #: one-vs-rest ROC of each class that has rows of its own and of others (needs proba.*)
     roc: tuple[ClassCurve, ...] = ()
     #: classes with a probability column whose one-vs-rest curve cannot be drawn, and why
@@ -306,8 +323,11 @@ def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
     cm = skm.confusion_matrix(y_true, y_pred, labels=labels)
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
                                                      zero_division=0)
-    per_class = pd.DataFrame({"label": labels, "precision": p, "recall": r, "f1": f,
-                              "support": s})
+    predicted = cm.sum(axis=0)
+    per_class = pd.DataFrame({"label": labels,
+                              "precision": np.where(predicted > 0, p, np.nan),
+                              "recall": np.where(s > 0, r, np.nan), "f1": f,
+                              "support": s, "predicted": predicted})
     parts: dict = {"confused": most_confused(cm, labels)}
     if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
         proba, classes = class_probabilities(frame)
@@ -372,6 +392,21 @@ def most_confused(confusion: np.ndarray, labels, top: int = 5) -> tuple[Confused
     return tuple(pairs[:top])
 
 
+def per_class_notes(per_class: pd.DataFrame) -> list[str]:
+    """Why a class's precision or recall has no value, in words ('Class 7 is never
+    predicted, so its precision is undefined: there is no prediction of it to be right or
+    wrong.')."""
+    out = []
+    for r in per_class.itertuples():
+        if r.predicted == 0:
+            out.append(f"Class {r.label} is never predicted, so its precision is undefined "
+                       "(not 0%): there is no prediction of it to be right or wrong.")
+        if r.support == 0:
+            out.append(f"Class {r.label} never occurs in these rows, so its recall is "
+                       "undefined: there is no true case of it to find.")
+    return out
+
+
 def _natural_sort(labels) -> list[str]:
     """'2' before '10'; text labels alphabetically."""
     def key(v):
@@ -406,10 +441,11 @@ def regression_diagnostics(y: np.ndarray, pred: np.ndarray, bins: int = 40
 # ------------------------------------------------------------------ segments
 def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
                     settings: BootstrapSettings = BootstrapSettings(),
-                    min_rows: int = MIN_SEGMENT_ROWS) -> pd.DataFrame:
+                    min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
     """The headline metric of every value of every segment column, with its 95% bootstrap
-    interval and row count. ``weakest`` marks, per segment column, the value with the worst
-    metric among those with at least ``min_rows`` rows.
+    interval and row count. A value with fewer than ``min_rows`` rows is not judged: no
+    metric, no interval, and ``note`` says so (as it says why a metric is undefined).
+    ``weakest`` marks, per segment column, the value with the worst metric among the judged.
 
     Columns: segment, value, rows, metric, estimate, low, high, weakest, note.
     """
@@ -419,15 +455,16 @@ def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
     out = []
     for col in cols:
         for value, rows in frame.groupby(frame[col].astype(str), sort=True, observed=True):
-            # the value on all of the segment's rows, computed once and passed in
-            point = {metric: compute_metric(model, rows, metric, threshold)}
-            ci = bootstrap_intervals(model, rows, threshold, settings, (metric,),
-                                     point=point).get(metric)
-            note = ""
-            if len(rows) < min_rows:
-                note = f"only {len(rows)} rows: too few to judge"
-            elif ci is None or not np.isfinite(ci.value):
-                note = "the metric is undefined here (one class only)"
+            note, ci = too_few_rows(len(rows), min_rows), None
+            if not note:
+                # the value on all of the segment's rows, computed once and passed in
+                point = {metric: compute_metric(model, rows, metric, threshold)}
+                ci = bootstrap_intervals(model, rows, threshold, settings, (metric,),
+                                         point=point).get(metric)
+                if ci is None or not np.isfinite(ci.value):
+                    note = f"{METRICS[metric].name} is undefined here: " \
+                           f"{why_undefined(model, rows, metric)}"
+                    ci = None
             out.append({"segment": col[len(SEGMENT_PREFIX):], "value": value,
                         "rows": len(rows), "metric": metric,
                         "estimate": ci.value if ci else np.nan,
@@ -481,28 +518,12 @@ TASK_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
 def unavailable_metrics(model: Model, frame: pd.DataFrame, metrics: dict) -> dict[str, str]:
     """Why each metric of the task that is missing from ``metrics`` (or not a finite number)
     cannot be computed on these labelled rows, in plain words."""
-    n = len(frame)
     out = {}
     for key in TASK_METRICS.get(model.task, ()):
         ci = metrics.get(key)
         if ci is not None and np.isfinite(ci.value):
             continue
-        if n == 0:
-            why = "there are no labelled rows"
-        elif model.task == "binary" and key != "brier":
-            y = binary_truth(frame[COL_TRUE], model.positive_label)
-            which = "positive" if y.sum() == n else "negative"
-            why = f"it needs both outcomes, and all {n:,} rows are {which}"
-        elif model.task == "multiclass" and key == "log_loss":
-            why = "it needs the probability of each class (proba.<class> columns)"
-        elif model.task == "regression" and key == "r2":
-            why = ("it needs at least two rows" if n < 2 else
-                   "every true value is the same, so there is no variation to explain")
-        elif model.task == "regression" and key == "mape":
-            why = "some true values are 0, and a percentage of 0 is undefined"
-        else:
-            why = "these rows do not allow it"
-        out[key] = why
+        out[key] = why_undefined(model, frame, key) or "these rows do not allow it"
     return out
 
 

@@ -265,7 +265,8 @@ def answer_rows(d, experiment: str | None, expression: str = "", quick: str = ""
                                                               if schema.is_numeric(c)])
         filtered = bool((expression or "").strip() or (quick or "").strip() or filter_model)
         if order is not None and (push.filter_string or not filtered):
-            return _mlflow_rows(d, name, push, quick, filter_model, order, need, view)
+            return _mlflow_rows(d, name, expression, push, quick, filter_model, order, need,
+                                view)
     if not view.done and not view.loaded:  # nothing to filter yet: the grid asks again later
         return RowsAnswer(schema, np.array([], dtype=int), True, "loaded", "", view)
     positions = ordered_rows(d, name, expression, quick, filter_model, sort_model, view.table,
@@ -273,7 +274,8 @@ def answer_rows(d, experiment: str | None, expression: str = "", quick: str = ""
     return RowsAnswer(view.table, positions, True, "all" if view.done else "loaded", "", view)
 
 
-def _mlflow_rows(d, experiment, push, quick, filter_model, order, need, view) -> RowsAnswer:
+def _mlflow_rows(d, experiment, expression, push, quick, filter_model, order, need,
+                 view) -> RowsAnswer:
     frames, token, k = [], None, 0
     while True:
         frame, token = _mlflow_page(d, experiment, push.filter_string, tuple(order), k)
@@ -284,7 +286,10 @@ def _mlflow_rows(d, experiment, push, quick, filter_model, order, need, view) ->
         # MLflow's order, not the table's own newest-first: restore it
         table = RunsTable(table.experiment, _in_order(table.frame, frames), table.params,
                           table.metrics, table.tags, table.problems)
-        positions = select_rows(table, push.residual, quick, filter_model, None)
+        # the whole expression, not only the residual: MLflow compares a NaN or infinite
+        # metric as a number, ModelDeck's table holds it as missing (unknown), so MLflow's
+        # rows are a superset on those runs and the fetched rows are checked again (cheap)
+        positions = select_rows(table, expression, quick, filter_model, None)
         if token is None or len(positions) >= need or k >= MAX_PAGES:
             rest = bool(push.residual or (quick or "").strip() or filter_model)
             return RowsAnswer(table, positions, token is None, "mlflow", push.filter_string,
@@ -795,15 +800,47 @@ class Importance:
     """Which params matter for a metric, over a set of runs."""
 
     metric: str
-    table: pd.DataFrame  # param, importance, importance_std, spearman, spearman_p, values
+    #: param, importance, importance_std, low, high (its range over the folds), clear, why
+    #: (not clear: the reason), spearman, spearman_p, values; ``clear`` params first, each
+    #: part by importance
+    table: pd.DataFrame
     constant: tuple[str, ...]  # params with one value in every run (cannot matter here)
     runs: int
     r2: float  # cross-validated R² of the forest: how much the params explain at all
     sentence: str
     notes: tuple[str, ...] = field(default_factory=tuple)
 
+    @property
+    def ranked(self) -> pd.DataFrame:
+        """The params whose importance can be told from noise, most important first: the
+        only ones shown as a ranking."""
+        if self.table.empty:
+            return self.table
+        return self.table.loc[self.table["clear"].astype(bool)]
+
+    @property
+    def noise_note(self) -> str:
+        """What the params that cannot be told from noise (and negative importances) mean."""
+        t = self.table
+        if t.empty:
+            return ""
+        out = []
+        for why, part in t.loc[~t["clear"].astype(bool)].groupby("why", sort=False):
+            out.append(f"Not ranked ({why}), so these {self.runs} runs cannot tell their "
+                       f"effect from noise: {', '.join(part['param'])}.")
+        if (t["importance"] < 0).any():
+            out.append("A negative importance means the forest happened to predict the held-out "
+                       "runs slightly better with that parameter shuffled: chance, to be read as "
+                       "no measurable effect, never as a harmful one.")
+        return " ".join(out)
+
 
 MIN_RUNS_IMPORTANCE = 10
+#: folds needed before any param is ranked: all of 5 folds above zero by chance is 1 in 32
+MIN_FOLDS_RANK = 5
+#: cross-validated R² the forest needs before any param is ranked: below it the params
+#: together explain too little of the metric for one of them to matter
+MIN_R2_IMPORTANCE = 0.1
 
 
 def param_matrix(sub: pd.DataFrame, params) -> pd.DataFrame:
@@ -827,7 +864,19 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
     cross-fitted: in each of ``folds`` folds the forest is trained on the other runs and each
     param is shuffled in the held-out runs; importance is the mean drop in R² (with its
     standard deviation over folds and repeats). Beside it, Spearman's rank correlation of each
-    numeric param with the metric. Params with one value everywhere are listed as constant."""
+    numeric param with the metric. Params with one value everywhere are listed as constant.
+
+    ``low``/``high`` is the range of the importance over the ``k`` folds (each fold's mean
+    over its repeats), each fold measured on runs its forest did not see. A param is
+    ``clear`` (ranked) only when the forest explains something (cross-validated R² above
+    ``MIN_R2_IMPORTANCE``), there are at least ``MIN_FOLDS_RANK`` folds, and it is above
+    zero in every fold: were the param without effect, each fold's value would be as
+    likely below zero as above, so all five above has a chance of 1 in 32 (a sign test,
+    p ≈ 0.03); the range of five folds is a distribution-free 94% interval of the median
+    fold importance. Fold values are skewed (one fold often dominates), so a t interval of
+    their mean would be wrong here. With few runs nothing is clear, and the sentence says
+    so.
+    """
     name = short_name(metric)
     data = sub.loc[sub[metric].notna()].sort_values("run_id", kind="stable")  # order-free
     notes = []
@@ -836,8 +885,8 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
         notes.append(f"Computed on a random {max_runs:,} of the {len(sub):,} runs.")
     varying = [c for c in params if data[c].astype(object).fillna("\0").nunique() > 1]
     constant = tuple(short_name(c) for c in params if c not in varying)
-    empty = pd.DataFrame(columns=["param", "importance", "importance_std", "spearman",
-                                  "spearman_p", "values"])
+    empty = pd.DataFrame(columns=["param", "importance", "importance_std", "low", "high",
+                                  "clear", "why", "spearman", "spearman_p", "values"])
     if len(data) < MIN_RUNS_IMPORTANCE or not varying:
         why = (f"needs at least {MIN_RUNS_IMPORTANCE} runs with {name}" if len(data) <
                MIN_RUNS_IMPORTANCE else "no parameter differs between these runs")
@@ -847,6 +896,7 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
     y = data[metric].to_numpy(dtype=float)
     k = min(folds, len(data) // 4)
     scores = np.zeros((len(varying), 0))
+    fold_means = []
     predicted = np.empty_like(y)
     for train, test in KFold(k, shuffle=True, random_state=seed).split(X):
         forest = RandomForestRegressor(n_estimators=n_estimators, random_state=seed, n_jobs=1)
@@ -855,7 +905,15 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
         result = permutation_importance(forest, X[test], y[test], scoring="r2",
                                         n_repeats=n_repeats, random_state=seed, n_jobs=1)
         scores = np.hstack([scores, result.importances])
+        fold_means.append(result.importances.mean(axis=1))
     r2 = float(r2_score(y, predicted))
+    low, high = importance_range(np.array(fold_means).T)
+    if not np.isfinite(r2) or r2 <= MIN_R2_IMPORTANCE:
+        blocked = "the parameters together explain too little of the metric"
+    elif len(fold_means) < MIN_FOLDS_RANK:
+        blocked = f"too few runs for {MIN_FOLDS_RANK} folds"
+    else:
+        blocked = ""
     rows = []
     for i, col in enumerate(varying):
         rho, p = np.nan, np.nan
@@ -864,12 +922,19 @@ def parameter_importance(sub: pd.DataFrame, params, metric: str, seed: int = 0,
             if ok.sum() > 2 and np.unique(X[ok, i]).size > 1:
                 res = stats.spearmanr(X[ok, i], y[ok])
                 rho, p = float(res.statistic), float(res.pvalue)
-        rows.append((short_name(col), float(scores[i].mean()), float(scores[i].std()), rho, p,
+        rows.append((short_name(col), float(scores[i].mean()), float(scores[i].std()),
+                     float(low[i]), float(high[i]), bool(not blocked and low[i] > 0),
+                     blocked or ("" if low[i] > 0 else "not above zero in every fold"), rho, p,
                      int(data[col].astype(object).fillna("\0").nunique())))
     table = pd.DataFrame(rows, columns=empty.columns).sort_values(
-        "importance", ascending=False, kind="stable").reset_index(drop=True)
+        ["clear", "importance"], ascending=False, kind="stable").reset_index(drop=True)
     return Importance(metric, table, constant, len(data), r2,
                       importance_sentence(name, table, r2, len(data)), tuple(notes))
+
+
+def importance_range(fold_means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lowest and highest of each row of ``fold_means`` (params × folds)."""
+    return fold_means.min(axis=1), fold_means.max(axis=1)
 
 
 def importance_sentence(metric: str, table: pd.DataFrame, r2: float, runs: int) -> str:
@@ -877,9 +942,22 @@ def importance_sentence(metric: str, table: pd.DataFrame, r2: float, runs: int) 
     if table.empty:
         return f"No parameter could be related to {metric}."
     top = table.iloc[0]
-    if not np.isfinite(r2) or r2 <= 0.1:
+    if not np.isfinite(r2) or r2 <= MIN_R2_IMPORTANCE:
         return (f"Across these {runs} runs the parameters explain little of {metric} "
                 f"(cross-validated R² {r2:.2f}), so no parameter can be said to matter.")
+    if not bool(top["clear"]) and str(top["why"]).startswith("too few runs"):
+        return (f"These {runs} runs are too few to tell any parameter's effect on {metric} "
+                f"from noise: ranking needs {MIN_FOLDS_RANK} folds of at least 4 runs, so "
+                f"at least {4 * MIN_FOLDS_RANK} runs with {metric}. None is ranked.")
+    if not bool(top["clear"]):
+        return (f"These {runs} runs are too few to tell any parameter's effect on {metric} "
+                "from noise: no parameter made the forest's predictions worse when shuffled "
+                f"in every one of the {MIN_FOLDS_RANK} folds of runs, so none is ranked. More "
+                "runs, or runs that vary one parameter at a time, would tell.")
+    d = 2  # enough decimals that the lowest fold value, above zero, never shows as 0
+    while d < 6 and round(float(top["low"]), d) == 0:
+        d += 1
     return (f"Across these {runs} runs, {top['param']} matters most for {metric}: shuffling it "
-            f"costs the forest {top['importance']:.2f} of R² (the parameters together explain "
+            f"costs the forest {top['importance']:.{d}f} of R² ({top['low']:.{d}f} to "
+            f"{top['high']:.{d}f} across the folds; the parameters together explain "
             f"{max(0.0, r2):.0%} of its variation).")

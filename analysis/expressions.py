@@ -19,9 +19,16 @@ Grammar (keywords are case-insensitive)::
                   | `any name in back-quotes`
 
 Meaning: a comparison with a number compares numbers (text like "6" in a column counts as 6);
-with text it compares text; ``contains`` finds text anywhere, ignoring case. A run with no value
-for a column matches no comparison on it. A column may be written without its ``params.`` /
-``metrics.`` / ``tags.`` prefix when only one column has that name.
+with text it compares text; ``contains`` finds text anywhere, ignoring case. A column may be
+written without its ``params.`` / ``metrics.`` / ``tags.`` prefix when only one column has that
+name.
+
+Missing values follow SQL's three-valued logic, the rule MLflow's own search applies to the
+parts pushed down to it: a comparison with a missing value (a run without that param, metric
+or tag, or a number column holding text) is *unknown*, never true, and ``not`` of an unknown is
+unknown too, so ``not metrics.auc > 0.9`` and ``metrics.auc <= 0.9`` both leave out a run that
+has no ``auc``, as ``metrics.auc != 0.9`` does. ``and`` is false when any side is false, ``or``
+is true when any side is true; a run is shown only when the whole expression is true.
 """
 from __future__ import annotations
 
@@ -330,11 +337,30 @@ def columns_used(text: str, columns) -> list[str]:
 
 
 def evaluate(text: str, frame: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows of ``frame`` that satisfy the expression (empty text: all)."""
+    """Boolean mask of the rows of ``frame`` for which the expression is true (empty text:
+    all); a row where it is unknown (a missing value decides it) is left out."""
     if text is None or not str(text).strip():
         return np.ones(len(frame), dtype=bool)
     tree = parse(text)
-    return _Evaluator(text, frame).run(tree)
+    return _Evaluator(text, frame).run(tree).true
+
+
+@dataclass(frozen=True)
+class Truth:
+    """Three-valued result per row: ``true`` where the expression holds, ``known`` where a
+    missing value does not decide it (true or false); unknown = ~known."""
+
+    true: np.ndarray
+    known: np.ndarray
+
+    @property
+    def false(self) -> np.ndarray:
+        return self.known & ~self.true
+
+
+def _truth(result, known) -> Truth:
+    known = np.asarray(known, dtype=bool)
+    return Truth(np.asarray(result, dtype=bool) & known, known)
 
 
 class _Evaluator:
@@ -344,13 +370,19 @@ class _Evaluator:
         self.numbers: dict[str, np.ndarray] = {}
         self.texts: dict[str, np.ndarray] = {}
 
-    def run(self, node) -> np.ndarray:
+    def run(self, node) -> Truth:
         if isinstance(node, BoolOp):
-            masks = [self.run(item) for item in node.items]
-            return np.logical_and.reduce(masks) if node.op == "and" \
-                else np.logical_or.reduce(masks)
-        if isinstance(node, Not):
-            return ~self.run(node.item)
+            parts = [self.run(item) for item in node.items]
+            trues = np.logical_and.reduce([p.true for p in parts])
+            falses = np.logical_and.reduce([p.false for p in parts])
+            if node.op == "and":  # false if any side is false, true if all are
+                false = np.logical_or.reduce([p.false for p in parts])
+                return Truth(trues, trues | false)
+            true = np.logical_or.reduce([p.true for p in parts])  # or: true if any is
+            return Truth(true, true | falses)
+        if isinstance(node, Not):  # not unknown is unknown
+            inner = self.run(node.item)
+            return Truth(inner.false, inner.known)
         return self.compare(node)
 
     # column views, computed once per evaluation
@@ -385,7 +417,7 @@ class _Evaluator:
         s = self.frame[col]
         return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
-    def compare(self, node: Compare) -> np.ndarray:
+    def compare(self, node: Compare) -> Truth:
         left, op, right = node.left, node.op, node.right
         if not isinstance(left, Column):  # literal on the left: mirror the comparison
             left, right = right, left
@@ -408,7 +440,7 @@ class _Evaluator:
             word = "true" if value else "false"
             known = np.array([v is not None for v in t])
             eq = np.array([v is not None and v.lower() == word for v in t])
-            return eq if op == "==" else known & ~eq
+            return _truth(eq if op == "==" else ~eq, known)
         if op == "contains":
             return self.text_compare(self.text_of(col), op, str(value if not isinstance(
                 value, float) else _as_text(value)), node)
@@ -420,7 +452,7 @@ class _Evaluator:
             return _ordered(self.number(col), op, as_number)
         return self.text_compare(self.text_of(col), op, value, node)
 
-    def text_compare(self, left: np.ndarray, op: str, right, node: Compare) -> np.ndarray:
+    def text_compare(self, left: np.ndarray, op: str, right, node: Compare) -> Truth:
         lv = pd.Series(left, dtype=object)
         known = lv.notna().to_numpy()
         if isinstance(right, np.ndarray):
@@ -435,13 +467,13 @@ class _Evaluator:
                 raise ExpressionError("'contains' needs a quoted text on its right",
                                       node.pos, self.text)
             found = lv.str.lower().str.contains(str(rv).lower(), regex=False).to_numpy()
-            return known & found
+            return _truth(found, known)
         result = {"==": lambda: lv == rv, "!=": lambda: lv != rv, "<": lambda: lv < rv,
                   "<=": lambda: lv <= rv, ">": lambda: lv > rv, ">=": lambda: lv >= rv}[op]()
-        return known & np.asarray(result, dtype=bool)
+        return _truth(result, known)
 
 
-def _ordered(x: np.ndarray, op: str, y) -> np.ndarray:
+def _ordered(x: np.ndarray, op: str, y) -> Truth:
     if op == "contains":
         raise ValueError("contains is a text comparison")
     with np.errstate(invalid="ignore"):
@@ -450,7 +482,7 @@ def _ordered(x: np.ndarray, op: str, y) -> np.ndarray:
     known = ~np.isnan(x)
     if isinstance(y, np.ndarray):
         known &= ~np.isnan(y)
-    return out & known
+    return _truth(out, known)
 
 
 def _as_text(v) -> str:
@@ -474,8 +506,12 @@ def _to_float(s: str) -> float | None:
 class Pushdown:
     """An expression split for MLflow: ``filter_string`` in MLflow's search syntax (empty when
     no part translates) and ``residual``, the rest in this module's syntax (empty when all of
-    it translates), to be evaluated on the rows MLflow returns. Both together select exactly
-    the rows ``evaluate`` selects."""
+    it translates), to be evaluated on the rows MLflow returns. MLflow, like ``evaluate``,
+    never matches a comparison on a run without that metric, param or tag, and ``not`` (the
+    one operator that could turn that around) is never translated, so both together select
+    the rows ``evaluate`` selects, but for one case: MLflow compares a NaN or infinite metric
+    as a number where ModelDeck's table has no value, so its rows can hold a few more; a
+    caller checks the whole expression again on them (``analysis.experiments`` does)."""
 
     filter_string: str
     residual: str

@@ -74,13 +74,38 @@ def format_value(metric: str, value: float | None, unit: str = "") -> str:
     return f"{value:.3f}"
 
 
-def format_delta(metric: str, delta: float, unit: str = "") -> str:
+MAX_EXTRA_DIGITS = 6  # at most this many decimals more than a metric's usual ones
+
+
+def _delta_scale(metric: str) -> tuple[float, int]:
     info = METRICS.get(metric)
     if info is not None and info.key == "mape":
-        return f"{delta * 100:+.1f} points"
+        return 100.0, 1
+    return (1.0, 1) if info is not None and info.kind == "unit" else (1.0, 3)
+
+
+def format_delta(metric: str, delta: float, unit: str = "", digits: int | None = None) -> str:
+    """A change on a card ('+0.012', '+1.3 points' for MAPE, '-2.5 mmol/L')."""
+    info = METRICS.get(metric)
+    d = _delta_scale(metric)[1] if digits is None else digits
+    if info is not None and info.key == "mape":
+        return f"{delta * 100:+.{d}f} points"
     if info is not None and info.kind == "unit":
-        return f"{delta:+,.1f} {unit}".strip()
-    return f"{delta:+.3f}"
+        return f"{delta:+,.{d}f} {unit}".strip()
+    return f"{delta:+.{d}f}"
+
+
+def delta_digits(metric: str, *values: float) -> int:
+    """``difference_digits`` for ``format_delta``'s scale."""
+    return _enough_digits(*_delta_scale(metric), values)
+
+
+def _enough_digits(factor: float, usual: int, values, base: int | None = None) -> int:
+    digits = usual if base is None else base
+    finite = [v * factor for v in values if v is not None and math.isfinite(v) and v != 0]
+    while digits < usual + MAX_EXTRA_DIGITS and any(round(v, digits) == 0 for v in finite):
+        digits += 1
+    return digits
 
 
 def metric_sentence(metric: str, value: float, model: Model) -> str:
@@ -170,31 +195,73 @@ GLOSSARY.update({
 POINT_METRICS = {"accuracy", "precision", "recall", "f1", "f1_macro", "f1_weighted", "mape"}
 
 
-def format_difference(metric: str, delta: float, unit: str = "") -> str:
+def _difference_scale(metric: str) -> tuple[float, int]:
+    """(factor, usual decimals) of a difference as shown: points for shares."""
+    if metric in POINT_METRICS:
+        return 100.0, 1
+    info = METRICS.get(metric)
+    return (1.0, 2) if info is not None and info.kind == "unit" else (1.0, 3)
+
+
+def difference_digits(metric: str, *values: float, base: int | None = None) -> int:
+    """Decimals for a difference and its interval bounds: the usual ones, or more until no
+    value that is not zero is shown as zero ('+0.0 to +6.5' beside 'significant' would read
+    as a contradiction: an interval that excludes zero always shows both bounds away from
+    it, with the side they are on)."""
+    return _enough_digits(*_difference_scale(metric), values, base)
+
+
+def format_difference(metric: str, delta: float, unit: str = "",
+                      digits: int | None = None) -> str:
     """A difference between two values: percentage points for shares, else the metric's
-    own scale ('+4.1 points', '+0.012', '-2.3 points' for a unit of points)."""
+    own scale ('+4.1 points', '+0.012', '-2.3 points' for a unit of points). ``digits``
+    overrides the usual decimals (``difference_digits``)."""
     if delta is None or not math.isfinite(delta):
         return "–"
+    factor, usual = _difference_scale(metric)
+    d = usual if digits is None else digits
     if metric in POINT_METRICS:
-        return f"{delta * 100:+.1f} points"
+        return f"{delta * factor:+.{d}f} points"
     info = METRICS.get(metric)
     if info is not None and info.kind == "unit":
-        return f"{delta:+,.2f} {unit}".strip()
-    return f"{delta:+.3f}"
+        return f"{delta:+,.{d}f} {unit}".strip()
+    return f"{delta:+.{d}f}"
 
 
 def interval_text(metric: str, low: float, high: float, unit: str = "",
-                  difference: bool = False) -> str:
-    """'95% CI 0.861 to 0.887' (values) or '95% CI +2.0 to +6.3' (differences)."""
+                  difference: bool = False, digits: int | None = None) -> str:
+    """'95% CI 0.861 to 0.887' (values) or '95% CI +2.0 to +6.3' (differences; with more
+    decimals when a bound would otherwise show as zero: '+0.03 to +6.50'; ``digits``, e.g.
+    ``difference_digits`` of the difference and its bounds, to match the difference shown)."""
     if low is None or not (math.isfinite(low) and math.isfinite(high)):
         return "no interval (too few rows)"
     if difference:
-        lo, hi = format_difference(metric, low, unit), format_difference(metric, high, unit)
+        digits = difference_digits(metric, low, high, base=digits)
+        lo = format_difference(metric, low, unit, digits)
+        hi = format_difference(metric, high, unit, digits)
         suffix = " points" if metric in POINT_METRICS else (f" {unit}" if unit else "")
         if suffix:
             lo, hi = lo.removesuffix(suffix), hi.removesuffix(suffix)
         return f"95% CI {lo} to {hi}"
     return f"95% CI {format_value(metric, low, unit)} to {format_value(metric, high, unit)}"
+
+
+def not_judged_text(segments) -> str:
+    """'Not judged: region = north (5 rows: too few rows to judge); …' for the values of a
+    segment table (``segment_metrics``, ``segment_differences``) that carry a note; '' when
+    every value is judged."""
+    rest = segments.loc[segments["note"] != ""] if len(segments) else segments
+    if not len(rest):
+        return ""
+    return "Not judged: " + "; ".join(f"{r.segment} = {r.value} ({r.note})"
+                                      for r in rest.itertuples()) + "."
+
+
+def not_judged_caption() -> str:
+    """The rule as a caption of every chart of segments or windows."""
+    from .uncertainty import MIN_JUDGE_ROWS
+    return (f"A group with fewer than {MIN_JUDGE_ROWS} labelled rows is not judged: it shows "
+            "its row count instead of a number and an interval.")
 
 
 def metric_name_in_sentence(metric: str) -> str:

@@ -200,3 +200,33 @@ def compute_metric(model: Model, frame: pd.DataFrame, metric: str,
         fn = skm.mean_absolute_error if metric == "mae" else skm.root_mean_squared_error
         return float(fn(y, p))
     return float(compute_metrics(model, frame, threshold).get(metric, np.nan))
+
+
+def why_undefined(model: Model, frame: pd.DataFrame, metric: str) -> str:
+    """Why ``metric`` has no value on these rows (``compute_metric`` gave NaN), in plain
+    words."""
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    n = len(frame)
+    if n == 0:
+        return "there are no labelled rows"
+    if model.task == "binary" and metric in ("roc_auc", "average_precision", "log_loss"):
+        y = binary_truth(frame[COL_TRUE], model.positive_label)
+        which = "positive" if y.sum() == n else "negative"
+        rows = "the one row is" if n == 1 else f"all {n:,} rows are"
+        return f"it needs both outcomes, and {rows} {which}"
+    if model.task == "multiclass" and metric == "log_loss":
+        return "it needs the probability of each class (proba.<class> columns)"
+    if model.task == "regression" and metric == "r2":
+        return ("it needs at least two rows" if n < 2 else
+                "every true value is the same, so there is no variation to explain")
+    if model.task == "regression" and metric == "mape":
+        zeros = int((frame[COL_TRUE].to_numpy(dtype=float) == 0).sum())
+        return (f"{zeros:,} of the {n:,} true values {'is' if zeros == 1 else 'are'} 0, and an "
+                "error as a percentage of 0 is undefined")
+    return "these rows do not allow it"
+
+
+def cannot_compute(metric: str, why: str) -> str:
+    """'MAPE cannot be computed: 3 of the 442 true values are 0, …' — a metric a table or
+    list would otherwise leave out without a word."""
+    return f"{METRICS[metric].name} cannot be computed: {why}."

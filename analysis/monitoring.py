@@ -22,8 +22,8 @@ from registry.model import (
 )
 
 from .drift import PSI_LARGE, Bins, is_numeric, psi_from_counts, psi_word
-from .metrics import METRICS, compute_metric
-from .uncertainty import BootstrapSettings, bootstrap_intervals
+from .metrics import METRICS, compute_metric, why_undefined
+from .uncertainty import BootstrapSettings, bootstrap_intervals, too_few_rows
 
 
 @dataclass(frozen=True)
@@ -38,13 +38,18 @@ class MonitoringSettings:
     max_windows: int = 120  # the most recent windows analysed; older rows are left out
 
 
+PERFORMANCE_COLUMNS = ["window", "label", "rows", "labelled", "value", "low", "high", "note"]
+
+
 @dataclass(frozen=True)
 class MonitoringReport:
     model: str
     version: int | None
     metric: str
     window_kind: str  # "month" | "week"
-    performance: pd.DataFrame  # window, label, rows, labelled, value, low, high
+    #: window, label, rows, labelled, value, low, high, note ('' when judged, else why not:
+    #: no labels, too few labelled rows, or the metric undefined on them)
+    performance: pd.DataFrame
     reference: float | None  # metric on the version's evaluation rows
     reference_low: float | None
     reference_high: float | None
@@ -115,8 +120,7 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
         if not mine.all():  # avoid copying a large table that holds one version only
             production = production.loc[mine]
     if production.empty:
-        empty = pd.DataFrame(columns=["window", "label", "rows", "labelled", "value", "low",
-                                      "high"])
+        empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
         return MonitoringReport(model.name, version, metric, "month", empty, None, None, None,
                                 pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
     # through Python's datetime: a span of centuries does not fit a Timedelta
@@ -141,13 +145,18 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
         rows = production.iloc[bounds[w]:bounds[w + 1]]
         labelled = rows.loc[rows[COL_TRUE].notna()]
         value = lo = hi = np.nan
-        if len(labelled):
+        note = "no labels yet" if labelled.empty else too_few_rows(len(labelled))
+        if not note:
             value = compute_metric(model, labelled, metric)
             if np.isfinite(value) and intervals:
                 lo, hi = _ci(model, labelled, metric, value, settings)
+            else:
+                note = f"{METRICS[metric].name} is undefined: " \
+                       f"{why_undefined(model, labelled, metric)}"
         perf.append({"window": start, "label": labels[w], "rows": len(rows),
-                     "labelled": len(labelled), "value": value, "low": lo, "high": hi})
-    performance = pd.DataFrame(perf)
+                     "labelled": len(labelled), "value": value, "low": lo, "high": hi,
+                     "note": note})
+    performance = pd.DataFrame(perf, columns=PERFORMANCE_COLUMNS)
 
     ref_value = ref_lo = ref_hi = None
     if reference is not None and len(reference):
@@ -284,12 +293,16 @@ def monitoring_sentences(report: MonitoringReport, unit: str = "") -> list[str]:
     out = []
     name = METRICS[report.metric].name
     p = report.performance
-    judged = p.loc[p["labelled"] > 0]
-    if not judged.empty and report.reference is not None:
-        last = judged.iloc[-1]
-        out.append(f"{name} in {last['label']}: {format_value(report.metric, last['value'], unit)}"
-                   f" on {int(last['labelled']):,} labelled rows, against "
-                   f"{format_value(report.metric, report.reference, unit)} at evaluation.")
+    labelled = p.loc[p["labelled"] > 0]
+    if not labelled.empty and report.reference is not None:
+        last = labelled.iloc[-1]
+        if last["note"]:
+            out.append(f"{name} in {last['label']} is not judged ({last['note']}).")
+        else:
+            out.append(f"{name} in {last['label']}: "
+                       f"{format_value(report.metric, last['value'], unit)}"
+                       f" on {int(last['labelled']):,} labelled rows, against "
+                       f"{format_value(report.metric, report.reference, unit)} at evaluation.")
     missing = report.unlabelled_windows
     if missing:
         out.append(f"No labels yet for {', '.join(missing)}: only drift can be checked there.")
@@ -305,3 +318,21 @@ def monitoring_sentences(report: MonitoringReport, unit: str = "") -> list[str]:
             out.append(f"Largest shifts in {window}: {', '.join(parts)} — "
                        f"{psi_word(big['psi'].iloc[0])}.")
     return out
+
+
+def window_text(row, metric: str, unit: str = "") -> str:
+    """One window's number in words: 'Nov 2026: 0.812 on 1,234 labelled rows', or why it is
+    not judged ('Nov 2026: not judged (12 rows: too few rows to judge)')."""
+    from .language import format_value
+    if row.note:
+        return f"{row.label}: not judged ({row.note})"
+    return f"{row.label}: {format_value(metric, row.value, unit)} on {int(row.labelled):,} " \
+           "labelled rows"
+
+
+def performance_caption(metric_name: str, window_kind: str) -> str:
+    """The caption of the performance-over-time chart (page and reports)."""
+    from .language import not_judged_caption
+    return (f"Each point is the {metric_name} of one {window_kind} computed on its labelled "
+            "rows, with its 95% bootstrap interval. The dashed line and band are the level "
+            f"measured at evaluation. {not_judged_caption()}")

@@ -13,7 +13,7 @@ import numpy as np
 
 from .business import money
 from .drift import PSI_LARGE
-from .language import format_delta, format_value
+from .language import delta_digits, format_delta, format_value
 from .metrics import METRICS
 
 ACTIONS = ("promote", "retrain", "roll back", "investigate", "keep")
@@ -147,8 +147,10 @@ def _fmt(e: Evidence, v: float) -> str:
 
 
 def _ci(e: Evidence, d: Difference) -> str:
-    return (f"{format_delta(e.metric, d.delta, e.unit)} (95% CI "
-            f"{format_delta(e.metric, d.low, e.unit)} to {format_delta(e.metric, d.high, e.unit)})")
+    digits = delta_digits(e.metric, d.delta, d.low, d.high)
+    return (f"{format_delta(e.metric, d.delta, e.unit, digits)} (95% CI "
+            f"{format_delta(e.metric, d.low, e.unit, digits)} to "
+            f"{format_delta(e.metric, d.high, e.unit, digits)})")
 
 
 def _promote(e: Evidence, s: RecommendationSettings) -> Recommendation | None:

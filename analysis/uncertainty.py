@@ -53,6 +53,20 @@ class BootstrapSettings:
 SECONDARY = BootstrapSettings(n_boot=400)
 
 
+#: Fewer labelled rows than this and a metric is not judged: it is shown with its row count and
+#: "too few rows to judge", never with an interval (a bootstrap of 5 rows can give "0.000 to
+#: 0.000", which reads as certainty). The one limit for segments, production windows and the
+#: reports built from them.
+MIN_JUDGE_ROWS = 30
+
+
+def too_few_rows(rows: int, min_rows: int = MIN_JUDGE_ROWS) -> str:
+    """'' when ``rows`` are enough to judge a metric on, else what to show instead of it."""
+    if rows >= min_rows:
+        return ""
+    return f"{rows:,} {'row' if rows == 1 else 'rows'}: too few rows to judge"
+
+
 @dataclass(frozen=True)
 class Interval:
     value: float

@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.evaluation import Binned, ClassCurve, ConfidenceCalibration, Curve, ThresholdResult
+from analysis.language import difference_digits, format_difference, interval_text
 
 from .figures import styled
 from .theme import BLUE, GREY, ORANGE, PALETTE, VERMILION
@@ -170,15 +171,26 @@ def confusion_matrix_figure(matrix: np.ndarray, labels: Sequence[str],
 
 
 def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
-    """Precision and recall of every class."""
+    """Precision and recall of every class; an undefined one (a class never predicted, or
+    never true) has no bar but the word 'undefined' and its reason in the hover text."""
     fig = go.Figure()
-    for col, name, colour, words in (
-            ("precision", "Precision", BLUE, "of those predicted %{x}, %{y:.1%} really are"),
-            ("recall", "Recall", ORANGE, "of those really %{x}, %{y:.1%} are recognised")):
-        fig.add_trace(go.Bar(x=per_class["label"].astype(str), y=per_class[col], name=name,
+    labels = per_class["label"].astype(str)
+    for col, name, colour, words, why in (
+            ("precision", "Precision", BLUE, "of those predicted %{x}, %{y:.1%} really are",
+             "never predicted, so its precision is undefined"),
+            ("recall", "Recall", ORANGE, "of those really %{x}, %{y:.1%} are recognised",
+             "never true in these rows, so its recall is undefined")):
+        fig.add_trace(go.Bar(x=labels, y=per_class[col], name=name,
                              marker_color=colour, customdata=per_class["support"],
                              hovertemplate=(f"Class %{{x}}: {words} (%{{customdata:,}} rows "
                                             "of this class)<extra></extra>")))
+        missing = per_class[col].isna().to_numpy()
+        if missing.any():
+            fig.add_trace(go.Scatter(
+                x=labels[missing], y=[0.0] * int(missing.sum()), mode="text",
+                text=["undefined"] * int(missing.sum()), textposition="top center",
+                textfont=dict(color=colour), name=f"{name} undefined", showlegend=False,
+                hovertemplate=f"Class %{{x}}: {why}<extra></extra>"))
     fig.update_layout(barmode="group")
     fig.update_xaxes(type="category")
     fig.update_yaxes(tickformat=PCT, range=[0, 1.02])
@@ -294,8 +306,9 @@ def error_distribution_figure(errors: pd.DataFrame, unit: str = "") -> go.Figure
 def segment_figure(segments: pd.DataFrame, metric_name: str, unit: str = "",
                    higher_is_better: bool = True) -> go.Figure:
     """The metric per segment value with its 95% interval; the weakest value of each
-    segment in vermilion."""
-    t = segments.dropna(subset=["estimate"])
+    segment in vermilion. A value that is not judged (too few rows, metric undefined) gets a
+    grey cross at the left edge with its reason, instead of a number and an interval."""
+    t = segments.loc[(segments["note"] == "") & segments["estimate"].notna()]
     names = [f"{s}: {v}" for s, v in zip(t["segment"], t["value"])]
     colours = [VERMILION if w else BLUE for w in t["weakest"]]
     u = f" {unit}" if unit else ""
@@ -308,12 +321,28 @@ def segment_figure(segments: pd.DataFrame, metric_name: str, unit: str = "",
         hovertemplate=(f"%{{y}}: {metric_name} %{{x:.3f}}{u} (95% CI %{{customdata[1]:.3f}} to "
                        "%{customdata[2]:.3f}), %{customdata[0]:,} rows%{customdata[3]}"
                        "<extra></extra>"), name=metric_name))
+    shown = _not_judged_trace(fig, segments, t["low"])
     fig.update_yaxes(autorange="reversed", type="category")
     better = "higher is better" if higher_is_better else "lower is better"
-    height = max(300, 28 * len(names) + 120)
+    height = max(300, 28 * (len(names) + shown) + 120)
     u_ax = f" ({unit})" if unit else ""
     return styled(fig, f"{metric_name} per segment, weakest in red ({better})",
                   f"{metric_name}{u_ax}", "Segment", height=height)
+
+
+def _not_judged_trace(fig: go.Figure, segments: pd.DataFrame, lows: pd.Series) -> int:
+    """Grey crosses, at the left edge, for the segment values that are not judged, with the
+    reason as their text; how many there are."""
+    rest = segments.loc[segments["note"] != ""]
+    if rest.empty:
+        return 0
+    left = float(np.nanmin(lows.to_numpy(dtype=float))) if lows.notna().any() else 0.0
+    fig.add_trace(go.Scatter(
+        x=[left] * len(rest), y=[f"{s}: {v}" for s, v in zip(rest["segment"], rest["value"])],
+        mode="markers+text", marker=dict(symbol="x", color=GREY, size=9),
+        text=rest["note"].tolist(), textposition="middle right", textfont=dict(color=GREY),
+        name="not judged", hovertemplate="%{y}: %{text}<extra></extra>"))
+    return len(rest)
 
 
 def versions_trend_figure(table: pd.DataFrame, metric_name: str, unit: str = "",
@@ -342,8 +371,9 @@ def versions_trend_figure(table: pd.DataFrame, metric_name: str, unit: str = "",
 
 def segment_delta_figure(segments: pd.DataFrame, metric_name: str, a: int, b: int,
                          unit: str = "", higher_is_better: bool = True) -> go.Figure:
-    """Per segment value: version b minus version a, with the paired 95% interval."""
-    t = segments.dropna(subset=["delta"])
+    """Per segment value: version b minus version a, with the paired 95% interval; values
+    not judged are grey crosses with their reason."""
+    t = segments.loc[(segments["note"] == "") & segments["delta"].notna()]
     names = [f"{s}: {v}" for s, v in zip(t["segment"], t["value"])]
     good = (t["delta"] > 0) if higher_is_better else (t["delta"] < 0)
     colours = [GREY if not sig else (BLUE if g else VERMILION)
@@ -351,18 +381,24 @@ def segment_delta_figure(segments: pd.DataFrame, metric_name: str, a: int, b: in
     words = ["no significant difference" if not sig else
              (f"v{b} significantly better" if g else f"v{b} significantly worse")
              for sig, g in zip(t["significant"], good)]
-    u = f" {unit}" if unit else ""
+    # the difference and its interval as the compare table writes them (enough digits that a
+    # bound that is not zero never shows as zero beside "significantly better")
+    said = []
+    for r in t.itertuples():
+        dg = difference_digits(r.metric, r.delta, r.low, r.high)
+        said.append(f"{format_difference(r.metric, r.delta, unit, dg)} "
+                    f"({interval_text(r.metric, r.low, r.high, unit, True, dg)})")
     fig = go.Figure(go.Scatter(
         x=t["delta"], y=names, mode="markers", marker=dict(color=colours, size=11),
         error_x=dict(type="data", symmetric=False, array=(t["high"] - t["delta"]).to_numpy(),
                      arrayminus=(t["delta"] - t["low"]).to_numpy(), color=GREY),
-        customdata=list(zip(t["rows"].astype(int), t["low"], t["high"], words)),
-        hovertemplate=(f"%{{y}}: v{b} minus v{a} = %{{x:+.3f}}{u} (95% CI %{{customdata[1]:+.3f}}"
-                       " to %{customdata[2]:+.3f}), %{customdata[0]:,} rows: %{customdata[3]}"
-                       "<extra></extra>"), name=f"v{b} − v{a}"))
+        customdata=list(zip(t["rows"].astype(int), said, words)),
+        hovertemplate=(f"%{{y}}: v{b} minus v{a} = %{{customdata[1]}}, %{{customdata[0]:,}} "
+                       "rows: %{customdata[2]}<extra></extra>"), name=f"v{b} − v{a}"))
     fig.add_vline(x=0, line=dict(color=GREY, dash="dot"))
+    shown = _not_judged_trace(fig, segments, t["low"].clip(upper=0))
     fig.update_yaxes(autorange="reversed", type="category")
-    height = max(300, 28 * len(names) + 120)
+    height = max(300, 28 * (len(names) + shown) + 120)
     u_ax = f" ({unit})" if unit else ""
     better = "right is better" if higher_is_better else "left is better"
     return styled(fig, f"{metric_name}: version {b} minus version {a} per segment ({better})",

@@ -12,6 +12,7 @@ from analysis.experiments import Axis, Curves, GroupCurves, Importance
 
 from .cards import scroll_table
 from .figures import styled
+from .graph import chart
 from .theme import GREY, PALETTE
 
 MAX_LINES = 40  # runs drawn as their own line (and legend entry); more share one grey trace
@@ -149,37 +150,67 @@ def grouped_curves(g: GroupCurves) -> go.Figure:
 
 
 def importance_figure(imp: Importance) -> go.Figure:
-    """Permutation importance per param (longest bar on top), with its spread as error bar
-    and the Spearman correlation in the hover text."""
-    t = imp.table.iloc[::-1]
+    """The params whose importance can be told from noise (``imp.ranked``), longest bar on
+    top, with their range over the folds as error bar and the Spearman correlation in the
+    hover text. The others are not drawn: a bar would rank them."""
+    t = imp.ranked.iloc[::-1]
+    x = t["importance"].to_numpy(dtype=float)
     rho = ["–" if not np.isfinite(v) else f"{v:+.2f}" for v in t["spearman"].astype(float)]
     fig = go.Figure(go.Bar(
-        x=t["importance"].to_numpy(dtype=float), y=t["param"].tolist(), orientation="h",
-        marker_color=PALETTE[0],
-        error_x=dict(type="data", array=t["importance_std"].to_numpy(dtype=float),
-                     color=GREY, thickness=1),
-        customdata=np.c_[rho, t["values"].astype(str)],
-        hovertemplate=("%{y}: shuffling it costs %{x:.3f} of R²<br>rank correlation "
+        x=x, y=t["param"].tolist(), orientation="h", marker_color=PALETTE[0],
+        error_x=dict(type="data", symmetric=False,
+                     array=t["high"].to_numpy(dtype=float) - x,
+                     arrayminus=x - t["low"].to_numpy(dtype=float), color=GREY, thickness=1),
+        customdata=np.c_[rho, t["values"].astype(str), t["low"].astype(float),
+                         t["high"].astype(float)],
+        hovertemplate=("%{y}: shuffling it costs %{x:.3f} of R² (%{customdata[2]:.3f} to "
+                       "%{customdata[3]:.3f} across the folds)<br>rank correlation "
                        "%{customdata[0]}, %{customdata[1]} different values<extra></extra>"),
         name="importance"))
     metric = imp.metric.split(".", 1)[-1]
     height = max(240, 34 * len(t) + 120)
-    return styled(fig, f"Which parameters matter for {metric} ({imp.runs} runs)",
-                  "Permutation importance (drop in R² when shuffled)", "Parameter",
-                  height=height)
+    left_out = len(imp.table) - len(t)
+    rest = f"; {left_out} that cannot be told from noise not drawn" if left_out else ""
+    return styled(fig, f"Which parameters matter for {metric} ({imp.runs} runs{rest})",
+                  "Permutation importance (drop in R² when shuffled; range over folds)",
+                  "Parameter", height=height)
 
 
 def importance_table(imp: Importance):
     head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
-        "Parameter", "Importance (drop in R²)", "± spread", "Rank correlation (Spearman)",
-        "Different values")]))
+        "Parameter", "Importance (drop in R²)", "Range over the folds", "Told from noise?",
+        "Rank correlation (Spearman)", "Different values")]))
     rows = [html.Tr([html.Th(r.param, scope="row"), html.Td(f"{r.importance:.3f}"),
-                     html.Td(f"{r.importance_std:.3f}"),
+                     html.Td(f"{r.low:.3f} to {r.high:.3f}"),
+                     html.Td("yes" if r.clear else f"no: {r.why}"),
                      html.Td("–" if not np.isfinite(r.spearman) else f"{r.spearman:+.2f}"),
                      html.Td(f"{r.values}")])
             for r in imp.table.itertuples()]
     return dbc.Table([head, html.Tbody(rows)], size="sm", hover=True, className="w-auto",
                      id="cmp-importance-table")
+
+
+def importance_box(imp: Importance) -> list:
+    """The importance section: the sentence, a ranking chart of what can be told from noise
+    (only when something can), what the rest and negative values mean, the full table."""
+    parts = [html.P(imp.sentence, id="cmp-importance-sentence")]
+    if not imp.ranked.empty:
+        parts.append(chart(importance_figure(imp), id="cmp-importance",
+                           caption="Only parameters that made the predictions worse when "
+                                   "shuffled in every fold are ranked; the whisker is their "
+                                   "range over the folds. Beside it, Spearman's rank "
+                                   "correlation: +1 when larger values always go with a "
+                                   "larger metric, −1 the reverse, 0 no trend."))
+    if not imp.table.empty:
+        if imp.noise_note:
+            parts.append(html.P(imp.noise_note, className="small",
+                                id="cmp-importance-noise"))
+        parts.append(importance_table(imp))
+    if imp.constant:
+        parts.append(html.P(f"The same in every run (so they cannot matter here): "
+                            f"{', '.join(imp.constant)}.", className="small text-muted"))
+    parts += [html.P(n, className="small text-muted") for n in imp.notes]
+    return parts
 
 
 def comparison_table(table: pd.DataFrame, same: int, only_differences: bool, shown: int,

@@ -15,9 +15,10 @@ def performance_over_time(performance: pd.DataFrame, metric_name: str, reference
                           reference_low: float | None = None,
                           reference_high: float | None = None, unit: str = "",
                           window_kind: str = "month") -> go.Figure:
-    """The metric of each labelled window with its 95% CI, against the evaluation level."""
+    """The metric of each judged window with its 95% CI, against the evaluation level; the
+    other windows are grey crosses saying why (no labels, too few labelled rows, undefined)."""
     p = performance
-    labelled = p.loc[p["labelled"] > 0]
+    labelled = p.loc[p["note"] == ""]
     fig = go.Figure()
     if reference is not None:
         if reference_low is not None and np.isfinite(reference_low):
@@ -37,14 +38,25 @@ def performance_over_time(performance: pd.DataFrame, metric_name: str, reference
         hovertemplate=(f"%{{x}}: {metric_name} %{{y:.3f}}<br>95% CI %{{customdata[1]:.3f}} to "
                        "%{customdata[2]:.3f}<br>%{customdata[0]:,} labelled rows<extra></extra>"),
     ))
-    missing = p.loc[p["labelled"] == 0, "label"]
+    missing = p.loc[p["note"] != ""]
     if len(missing):
         ymin = np.nanmin(np.r_[labelled["low"].to_numpy(dtype=float), reference or np.nan]) \
             if len(labelled) else 0
-        fig.add_trace(go.Scatter(
-            x=missing, y=[ymin] * len(missing), mode="markers+text", name="no labels yet",
-            marker=dict(symbol="x", color=GREY, size=9), text=["no labels"] * len(missing),
-            textposition="top center", hovertemplate="%{x}: no labels yet<extra></extra>"))
+        ymin = 0 if not np.isfinite(ymin) else ymin
+        kind = np.where(missing["labelled"] == 0, "no labels yet",
+                        np.where(missing["note"].str.contains("too few"),
+                                 "too few rows to judge", "metric undefined"))
+        for name, text, symbol in (("no labels yet", "no labels", "x"),
+                                   ("too few rows to judge", "too few rows", "circle-open"),
+                                   ("metric undefined", "undefined", "square-open")):
+            part = missing.loc[kind == name]
+            if part.empty:
+                continue
+            fig.add_trace(go.Scatter(
+                x=part["label"], y=[ymin] * len(part), mode="markers+text", name=name,
+                marker=dict(symbol=symbol, color=GREY, size=9), text=[text] * len(part),
+                textposition="top center", customdata=part["note"].to_numpy(dtype=object),
+                hovertemplate="%{x}: not judged (%{customdata})<extra></extra>"))
     fig.update_xaxes(categoryorder="array", categoryarray=list(p["label"]))
     unit_txt = f" ({unit})" if unit else ""
     return styled(fig, f"{metric_name} in production, per {window_kind}, against evaluation",

@@ -13,9 +13,12 @@ from dash import Input, Output, State, callback, dcc, html
 
 from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
-from analysis.language import GLOSSARY, format_difference, format_value, interval_text
+from analysis.language import (
+    GLOSSARY, difference_digits, format_difference, format_value, interval_text,
+    not_judged_caption, not_judged_text,
+)
 from analysis.logged import logged_comparison, version_changes
-from analysis.metrics import METRICS
+from analysis.metrics import METRICS, cannot_compute
 from components.cards import scroll_table
 from components.evaluation_figures import (
     calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
@@ -122,6 +125,10 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                   if m.task == "binary" else []), className="small text-muted"),
         _metric_table(comp, m, va, vb),
     ]
+    if comp.unavailable:
+        parts.append(html.Ul([html.Li(cannot_compute(k, why)) for k, why in
+                              comp.unavailable.items()], id="compare-unavailable",
+                             className="small"))
     parts += _overlays(d, m, va, vb, ea, eb, t)
     if not comp.segments.empty:
         metric = METRICS[comp.segments["metric"].iloc[0]]
@@ -131,7 +138,10 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                                              metric.higher_is_better),
                         id="segment-deltas",
                         caption="Each dot is one group of rows with its paired 95% interval. "
-                                "Grey: no significant difference.")]
+                                f"Grey: no significant difference. {not_judged_caption()}")]
+        if not_judged_text(comp.segments):
+            parts.append(html.P(not_judged_text(comp.segments), id="segments-not-judged",
+                                className="small text-muted"))
     parts.append(changes)
     return html.Div(parts)
 
@@ -176,9 +186,10 @@ def _metric_table(comp, model, a, b):
             html.Th(html.Abbr(info.name, title=GLOSSARY.get(r.metric, "")), scope="row"),
             html.Td(format_value(r.metric, r.value_a, unit)),
             html.Td(format_value(r.metric, r.value_b, unit)),
-            html.Td(format_difference(r.metric, r.delta, unit)),
-            html.Td(interval_text(r.metric, r.low, r.high, unit, difference=True)
-                    .removeprefix("95% CI ")),
+            html.Td(format_difference(r.metric, r.delta, unit, digits := difference_digits(
+                r.metric, r.delta, r.low, r.high))),
+            html.Td(interval_text(r.metric, r.low, r.high, unit, difference=True,
+                                  digits=digits).removeprefix("95% CI ")),
             html.Td(word, className="delta-better" if r.significant and r.better else
                     ("delta-worse" if r.significant else "")),
         ]))

@@ -87,7 +87,9 @@ def layout(experiment: str | None = None, q: str = "", search: str = "", cols=No
                                    placeholder=EXAMPLE, type="text"),
                          dbc.Button("Apply", id="exp-apply", color="primary")]),
                      html.Div("Compare params., metrics. and tags. columns with ==, !=, <, <=, "
-                              ">, >=, contains; combine with and, or, not and parentheses.",
+                              ">, >=, contains; combine with and, or, not and parentheses. "
+                              "A run without the value matches no comparison on it, "
+                              "with or without not.",
                               id="exp-expression-help", className="form-text")], md=6),
             dbc.Col([html.Label("Search runs", htmlFor="exp-search", className="form-label"),
                      dbc.Input(id="exp-search", value=search, debounce=True, type="search",

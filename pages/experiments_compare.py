@@ -24,8 +24,8 @@ from analysis.experiments import (
 from analysis.language import GLOSSARY
 from components.cards import problems_alert
 from components.experiment_figures import (
-    comparison_table, grouped_curves, importance_figure, importance_table,
-    parallel_coordinates, scatter, training_curves,
+    comparison_table, grouped_curves, importance_box, parallel_coordinates, scatter,
+    training_curves,
 )
 from components.graph import chart
 from components.messages import not_found, registry_unavailable
@@ -286,20 +286,6 @@ def diff_table(table, sub, only_differences):
     t, same = side_by_side(sub, table.params, table.metrics, table.tags, only_differences,
                            MAX_TABLE_RUNS)
     return comparison_table(t, same, only_differences, min(len(sub), MAX_TABLE_RUNS), len(sub))
-
-
-def importance_box(imp):
-    parts = [html.P(imp.sentence, id="cmp-importance-sentence")]
-    if not imp.table.empty:
-        parts += [chart(importance_figure(imp), id="cmp-importance",
-                        caption="Beside it, Spearman's rank correlation: +1 when larger values "
-                                "always go with a larger metric, −1 the reverse, 0 no trend."),
-                  importance_table(imp)]
-    if imp.constant:
-        parts.append(html.P(f"The same in every run (so they cannot matter here): "
-                            f"{', '.join(imp.constant)}.", className="small text-muted"))
-    parts += [html.P(n, className="small text-muted") for n in imp.notes]
-    return parts
 
 
 def _empty(message: str):

@@ -10,11 +10,13 @@ import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.evaluation import (
+    parse_threshold, per_class_notes, threshold_result, version_evaluation,
+)
 from analysis.language import (
     GLOSSARY, confidence_sentence, confused_pair_sentence, format_value, interval_text,
-    metric_sentence, no_curve_sentence, one_vs_rest_sentence, plural, positives_phrase,
-    threshold_sentence,
+    metric_sentence, no_curve_sentence, not_judged_caption, not_judged_text,
+    one_vs_rest_sentence, plural, positives_phrase, threshold_sentence,
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
@@ -277,7 +279,8 @@ def _binary_parts(d, model, v, ev, t):
 
 
 def _threshold_cards(tr, model):
-    return [html.Div(_metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
+    return [html.Div(_unavailable_card(k, tr.undefined[k]) if k in tr.undefined else
+                     _metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
                      className="col-sm-6") for k in THRESHOLD_METRICS]
 
 
@@ -301,6 +304,8 @@ def _multiclass_parts(model, ev):
                           caption="Precision: how often a predicted class is right. Recall: "
                                   "how often a true class is recognised."), lg=6),
         ], className="g-3"),
+        html.Ul([html.Li(n) for n in per_class_notes(m.per_class)], id="per-class-notes",
+                className="small") if per_class_notes(m.per_class) else None,
     ]
     if m.confused:
         parts += [html.H3("Most often confused", className="h6 mt-3"),
@@ -364,7 +369,9 @@ def _segment_parts(model, ev):
         chart(segment_figure(seg, metric.name, unit, metric.higher_is_better),
               id="segment-chart",
               caption="Each dot is one group of rows, with its 95% interval; the weakest of "
-                      "each segment is red. Groups under 30 rows are not judged."),
+                      f"each segment is red. {not_judged_caption()}"),
+        html.P(not_judged_text(seg), id="segments-not-judged", className="small text-muted")
+        if not_judged_text(seg) else None,
     ]
 
 

@@ -8,7 +8,7 @@ from dash import html
 
 from analysis.drift import psi_word
 from analysis.metrics import METRICS
-from analysis.monitoring import model_monitoring, monitoring_sentences
+from analysis.monitoring import model_monitoring, monitoring_sentences, performance_caption
 from components.graph import chart
 from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
@@ -58,9 +58,7 @@ def layout(name: str | None = None, version: str | None = None, **_query):
         chart(performance_over_time(perf, metric.name, report.reference, report.reference_low,
                                     report.reference_high, unit, report.window_kind),
               id="performance-over-time",
-              caption=f"Each point is the {metric.name} of one {report.window_kind} computed on "
-                      "its labelled rows, with its 95% bootstrap interval. The dashed line and "
-                      "band are the level measured at evaluation."),
+              caption=performance_caption(metric.name, report.window_kind)),
     ]
     if not report.drift.empty:
         parts += [

@@ -20,15 +20,20 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.compare import default_pair, version_comparison
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.evaluation import (
+    parse_threshold, per_class_notes, threshold_result, version_evaluation,
+)
 from analysis.evidence import advice_summary, model_advice, portfolio_advice, ranked
 from analysis.language import (
-    GLOSSARY, confidence_sentence, confused_pair_sentence, format_difference, format_value,
-    interval_text, metric_sentence, no_curve_sentence, one_vs_rest_sentence, plural,
-    positives_phrase, threshold_sentence,
+    GLOSSARY, confidence_sentence, confused_pair_sentence, difference_digits,
+    format_difference, format_value, interval_text, metric_sentence, no_curve_sentence,
+    not_judged_caption, not_judged_text, one_vs_rest_sentence, plural, positives_phrase,
+    threshold_sentence,
 )
-from analysis.metrics import METRICS
-from analysis.monitoring import model_monitoring, monitoring_sentences
+from analysis.metrics import METRICS, cannot_compute
+from analysis.monitoring import (
+    model_monitoring, monitoring_sentences, performance_caption, window_text,
+)
 from analysis.portfolio import summarize
 from registry.model import champion_of
 from analysis.versions import metric_across_versions, version_table
@@ -343,6 +348,7 @@ def model_report(deck, name: str, version: int | None = None,
         seg = _segment_section(model, v, ev)
         if seg is not None:
             sections.append(seg)
+        summary += [cannot_compute(k, why) for k, why in ev.unavailable.items()]
     if ev is None and v is not None:  # no prediction rows: what MLflow logged, as stored
         from analysis.logged import HELD_OUT, NO_INTERVAL, logged_values
         shown = next((x for x in versions if x.version == v), None)
@@ -389,8 +395,9 @@ def _binary_sections(deck, model, v, ev, t) -> list[Section]:
             "The higher and further left the curve, the better. The diamond is the chosen "
             "threshold.", "roc-curve"))
     numbers = [f"{METRICS[k].name} at threshold {tr.threshold:.2f}: "
-               f"{format_value(k, tr.metrics[k].value)} "
-               f"({interval_text(k, tr.metrics[k].low, tr.metrics[k].high)})"
+               + (f"undefined: {tr.undefined[k]}" if k in tr.undefined else
+                  f"{format_value(k, tr.metrics[k].value)} "
+                  f"({interval_text(k, tr.metrics[k].low, tr.metrics[k].high)})")
                for k in ("precision", "recall", "accuracy") if k in tr.metrics]
     entity = plural(model.entity or "row")
     out.append(Section(
@@ -439,8 +446,9 @@ def _multiclass_sections(model, v, ev) -> list[Section]:
             "Each class", f"Class {worst['label']} is recognised least often: "
                           f"{format_value('recall', worst['recall'])} recall.",
             per_class_figure(m.per_class),
-            tuple(f"Class {r.label}: precision {format_value('precision', r.precision)}, "
-                  f"recall {format_value('recall', r.recall)}" for r in pc.head(5).itertuples()),
+            tuple(f"Class {r.label}: precision {_defined('precision', r.precision)}, "
+                  f"recall {_defined('recall', r.recall)}" for r in pc.head(5).itertuples())
+            + tuple(per_class_notes(m.per_class)),
             "Precision: how often a predicted class is right. Recall: how often a true class "
             "is recognised.", "per-class"))
     if m.roc:
@@ -462,6 +470,10 @@ def _multiclass_sections(model, v, ev) -> list[Section]:
                   for r in c.table.itertuples()),
             CONFIDENCE_CAPTION, "confidence"))
     return out
+
+
+def _defined(metric: str, value: float) -> str:
+    return "undefined" if not np.isfinite(value) else format_value(metric, value)
 
 
 def _regression_sections(model, v, ev) -> list[Section]:
@@ -495,11 +507,13 @@ def _segment_section(model, v, ev) -> Section | None:
              f"{format_value(metric.key, r.estimate, unit)} "
              f"({interval_text(metric.key, r.low, r.high, unit)}, {r.rows:,} rows)."
              for r in seg.loc[seg["weakest"]].itertuples()]
+    rest = not_judged_text(seg)
     return Section(
         "Where it is weaker", lines[0] if lines else "No segment is clearly weaker.",
-        segment_figure(seg, metric.name, unit, metric.higher_is_better), tuple(lines),
+        segment_figure(seg, metric.name, unit, metric.higher_is_better),
+        tuple(lines) + ((rest,) if rest else ()),
         "Each dot is one group of rows, with its 95% interval; the weakest of each segment is "
-        "red. Groups under 30 rows are not judged.", "segment-chart")
+        f"red. {not_judged_caption()}", "segment-chart")
 
 
 def _trend_section(deck, model, metric, unit, champion) -> Section | None:
@@ -536,17 +550,14 @@ def _monitoring_sections(deck, model, v) -> list[Section]:
     unit = _unit(model, metric.key)
     sentences = monitoring_sentences(report, unit)
     p = report.performance
-    numbers = tuple(f"{r.label}: {format_value(metric.key, r.value, unit)} on "
-                    f"{int(r.labelled):,} labelled rows" for r in p.itertuples()
+    numbers = tuple(window_text(r, metric.key, unit) for r in p.itertuples()
                     if r.labelled > 0)[-6:]
     out = [Section(
         "In production", sentences[0] if sentences else "",
         performance_over_time(p, metric.name, report.reference, report.reference_low,
                               report.reference_high, unit, report.window_kind),
         numbers + tuple(sentences[1:2]),
-        f"Each point is the {metric.name} of one {report.window_kind} computed on its labelled "
-        "rows, with its 95% bootstrap interval. The dashed line and band are the level "
-        "measured at evaluation.", "performance-over-time")]
+        performance_caption(metric.name, report.window_kind), "performance-over-time")]
     if not report.drift.empty:
         top = report.top_drift(3)
         drift_line = next((s for s in sentences if "shift" in s), "")
@@ -606,13 +617,15 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
             u = _unit(model, r.metric)
             word = ("no significant difference" if not r.significant else
                     (f"v{b} better" if r.better else f"v{b} worse"))
+            dg = difference_digits(r.metric, r.delta, r.low, r.high)
             numbers.append(f"{METRICS[r.metric].name}: v{a} {format_value(r.metric, r.value_a, u)}"
                            f", v{b} {format_value(r.metric, r.value_b, u)}, difference "
-                           f"{format_difference(r.metric, r.delta, u)} "
-                           f"({interval_text(r.metric, r.low, r.high, u, difference=True)}) — "
+                           f"{format_difference(r.metric, r.delta, u, dg)} "
+                           f"({interval_text(r.metric, r.low, r.high, u, True, dg)}) — "
                            f"{word}")
         summary.append(f"Compared on the same {comp.rows:,} evaluation rows; differences are "
                        f"v{b} minus v{a}.")
+        numbers += [cannot_compute(k, why) for k, why in comp.unavailable.items()]
     sections: list[Section] = []
     if not comp.problem:
         ea, eb = version_evaluation(deck, name, a), version_evaluation(deck, name, b)
@@ -623,17 +636,22 @@ def compare_report(deck, name: str, a: int, b: int, threshold: float = 0.5) -> R
             unit = _unit(model, metric.key)
             seg = comp.segments
             sig = seg.loc[seg["significant"]]
-            lines = tuple(f"{r.segment} = {r.value}: {format_difference(r.metric, r.delta, unit)}"
-                          f" ({interval_text(r.metric, r.low, r.high, unit, difference=True)})"
-                          for r in sig.itertuples())
+            lines = tuple(
+                f"{r.segment} = {r.value}: "
+                f"{format_difference(r.metric, r.delta, unit, dg)}"
+                f" ({interval_text(r.metric, r.low, r.high, unit, True, dg)})"
+                for r in sig.itertuples()
+                for dg in [difference_digits(r.metric, r.delta, r.low, r.high)])
             takeaway = (f"v{b} differs significantly from v{a} in {len(sig)} of {len(seg)} "
                         "groups." if len(sig) else
                         f"No group shows a significant difference between v{b} and v{a}.")
+            rest = not_judged_text(seg)
             sections.append(Section(
                 "Differences per segment", takeaway,
                 segment_delta_figure(seg, metric.name, a, b, unit, metric.higher_is_better),
-                lines[:8], "Each dot is one group of rows with its paired 95% interval. Grey: "
-                           "no significant difference.", "segment-deltas"))
+                lines[:8] + ((rest,) if rest else ()),
+                "Each dot is one group of rows with its paired 95% interval. Grey: no "
+                f"significant difference. {not_judged_caption()}", "segment-deltas"))
     head = METRICS[comp.segments["metric"].iloc[0]].key if not comp.segments.empty else None
     glossary = [k for k in comp.differences] + ["paired_interval", "threshold"]
     return Report(

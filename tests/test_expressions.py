@@ -43,8 +43,8 @@ def rows(text, frame):
     ("metrics.auc > 0.9 and params.max_depth <= 6 or tags.sweep == \"random-search\"",
      ["a", "c", "e"]),
     ("metrics.auc > 0.9 and (params.max_depth <= 6 or tags.sweep == 'grid')", ["a", "b", "d"]),
-    ("not metrics.auc > 0.9", ["c", "e"]),
-    ("not (tags.sweep == 'grid' or params.optimizer == 'sgd')", ["a", "c", "e"]),
+    ("not metrics.auc > 0.9", ["c"]),  # e has no auc: unknown, and not unknown is unknown
+    ("not (tags.sweep == 'grid' or params.optimizer == 'sgd')", ["a", "c"]),
     ("params.optimizer != 'adam'", ["b"]),
     ("name contains 'DEEP'", ["b", "c"]),
     ("params.early_stopping == true", ["a", "c", "e"]),
@@ -62,6 +62,33 @@ def rows(text, frame):
 ])
 def test_expressions_select_the_right_rows(runs, text, expected):
     assert rows(text, runs) == expected
+
+
+# A missing value makes a comparison unknown (SQL's rule, the one MLflow's search applies):
+# never true, and `not` of it not true either; `and` / `or` decide when the other side can.
+@pytest.mark.parametrize("text, expected", [
+    ("metrics.auc <= 0.9", ["c"]),
+    ("metrics.auc != 0.91", ["b", "c", "d"]),
+    ("not metrics.auc == 0.91", ["b", "c", "d"]),
+    ("metrics.auc > 0.9 or not metrics.auc > 0.9", ["a", "b", "c", "d"]),
+    ("not not metrics.auc > 0.9", ["a", "b", "d"]),
+    ("metrics.auc > 0.9 or tags.sweep == 'random-search'", ["a", "b", "c", "d", "e"]),  # true
+    ("not (metrics.auc > 0.9 and tags.sweep == 'grid')", ["a", "c", "e"]),  # e: false decides
+    ("not (metrics.auc > 0.9 and tags.sweep == 'random-search')", ["b", "c", "d"]),
+    ("not name contains 'deep'", ["a", "e"]),
+    ("not params.early_stopping == true", ["b"]),
+    ("not params.max_depth > metrics.auc", []),
+])
+def test_a_missing_value_is_unknown_and_not_keeps_it_unknown(runs, text, expected):
+    assert rows(text, runs) == expected
+
+
+@pytest.mark.parametrize("op, negated", [(">", "<="), (">=", "<"), ("<", ">="), ("<=", ">"),
+                                         ("==", "!="), ("!=", "==")])
+def test_not_equals_the_opposite_comparison_on_missing_values_too(runs, op, negated):
+    for col, value in (("metrics.auc", "0.91"), ("params.max_depth", "6"),
+                       ("params.optimizer", "'adam'")):
+        assert rows(f"not {col} {op} {value}", runs) == rows(f"{col} {negated} {value}", runs)
 
 
 def test_matches_pandas_on_random_data():

@@ -243,3 +243,56 @@ def test_first_rows_do_not_read_every_run(store, monkeypatch):
     # a metric sort is not MLflow's to do cheaply: it waits for (here: never-)loaded runs
     assert sorted_resp == {"rowData": [], "rowCount": 0}
     assert "none have arrived yet (about 60 runs in all)" in sorted_count
+
+
+# ------------------------------------------------------------------ missing values, both paths
+@pytest.fixture(scope="module")
+def sparse_store(tmp_path_factory):
+    """Runs without some metric, param or tag, and with a NaN metric (which ModelDeck's
+    table holds as missing, MLflow's search compares as a number)."""
+    pytest.importorskip("mlflow")
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric, Param, RunTag
+    folder = tmp_path_factory.mktemp("mlflow-sparse")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    exp = client.create_experiment("sparse", artifact_location=(folder / "art").as_uri())
+    for name, metrics, params, tags in [
+            ("full", {"auc": 0.95}, {"booster": "dart"}, {"note": "trial"}),
+            ("low", {"auc": 0.5}, {"booster": "hist"}, {"note": "baseline"}),
+            ("no-auc", {"loss": 0.3}, {"booster": "dart"}, {}),
+            ("nan-auc", {"auc": float("nan")}, {}, {"note": "trial"}),
+            ("no-note", {"auc": 0.97}, {"booster": "dart"}, {}),
+            ("bare", {}, {}, {})]:
+        run = client.create_run(exp, run_name=name)
+        client.log_batch(run.info.run_id,
+                         metrics=[Metric(k, v, 0, 0) for k, v in metrics.items()],
+                         params=[Param(k, v) for k, v in params.items()],
+                         tags=[RunTag(k, v) for k, v in tags.items()])
+        client.set_terminated(run.info.run_id)
+    return uri
+
+
+@needs_mlflow
+@pytest.mark.parametrize("text, expected", [
+    ("metrics.auc > 0.9", {"full", "no-note"}),
+    ("metrics.auc != 0.5", {"full", "no-note"}),  # MLflow also matches the NaN auc
+    ("metrics.auc > 0.1 and not booster == 'dart'", {"low"}),  # no booster: unknown
+    ("note != 'baseline'", {"full", "nan-auc"}),
+    ("booster == 'dart' and not note == 'baseline'", {"full"}),  # no-note: unknown
+    ("booster == 'dart' and not (auc > 0.9 or auc < 0.6)", set()),
+])
+def test_missing_values_mean_the_same_on_mlflow_and_here(sparse_store, monkeypatch, text,
+                                                          expected):
+    from registry.cached import CachedSource
+    from registry.mlflow_runs import MlflowRuns, runs_frame
+    monkeypatch.setattr(MlflowRuns, "_start", lambda self, load, first: None)  # MLflow path
+    src = _source(sparse_store)
+    e = src.client.get_experiment_by_name("sparse")
+    every = ae.prepare_runs(runs_frame(list(src.client.search_runs([e.experiment_id])),
+                                       "sparse")[0], "sparse").frame
+    here = set(every.loc[evaluate(text, every), "name"])
+    assert to_mlflow(text, every.columns).filter_string  # part of it is MLflow's to do
+    answer = ae.answer_rows(CachedSource(src), "sparse", text)
+    assert answer.how == "mlflow"
+    assert set(answer.table.frame["name"].iloc[answer.positions]) == here == expected
