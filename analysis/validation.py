@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from registry import RegistryError
 from registry.model import COL_TRUE, Model, ModelVersion, split_info
 
+from .evaluation import threshold_result, version_evaluation
 from .language import format_value, interval_text
 from .metrics import METRICS, headline_metric
 from .uncertainty import (
@@ -140,10 +141,12 @@ def stress_sentence(description: str, split: str, reference: dict[str, Interval]
 
 
 def validate(model: Model, version: ModelVersion, frames: dict, threshold: float = 0.5,
-             settings: BootstrapSettings = SECONDARY, notes: tuple[str, ...] = ()
-             ) -> Validation:
+             settings: BootstrapSettings = SECONDARY, notes: tuple[str, ...] = (),
+             main_metrics: dict[str, Interval] | None = None) -> Validation:
     """The section's numbers and sentences from each split's rows (``frames``: split name →
-    prediction frame, as the registry's ``evaluation(model, version, split)`` returns)."""
+    prediction frame, as the registry's ``evaluation(model, version, split)`` returns).
+    ``main_metrics``: the main split's intervals as the page's cards already show them, so
+    that the same number never has two intervals on one page."""
     metrics = SPLIT_METRICS[model.task]
     assert metrics[0] == headline_metric(model.task)
     main = main_split(frames) if frames else "test"
@@ -151,10 +154,13 @@ def validate(model: Model, version: ModelVersion, frames: dict, threshold: float
     for k, (split, frame) in enumerate(frames.items()):
         info = split_info(version, split)
         kind = "test" if split == main else info.kind
+        if split == main and main_metrics is not None:
+            values = {m: main_metrics[m] for m in metrics if m in main_metrics}
+        else:
+            values = split_metrics(model, frame, threshold,
+                                   replace(settings, seed=settings.seed + k))
         results.append(SplitResult(split, kind, info.description,
-                                   int(frame[COL_TRUE].notna().sum()),
-                                   split_metrics(model, frame, threshold,
-                                                 replace(settings, seed=settings.seed + k))))
+                                   int(frame[COL_TRUE].notna().sum()), values))
     results.sort(key=lambda r: (KIND_ORDER.get(r.kind, 3), _natural(r.split)))
     unit = model.target_unit
     head = metrics[0]
@@ -209,5 +215,11 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
                 notes.append(f"The {split!r} split is not shown: {e.problem}")
             except KeyError:
                 notes.append(f"The {split!r} split is no longer in the registry.")
-        return validate(model, v, frames, t, notes=tuple(notes))
+        main = main_split(frames) if frames else None
+        shown = None
+        if main == main_split(v.splits):  # the split the evaluation section's cards show
+            shown = dict(version_evaluation(deck, name, version).metrics)
+            if model.task == "binary":
+                shown.update(threshold_result(deck, name, version, t).metrics)
+        return validate(model, v, frames, t, notes=tuple(notes), main_metrics=shown)
     return deck.memo(("validation", name, version, t), name, compute)

@@ -286,3 +286,12 @@ def test_model_page_shows_the_validation_section(app):
     with app.server.test_request_context("/models/customer-churn?version=4"):
         page4 = dash.page_registry["pages.model"]["layout"](name="customer-churn", version="4")
     assert _find(page4, "validation") is None
+
+
+def test_the_main_split_shows_the_same_intervals_as_the_cards(deck):
+    from analysis.evaluation import threshold_result, version_evaluation
+    result = version_validation(deck, "customer-churn", 3, 0.4)
+    main = result.splits[0].metrics
+    assert main["roc_auc"] == version_evaluation(deck, "customer-churn", 3).metrics["roc_auc"]
+    cards = threshold_result(deck, "customer-churn", 3, 0.4).metrics
+    assert main["recall"] == cards["recall"] and main["precision"] == cards["precision"]
