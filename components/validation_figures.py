@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from analysis.language import format_value, interval_text
 from analysis.metrics import METRICS
 from analysis.validation import Validation
 
@@ -14,6 +15,23 @@ KIND_STYLE = {"test": ("Main test split", BLUE, "circle"),
               "fold": ("Cross-validation fold", SKY, "diamond"),
               "stress": ("Stress set", VERMILION, "square"),
               "other": ("Other split", GREY, "triangle-up")}
+
+
+#: how to read the chart, on the page and in reports
+CAPTION = ("Each dot is the version's score on one split, with its 95% interval; the dotted line "
+           "is the main test split. Folds that sit close together mean the result does not "
+           "hinge on which rows were held out.")
+
+
+def split_lines(result: Validation, unit: str = "") -> tuple[str, ...]:
+    """One line per split with each metric and its interval, as the page's table shows them."""
+    out = []
+    for r in result.splits:
+        values = "; ".join(f"{METRICS[k].name} {format_value(k, r.metrics[k].value, unit)} "
+                           f"({interval_text(k, r.metrics[k].low, r.metrics[k].high, unit)})"
+                           for k in result.metrics if k in r.metrics)
+        out.append(f"{r.split} ({r.description or r.kind}, {r.rows:,} rows): {values}")
+    return tuple(out)
 
 
 def splits_figure(result: Validation, metric: str | None = None, unit: str = "") -> go.Figure:

@@ -31,7 +31,7 @@ from components.export import report_button
 from components.graph import chart
 from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
 from components.messages import not_found, registry_unavailable
-from components.validation_figures import splits_figure
+from components.validation_figures import CAPTION as SPLITS_CAPTION, splits_figure
 from registry import RegistryError
 
 from ._business import business_section, register_callbacks
@@ -393,10 +393,7 @@ def _validation_section(d, model, version, threshold):
         if sentences else None,
         dbc.Alert(html.Ul([html.Li(n) for n in result.notes], className="mb-0"),
                   color="warning", className="small py-2") if result.notes else None,
-        chart(splits_figure(result, unit=unit), id="validation-chart",
-              caption="Each dot is the version's score on one split, with its 95% interval; "
-                      "the dotted line is the main test split. Folds that sit close together "
-                      "mean the result does not hinge on which rows were held out."),
+        chart(splits_figure(result, unit=unit), id="validation-chart", caption=SPLITS_CAPTION),
         scroll_table(dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in
                                                     ["Split", "What it is", "Rows"] + head])),
                                 html.Tbody(rows)], size="sm", bordered=False,

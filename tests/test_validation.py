@@ -295,3 +295,14 @@ def test_the_main_split_shows_the_same_intervals_as_the_cards(deck):
     assert main["roc_auc"] == version_evaluation(deck, "customer-churn", 3).metrics["roc_auc"]
     cards = threshold_result(deck, "customer-churn", 3, 0.4).metrics
     assert main["recall"] == cards["recall"] and main["precision"] == cards["precision"]
+
+
+def test_the_model_report_carries_the_same_section(deck):
+    from reports.content import model_report
+    report = model_report(deck, "customer-churn")
+    (section,) = [s for s in report.sections if s.title == "Validation and robustness"]
+    result = version_validation(deck, "customer-churn", 3, 0.5)
+    assert section.takeaway == result.fold_sentence
+    assert section.numbers[0] == result.stress_sentences[0]
+    assert any(n.startswith("fold-1 (fold, 3,000 rows): ROC AUC") for n in section.numbers)
+    assert section.figure.layout.title.text.startswith("ROC AUC on each evaluation split")
