@@ -32,7 +32,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.metrics import (
     average_precision_score, log_loss, mean_absolute_error, roc_auc_score,
 )
-from sklearn.model_selection import KFold, StratifiedKFold, cross_validate, train_test_split
+from sklearn.model_selection import (
+    KFold, StratifiedKFold, cross_val_predict, cross_validate, train_test_split,
+)
 from sklearn.naive_bayes import GaussianNB
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
@@ -44,7 +46,7 @@ if str(ROOT) not in sys.path:  # run as a script: make the project's ``registry`
 
 from registry.model import BusinessSettings  # noqa: E402
 from registry.writer import (  # noqa: E402
-    log_experiment, log_model, log_model_version, log_monitoring, log_run,
+    log_experiment, log_folds, log_model, log_model_version, log_monitoring, log_run, log_stress,
 )
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "sample-registry"
@@ -73,6 +75,13 @@ def _cv(estimator, X, y, cv, scoring: dict) -> dict:
         v = float(np.mean(res[f"test_{name}"]))
         out[name] = -v if scorer.startswith("neg_") else v
     return out
+
+
+def _folds(estimator, X, y, cv) -> list[dict]:
+    """Each cross-validation fold's held-out training rows with the scores of the model
+    trained on the other folds (scikit-learn's cross_val_predict, same folds as ``_cv``)."""
+    score = cross_val_predict(estimator, X, y, cv=cv, method="predict_proba", n_jobs=1)[:, 1]
+    return [{"y_true": y[held], "y_score": score[held]} for _, held in cv.split(X, y)]
 
 
 def _roles(n: int) -> list[tuple[list[str], str]]:
@@ -131,12 +140,21 @@ def _breast_cancer(out: Path) -> None:
         metrics = _cv(est, X_tr, y_tr, cv, scoring)
         est.fit(X_tr, y_tr)
         final = est[-1] if isinstance(est, Pipeline) else est
-        log_model_version(out, "breast-cancer", y_true=y_te,
-                          y_score=est.predict_proba(X_te)[:, 1],
-                          segments={"tumour_size": size}, features=features,
-                          params=_params(final, keys, **extra), metrics=metrics,
-                          algorithm=algo, aliases=aliases, stage=stage, description=desc,
-                          created_at=created)
+        v = log_model_version(out, "breast-cancer", y_true=y_te,
+                              y_score=est.predict_proba(X_te)[:, 1],
+                              segments={"tumour_size": size}, features=features,
+                              params=_params(final, keys, **extra), metrics=metrics,
+                              algorithm=algo, aliases=aliases, stage=stage, description=desc,
+                              created_at=created)
+        if "champion" in aliases:
+            # Validation evidence: the 5 folds of the training rows, and the test rows with
+            # measurement noise (half of each measurement's spread in training).
+            log_folds(out, "breast-cancer", v.version, _folds(est, X_tr, y_tr, cv))
+            spread = X_tr.std().to_numpy()
+            noise = np.random.default_rng(SEED).normal(0, 0.5, X_te.shape) * spread
+            log_stress(out, "breast-cancer", v.version, "stress-noise",
+                       "with noise of half of each measurement's spread added",
+                       y_true=y_te, y_score=est.predict_proba(X_te + noise)[:, 1])
 
 
 # ---------------------------------------------------------------------------- digits
@@ -468,6 +486,16 @@ def _churn(out: Path) -> dict:
                           created_at=created,
                           training_data=_churn_training(len(y_tr), "account data"))
     champion = hgb
+    # Validation evidence for the champion (v3): the 5 folds of the training rows, and the
+    # test customers with 10% of their account values missing (left to the model's own
+    # handling of missing values, as in production when a CRM field is empty).
+    X_acc = X_tr[ACCOUNT_FEATURES]
+    log_folds(out, "customer-churn", 3, _folds(HistGradientBoostingClassifier(
+        **hgb.get_params()), X_acc, y_tr, cv))
+    X_missing = X_te[ACCOUNT_FEATURES].mask(
+        np.random.default_rng(SEED).random((len(X_te), len(ACCOUNT_FEATURES))) < 0.10)
+    log_stress(out, "customer-churn", 3, "stress-missing", "with 10% of values missing",
+               y_true=y_te, y_score=champion.predict_proba(X_missing)[:, 1])
 
     # v4: the best trial of the sweep, on all features (support calls and usage joined in).
     n_fit = 12_000

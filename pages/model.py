@@ -22,6 +22,7 @@ from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
 from analysis.portfolio import summarize
 from registry.model import champion_of
+from analysis.validation import version_validation
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.evaluation_figures import (
@@ -34,6 +35,7 @@ from components.export import report_button
 from components.graph import chart
 from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
 from components.messages import not_found, registry_unavailable
+from components.validation_figures import CAPTION as SPLITS_CAPTION, splits_figure
 from registry import RegistryError
 
 from ._business import business_section, register_callbacks
@@ -88,6 +90,7 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
                       summary.health.status, "secondary"), className="py-2"),
         _headline(summary, metric),
         _evaluation_section(d, model, version, threshold),
+        _validation_section(d, model, version, threshold),
         _worth(model, version, threshold, query),
         html.H2("Versions", className="h5 mt-4"),
         _versions_table(table, metric, model.target_unit),
@@ -382,6 +385,54 @@ def _trend(d, model, metric, unit):
                  caption=f"{metric.name} of each version, computed by ModelDeck from its "
                          "evaluation rows, with 95% bootstrap intervals. The champion is blue, "
                          "the challenger orange.")
+
+
+# ------------------------------------------------------------------ validation and robustness
+def _validation_section(d, model, version, threshold):
+    """The chosen version on each of its evaluation splits (folds, stress sets), when it has
+    more than one; numbers and sentences from analysis.validation."""
+    versions = d.versions(model.name).items
+    if not versions or not model.task_known:
+        return None
+    try:
+        v = int(version) if version not in (None, "") else champion_of(versions)[0].version
+        result = version_validation(d, model.name, v, parse_threshold(threshold)[0])
+    except (TypeError, ValueError, KeyError):
+        return None  # the evaluation section explains a bad or missing version
+    except RegistryError as e:
+        return problems_alert([e.problem], "The evaluation splits could not be read")
+    if result is None:
+        return None
+    unit = model.target_unit
+    sentences = [s for s in (result.fold_sentence,) + result.stress_sentences if s]
+    threshold_note = (f" Recall and precision are at the threshold "
+                      f"{parse_threshold(threshold)[0]:.2f}." if model.task == "binary" else "")
+    head = [METRICS[k].name for k in result.metrics]
+    rows = [html.Tr([html.Th(r.split, scope="row"), html.Td(r.description or r.kind),
+                     html.Td(f"{r.rows:,}")] +
+                    [html.Td([format_value(k, r.metrics[k].value, unit), html.Br(),
+                              html.Span(interval_text(k, r.metrics[k].low, r.metrics[k].high,
+                                                      unit), className="small text-muted")])
+                     if k in r.metrics else html.Td("–") for k in result.metrics])
+            for r in result.splits]
+    return html.Section([
+        html.H2(f"Validation and robustness of version {v}", className="h5 mt-4",
+                id="validation-heading"),
+        html.P(f"The same version measured on each of its {len(result.splits)} evaluation "
+               f"splits; the rest of this page shows the {result.main!r} split. Each range is "
+               f"a 95% bootstrap confidence interval.{threshold_note}",
+               className="text-muted small"),
+        html.Ul([html.Li(s) for s in sentences], id="validation-sentences")
+        if sentences else None,
+        dbc.Alert(html.Ul([html.Li(n) for n in result.notes], className="mb-0"),
+                  color="warning", className="small py-2") if result.notes else None,
+        chart(splits_figure(result, unit=unit), id="validation-chart", caption=SPLITS_CAPTION),
+        scroll_table(dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in
+                                                    ["Split", "What it is", "Rows"] + head])),
+                                html.Tbody(rows)], size="sm", bordered=False,
+                               id="validation-table", className="align-middle"),
+                     "Metrics on each evaluation split"),
+    ], id="validation", **{"aria-labelledby": "validation-heading"})
 
 
 # ------------------------------------------------------------------ callbacks

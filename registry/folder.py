@@ -42,6 +42,7 @@ from .model import (
 )
 from .schema import (
     ExperimentDoc, ModelDoc, RunDoc, VersionDoc, card_info, data_info, loads, parse,
+    split_infos,
 )
 from .tables import prepare_predictions
 
@@ -219,6 +220,7 @@ class FolderSource(Source):
             description=doc.description,
             splits=tuple(sorted(tables)),
             training_data=data_info(doc.training_data),
+            split_info=split_infos(doc.splits),
         )
 
     def _tables_in(self, folder: Path) -> dict[str, Path]:

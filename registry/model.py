@@ -9,6 +9,7 @@ Nothing here reads files; sources build these objects at their edge.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Mapping
@@ -52,6 +53,35 @@ class DataInfo:
     source: str = ""
     rows: int | None = None
     period: str = ""
+
+
+#: what an evaluation split is for (docs/registry-format.md, "Evaluation splits")
+SPLIT_KINDS = ("test", "validation", "fold", "time", "stress", "other")
+_FOLD_NAME = re.compile(r"fold-\d+")
+
+
+@dataclass(frozen=True)
+class SplitInfo:
+    """What one evaluation split is: its kind and, for a stress set, what was done to the
+    rows in words ("with 10% of values missing")."""
+
+    kind: str = "other"
+    description: str = ""
+
+
+def split_info(version: "ModelVersion", split: str) -> SplitInfo:
+    """A split's documented kind and description; without metadata the kind follows from
+    the name: ``test``, ``validation``, ``fold-<n>``, ``stress-…``, else ``other``."""
+    documented = version.split_info.get(split)
+    if documented is not None:
+        return documented
+    if split in ("test", "validation"):
+        return SplitInfo(split)
+    if _FOLD_NAME.fullmatch(split):
+        return SplitInfo("fold")
+    if split.startswith("stress-"):
+        return SplitInfo("stress", split.removeprefix("stress-").replace("-", " "))
+    return SplitInfo()
 
 
 @dataclass(frozen=True)
@@ -127,6 +157,8 @@ class ModelVersion:
     images: tuple[LoggedImage, ...] = ()
     model_id: str | None = None  # MLflow 3 logged model (models:/m-…) it was registered from
     training_data: DataInfo | None = None  # the rows it was trained on, when documented
+    #: documented kind/description of some splits (version.json ``splits``); see split_info
+    split_info: Mapping[str, SplitInfo] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .model import TASKS, Problem, RegistryError
+from .model import SPLIT_KINDS, TASKS, Problem, RegistryError
 
 MAX_DEPTH = 32  # nesting of objects and lists in one JSON document
 MAX_TEXT = 10_000  # characters kept of one text field
@@ -253,11 +253,26 @@ class ModelDoc(_Doc):
         return v
 
 
+class SplitDoc(_Doc):
+    """One entry of ``splits`` in version.json: what an evaluation split is."""
+
+    kind: Literal[SPLIT_KINDS] = "other"  # type: ignore[valid-type]
+    description: Text = ""  # a stress set's change in words: "with 10% of values missing"
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v):
+        if v not in SPLIT_KINDS:
+            raise _fail("unknown split kind {got}; expected one of " + ", ".join(SPLIT_KINDS),
+                        got=_short(v))
+        return v
+
+
 class VersionDoc(_Doc):
     """``models/<model>/versions/<folder>/version.json``."""
 
     IGNORABLE: ClassVar[frozenset[str]] = frozenset({"stage", "created_at", "run_id", "algorithm", "params", "metrics",
-                           "description", "training_data"})
+                           "description", "training_data", "splits"})
 
     version: int = Field(ge=0, le=2**53)
     aliases: Names = Field(default_factory=list)
@@ -269,6 +284,9 @@ class VersionDoc(_Doc):
     metrics: Metrics = Field(default_factory=dict)
     description: Text = ""
     training_data: DataDoc | None = None  # the rows this version was trained on
+    #: split name -> what that split is; a bad entry is dropped with a warning naming it
+    splits: Annotated[dict[str, SplitDoc], BeforeValidator(_object)] = Field(
+        default_factory=dict)
 
     @field_validator("version", mode="before")
     @classmethod
@@ -448,6 +466,11 @@ def card_info(doc: CardDoc | None):
                     out_of_scope=doc.out_of_scope, limitations=tuple(doc.limitations),
                     caveats=tuple(doc.caveats), training_data=data_info(doc.training_data),
                     evaluation_data=data_info(doc.evaluation_data))
+
+
+def split_infos(splits: dict[str, SplitDoc]):
+    from .model import SplitInfo
+    return {name: SplitInfo(d.kind, d.description) for name, d in splits.items()}
 
 
 def data_info(doc: DataDoc | None):

@@ -126,8 +126,14 @@ def log_model_version(registry_dir: str | os.PathLike, model: str, *, y_true,
 
 def log_evaluation(registry_dir: str | os.PathLike, model: str, version: int, split: str, *,
                    y_true, y_score=None, y_pred=None, proba=None, classes=None, timestamp=None,
-                   segments=None, features=None, table_format: str = "parquet") -> Path:
-    """Add evaluation rows on another split (e.g. ``validation``) to an existing version."""
+                   segments=None, features=None, table_format: str = "parquet",
+                   kind: str | None = None, description: str = "") -> Path:
+    """Add evaluation rows on another split (e.g. ``validation``) to an existing version.
+
+    ``kind`` (test, validation, fold, time, stress, other) and ``description`` (for a stress
+    set, what was done to the rows: "with 10% of values missing") go into version.json's
+    ``splits``; without them the page reads the kind from the name (``fold-3``, ``stress-…``).
+    """
     folder = _version_folder(Path(registry_dir), model, version)
     if not is_valid_name(split):
         raise ValueError(f"split name {split!r}: use letters, digits, '.', '_' and '-'")
@@ -136,7 +142,41 @@ def log_evaluation(registry_dir: str | os.PathLike, model: str, version: int, sp
     frame = prediction_frame(y_true=y_true, y_score=y_score, y_pred=y_pred, proba=proba,
                              classes=classes, timestamp=timestamp, segments=segments,
                              features=features)
-    return _write_table(frame, folder / "evaluation" / split, table_format)
+    doc = None
+    if kind is not None or description:
+        doc = json.loads((folder / "version.json").read_text())
+        entry = {"kind": kind or "other"}
+        if description:
+            entry["description"] = description
+        doc["splits"] = {**(doc.get("splits") or {}), split: entry}
+        check(VersionDoc, doc, f"models/{model}/versions/{version}/version.json")
+    path = _write_table(frame, folder / "evaluation" / split, table_format)
+    if doc is not None:
+        _write_json(folder / "version.json", doc)
+    return path
+
+
+def log_folds(registry_dir: str | os.PathLike, model: str, version: int,
+              folds: Sequence[Mapping], table_format: str = "parquet") -> list[Path]:
+    """Add cross-validation folds ``fold-1`` … ``fold-k`` to a version: each entry of
+    ``folds`` holds the keyword arguments of ``log_evaluation`` for the rows held out in
+    that fold (``y_true`` and ``y_score``/``y_pred``/``proba``, as for the test split)."""
+    if len(folds) < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {len(folds)}")
+    return [log_evaluation(registry_dir, model, version, f"fold-{k}", kind="fold",
+                           table_format=table_format, **dict(fold))
+            for k, fold in enumerate(folds, start=1)]
+
+
+def log_stress(registry_dir: str | os.PathLike, model: str, version: int, split: str,
+               description: str, **rows) -> Path:
+    """Add a stress set: the version's predictions on rows made harder on purpose (noise,
+    missing values). ``description`` completes "<description>, recall falls from …", e.g.
+    "with 10% of values missing"; ``rows`` are ``log_evaluation``'s keyword arguments."""
+    if not description.strip():
+        raise ValueError("a stress split needs a description of what was done to the rows")
+    return log_evaluation(registry_dir, model, version, split, kind="stress",
+                          description=description, **rows)
 
 
 def set_alias(registry_dir: str | os.PathLike, model: str, alias: str, version: int) -> None:

@@ -36,6 +36,7 @@ from analysis.monitoring import (
 )
 from analysis.portfolio import summarize
 from registry.model import champion_of
+from analysis.validation import version_validation
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL
 from components.evaluation_figures import (
@@ -46,6 +47,7 @@ from components.evaluation_figures import (
 )
 from components.monitoring_figures import drift_heatmap, performance_over_time
 from components.recommendation_figures import evidence_figure as draw_evidence
+from components.validation_figures import CAPTION as SPLITS_CAPTION, split_lines, splits_figure
 from registry.model import COL_TIME, RegistryError
 from registry.naming import display_name
 
@@ -348,6 +350,9 @@ def model_report(deck, name: str, version: int | None = None,
         seg = _segment_section(model, v, ev)
         if seg is not None:
             sections.append(seg)
+        val = _validation_section(deck, model, v, threshold)
+        if val is not None:
+            sections.append(val)
         summary += [cannot_compute(k, why) for k, why in ev.unavailable.items()]
     if ev is None and v is not None:  # no prediction rows: what MLflow logged, as stored
         from analysis.logged import HELD_OUT, NO_INTERVAL, logged_values
@@ -514,6 +519,23 @@ def _segment_section(model, v, ev) -> Section | None:
         tuple(lines) + ((rest,) if rest else ()),
         "Each dot is one group of rows, with its 95% interval; the weakest of each segment is "
         f"red. {not_judged_caption()}", "segment-chart")
+
+
+def _validation_section(deck, model, v, t) -> Section | None:
+    """The page's "Validation and robustness" section: the version on every split."""
+    try:
+        result = version_validation(deck, model.name, v, t)
+    except (KeyError, RegistryError):
+        return None
+    if result is None:
+        return None
+    sentences = tuple(s for s in (result.fold_sentence,) + result.stress_sentences if s)
+    unit = model.target_unit
+    return Section(
+        "Validation and robustness", sentences[0] if sentences else
+        f"Version {v} measured on each of its {len(result.splits)} evaluation splits.",
+        splits_figure(result, unit=unit), sentences[1:] + split_lines(result, unit),
+        SPLITS_CAPTION, "validation-chart")
 
 
 def _trend_section(deck, model, metric, unit, champion) -> Section | None:
