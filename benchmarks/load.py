@@ -62,21 +62,28 @@ def wait_port(port: int, proc: subprocess.Popen, seconds: float = 60) -> None:
 
 
 # ------------------------------------------------------------------ what a browser sends
-def record(base: str) -> dict[str, list[dict]]:
-    """{page: [{"method", "path", "body"}]} as headless Chromium sent them."""
+def browser(window: str, network_log: bool = False):
+    """Headless Chromium (Debian's, or MODELDECK_CHROMIUM) through chromedriver."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.keys import Keys
 
     opts = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1300,2000"):
+                f"--window-size={window}"):
         opts.add_argument(arg)
     chromium = os.environ.get("MODELDECK_CHROMIUM") or shutil.which("chromium")
     if chromium:
         opts.binary_location = chromium
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+    if network_log:
+        opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
+
+
+def record(base: str) -> dict[str, list[dict]]:
+    """{page: [{"method", "path", "body"}]} as headless Chromium sent them."""
+    from selenium.webdriver.common.keys import Keys
+
+    driver = browser("1300,2000", network_log=True)
     try:
         flows = {}
         for page, path in PAGES.items():

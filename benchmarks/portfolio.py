@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 sys.path.append(str(Path(__file__).resolve().parent))
-from load import ROOT, SAMPLE, free_port, wait_port  # noqa: E402
+from load import ROOT, SAMPLE, browser, free_port, wait_port  # noqa: E402
 
 CARD = ".model-card"
 PENDING = ".model-card.status-pending"
@@ -58,20 +58,6 @@ def build_registry(dest: Path, n_models: int) -> Path:
         meta["name"] = name
         meta_path.write_text(json.dumps(meta, indent=2))
     return dest
-
-
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--window-size=1300,1000"):
-        opts.add_argument(arg)
-    chromium = os.environ.get("MODELDECK_CHROMIUM") or shutil.which("chromium")
-    if chromium:
-        opts.binary_location = chromium
-    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=opts)
 
 
 def count(driver, css: str) -> int:
@@ -173,7 +159,7 @@ def one_start(registry: Path, tmp: Path, n: int, run: int, all_advice: bool
     driver = None
     try:
         wait_port(port, proc, 120)
-        driver = browser()
+        driver = browser("1300,1000")
         base = f"http://127.0.0.1:{port}"
         cold = open_portfolio(driver, base, n, all_advice)
         if not all_advice:  # let every card finish, so that the second visit is warm

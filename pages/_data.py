@@ -52,6 +52,21 @@ def cached_outputs(key: tuple, model: str, build):
     return json.loads(text)
 
 
+def cached_model_view(key: tuple, model: str, build):
+    """A page section filled in by a callback (``cached_outputs``), or what to say instead
+    when the model has gone from the registry or its files cannot be read."""
+    import dash_bootstrap_components as dbc
+
+    from components.cards import problems_alert
+    try:
+        return cached_outputs(key, model, build)
+    except KeyError:
+        return dbc.Alert("This model is no longer in the registry; reload the page.",
+                         color="warning")
+    except RegistryError as e:
+        return problems_alert([e.problem], "The registry could not be read")
+
+
 def one(value):
     """One value of a query parameter: a key repeated in the address (``?version=1&version=2``)
     arrives as a list, and the first is used, as for a key given once."""

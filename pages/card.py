@@ -14,7 +14,7 @@ from components.export import report_button
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_outputs, deck
+from ._data import cached_model_view, deck
 
 dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
                    title=lambda name=None, **_: f"{name} model card · ModelDeck")
@@ -51,13 +51,7 @@ def layout(name: str | None = None, **_query):
 @callback(Output("card-body", "children"), Input("card-ref", "data"))
 def fill(ref):
     name = ref["model"]
-    try:
-        return cached_outputs(("card",), name, lambda: card_body(name))
-    except KeyError:
-        return dbc.Alert("This model is no longer in the registry; reload the page.",
-                         color="warning")
-    except RegistryError as e:
-        return problems_alert([e.problem], "The registry could not be read")
+    return cached_model_view(("card",), name, lambda: card_body(name))
 
 
 def card_body(name: str):

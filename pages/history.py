@@ -18,7 +18,7 @@ from components.history_figures import retraining_effects_figure
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_outputs, deck
+from ._data import cached_model_view, deck
 
 dash.register_page(__name__, path_template="/models/<name>/history", name="Retraining story",
                    title=lambda name=None, **_: f"{name} retraining story · ModelDeck")
@@ -55,13 +55,7 @@ def layout(name: str | None = None, **_query):
 @callback(Output("history-body", "children"), Input("history-ref", "data"))
 def fill(ref):
     name = ref["model"]
-    try:
-        return cached_outputs(("history",), name, lambda: history_view(name))
-    except KeyError:
-        return dbc.Alert("This model is no longer in the registry; reload the page.",
-                         color="warning")
-    except RegistryError as e:
-        return problems_alert([e.problem], "The registry could not be read")
+    return cached_model_view(("history",), name, lambda: history_view(name))
 
 
 def history_view(name: str):
