@@ -81,7 +81,7 @@ TICK_MS = 500
 def fill_card(card_id):
     """One card's health and headline metric (one request per card, so the first cards
     show while the others are still being worked out)."""
-    name = card_id["model"]
+    name = _model_of(card_id)
     try:
         s = summarize(deck(), name)
     except RegistryError as e:
@@ -103,7 +103,12 @@ def _unreadable(name, problems):
 def fill_advice(advice_id):
     """A card's headline recommendation (with the money at stake that the "money" order
     sorts by); it comes after the card's health, and can take seconds the first time."""
-    return card_advice(advice_id["model"])
+    return card_advice(_model_of(advice_id))
+
+
+def _model_of(component_id) -> str:
+    """The model a card's pattern id names (a request may carry anything there)."""
+    return str(component_id.get("model", "")) if isinstance(component_id, dict) else ""
 
 
 def card_advice(name: str):

@@ -52,3 +52,17 @@ def test_index_declares_language_and_serves_css_locally():
     assert "/vendor/bootstrap.min.css" in html and "cdn" not in html.lower()
     css = client.get("/vendor/bootstrap.min.css")
     assert css.status_code == 200 and b"Bootstrap" in css.data[:200]
+
+
+def test_portfolio_card_callbacks_refuse_odd_ids_without_a_500(tmp_path):
+    """A card's id comes from the request: anything but the page's own ids gets an
+    'unreadable' card or nothing, never a server error."""
+    from fuzz_harness import card_requests  # noqa: E402 (tests/ on sys.path)
+
+    client = create_app(Settings(registry=str(SAMPLE_REGISTRY),
+                                 state_dir=str(tmp_path))).server.test_client()
+    for req in card_requests("digits"):
+        assert client.post("/_dash-update-component", json=req).status_code == 200
+        for odd in ("x", None, 3, {"type": "card-body"}, {"model": ["a"], "type": "x"}):
+            req["inputs"][0]["value"] = odd
+            assert client.post("/_dash-update-component", json=req).status_code == 200
