@@ -49,6 +49,13 @@ def model_advice(deck: CachedSource, name: str,
                      lambda: _advice(deck, name, settings))
 
 
+def advice_if_ready(deck: CachedSource, name: str,
+                    settings: RecommendationSettings = RecommendationSettings()
+                    ) -> ModelAdvice | None:
+    """``model_advice``'s answer when it has already been worked out, else None (no work)."""
+    return deck.peek(("advice", name, settings), name)
+
+
 def portfolio_advice(deck: CachedSource,
                      settings: RecommendationSettings = RecommendationSettings()
                      ) -> list[ModelAdvice]:

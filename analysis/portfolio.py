@@ -71,6 +71,12 @@ def summarize(deck: CachedSource, name: str,
                      lambda: _summarize(deck, name, settings))
 
 
+def summary_if_ready(deck: CachedSource, name: str,
+                     settings: HealthSettings = HealthSettings()) -> ModelSummary | None:
+    """``summarize``'s answer when it has already been worked out, else None (no work)."""
+    return deck.peek(("summary", name, settings), name)
+
+
 def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> ModelSummary:
     model = deck.model(name)
     listing = deck.versions(name)

@@ -59,13 +59,67 @@ def card_search_text(name: str, description: str, task: str) -> str:
     return " ".join([name, description or "", TASK_LABEL.get(task, "Task unknown")]).lower()
 
 
-def card_column(name: str, card, search_text: str) -> html.Div:
-    """One card's place in the portfolio grid. The browser filters and orders the cards
-    (assets/portfolio.js) by what the card says: its name and search text here, its health
-    (the card's ``status-…`` class), its date and money once they are filled in."""
-    return html.Div(card, id={"type": "card-col", "model": name},
-                    className="col-12 col-md-6 col-xl-4 mb-3",
-                    **{"data-name": name.lower(), "data-search": search_text})
+def card_column(card) -> html.Div:
+    """One card's place in the portfolio grid."""
+    return html.Div(card, className="col-12 col-md-6 col-xl-4 mb-3")
+
+
+def model_card(s: ModelSummary, advice=None) -> dbc.Card:
+    """A model's card drawn at once from its summary (already worked out); ``advice``, when
+    known, is its recommendation line, else the card asks for it by itself."""
+    return dbc.Card(dbc.CardBody(model_card_body(s, advice), className="d-flex flex-column"),
+                    className=f"h-100 model-card status-{s.health.status}")
+
+
+def portfolio_pager(view) -> html.Nav:
+    """Previous / next page of the portfolio's cards, with where this page is."""
+    return html.Nav([
+        dbc.Button("‹ Previous", id="portfolio-prev", color="secondary", outline=True,
+                   size="sm", disabled=view.page <= 1, n_clicks=0),
+        html.Span(pager_text(view), id="portfolio-page-text", className="small",
+                  role="status"),
+        dbc.Button("Next ›", id="portfolio-next", color="secondary", outline=True,
+                   size="sm", disabled=view.page >= view.pages, n_clicks=0),
+    ], className="d-flex align-items-center gap-3 my-2", id="portfolio-pager",
+        **{"aria-label": "Pages of models"}, hidden=view.pages <= 1)
+
+
+def pager_text(view) -> str:
+    if not view.matched:
+        return ""
+    last = view.first + len(view.names) - 1
+    return f"Models {view.first}–{last} of {view.matched} · page {view.page} of {view.pages}"
+
+
+def shown_text(view, sort: str) -> str:
+    """What the page says about the search, the filter and an order that is still being
+    worked out (a model's health or money not known yet)."""
+    parts = []
+    if view.filtered:
+        parts.append(f"Showing {view.matched} of {view.total} models." if view.matched
+                     else "No model matches this search and filter.")
+        if view.checked < view.total:
+            parts.append(f"{view.total - view.checked} not checked yet may still join them.")
+    if sort == "money" and view.priced < view.total:
+        parts.append(f"Money at stake is known for {view.priced} of {view.total} models so "
+                     "far; the others follow, by name.")
+    elif sort in ("attention", "updated") and view.checked < view.total:
+        parts.append(f"Ordered by what is known so far: {view.total - view.checked} models "
+                     "are still being checked.")
+    return " ".join(parts)
+
+
+def health_counts_text(facts: dict, names) -> str:
+    """"Health: 1 need action, 3 OK. 196 still being checked." """
+    counts: dict[str, int] = {}
+    for n in names:
+        status = (facts.get(n) or {}).get("s", "pending")
+        counts[status] = counts.get(status, 0) + 1
+    parts = [f"{counts[k]} {w}" for k, w in HEALTH_WORDS.items() if counts.get(k)]
+    text = f"Health: {', '.join(parts)}." if parts else ""
+    if counts.get("pending"):
+        text += f" {counts['pending']} still being checked."
+    return text.strip()
 
 
 def model_card_shell(name: str, task: str) -> dbc.Card:
@@ -89,9 +143,10 @@ def _card_header(name: str, badge) -> html.Div:
     ], className="d-flex justify-content-between align-items-start gap-2")
 
 
-def model_card_body(s: ModelSummary) -> list:
+def model_card_body(s: ModelSummary, advice=None) -> list:
     """The inside of a model's card: headline metric, change, facts, health in words, and
-    a place for the recommendation (filled in by its own request)."""
+    its recommendation (``advice``), or a place for it that fills itself in (its own
+    request)."""
     metric = METRICS.get(s.metric)
     if s.delta is not None:
         word = "better" if s.improved else ("same" if s.delta == 0 else "worse")
@@ -132,7 +187,8 @@ def model_card_body(s: ModelSummary) -> list:
         html.Div(html.Span("Working out a recommendation…",
                            className="text-muted advice-pending"),
                  id={"type": "card-advice", "model": s.name}, className="small mb-2",
-                 **{"aria-live": "polite"}),
+                 **{"aria-live": "polite"}) if advice is None else
+        html.Div(advice, className="small mb-2"),
         html.Div([
             dbc.Button("Open model", href=f"/models/{s.name}", color="primary", size="sm",
                        title=f"Open {s.name}"),

@@ -1,47 +1,56 @@
 """`/` — the model portfolio: one card per model with its health and worth at a glance.
 
-The first view is what the registry's listing alone tells (each model's name and task), so
-it appears at once however many models there are. Each card then fills itself in with its
-own request (health and headline metric, then the recommendation): the cards at the top
-first, several at a time, each from the shared cache once worked out. Search, the health
-filter and the order run in the browser on facts the cards bring with them; the address
-keeps them (``?q=&health=&sort=``), so a shared link reopens the same view.
+The first view is what the registry's listing alone tells, a page of cards at a time
+(``analysis.portfolio_view.PAGE_SIZE``), so it appears at once however many models there
+are. Each card on the page fills itself in with its own request (health and headline metric,
+then the recommendation), from the shared cache once worked out. Meanwhile the page works
+through every model's health and recommendation in the background, a little at each tick
+(``warm``), and gathers what is known so far (``gather``): search, the health filter, the
+order and the pages are worked out on the server from those facts (``portfolio_view``), and
+the page says what is still being checked. The address keeps the view
+(``?q=&health=&sort=&page=``), so a shared link reopens it.
 """
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import defaultdict
 
 import dash
-from dash import ALL, MATCH, ClientsideFunction, Input, Output, State, callback, \
-    clientside_callback, dcc, html
+from dash import MATCH, ClientsideFunction, Input, Output, State, callback, \
+    clientside_callback, ctx, dcc, html, no_update
 
-from analysis.evidence import model_advice
-from analysis.portfolio import summarize
+from analysis.evidence import advice_if_ready, model_advice
+from analysis.portfolio import summarize, summary_if_ready
+from analysis.portfolio_view import Entry, complete, fact, select
 from analysis.recommend import headline
-from components.cards import (HEALTH_WORDS, advice_line, card_column, card_search_text,
-                              model_card_body, model_card_shell, portfolio_controls,
-                              problem_card, problem_card_body, problems_alert)
+from components.cards import (advice_line, card_column, card_search_text, health_counts_text,
+                              model_card, model_card_body, model_card_shell, pager_text,
+                              portfolio_controls, portfolio_pager, problem_card,
+                              problem_card_body, problems_alert, shown_text)
 from components.messages import registry_unavailable
 from registry import RegistryError
 from registry.naming import display_name
 
-from ._data import deck
+from ._data import deck, one
 
 dash.register_page(__name__, path="/", name="Portfolio", title="Portfolio · ModelDeck",
                    nav_order=0)
 log = logging.getLogger(__name__)
 
+#: how often the page gathers what has been worked out, until everything is (ms)
+TICK_MS = 1000
+#: how long one background tick starts new work for (s); a model's recommendation can take
+#: several seconds cold, so a tick may run longer, but never starts work after this
+WARM_BUDGET_S = 1.0
 
-def layout(q: str | None = None, health: str | None = None, sort: str | None = None,
-           **_query):
-    try:
-        d = deck()
-        listing = d.models()
-    except RegistryError as e:
-        return registry_unavailable(e.problem)
-    columns = [card_column(m.name, model_card_shell(m.name, m.task),
-                           card_search_text(m.name, m.description, m.task))
+
+def _listing():
+    """(entries in the listing, unreadable models' problems, problems of no one model)."""
+    d = deck()
+    listing = d.models()
+    entries = [Entry(m.name, card_search_text(m.name, m.description, m.task))
                for m in listing.items]
     broken = defaultdict(list)
     loose = []
@@ -50,29 +59,83 @@ def layout(q: str | None = None, health: str | None = None, sort: str | None = N
         if p.model in shown:
             continue
         (broken[p.model] if p.model and p.severity == "error" else loose).append(p)
-    columns += [card_column(name, problem_card(name, problems), name.lower())
-                for name, problems in sorted(broken.items())]
+    entries += [Entry(name, name.lower()) for name in sorted(broken)]
+    return d, listing, entries, dict(broken), loose
+
+
+def layout(q: str | None = None, health: str | None = None, sort: str | None = None,
+           page: str | None = None, **_query):
+    try:
+        d, listing, entries, broken, loose = _listing()
+    except RegistryError as e:
+        return registry_unavailable(e.problem)
+    q, health, sort, page = one(q), one(health), one(sort), one(page)
+    # A plain first view needs no facts; a shared link that filters or orders by them uses
+    # what is already worked out (the rest follow within a tick).
+    plain = health in (None, "", "all") and sort in (None, "", "name")
+    facts = {n: {"s": "error", "a": True} for n in broken}
+    if not plain:
+        facts |= _peek(d, [e.name for e in entries if e.name not in broken])
+    view = select(entries, facts, q, health, sort, page)
     n = len(listing.items)
     return html.Div([
         html.H1("Model portfolio", className="h3 mt-2"),
         html.P([f"{n} model{'s' if n != 1 else ''} in {display_name(d.uri)}. ",
-                html.Span(id="portfolio-health-counts")],
+                html.Span(health_counts_text(facts, [e.name for e in entries]),
+                          id="portfolio-health-counts")],
                className="text-muted", id="portfolio-summary"),
         problems_alert(loose),
-        portfolio_controls(q, health, sort) if columns else None,
-        html.P(id="portfolio-shown", className="small text-muted mb-2", role="status",
-               **{"aria-live": "polite"}),
-        dcc.Store(id="portfolio-words", data=HEALTH_WORDS),
-        # re-applies search, filter and order while cards are still filling in; stops then
-        dcc.Interval(id="portfolio-tick", interval=TICK_MS, disabled=not columns),
-        html.Div(columns, id="portfolio-cards", className="row") if columns else
+        portfolio_controls(q, health, sort) if entries else None,
+        html.P(shown_text(view, sort), id="portfolio-shown", className="small text-muted mb-2",
+               role="status", **{"aria-live": "polite"}),
+        dcc.Store(id="portfolio-facts", data=facts),
+        dcc.Store(id="portfolio-page", data=view.page),
+        dcc.Store(id="portfolio-on-page", data=list(view.names)),
+        dcc.Store(id="portfolio-warm"),
+        dcc.Store(id="portfolio-address"),
+        dcc.Interval(id="portfolio-tick", interval=TICK_MS,
+                     disabled=not entries or complete(entries, facts)),
+        html.Div(_cards(d, view.names, broken, {m.name: m.task for m in listing.items}),
+                 id="portfolio-cards", className="row")
+        if entries else
         html.Div("This registry has no models yet. docs/registry-format.md explains how to "
                  "add one.", className="alert alert-info"),
+        portfolio_pager(view) if entries else None,
     ])
 
 
-#: how often the browser re-applies search, filter and order while cards fill in (ms)
-TICK_MS = 500
+def _cards(d, names, broken, tasks) -> list:
+    """The cards of one page: drawn whole when their summary is already worked out, else
+    a shell that fills itself in."""
+    out = []
+    for name in names:
+        if name in broken:
+            out.append(card_column(problem_card(name, broken[name])))
+            continue
+        try:
+            s = summary_if_ready(d, name)
+            advice = advice_if_ready(d, name) if s is not None else None
+        except (KeyError, RegistryError):
+            s = None
+        if s is None:
+            out.append(card_column(model_card_shell(name, tasks.get(name, ""))))
+        else:
+            out.append(card_column(model_card(s, None if advice is None
+                                              else _advice_view(advice))))
+    return out
+
+
+def _peek(d, names) -> dict:
+    out = {}
+    for name in names:
+        try:
+            s = summary_if_ready(d, name)
+            if s is None:
+                continue
+            out[name] = fact(s, advice_if_ready(d, name))
+        except (KeyError, RegistryError):
+            continue
+    return out
 
 
 @callback(Output({"type": "card-body", "model": MATCH}, "children"),
@@ -120,25 +183,132 @@ def card_advice(name: str):
         log.exception("cannot work out a recommendation for %s", name)
         return html.Span("No recommendation: the evidence could not be computed.",
                          className="text-muted")
+    return _advice_view(advice)
+
+
+def _advice_view(advice):
     if not advice.recommendations:
         return html.Span(f"No recommendation: {advice.problem}", className="text-muted")
     return advice_line(headline(list(advice.recommendations)))
 
 
-# Search, filter and order in the browser (assets/portfolio.js), from what each card shows.
-# Its inputs are the controls and a tick, never the cards' own callbacks: Dash holds back a
-# callback until every pending callback that feeds it has answered, which would make the
-# search wait for the slowest recommendation.
+# ------------------------------------------------------------------ the view
+# Search, filter, order and page are worked out on the server (``analysis.portfolio_view``)
+# from the listing and the facts gathered so far. The controls never wait for the background
+# work: Dash holds back a callback while a callback feeding its inputs is pending, so the view
+# depends only on the controls and on ``gather`` (a quick read of the cache), never on
+# ``warm`` or on the cards' own requests.
+@callback(Output("portfolio-cards", "children"),
+          Output("portfolio-on-page", "data"),
+          Output("portfolio-page", "data"),
+          Output("portfolio-page-text", "children"),
+          Output("portfolio-prev", "disabled"),
+          Output("portfolio-next", "disabled"),
+          Output("portfolio-pager", "hidden"),
+          Output("portfolio-shown", "children"),
+          Input("portfolio-search", "value"),
+          Input("portfolio-health", "value"),
+          Input("portfolio-sort", "value"),
+          Input("portfolio-prev", "n_clicks"),
+          Input("portfolio-next", "n_clicks"),
+          Input("portfolio-facts", "data"),
+          State("portfolio-page", "data"),
+          State("portfolio-on-page", "data"),
+          prevent_initial_call=True)
+def show(query, health, sort, _prev, _next, facts, page, on_page):
+    """The page of cards for the controls; redrawn only when which cards it holds changes
+    (new facts that do not change it leave the cards, and what they filled in, alone)."""
+    try:
+        d, listing, entries, broken, _loose = _listing()
+    except RegistryError:
+        raise dash.exceptions.PreventUpdate
+    facts = facts if isinstance(facts, dict) else {}
+    page = page if isinstance(page, int) else 1
+    trigger = ctx.triggered_id
+    if trigger in ("portfolio-search", "portfolio-health", "portfolio-sort"):
+        page = 1
+    elif trigger == "portfolio-prev":
+        page -= 1
+    elif trigger == "portfolio-next":
+        page += 1
+    view = select(entries, facts, query, health, sort, page)
+    same = list(view.names) == list(on_page or [])
+    tasks = {m.name: m.task for m in listing.items}
+    return (no_update if same else _cards(d, view.names, broken, tasks),
+            no_update if same else list(view.names), view.page, pager_text(view),
+            view.page <= 1, view.page >= view.pages, view.pages <= 1,
+            shown_text(view, sort))
+
+
+@callback(Output("portfolio-facts", "data"),
+          Output("portfolio-health-counts", "children"),
+          Output("portfolio-tick", "disabled"),
+          Input("portfolio-tick", "n_intervals"),
+          State("portfolio-facts", "data"),
+          prevent_initial_call=True)
+def gather(_tick, facts):
+    """What has been worked out so far about every model (a read of the cache, no work);
+    the tick stops once every model's health and recommendation are known."""
+    try:
+        d, _listing_, entries, broken, _loose = _listing()
+    except RegistryError:
+        raise dash.exceptions.PreventUpdate
+    facts = facts if isinstance(facts, dict) else {}
+    known = {n: f for n, f in facts.items() if f.get("a")}  # nothing more to learn
+    missing = [e.name for e in entries if e.name not in known and e.name not in broken]
+    new = {n: {"s": "error", "a": True} for n in broken} | known | _peek(d, missing)
+    names = [e.name for e in entries]
+    for n in missing:  # keep a known health while its recommendation is worked out
+        if n not in new and n in facts:
+            new[n] = facts[n]
+    done = complete(entries, new)
+    return (no_update if new == facts else new, health_counts_text(new, names), done)
+
+
+#: one background tick at a time in this process; a tick that finds one running returns
+_warming = threading.Lock()
+
+
+@callback(Output("portfolio-warm", "data"),
+          Input("portfolio-tick", "n_intervals"),
+          State("portfolio-on-page", "data"),
+          prevent_initial_call=True)
+def warm(tick, on_page):
+    """Works out a little more of every model's health, then of every recommendation
+    (cached, shared by every worker and visitor), for at most ``WARM_BUDGET_S`` of new
+    work. The cards on screen come first."""
+    if not _warming.acquire(blocking=False):
+        return tick
+    try:
+        d, _listing_, entries, broken, _loose = _listing()
+        first = [n for n in (on_page or []) if isinstance(n, str)]
+        names = first + [e.name for e in entries if e.name not in broken]
+        started = time.monotonic()
+        for step in (summarize, model_advice):
+            for name in names:
+                if time.monotonic() - started > WARM_BUDGET_S:
+                    return tick
+                try:
+                    if (summary_if_ready if step is summarize else advice_if_ready)(
+                            d, name) is None:
+                        step(d, name)
+                except (KeyError, RegistryError):
+                    continue  # the card says why; nothing to warm
+                except Exception:
+                    log.exception("cannot work out %s for %s", step.__name__, name)
+    except RegistryError:
+        pass
+    finally:
+        _warming.release()
+    return tick
+
+
+# The address keeps the view, so a shared link reopens it (assets/portfolio.js).
 clientside_callback(
-    ClientsideFunction("modeldeck", "portfolioView"),
-    Output({"type": "card-col", "model": ALL}, "style"),
-    Output("portfolio-shown", "children"),
-    Output("portfolio-health-counts", "children"),
-    Output("portfolio-tick", "disabled"),
+    ClientsideFunction("modeldeck", "portfolioAddress"),
+    Output("portfolio-address", "data"),
     Input("portfolio-search", "value"),
     Input("portfolio-health", "value"),
     Input("portfolio-sort", "value"),
-    Input("portfolio-tick", "n_intervals"),
-    State({"type": "card-col", "model": ALL}, "id"),
-    State("portfolio-words", "data"),
+    Input("portfolio-page", "data"),
 )

@@ -140,6 +140,13 @@ class CachedSource:
             # computes too (slower, never stuck).
             return self._compute(full, question, compute)
 
+    def peek(self, key: tuple, model: str | None) -> Any:
+        """What ``memo(key, model, …)`` has already worked out for the data as it is now, or
+        None: nothing is computed (a view that can show "still being checked" instead of
+        waiting)."""
+        hit = self.cache.get(f"{self._prefix}:{model}:{key!r}@{self.source.data_version(model)}")
+        return None if hit is None else hit[0]
+
     def _compute(self, full: str, question: str, compute: Callable[[], Any]) -> Any:
         hit = self.cache.get(full)
         if hit is not None:

@@ -221,9 +221,51 @@ def test_portfolio_search_filter_and_order_stay_in_the_address(dash_duo):
 
     # a shared link reopens the same view
     dash_duo.driver.get(dash_duo.server_url + "/?health=act&sort=money")
-    wait_cards(dash_duo, 4)
+    wait_cards(dash_duo, 1)
     wait_until(lambda: shown() == ["customer-churn"], what="the filter from the link")
     assert Select(dash_duo.find_element("#portfolio-sort")).first_selected_option \
         .get_attribute("value") == "money"
+    assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []
+
+
+def test_a_large_portfolio_pages_and_searches_on_the_server(dash_duo, tmp_path):
+    """Fourteen models: the first page holds twelve cards, the pager moves to the rest and
+    keeps the page in the address; a search looks through every model, not just the page."""
+    root = tmp_path / "registry"
+    shutil.copytree(SAMPLE_REGISTRY, root)
+    for i in range(10):
+        src = root / "models" / "diabetes-progression"
+        dest = root / "models" / f"diabetes-progression-{i:02d}"
+        shutil.copytree(src, dest)
+        meta = json.loads((dest / "model.json").read_text())
+        meta["name"] = dest.name
+        (dest / "model.json").write_text(json.dumps(meta))
+    dash_duo.start_server(create_app(Settings(registry=str(root))))
+    dash_duo.driver.get(dash_duo.server_url + "/")
+    assert len(wait_cards(dash_duo, 12, timeout=60)) == 12
+    assert dash_duo.find_element("#portfolio-page-text").text == \
+        "Models 1–12 of 14 · page 1 of 2"
+    click(dash_duo, "#portfolio-next")
+    dash_duo.wait_for_text_to_equal("#portfolio-page-text", "Models 13–14 of 14 · page 2 of 2")
+    wait_until(lambda: [c.text for c in dash_duo.find_elements(".model-card h2")]
+               == ["diabetes-progression-09", "digits"], what="the second page's cards")
+    assert "page=2" in dash_duo.driver.current_url
+    assert dash_duo.find_element("#portfolio-next").get_attribute("disabled")
+    # every model's health is worked out in the background, not only the page's
+    dash_duo.wait_for_contains_text("#portfolio-health-counts", "Health: 1 need action",
+                                    timeout=90)
+    wait_until(lambda: "still being checked" not in
+               dash_duo.find_element("#portfolio-health-counts").text, timeout=90,
+               what="every model checked")
+    dash_duo.find_element("#portfolio-search").send_keys("churn")  # on page 1, not page 2
+    dash_duo.wait_for_text_to_equal("#portfolio-shown", "Showing 1 of 14 models.")
+    wait_until(lambda: [c.text for c in dash_duo.find_elements(".model-card h2")]
+               == ["customer-churn"], what="the search across pages")
+    assert "page=" not in dash_duo.driver.current_url
+    # a shared link opens the same page
+    dash_duo.driver.get(dash_duo.server_url + "/?page=2")
+    dash_duo.wait_for_text_to_equal("#portfolio-page-text", "Models 13–14 of 14 · page 2 of 2",
+                                    timeout=30)
     assert axe_violations(dash_duo.driver) == []
     assert dash_duo.get_logs() == []

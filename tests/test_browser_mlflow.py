@@ -72,7 +72,7 @@ def test_server_that_stops_mid_session_shows_a_banner_and_recovers(dash_duo, tmp
         dash_duo.start_server(create_app(Settings(registry=server.url,
                                                   status_poll_seconds=1.0)))
         dash_duo.driver.get(dash_duo.server_url + "/")
-        wait_cards(dash_duo, 1)
+        wait_cards(dash_duo, 1, timeout=60)
         assert not dash_duo.find_elements("#registry-banner-alert")
 
         server.stop()

@@ -1,0 +1,48 @@
+"""Which models the portfolio shows and in which order (analysis/portfolio_view.py)."""
+from __future__ import annotations
+
+from analysis.portfolio_view import PAGE_SIZE, Entry, complete, select
+
+ENTRIES = [Entry(f"m{i:02d}", f"m{i:02d} {'churn' if i % 3 == 0 else 'price'}")
+           for i in range(30)]
+
+
+def test_pages_hold_a_screenful_in_name_order():
+    v = select(ENTRIES, {}, "", "all", "name", 1)
+    assert v.names == tuple(f"m{i:02d}" for i in range(PAGE_SIZE))
+    assert (v.page, v.pages, v.first, v.matched, v.total) == (1, 3, 1, 30, 30)
+    last = select(ENTRIES, {}, "", "all", "name", 3)
+    assert last.names == tuple(f"m{i:02d}" for i in range(24, 30)) and last.first == 25
+    # a page past the end, or not a number, is the nearest real page
+    assert select(ENTRIES, {}, "", "all", "name", 9).page == 3
+    assert select(ENTRIES, {}, "", "all", "name", "two").page == 1
+
+
+def test_search_and_health_filter_look_at_every_model():
+    facts = {"m03": {"s": "act"}, "m29": {"s": "act"}, "m04": {"s": "ok"}}
+    v = select(ENTRIES, facts, "CHURN", "act", "name", 1)
+    assert v.names == ("m03",) and v.matched == 1 and v.filtered
+    assert select(ENTRIES, facts, "", "act", "name", 1).names == ("m03", "m29")
+    assert select(ENTRIES, facts, "", "act", "name", 1).checked == 3
+    # an unknown filter or order is ignored, not an error
+    assert select(ENTRIES, facts, "", "bogus", "bogus", 1).names[:2] == ("m00", "m01")
+
+
+def test_orders_put_what_is_not_known_yet_last():
+    facts = {"m05": {"s": "ok", "u": "2026-01-01", "a": True, "m": 10.0},
+             "m07": {"s": "act", "u": "2026-03-01", "a": True, "m": 500.0},
+             "m09": {"s": "watch", "u": "2026-02-01", "a": True, "m": None},
+             "m11": {"s": "error", "a": True}}
+    assert select(ENTRIES, facts, "", "all", "attention", 1).names[:3] == ("m07", "m11", "m09")
+    # pending models come before OK ones (they may need attention); m05 (OK) is last
+    attention = select(ENTRIES, facts, "", "all", "attention", 3).names
+    assert attention[-1] == "m05"
+    money = select(ENTRIES, facts, "", "all", "money", 1)
+    assert money.names[:2] == ("m07", "m05") and money.priced == 4
+    assert select(ENTRIES, facts, "", "all", "updated", 1).names[:3] == ("m07", "m09", "m05")
+
+
+def test_complete_needs_every_health_and_recommendation():
+    few = ENTRIES[:2]
+    assert not complete(few, {"m00": {"s": "ok", "a": True}, "m01": {"s": "ok"}})
+    assert complete(few, {"m00": {"s": "ok", "a": True}, "m01": {"s": "error", "a": True}})
