@@ -79,6 +79,8 @@ class ModelCard:
     metric_name: str = ""
     segment_table: pd.DataFrame = field(default_factory=pd.DataFrame)
     problems: tuple[str, ...] = ()  # what the registry could not give (file and field)
+    #: False for the outline (``card_outline``): everything but the measured parts
+    measured: bool = True
 
     @property
     def subtitle(self) -> str:
@@ -125,14 +127,25 @@ def model_card(deck: CachedSource, name: str) -> ModelCard:
     return deck.memo(("model_card", name), name, lambda: build_card(deck, name))
 
 
-def build_card(deck: CachedSource, name: str) -> ModelCard:
+def card_outline(deck: CachedSource, name: str) -> ModelCard:
+    """The card without what must be measured (metrics with intervals, segments, evaluation
+    rows): what the page shows at once while ``model_card`` is worked out."""
+    return deck.memo(("model_card_outline", name), name,
+                     lambda: build_card(deck, name, measure=False))
+
+
+#: what the outline says where a measurement will be
+MEASURING = "being worked out…"
+
+
+def build_card(deck: CachedSource, name: str, measure: bool = True) -> ModelCard:
     model = deck.model(name)
     versions = deck.versions(name).items
     champ, how = champion_of(versions)
     card = model.card
 
     ev, ev_problem = None, ""
-    if champ is not None and model.task_known:
+    if measure and champ is not None and model.task_known:
         try:
             ev = version_evaluation(deck, name, champ.version)
         except KeyError:
@@ -161,6 +174,14 @@ def build_card(deck: CachedSource, name: str) -> ModelCard:
 
     metrics, note = _metrics(model, champ, ev, ev_problem)
     seg_sentences, seg_table = _segments(model, ev)
+    if not measure and champ is not None and model.task_known:
+        evaluation = tuple(CardField(f.label, MEASURING)
+                           if f.label.endswith((": rows", ": period")) and not f.documented
+                           else f for f in evaluation)
+        metrics, note = (), ("Working out the headline metrics and their 95% intervals on "
+                             f"v{champ.version}'s evaluation rows…")
+        seg_sentences, seg_table = ("Working out how each group of rows does…",), \
+            pd.DataFrame()
     metric = METRICS.get(headline_metric(model.task)) if model.task_known else None
 
     limitations = tuple(CardField(f"Limitation {i}", t, markdown=True)
@@ -180,7 +201,7 @@ def build_card(deck: CachedSource, name: str) -> ModelCard:
         business=_business(deck, model, champ),
         versions=_history(deck, model), metric_name=metric.name if metric else "",
         segment_table=seg_table,
-        problems=tuple(str(p) for p in deck.problems(name)))
+        problems=tuple(str(p) for p in deck.problems(name)), measured=measure)
 
 
 def _how(path: str) -> str:

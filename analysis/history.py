@@ -83,6 +83,8 @@ class Story:
     currency: str
     steps: tuple[Step, ...]  # oldest first
     problems: tuple[str, ...] = field(default_factory=tuple)
+    #: False for the outline (``story_outline``): what changed, before what it did is measured
+    measured: bool = True
 
     @property
     def last_helped(self) -> Step | None:
@@ -201,6 +203,13 @@ def retraining_story(deck: CachedSource, name: str) -> Story:
     return deck.memo(("retraining_story", name), name, lambda: build_story(deck, name))
 
 
+def story_outline(deck: CachedSource, name: str) -> Story:
+    """The story's versions and what changed in each, without the measurements (paired
+    intervals, money): what the page shows at once while ``retraining_story`` is worked out."""
+    return deck.memo(("retraining_outline", name), name,
+                     lambda: build_story(deck, name, measure=False))
+
+
 def _money_kind(model: Model) -> str:
     b = model.business
     if model.task == "binary" and is_complete(b):
@@ -211,12 +220,22 @@ def _money_kind(model: Model) -> str:
     return ""
 
 
-def build_story(deck: CachedSource, name: str) -> Story:
+def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
     model = deck.model(name)
     versions = sorted(deck.versions(name).items, key=lambda v: v.version)
     metric = headline_metric(model.task) if model.task_known else ""
     kind = _money_kind(model) if model.task_known else ""
     currency = model.business.currency if model.business is not None else "EUR"
+    if not measure:
+        steps, prev = [], None
+        for v in versions:
+            steps.append(Step(
+                version=v.version, previous=prev.version if prev else None,
+                created_at=v.created_at, role=", ".join(v.aliases) or (v.stage or ""),
+                algorithm=v.algorithm, description=v.description,
+                changes=changes_between(prev, v)))
+            prev = v
+        return Story(name, metric, kind, currency, tuple(steps), measured=False)
     trend = metric_across_versions(deck, name) if model.task_known else pd.DataFrame()
     by_version = {int(r.version): r for r in trend.itertuples()} if len(trend) else {}
     frames: dict[int, pd.DataFrame | None] = {}
@@ -299,6 +318,8 @@ def _verdict(d: Difference | None) -> str:
 # ------------------------------------------------------------------ words
 def effect_sentence(model: Model, story: Story, step: Step) -> str:
     """What a retraining did, in one or two sentences."""
+    if not story.measured:
+        return MEASURING
     if step.previous is None:
         if not np.isfinite(step.value):
             return "The first version; its headline metric cannot be computed."
@@ -332,8 +353,14 @@ def _unit(model: Model, metric: str) -> str:
     return model.target_unit if metric and METRICS[metric].kind == "unit" else ""
 
 
+#: what the outline says where the measurements will be
+MEASURING = "Working out what it did (paired on the rows both versions were evaluated on)…"
+
+
 def last_helped_sentence(story: Story) -> str:
     """'The last retraining that helped: v4 (ROC AUC +0.011 against v3, …).' or ''."""
+    if not story.measured:
+        return "Working out which retraining helped…"
     s = story.last_helped
     if s is None or s.metric_change is None:
         return ""

@@ -67,6 +67,20 @@ def cached_model_view(key: tuple, model: str, build):
         return problems_alert([e.problem], "The registry could not be read")
 
 
+def staged_model_view(key: tuple, model: str, outline, build) -> tuple[object, bool]:
+    """A page section that shows at once: (the full section, True) when it has already been
+    worked out, else (its outline, False) — the outline is cheap (what the registry says,
+    before the bootstraps), and the page then asks for the full section with a second
+    request (``cached_model_view(key, …)``)."""
+    try:
+        text = deck().peek(("outputs",) + key, model)
+    except (KeyError, RegistryError):
+        text = None
+    if text is not None:
+        return json.loads(text), True
+    return cached_model_view(key + ("outline",), model, outline), False
+
+
 def one(value):
     """One value of a query parameter: a key repeated in the address (``?version=1&version=2``)
     arrives as a list, and the first is used, as for a key given once."""

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
-from analysis.card import model_card
+from analysis.card import card_outline, model_card
 from components.card_view import card_view
 from components.cards import TASK_LABEL, problems_alert
 from components.export import report_button
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_model_view, deck
+from ._data import cached_model_view, deck, staged_model_view
 
 dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
                    title=lambda name=None, **_: f"{name} model card · ModelDeck")
@@ -30,8 +31,9 @@ def layout(name: str | None = None, **_query):
             return registry_unavailable(e.problem)
         return html.Div([html.H1(name, className="h3 mt-2"),
                          problems_alert([e.problem], "This model's files could not be read")])
-    # The page appears at once; the card (the champion's metrics with their intervals, the
-    # segments, the money figure) arrives through the callback below behind a spinner.
+    # The page appears at once; the card arrives through the callbacks below: its outline
+    # first (what the registry says), then the whole card with the champion's metrics and
+    # their intervals, the segments and the evaluation rows.
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},
@@ -43,21 +45,33 @@ def layout(name: str | None = None, **_query):
                  className="small mb-2", **{"aria-label": "Model pages"}),
         report_button("card", model=model.name),
         dcc.Store(id="card-ref", data={"model": model.name}),
-        dcc.Loading(html.Div(html.P("Putting the card together…", className="text-muted"),
-                             id="card-body"), type="default", delay_show=300),
+        dcc.Store(id="card-whole"),
+        html.Div(html.P("Putting the card together…", className="text-muted", role="status"),
+                 id="card-body"),
     ])
 
 
-@callback(Output("card-body", "children"), Input("card-ref", "data"))
+@callback(Output("card-body", "children"), Output("card-whole", "data"),
+          Input("card-ref", "data"))
 def fill(ref):
+    name = ref["model"]
+    return staged_model_view(("card",), name, lambda: card_body(name, outline=True),
+                             lambda: card_body(name))
+
+
+@callback(Output("card-body", "children", allow_duplicate=True),
+          Input("card-whole", "data"), State("card-ref", "data"), prevent_initial_call=True)
+def fill_whole(whole, ref):
+    if whole is not False:
+        raise PreventUpdate
     name = ref["model"]
     return cached_model_view(("card",), name, lambda: card_body(name))
 
 
-def card_body(name: str):
+def card_body(name: str, outline: bool = False):
     d = deck()
     model = d.model(name)
-    card = model_card(d, name)
+    card = card_outline(d, name) if outline else model_card(d, name)
     missing = card.undocumented
     return [
         html.P(card.subtitle, id="card-subtitle"),

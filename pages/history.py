@@ -6,10 +6,12 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from analysis.business import money
-from analysis.history import effect_sentence, last_helped_sentence, retraining_story
+from analysis.history import (effect_sentence, last_helped_sentence, retraining_story,
+                              story_outline)
 from analysis.language import format_value
 from analysis.metrics import METRICS
 from components.cards import problems_alert
@@ -18,7 +20,7 @@ from components.history_figures import retraining_effects_figure
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_model_view, deck
+from ._data import cached_model_view, deck, staged_model_view
 
 dash.register_page(__name__, path_template="/models/<name>/history", name="Retraining story",
                    title=lambda name=None, **_: f"{name} retraining story · ModelDeck")
@@ -34,8 +36,8 @@ def layout(name: str | None = None, **_query):
             return registry_unavailable(e.problem)
         return html.Div([html.H1(name, className="h3 mt-2"),
                          problems_alert([e.problem], "This model's files could not be read")])
-    # The page appears at once; the story (paired comparisons of every retraining) arrives
-    # through the callback below behind a spinner.
+    # The page appears at once; the story arrives through the callbacks below: the versions
+    # and what changed in each first, then what each retraining did (paired comparisons).
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},
@@ -47,21 +49,34 @@ def layout(name: str | None = None, **_query):
                   html.A("Model card", href=f"/models/{model.name}/card")],
                  className="small mb-2", **{"aria-label": "Model pages"}),
         dcc.Store(id="history-ref", data={"model": model.name}),
-        dcc.Loading(html.Div(html.P("Working out the story…", className="text-muted"),
-                             id="history-body"), type="default", delay_show=300),
+        dcc.Store(id="history-whole"),
+        html.Div(html.P("Working out the story…", className="text-muted", role="status"),
+                 id="history-body"),
     ])
 
 
-@callback(Output("history-body", "children"), Input("history-ref", "data"))
+@callback(Output("history-body", "children"), Output("history-whole", "data"),
+          Input("history-ref", "data"))
 def fill(ref):
+    name = ref["model"]
+    return staged_model_view(("history",), name, lambda: history_view(name, outline=True),
+                             lambda: history_view(name))
+
+
+@callback(Output("history-body", "children", allow_duplicate=True),
+          Input("history-whole", "data"), State("history-ref", "data"),
+          prevent_initial_call=True)
+def fill_whole(whole, ref):
+    if whole is not False:
+        raise PreventUpdate
     name = ref["model"]
     return cached_model_view(("history",), name, lambda: history_view(name))
 
 
-def history_view(name: str):
+def history_view(name: str, outline: bool = False):
     d = deck()
     model = d.model(name)
-    story = retraining_story(d, name)
+    story = story_outline(d, name) if outline else retraining_story(d, name)
     if not story.steps:
         return dbc.Alert("No versions are registered yet.", color="info")
     metric = METRICS.get(story.metric)
@@ -70,7 +85,8 @@ def history_view(name: str):
         problems_alert([p for p in d.problems(name)]),
         html.P(helped or "No retraining has clearly improved the headline metric yet (no "
                          "paired interval excludes no change).",
-               className="lead fs-6 fw-semibold", id="history-last-helped"),
+               className="lead fs-6 fw-semibold", id="history-last-helped",
+               role="status" if not story.measured else None),
     ]
     if metric is not None:
         parts.append(_effects_chart(model, story, metric))

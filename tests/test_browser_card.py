@@ -32,7 +32,9 @@ def test_card_and_history_of_the_sample_churn_model(dash_duo):
     t0 = time.perf_counter()
     click(dash_duo, "#model-links a[href='/models/customer-churn/card']")
     dash_duo.wait_for_element("#model-card", timeout=30)
-    print(f"\n[timing] model page -> card in {time.perf_counter() - t0:.2f} s")
+    print(f"\n[timing] model page -> card outline in {time.perf_counter() - t0:.2f} s")
+    wait_whole(dash_duo, "#model-card")
+    print(f"[timing] model page -> whole card in {time.perf_counter() - t0:.2f} s")
     assert dash_duo.find_element("h1").text == "customer-churn: model card"
     text = dash_duo.find_element("#model-card").text
     for words in ("What it is for", "cancelling within the next 90 days", "retention-analytics",
@@ -55,7 +57,9 @@ def test_card_and_history_of_the_sample_churn_model(dash_duo):
     t0 = time.perf_counter()
     click(dash_duo, "a[href='/models/customer-churn/history']")
     dash_duo.wait_for_element("#history-timeline", timeout=60)
-    print(f"[timing] card -> retraining story (filled) in {time.perf_counter() - t0:.2f} s")
+    print(f"[timing] card -> retraining story outline in {time.perf_counter() - t0:.2f} s")
+    wait_whole(dash_duo, "#history-body")
+    print(f"[timing] card -> retraining story (measured) in {time.perf_counter() - t0:.2f} s")
     assert dash_duo.find_element("#history-last-helped").text.startswith(
         "The last retraining that helped was v4: ROC AUC +")
     items = dash_duo.find_elements("#history-timeline > li")
@@ -74,6 +78,7 @@ def test_registry_markdown_is_shown_without_its_html(dash_duo, tiny_registry):
     driver = dash_duo.driver
     driver.get(dash_duo.server_url + "/models/churn/card")
     dash_duo.wait_for_element("#model-card", timeout=30)
+    wait_whole(dash_duo, "#model-card")
     card = dash_duo.find_element("#model-card")
     assert card.find_elements("css selector", "script, img, iframe") == []
     hrefs = [a.get_attribute("href") or "" for a in card.find_elements("css selector", "a")]
@@ -88,3 +93,10 @@ def test_registry_markdown_is_shown_without_its_html(dash_duo, tiny_registry):
                timeout=30, what="the page to settle")
     assert axe_violations(driver) == []
     assert dash_duo.get_logs() == []
+
+
+def wait_whole(dash_duo, css: str, timeout: float = 60):
+    """Until the section's outline (shown at once) has been replaced by the measured whole."""
+    wait_until(lambda: "Working out" not in dash_duo.find_element(css).text
+               and "being worked out" not in dash_duo.find_element(css).text,
+               timeout=timeout, what=f"{css} measured")
