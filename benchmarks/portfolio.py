@@ -7,11 +7,12 @@ For each size, on a fresh copy of the registry:
 1. starts gunicorn as ``make run`` does (serving/gunicorn_conf.py's defaults, the default
    cache in a new, empty state folder) on a free 127.0.0.1 port, waits until it listens —
    a server that has just started, nothing read yet;
-2. headless Chromium opens ``/`` and the clock runs until (a) every model's card is on the
-   screen, (b) the first screen (the first nine cards, three rows at 1300 px) shows each
-   card's health, headline metric and recommendation, (c) every card shows its health and
-   headline metric, (d) with ``--all-advice``, every card shows its recommendation (at 200
-   models that is 200 cold evidence computations: minutes on 2 cores);
+2. headless Chromium opens ``/`` and the clock runs until (a) the first page of cards is on
+   the screen (twelve, or every model when fewer), (b) the first screen (the first nine
+   cards, three rows at 1300 px) shows each card's health, headline metric and
+   recommendation, (c) the page knows every model's health (what search, the health filter
+   and the orders work on), (d) with ``--all-advice``, every model's recommendation is
+   known (at 200 models that is 200 cold evidence computations: minutes on 2 cores);
 3. opens ``/`` again (warm), then types a search, picks a health filter and sorts by money
    at stake, timing each until the cards on screen change;
 4. stops gunicorn. Repeated ``--starts`` times (a new server and an empty cache each time).
@@ -38,8 +39,7 @@ sys.path.append(str(Path(__file__).resolve().parent))
 from load import ROOT, SAMPLE, browser, free_port, wait_port  # noqa: E402
 
 CARD = ".model-card"
-PENDING = ".model-card.status-pending"
-ADVICE_PENDING = ".advice-pending"
+PAGE_SIZE = 12  # analysis.portfolio_view.PAGE_SIZE
 
 
 def build_registry(dest: Path, n_models: int) -> Path:
@@ -90,13 +90,14 @@ def open_portfolio(driver, base: str, n: int, all_advice: bool) -> dict[str, flo
     """Seconds from the address being entered until each condition first holds (polled
     together, every 20 ms)."""
     conditions = {
-        "cards": lambda: count(driver, CARD) >= n,
-        "every health": lambda: count(driver, CARD) >= n and count(driver, PENDING) == 0,
+        "cards": lambda: count(driver, CARD) >= min(n, PAGE_SIZE),
         "first screen": lambda: first_screen_done(driver),
+        "every health": lambda: "Health:" in counts_text(driver)
+        and "still being checked" not in counts_text(driver),
     }
     if all_advice:
-        conditions["every advice"] = lambda: (count(driver, CARD) >= n and count(
-            driver, PENDING) == 0 and count(driver, ADVICE_PENDING) == 0)
+        conditions["every advice"] = lambda: "Health:" in counts_text(driver) and \
+            "still being" not in counts_text(driver)
     driver.get("about:blank")
     t0 = time.perf_counter()
     driver.get(base + "/")
@@ -109,6 +110,13 @@ def open_portfolio(driver, base: str, n: int, all_advice: bool) -> dict[str, flo
             raise RuntimeError(f"timed out; reached {sorted(out)}")
         time.sleep(0.02)
     return {name: out[name] for name in conditions}
+
+
+def counts_text(driver) -> str:
+    """What the page says it knows about every model ("Health: …; … still being checked")."""
+    return driver.execute_script(
+        "const e = document.getElementById('portfolio-health-counts');"
+        "return e ? e.textContent : ''")
 
 
 def visible_cards(driver) -> list[str]:
@@ -162,8 +170,8 @@ def one_start(registry: Path, tmp: Path, n: int, run: int, all_advice: bool
         driver = browser("1300,1000")
         base = f"http://127.0.0.1:{port}"
         cold = open_portfolio(driver, base, n, all_advice)
-        if not all_advice:  # let every card finish, so that the second visit is warm
-            until(lambda: count(driver, ADVICE_PENDING) == 0, None, 1800, 0.5)
+        if not all_advice:  # let every model finish, so that the second visit is warm
+            until(lambda: "still being" not in counts_text(driver), None, 1800, 0.5)
         warm = open_portfolio(driver, base, n, True)
         result = {f"cold: {k}": v for k, v in cold.items()}
         result |= {f"warm: {k}": v for k, v in warm.items()}

@@ -110,7 +110,8 @@ def shown_text(view, sort: str) -> str:
 
 
 def health_counts_text(facts: dict, names) -> str:
-    """"Health: 1 need action, 3 OK. 196 still being checked." """
+    """"Health: 1 need action, 3 OK. 196 still being checked. Recommendations still being
+    worked out for 199 models." """
     counts: dict[str, int] = {}
     for n in names:
         status = (facts.get(n) or {}).get("s", "pending")
@@ -119,6 +120,10 @@ def health_counts_text(facts: dict, names) -> str:
     text = f"Health: {', '.join(parts)}." if parts else ""
     if counts.get("pending"):
         text += f" {counts['pending']} still being checked."
+    unadvised = sum(1 for n in names if not (facts.get(n) or {}).get("a"))
+    if unadvised:
+        text += (f" Recommendations still being worked out for {unadvised} "
+                 f"model{'s' if unadvised != 1 else ''}.")
     return text.strip()
 
 
