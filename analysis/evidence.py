@@ -94,14 +94,23 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
 
     # Challenger against champion, and champion against every earlier version.
     chall = challenger_of(versions)
+    unread: list[str] = []
     if chall is not None and chall.version != champ.version:
-        comp = version_comparison(deck, name, champ.version, chall.version)
-        d = comp.differences.get(metric)
-        if d is not None and not comp.problem:
-            parts["challenger"] = _difference(d, chall.version, champ.version)
-            parts["challenger_segments"] = tuple(_segment_deltas(comp.segments, champ_frame,
-                                                                 chall.version, champ.version))
-            parts["money_challenger"] = _money_gain(deck, model, chall.version, champ_frame)
+        try:
+            comp = version_comparison(deck, name, champ.version, chall.version)
+            d = comp.differences.get(metric)
+            if d is not None and not comp.problem:
+                parts["challenger"] = _difference(d, chall.version, champ.version)
+                parts["challenger_segments"] = tuple(_segment_deltas(
+                    comp.segments, champ_frame, chall.version, champ.version))
+                parts["money_challenger"] = _money_gain(deck, model, chall.version,
+                                                        champ_frame)
+        except KeyError:  # the challenger has no evaluation rows: nothing to compare
+            pass
+        except RegistryError as e:  # a broken challenger never costs the champion its advice
+            unread.append(str(e.problem))
+            parts.pop("challenger", None)
+            parts.pop("challenger_segments", None)
     earlier = []
     for v in versions:
         if v.version >= champ.version:
@@ -110,7 +119,10 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
             frame = deck.evaluation(name, v.version).frame
             d = paired_differences(model, frame, champ_frame, settings=EVIDENCE_BOOTSTRAP,
                                    metrics=(metric,)).get(metric)
-        except (KeyError, RegistryError, RowsMismatch):
+        except (KeyError, RowsMismatch):
+            continue
+        except RegistryError as e:
+            unread.append(str(e.problem))
             continue
         if d is not None:
             earlier.append(_difference(d, champ.version, v.version))
@@ -150,6 +162,7 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
                                      for r in last.itertuples())
         parts["money_lost"] = _money_lost(deck, model, champ_frame, p, report, settings)
         parts["last_retrain"] = _last_retrain(deck, name)
+    parts["unread"] = tuple(unread)
     evidence = Evidence(**parts)
     return ModelAdvice(name, evidence, tuple(recommend(evidence, settings)))
 

@@ -103,6 +103,8 @@ class Evidence:
     #: the newest retraining that beat the version before it (version − previous, paired);
     #: analysis.history's retraining story
     last_retrain: Difference | None = None
+    #: evidence left out because a file could not be read (file and field, one each)
+    unread: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -55,12 +55,17 @@ def recommendations_view(d, advice):
     items = [dbc.AccordionItem(_safe_body(d, r, by_model[r.model]), title=_title(r),
                                item_id=f"rec-{i}") for i, r in enumerate(recs)]
     problems = [html.Li(f"{a.model}: {a.problem}") for a in advice if a.problem]
+    unread = [html.Li(f"{a.model}: {p}") for a in advice if a.evidence is not None
+              for p in a.evidence.unread]
     return html.Div([
         html.P(advice_summary(advice), id="recommendations-summary"),
         dbc.Accordion(items, start_collapsed=True, always_open=True, id="recommendations")
         if items else dbc.Alert("No models to advise on.", color="info"),
         html.Div([html.H2("Models without a recommendation", className="h6 mt-4"),
                   html.Ul(problems)]) if problems else None,
+        html.Div([html.H2("Evidence left out because a file could not be read",
+                          className="h6 mt-4"),
+                  html.Ul(unread, id="recommendations-unread")]) if unread else None,
     ])
 
 

@@ -87,3 +87,21 @@ def test_every_sample_model_gets_advice_and_headlines_prefer_money(deck):
     top = headline(list(churn.recommendations))
     assert top.money_per_month == max(abs(r.money_per_month or 0)
                                       for r in churn.recommendations)
+
+
+def test_a_broken_challenger_table_leaves_the_champions_advice_standing(tmp_path):
+    """The challenger's evaluation file is unreadable: the champion's recommendations (from
+    production, segments) still stand, and the advice names the file it could not read."""
+    import shutil
+
+    from analysis.evidence import model_advice
+    from registry import SAMPLE_REGISTRY, open_source
+    from registry.cached import CachedSource
+
+    root = tmp_path / "registry"
+    shutil.copytree(SAMPLE_REGISTRY, root)
+    (root / "models/customer-churn/versions/4/evaluation/test.parquet").write_bytes(b"garbage")
+    advice = model_advice(CachedSource(open_source(str(root))), "customer-churn")
+    assert {r.action for r in advice.recommendations} >= {"retrain"}
+    assert advice.evidence.challenger is None
+    assert any("versions/4/evaluation/test.parquet" in p for p in advice.evidence.unread)
