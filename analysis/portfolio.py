@@ -166,6 +166,19 @@ def _summarize_logged(model, versions, champ, how, metric, base) -> ModelSummary
     return ModelSummary(**base, health=Health(status, f"{reason} {logged_health_caveat()}"))
 
 
+def _later_windows(unlabelled: int, few: int, kind: str, min_rows: int) -> str:
+    """What the windows after the last one judged lack: " The newest month has no labels
+    yet." or " 2 later months have too few labels to judge (under 200 each)." """
+    if not few:
+        return {0: "", 1: f" The newest {kind} has no labels yet."}.get(
+            unlabelled, f" The {unlabelled} newest {kind}s have no labels yet.")
+    text = (f" {few} later {kind}{'s have' if few > 1 else ' has'} too few labels to judge "
+            f"(under {min_rows}{' each' if few > 1 else ''})")
+    if unlabelled:
+        text += f", and {unlabelled} {'have' if unlabelled > 1 else 'has'} none yet"
+    return text + "."
+
+
 def _health(deck, model, champ, how, metric, value, prev_value, prev_version, settings,
             notes) -> Health:
     name = METRICS[metric].name
@@ -189,10 +202,9 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
                 return Health(status, f"{name} in production fell to {fmt(last['value'])} in "
                                       f"{when}, from {fmt(value)} at evaluation "
                                       f"({drop:.0%} worse).")
-            later = int((perf["window"] > last["window"]).sum())
-            kind = report.window_kind
-            tail = {0: "", 1: f" The newest {kind} has no labels yet."}.get(
-                later, f" The {later} newest {kind}s have no labels yet.")
+            after = perf.loc[perf["window"] > last["window"], "labelled"]
+            tail = _later_windows(int((after == 0).sum()), int((after > 0).sum()),
+                                  report.window_kind, settings.min_window_rows)
             return Health("ok", f"{name} in production ({fmt(last['value'])} in {when}) "
                                 f"holds up against evaluation ({fmt(value)}).{tail}")
     # 2. Evaluation: the champion against the version before it.

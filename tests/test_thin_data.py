@@ -392,3 +392,14 @@ def test_precision_when_nothing_is_flagged_is_undefined_not_zero(thin_app):
     assert "Cannot be computed: the model flags no case at this threshold" in cards
     assert "0.000" not in cards.split("card-precision")[0]  # the precision card: no 0
     assert at_threshold(y, s, 0.5).undefined == {}
+
+
+def test_health_says_which_later_windows_are_unlabelled_and_which_have_few_labels():
+    from analysis.portfolio import _later_windows
+    assert _later_windows(0, 0, "month", 200) == ""
+    assert _later_windows(1, 0, "month", 200) == " The newest month has no labels yet."
+    assert _later_windows(2, 0, "week", 200) == " The 2 newest weeks have no labels yet."
+    assert _later_windows(0, 1, "month", 200) == \
+        " 1 later month has too few labels to judge (under 200)."
+    assert _later_windows(1, 2, "month", 200) == \
+        " 2 later months have too few labels to judge (under 200 each), and 1 has none yet."
