@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .folder import is_valid_name
-from .mlflow_source import (
+from .mlflow_client import (
     BUSINESS_PREFIX, EVALUATION_DIR, HIDDEN_TAG, MONITORING_PATH,
     MONITORING_RUN_TAG, PREFIX, import_mlflow,
 )
