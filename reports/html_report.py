@@ -15,7 +15,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from .branding import Branding
-from .content import Report
+from .report import Report
 from .images import ExportError, footer_text, renderer
 
 CHART_CONFIG = {"displaylogo": False, "responsive": True,

@@ -336,7 +336,7 @@ def thin_app(tmp_path_factory):
 
 def test_model_page_and_report_say_what_is_not_judged(thin_app):
     from pages._data import deck
-    from reports.content import model_report
+    from reports.model_report import model_report
     app, render = thin_app
     page = render("pages.model", name="thin-bin", version="2")
     assert "Not judged: region = tiny (5 rows: too few rows to judge)." in page
@@ -354,7 +354,7 @@ def test_model_page_and_report_say_what_is_not_judged(thin_app):
 
 def test_compare_page_and_report_list_what_cannot_be_computed(thin_app):
     from pages._data import deck
-    from reports.content import compare_report
+    from reports.compare_report import compare_report
     app, render = thin_app
     page = render("pages.compare", model="thin-reg", a="1", b="2")
     why = "2 of the 100 true values are 0, and an error as a percentage of 0 is undefined"
