@@ -108,7 +108,8 @@ def test_parallel_coordinates_download_as_csv(env):
     """The CSV download of the parallel-coordinates chart, through the export callback."""
     from components.export import DOWNLOAD, REF, REQUEST, STATUS
     from pages.experiments_compare import parallel_figure
-    from analysis.experiments import runs_table, selection
+    from analysis.experiments import runs_table
+    from analysis.run_selection import selection
 
     deck = _with_registry(env, Case("plain", lambda root: None, None))
     with env.app.server.test_request_context("/"):
