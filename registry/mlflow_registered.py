@@ -22,7 +22,9 @@ from .mlflow_models import (
 )
 from .mlflow_runs import _finite, _quote, param_value
 from .model import BusinessSettings, Model, ModelVersion, Problem, RegistryError
-from .schema import BusinessDoc, CardDoc, DataDoc, _Doc, card_info, data_info, parse
+from .schema import (
+    BusinessDoc, CardDoc, DataDoc, ModelSettingsDoc, _Doc, card_info, data_info, parse,
+)
 
 
 class MlflowRegistered:
@@ -70,6 +72,16 @@ class MlflowRegistered:
                    and tags[BUSINESS_PREFIX + key] != ""}
             b, _ = parse(BusinessDoc, doc, where, name, field_prefix=f"tag {BUSINESS_PREFIX}")
             business = BusinessSettings(**b.model_dump())
+        # owner, entity, unit, positive class, description and other tags: the same schema as
+        # model.json's fields (text cleaned and capped; a bad value dropped with a warning)
+        settings = {key: tags[PREFIX + key] for key in ("owner", "entity", "target_unit",
+                                                         "positive_label") if PREFIX + key in tags}
+        settings["description"] = rm.description or ""
+        settings["tags"] = {k: v for k, v in tags.items() if not k.startswith((PREFIX, "mlflow."))}
+        about, warnings = parse(ModelSettingsDoc, settings, where, name,
+                                field_prefix=f"tag {PREFIX}")
+        if problems is not None:
+            problems += warnings
         card = None
         card_doc = card_doc_from_tags(tags)
         if card_doc is not None:
@@ -82,13 +94,13 @@ class MlflowRegistered:
         return Model(
             name=name,
             task=task,
-            description=rm.description or "",
-            owner=tags.get(PREFIX + "owner", ""),
-            tags={k: v for k, v in tags.items() if not k.startswith((PREFIX, "mlflow."))},
+            description=about.description,
+            owner=about.owner,
+            tags=dict(about.tags),
             business=business,
-            entity=tags.get(PREFIX + "entity", ""),
-            target_unit=tags.get(PREFIX + "target_unit", ""),
-            positive_label=tags.get(PREFIX + "positive_label"),
+            entity=about.entity,
+            target_unit=about.target_unit,
+            positive_label=about.positive_label,
             updated_at=_time(rm.last_updated_timestamp),
             task_source=answer.source,
             card=card,
