@@ -23,6 +23,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY registry/ registry/
 COPY analysis/ analysis/
 COPY components/ components/
+COPY sections/ sections/
 COPY reports/ reports/
 COPY serving/ serving/
 RUN pip install --no-cache-dir -c constraints.txt ".[redis,mlflow]"

@@ -1,8 +1,9 @@
 """Everything the model page shows about one version's evaluation rows.
 
 Curves come from scikit-learn (``roc_curve``, ``precision_recall_curve``,
-``calibration_curve``, ``confusion_matrix``); the numbers they report (AUC, average precision)
-are computed on the *full* curves. For drawing, curves are then thinned to at most
+``calibration_curve``, ``confusion_matrix``); the numbers they report are computed on all
+rows: the ROC AUC by ``analysis.metrics.roc_auc`` (the one implementation), average precision
+on the full curve. For drawing, curves are then thinned to at most
 ``max_points`` points spread evenly along the curve's length (``downsample_curve``): every point
 drawn is a true point of the curve with its true threshold, so the figure stays small at a
 million rows without changing any number it reports. Scatter plots of many rows are binned.
@@ -24,7 +25,7 @@ from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, SEGMENT_
 
 from .metrics import (
     METRICS, binary_truth, class_probabilities, compute_metric, headline_metric,
-    multiclass_labels, why_undefined,
+    multiclass_labels, roc_auc, why_undefined,
 )
 from .uncertainty import (
     MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
@@ -241,7 +242,7 @@ def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
 def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
     """ROC, precision–recall, cumulative gain, calibration and score distributions."""
     fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_curves(y, score)
-    auc = skm.auc(fpr, tpr)
+    auc = roc_auc(y, score)  # the one ROC AUC (analysis.metrics), not the curve's trapezoids
     ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
     pos, neg = int(y.sum()), int(len(y) - y.sum())
     # Gain: flagging every row scoring >= t finds tpr of the positives and flags
@@ -358,7 +359,7 @@ def one_vs_rest_curves(y_true: np.ndarray, proba: np.ndarray, classes: list[str]
             missing.append((label, f"every evaluation row is truly {label}"))
             continue
         fpr, tpr, thr, *_ = roc_and_pr_curves(y, proba[:, j])
-        curves.append(ClassCurve(label, _curve(fpr, tpr, thr, skm.auc(fpr, tpr)), pos,
+        curves.append(ClassCurve(label, _curve(fpr, tpr, thr, roc_auc(y, proba[:, j])), pos,
                                  len(y) - pos))
     return tuple(curves), tuple(missing)
 

@@ -95,7 +95,8 @@ def measure(root: Path, history_runs: int) -> dict:
     from dash import html
 
     from app import Settings, create_app
-    from analysis.experiments import axis, encode_runs, run_labels, runs_table, selection
+    from analysis.experiments import runs_table
+    from analysis.run_selection import axis, encode_runs, run_labels, selection
     from components.experiment_figures import parallel_coordinates, scatter
 
     app = create_app(Settings(registry=str(root)))

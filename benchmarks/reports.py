@@ -44,7 +44,7 @@ def timed(fn):
 
 def run(deck, kind: str, model: str | None, label: str) -> float:
     from reports.branding import Branding
-    from reports.content import build_report, parse_request
+    from reports.requests import build_report, parse_request
     from reports.html_report import build_html, html_to_pdf
     from reports.pptx_deck import build_pptx
 

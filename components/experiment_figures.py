@@ -8,7 +8,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from dash import html
 
-from analysis.experiments import Axis, Curves, GroupCurves, Importance
+from analysis.run_curves import Curves, GroupCurves
+from analysis.run_importance import Importance
+from analysis.run_selection import Axis
 
 from .cards import scroll_table
 from .figures import styled

@@ -1,31 +1,15 @@
-"""How a page reaches the registry: the app's one cached source."""
+"""How a page reaches the registry: the app's one cached source (``serving.app_source``),
+and the helpers that cache a callback's outputs through it."""
 from __future__ import annotations
 
 import json
 
-import dash
-from flask import Flask, current_app, has_app_context
 from plotly.utils import PlotlyJSONEncoder
 
 from registry.cached import CachedSource
 from registry.model import Problem, RegistryError
 from registry.naming import public_problem
-
-
-def flask_app() -> Flask:
-    """The Flask app serving this request — or, in a background job (a Celery worker, which
-    has no request), the app its process built."""
-    return current_app._get_current_object() if has_app_context() else dash.get_app().server
-
-
-def deck() -> CachedSource:
-    """The cached source of the app serving this request (or running this background job).
-
-    Raises RegistryError when the registry could not be opened at all."""
-    source = flask_app().extensions["modeldeck"]
-    if not isinstance(source, CachedSource):
-        raise source.error
-    return source
+from serving.app_source import deck, flask_app  # noqa: F401 - pages reach the source here
 
 
 def registry_problem() -> Problem | None:

@@ -15,20 +15,19 @@ from analysis.compare import default_pair, version_comparison
 from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import (
     GLOSSARY, difference_digits, format_difference, format_value, interval_text,
-    not_judged_caption, not_judged_text,
+    not_judged_text,
 )
 from analysis.logged import logged_comparison, version_changes
 from analysis.metrics import METRICS, cannot_compute
 from components.cards import scroll_table
-from components.evaluation_figures import (
-    calibration_figure, confusion_matrix_figure, error_distribution_figure, gain_figure,
-    pr_figure, roc_figure, segment_delta_figure,
-)
 from components.export import report_button
-from components.graph import chart
 from components.logged import changes_section, logged_compare_table
 from components.messages import not_found, registry_problem
+from components.section import section_view
 from registry import RegistryError
+from sections.compare import (
+    difference_lines, logged_verdict, overlay_sections, segment_delta_section, verdict_word,
+)
 
 from ._data import deck, one
 
@@ -129,16 +128,11 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
         parts.append(html.Ul([html.Li(cannot_compute(k, why)) for k, why in
                               comp.unavailable.items()], id="compare-unavailable",
                              className="small"))
-    parts += _overlays(d, m, va, vb, ea, eb, t)
-    if not comp.segments.empty:
-        metric = METRICS[comp.segments["metric"].iloc[0]]
-        unit = m.target_unit if metric.kind == "unit" else ""
-        parts += [html.H2("Differences per segment", className="h5 mt-4"),
-                  chart(segment_delta_figure(comp.segments, metric.name, va, vb, unit,
-                                             metric.higher_is_better),
-                        id="segment-deltas",
-                        caption="Each dot is one group of rows with its paired 95% interval. "
-                                f"Grey: no significant difference. {not_judged_caption()}")]
+    parts += _overlays(d, m, va, vb, ea, eb, t, comp)
+    section = segment_delta_section(comp, m, va, vb)
+    if section is not None:
+        parts += [html.H2(section.title, className="h5 mt-4"),
+                  section_view(section, title=False)]
         if not_judged_text(comp.segments):
             parts.append(html.P(not_judged_text(comp.segments), id="segments-not-judged",
                                 className="small text-muted"))
@@ -149,14 +143,8 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
 def _logged_only(m, a, b):
     """Two versions of which at least one has no prediction rows: their logged metrics side
     by side, as point values."""
-    missing = [f"v{x.version}" for x in (a, b) if not x.splits]
-    why = ("the model's task is unknown" if not m.task_known else
-           f"{' and '.join(missing)} {'has' if len(missing) == 1 else 'have'} no prediction rows")
     table = logged_comparison(m, a, b)
-    parts = [dbc.Alert(f"No verdict with paired intervals: {why}, and paired 95% intervals "
-                       "need the prediction rows of both versions on the same rows. Below are "
-                       "the metrics each version logged on held-out data, as point values.",
-                       color="info", id="verdict")]
+    parts = [dbc.Alert(logged_verdict(m, a, b), color="info", id="verdict")]
     if table.empty:
         parts.append(html.P("The two versions logged no metric in common.",
                             id="compare-logged-table"))
@@ -180,8 +168,7 @@ def _metric_table(comp, model, a, b):
     for r in comp.table().itertuples():
         info = METRICS[r.metric]
         unit = model.target_unit if info.kind == "unit" else ""
-        word = ("no significant difference" if not r.significant else
-                (f"v{b} better" if r.better else f"v{b} worse"))
+        word = verdict_word(r, b)
         rows.append(html.Tr([
             html.Th(html.Abbr(info.name, title=GLOSSARY.get(r.metric, "")), scope="row"),
             html.Td(format_value(r.metric, r.value_a, unit)),
@@ -198,39 +185,18 @@ def _metric_table(comp, model, a, b):
                         "Both versions side by side")
 
 
-def _overlays(d, m, va, vb, ea, eb, t):
-    la, lb = f"v{va}", f"v{vb}"
-    if m.task == "binary" and ea.binary is not None and eb.binary is not None:
+def _overlays(d, m, va, vb, ea, eb, t, comp):
+    ta = tb = None
+    if m.task == "binary":
         ta, tb = threshold_result(d, m.name, va, t), threshold_result(d, m.name, vb, t)
-        base = ea.binary.positives / (ea.binary.positives + ea.binary.negatives)
-        return [html.H2("The two versions' curves", className="h5 mt-4"), dbc.Row([
-            dbc.Col(chart(roc_figure([(la, ea.binary.roc), (lb, eb.binary.roc)],
-                                     [(la, ta), (lb, tb)]), id="compare-roc",
-                          caption="Higher and further left is better; diamonds mark the "
-                                  "threshold."), lg=6),
-            dbc.Col(chart(pr_figure([(la, ea.binary.pr), (lb, eb.binary.pr)], base),
-                          id="compare-pr", caption="Higher is better."), lg=6),
-            dbc.Col(chart(calibration_figure([(la, ea.binary.calibration),
-                                              (lb, eb.binary.calibration)]),
-                          id="compare-calibration",
-                          caption="Closer to the dotted line is better calibrated."), lg=6),
-            dbc.Col(chart(gain_figure([(la, ea.binary.gain), (lb, eb.binary.gain)]),
-                          id="compare-gain", caption="Higher is better."), lg=6),
-        ], className="g-3")]
-    if m.task == "multiclass" and ea.multiclass is not None and eb.multiclass is not None:
-        return [html.H2("Confusion matrices", className="h5 mt-4"), dbc.Row([
-            dbc.Col(chart(confusion_matrix_figure(e.multiclass.confusion, e.multiclass.labels,
-                                                  f"Confusion matrix of {lab}"),
-                          id=f"compare-confusion-{side}"), lg=6)
-            for side, lab, e in (("a", la, ea), ("b", lb, eb))], className="g-3")]
-    if m.task == "regression" and ea.regression is not None and eb.regression is not None:
-        unit = m.target_unit
-        return [html.H2("Errors of the two versions", className="h5 mt-4"), dbc.Row([
-            dbc.Col(chart(error_distribution_figure(e.regression.errors, unit).update_layout(
-                title_text=f"How far off {lab}'s predictions are"),
-                id=f"compare-errors-{side}"), lg=6)
-            for side, lab, e in (("a", la, ea), ("b", lb, eb))], className="g-3")]
-    return []
+    sections = overlay_sections(m, va, vb, ea, eb, ta, tb, comp,
+                                difference_lines(comp, m, va, vb))
+    if not sections:
+        return []
+    heading = {"binary": "The two versions' curves", "multiclass": "Confusion matrices",
+               "regression": "Errors of the two versions"}[m.task]
+    return [html.H2(heading, className="h5 mt-4"),
+            dbc.Row([dbc.Col(section_view(x), lg=6) for x in sections], className="g-3")]
 
 
 @callback(Output("compare-nav", "href"), Input("compare-a", "value"),

@@ -16,10 +16,9 @@ import dash_ag_grid as dag
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
 
-from analysis.experiments import (
-    ALL, answer_rows, lower_is_better, ordered_rows, row_block, runs_view, schema_table,
-    selection_query, short_name, top_runs,
-)
+from analysis.experiments import answer_rows, ordered_rows, runs_view, schema_table
+from analysis.run_selection import lower_is_better, selection_query, short_name, top_runs
+from analysis.run_table import ALL, row_block
 from analysis.expressions import ExpressionError, evaluate
 from components.cards import problems_alert
 from components.messages import not_found, registry_unavailable

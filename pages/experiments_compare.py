@@ -17,10 +17,11 @@ import dash_bootstrap_components as dbc
 import pandas as pd
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis.experiments import (
-    ALL, axis, curves, decode_runs, group_curves, parameter_importance, run_labels,
-    selected_runs, short_name, side_by_side,
-)
+from analysis.experiments import selected_runs
+from analysis.run_curves import curves, group_curves
+from analysis.run_importance import parameter_importance
+from analysis.run_selection import axis, decode_runs, run_labels, short_name, side_by_side
+from analysis.run_table import ALL
 from analysis.language import GLOSSARY
 from components.cards import problems_alert
 from components.experiment_figures import (

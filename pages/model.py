@@ -14,29 +14,27 @@ from analysis.evaluation import (
     parse_threshold, per_class_notes, threshold_result, version_evaluation,
 )
 from analysis.language import (
-    GLOSSARY, confidence_sentence, confused_pair_sentence, format_value, interval_text,
-    metric_sentence, no_curve_sentence, not_judged_caption, not_judged_text,
-    one_vs_rest_sentence, plural, positives_phrase, threshold_sentence,
+    GLOSSARY, confused_pair_sentence, format_value, interval_text, metric_sentence,
+    no_curve_sentence, not_judged_text, one_vs_rest_sentence, plural,
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
 from analysis.portfolio import summarize
-from registry.model import champion_of
 from analysis.validation import version_validation
 from analysis.versions import metric_across_versions, version_table
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
-from components.evaluation_figures import (
-    CLASS_ROC_CAPTION, CONFIDENCE_CAPTION, calibration_figure, confidence_figure,
-    confusion_matrix_figure, error_distribution_figure, gain_figure, one_vs_rest_roc_figure,
-    per_class_figure, pr_figure, predicted_vs_actual_figure, residuals_figure, roc_figure,
-    score_distribution_figure, segment_figure, versions_trend_figure,
-)
 from components.export import report_button
 from components.graph import chart
 from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
 from components.messages import not_found, registry_unavailable
-from components.validation_figures import CAPTION as SPLITS_CAPTION, splits_figure
+from components.section import TAKEAWAY_CLASS, section_view, takeaway
 from registry import RegistryError
+from registry.model import champion_of
+from sections import by_key
+from sections.model import (
+    binary_sections, multiclass_sections, regression_sections, segment_section,
+    threshold_section, trend_section, validation_section, validation_sentences, weakest_lines,
+)
 
 from ._business import business_section, register_callbacks
 from ._data import cached_outputs, deck, one
@@ -69,7 +67,6 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
     summary = summarize(d, model.name)
     table = version_table(d, model.name)
     metric = METRICS.get(summary.metric)
-    unit = model.target_unit if metric is not None and metric.kind == "unit" else ""
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "active": True}]),
@@ -94,7 +91,8 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         _worth(model, version, threshold, query),
         html.H2("Versions", className="h5 mt-4"),
         _versions_table(table, metric, model.target_unit),
-        _trend(d, model, metric, unit) if table["value"].notna().any() else None,
+        _trend(model, metric, metric_across_versions(d, model.name), summary.champion)
+        if metric is not None and table["value"].notna().any() else None,
     ])
 
 
@@ -232,9 +230,8 @@ def _unavailable_card(key: str, why: str):
 
 def _binary_parts(d, model, v, ev, t):
     tr = threshold_result(d, model.name, v, t)
-    b = ev.binary
-    label = f"v{v}"
-    noun = positives_phrase(model)[0]
+    sections = by_key(binary_sections(model, v, ev, tr))
+    at_t = sections["confusion-matrix"]
     return [
         html.H2("Choosing a threshold", className="h5 mt-4"),
         html.P(["Cases scoring at or above the ",
@@ -249,35 +246,16 @@ def _binary_parts(d, model, v, ev, t):
                        tooltip={"placement": "bottom", "always_visible": False},
                        updatemode="mouseup", allow_direct_input=False),
         ], className="threshold-control mb-2"),
-        html.P(threshold_sentence(model, tr.tp, tr.fp, tr.fn), id="threshold-sentence",
-               className="lead fs-6 fw-semibold"),
+        takeaway(at_t, "threshold-sentence", "lead fs-6 fw-semibold"),
         dbc.Row([
             dbc.Col(html.Div(_threshold_cards(tr, model), id="threshold-metrics",
                              className="row g-3"), lg=6),
-            dbc.Col(chart(_confusion(tr, model), id="confusion-matrix",
-                          caption="Counts of each combination of what really happened and "
-                                  "what the model predicted at this threshold."), lg=6),
+            dbc.Col(chart(at_t.figure, id=at_t.key, caption=at_t.caption), lg=6),
         ], className="g-3"),
         html.H2("Charts of the scores", className="h5 mt-4"),
-        dbc.Row([
-            dbc.Col(chart(roc_figure([(label, b.roc)], [(label, tr)]), id="roc-curve",
-                          caption="The higher and further left the curve, the better. The "
-                                  "diamond is the chosen threshold."), lg=6),
-            dbc.Col(chart(pr_figure([(label, b.pr)], b.positives / (b.positives + b.negatives)),
-                          id="pr-curve", caption="Precision is the share of alerts that are "
-                                                 "right; recall the share of positives found."),
-                    lg=6),
-            dbc.Col(chart(calibration_figure([(label, b.calibration)]), id="calibration",
-                          caption="Points on the dotted line mean a predicted 30% really "
-                                  "happens 30% of the time."), lg=6),
-            dbc.Col(chart(gain_figure([(label, b.gain)]), id="gain-curve",
-                          caption=f"How many of the {noun} you reach by contacting the "
-                                  "highest-scoring ones first."), lg=6),
-            dbc.Col(chart(score_distribution_figure(b.scores, t, "negative", "positive"),
-                          id="score-distribution",
-                          caption="Where the scores of real positives and negatives fall."),
-                    lg=12),
-        ], className="g-3"),
+        dbc.Row([dbc.Col(section_view(sections[k]), lg=12 if k == "score-distribution" else 6)
+                 for k in ("roc-curve", "pr-curve", "calibration", "gain-curve",
+                           "score-distribution")], className="g-3"),
     ]
 
 
@@ -287,49 +265,34 @@ def _threshold_cards(tr, model):
                      className="col-sm-6") for k in THRESHOLD_METRICS]
 
 
-def _confusion(tr, model):
-    entity = plural(model.entity or "row")
-    return confusion_matrix_figure(tr.matrix, ["negative", "positive"],
-                                   f"Confusion matrix at threshold {tr.threshold:.2f}", entity)
-
-
 def _multiclass_parts(model, ev):
     m = ev.multiclass
-    entity = plural(model.entity or "row")
+    sections = by_key(multiclass_sections(model, ev.version, ev))
+    notes = per_class_notes(m.per_class)
     parts = [
         html.H2("Where does it go wrong?", className="h5 mt-4"),
-        dbc.Row([
-            dbc.Col(chart(confusion_matrix_figure(m.confusion, m.labels, entity=entity),
-                          id="confusion-matrix",
-                          caption="Each row is a true class; the diagonal holds the right "
-                                  "answers."), lg=6),
-            dbc.Col(chart(per_class_figure(m.per_class), id="per-class",
-                          caption="Precision: how often a predicted class is right. Recall: "
-                                  "how often a true class is recognised."), lg=6),
-        ], className="g-3"),
-        html.Ul([html.Li(n) for n in per_class_notes(m.per_class)], id="per-class-notes",
-                className="small") if per_class_notes(m.per_class) else None,
+        dbc.Row([dbc.Col(section_view(sections[k]), lg=6)
+                 for k in ("confusion-matrix", "per-class")], className="g-3"),
+        html.Ul([html.Li(n) for n in notes], id="per-class-notes", className="small")
+        if notes else None,
     ]
     if m.confused:
         parts += [html.H3("Most often confused", className="h6 mt-3"),
                   html.Ul([html.Li(confused_pair_sentence(p, model)) for p in m.confused],
                           id="confused-pairs")]
     charts = []
-    if m.roc or m.roc_missing:
-        charts.append(dbc.Col([
-            html.P(one_vs_rest_sentence(m.roc), className="small fw-semibold mb-1"),
-            chart(one_vs_rest_roc_figure(m.roc, entity), id="class-roc",
-                  caption=CLASS_ROC_CAPTION) if m.roc else None,
-            *[html.P(no_curve_sentence(label, why), className="small text-muted")
-              for label, why in m.roc_missing],
-        ], lg=6))
-    if m.confidence is not None and m.confidence.rows:
-        charts.append(dbc.Col([
-            html.P(confidence_sentence(m.confidence, model),
-                   className="small fw-semibold mb-1", id="confidence-sentence"),
-            chart(confidence_figure([(f"v{ev.version}", m.confidence)]), id="confidence",
-                  caption=CONFIDENCE_CAPTION),
-        ], lg=6))
+    if "class-roc" in sections:
+        charts.append(dbc.Col([section_view(sections["class-roc"])] +
+                              [html.P(no_curve_sentence(label, why), className="small text-muted")
+                               for label, why in m.roc_missing], lg=6))
+    elif m.roc_missing:  # no class could be drawn against the rest: say why for each
+        charts.append(dbc.Col([html.P(one_vs_rest_sentence(m.roc),
+                                      className="small fw-semibold mb-1")] +
+                              [html.P(no_curve_sentence(label, why), className="small text-muted")
+                               for label, why in m.roc_missing], lg=6))
+    if "confidence" in sections:
+        charts.append(dbc.Col(section_view(sections["confidence"],
+                                           takeaway_id="confidence-sentence"), lg=6))
     if charts:
         parts += [html.H2("How sure is it, class by class?", className="h5 mt-4"),
                   dbc.Row(charts, className="g-3")]
@@ -337,54 +300,34 @@ def _multiclass_parts(model, ev):
 
 
 def _regression_parts(model, ev):
-    r = ev.regression
-    unit = model.target_unit
+    sections = by_key(regression_sections(model, ev))
     return [
         html.H2("How far off are the predictions?", className="h5 mt-4"),
-        dbc.Row([
-            dbc.Col(chart(predicted_vs_actual_figure(r.actual_vs_predicted, unit),
-                          id="predicted-vs-actual",
-                          caption="Points on the dotted line are perfect predictions."), lg=6),
-            dbc.Col(chart(residuals_figure(r.residuals, unit), id="residuals",
-                          caption="Errors should scatter evenly around zero at every level."),
-                    lg=6),
-            dbc.Col(chart(error_distribution_figure(r.errors, unit), id="error-distribution",
-                          caption="Most errors should be small and centred on zero."), lg=12),
-        ], className="g-3"),
+        dbc.Row([dbc.Col(section_view(sections[k]), lg=12 if k == "error-distribution" else 6)
+                 for k in ("predicted-vs-actual", "residuals", "error-distribution")],
+                className="g-3"),
     ]
 
 
 def _segment_parts(model, ev):
-    seg = ev.segments
-    if seg.empty:
+    section = segment_section(model, ev)
+    if section is None:
         return []
-    metric = METRICS[seg["metric"].iloc[0]]
-    unit = model.target_unit if metric.kind == "unit" else ""
-    sentences = []
-    for r in seg.loc[seg["weakest"]].itertuples():
-        sentences.append(html.Li(
-            f"Weakest {r.segment}: {r.value}, with {metric.name} "
-            f"{format_value(metric.key, r.estimate, unit)} "
-            f"({interval_text(metric.key, r.low, r.high, unit)}, {r.rows:,} rows)."))
+    lines = weakest_lines(model, ev.segments)
+    rest = not_judged_text(ev.segments)
     return [
         html.H2("Where is it weaker?", className="h5 mt-4"),
-        html.Ul(sentences, id="weakest-segments") if sentences else None,
-        chart(segment_figure(seg, metric.name, unit, metric.higher_is_better),
-              id="segment-chart",
-              caption="Each dot is one group of rows, with its 95% interval; the weakest of "
-                      f"each segment is red. {not_judged_caption()}"),
-        html.P(not_judged_text(seg), id="segments-not-judged", className="small text-muted")
-        if not_judged_text(seg) else None,
+        html.Ul([html.Li(x, **({"className": TAKEAWAY_CLASS} if x == section.takeaway else {}))
+                 for x in lines], id="weakest-segments") if lines else
+        takeaway(section),
+        chart(section.figure, id=section.key, caption=section.caption),
+        html.P(rest, id="segments-not-judged", className="small text-muted") if rest else None,
     ]
 
 
-def _trend(d, model, metric, unit):
-    trend = metric_across_versions(d, model.name)
-    return chart(versions_trend_figure(trend, metric.name, unit, metric.higher_is_better),
-                 id="metric-by-version",
-                 caption=f"{metric.name} of each version, computed by ModelDeck from its "
-                         "evaluation rows, with 95% bootstrap intervals. The champion is blue, "
-                         "the challenger orange.")
+def _trend(model, metric, trend, champion):
+    section = trend_section(model, metric, trend, champion)
+    return section_view(section, title=False) if section is not None else None
 
 
 # ------------------------------------------------------------------ validation and robustness
@@ -404,7 +347,8 @@ def _validation_section(d, model, version, threshold):
     if result is None:
         return None
     unit = model.target_unit
-    sentences = [s for s in (result.fold_sentence,) + result.stress_sentences if s]
+    section = validation_section(model, v, result)
+    sentences = validation_sentences(result)
     threshold_note = (f" Recall and precision are at the threshold "
                       f"{parse_threshold(threshold)[0]:.2f}." if model.task == "binary" else "")
     head = [METRICS[k].name for k in result.metrics]
@@ -422,11 +366,11 @@ def _validation_section(d, model, version, threshold):
                f"splits; the rest of this page shows the {result.main!r} split. Each range is "
                f"a 95% bootstrap confidence interval.{threshold_note}",
                className="text-muted small"),
-        html.Ul([html.Li(s) for s in sentences], id="validation-sentences")
-        if sentences else None,
+        html.Ul([html.Li(section.takeaway, className=TAKEAWAY_CLASS)] +
+                [html.Li(x) for x in sentences[1:]], id="validation-sentences"),
         dbc.Alert(html.Ul([html.Li(n) for n in result.notes], className="mb-0"),
                   color="warning", className="small py-2") if result.notes else None,
-        chart(splits_figure(result, unit=unit), id="validation-chart", caption=SPLITS_CAPTION),
+        chart(section.figure, id=section.key, caption=section.caption),
         scroll_table(dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in
                                                     ["Split", "What it is", "Rows"] + head])),
                                 html.Tbody(rows)], size="sm", bordered=False,
@@ -458,8 +402,8 @@ def threshold_outputs(name: str, version: int, value):
     d = deck()
     model = d.model(name)
     tr = threshold_result(d, name, version, t)
-    return (_confusion(tr, model), _threshold_cards(tr, model),
-            threshold_sentence(model, tr.tp, tr.fp, tr.fn))
+    section = threshold_section(model, tr)
+    return section.figure, _threshold_cards(tr, model), section.takeaway
 
 
 @callback(Output("model-nav", "href"), Input("model-version", "value"),

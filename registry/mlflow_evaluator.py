@@ -39,7 +39,7 @@ from mlflow.models.evaluation.evaluators.classifier import (
 from mlflow.tracking.artifact_utils import get_artifact_uri
 
 from .mlflow_log import log_evaluation
-from .mlflow_source import PREFIX
+from .mlflow_client import PREFIX
 
 log = logging.getLogger(__name__)
 

@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from .folder import is_valid_name
-from .mlflow_source import (
+from .mlflow_client import (
     BUSINESS_PREFIX, EVALUATION_DIR, HIDDEN_TAG, MONITORING_PATH,
     MONITORING_RUN_TAG, PREFIX, import_mlflow,
 )
 from .model import COL_TIME, COL_VERSION, TASKS, BusinessSettings
-from .schema import BusinessDoc, check
+from .schema import BusinessDoc, ModelDoc, check
 from .writer import prediction_frame
 
 MONITORING_EXPERIMENT = "modeldeck-monitoring"
@@ -54,6 +54,19 @@ def set_model_settings(name: str, *, task: str, description: str | None = None,
     """Create the registered model ``name`` if needed and set ModelDeck's tags on it."""
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    b = None
+    if business is not None:
+        b = asdict(business) if isinstance(business, BusinessSettings) else dict(business)
+        unknown = set(b) - set(BusinessDoc.model_fields)
+        if unknown:
+            raise ValueError(f"unknown business settings: {sorted(unknown)}")
+        b = {k: v for k, v in b.items() if v is not None}
+    # the schema model.json is read with, which the reader applies to these tags too
+    check(ModelDoc, {"task": task, "description": description or "", "owner": owner,
+                     "entity": entity, "target_unit": target_unit,
+                     "positive_label": positive_label, "tags": dict(tags or {}),
+                     **({"business": b} if b is not None else {})},
+          f"registered model '{name}'")
     c = _client(client, tracking_uri)
     try:
         c.get_registered_model(name)
@@ -67,13 +80,8 @@ def set_model_settings(name: str, *, task: str, description: str | None = None,
                                  PREFIX + "entity": entity, PREFIX + "target_unit": target_unit}
     if positive_label is not None:
         values[PREFIX + "positive_label"] = _text(positive_label)
-    if business is not None:
-        b = asdict(business) if isinstance(business, BusinessSettings) else dict(business)
-        unknown = set(b) - set(BusinessDoc.model_fields)
-        if unknown:
-            raise ValueError(f"unknown business settings: {sorted(unknown)}")
-        check(BusinessDoc, {k: v for k, v in b.items() if v is not None}, "business")
-        values.update({BUSINESS_PREFIX + k: _text(v) for k, v in b.items() if v is not None})
+    if b is not None:
+        values.update({BUSINESS_PREFIX + k: _text(v) for k, v in b.items()})
     for key, value in {**(tags or {}), **values}.items():
         if value == "" and key.startswith(PREFIX) and key != PREFIX + "task":
             continue

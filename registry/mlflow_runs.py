@@ -91,12 +91,12 @@ class MlflowRuns:
 
     # ---------------------------------------------------------------- experiments
     def _experiments(self) -> list:
-        from .mlflow_source import HIDDEN_TAG
+        from .mlflow_client import HIDDEN_TAG
         return [e for e in self._all(self.client.search_experiments)
                 if (e.tags or {}).get(HIDDEN_TAG, "").lower() != "true"]
 
     def _experiment(self, name: str):
-        from .mlflow_source import HIDDEN_TAG
+        from .mlflow_client import HIDDEN_TAG
         with self._reading(f"reading experiment {name!r}"):
             e = self.client.get_experiment_by_name(name)
         if e is None or e.lifecycle_stage != "active" or \
@@ -105,7 +105,7 @@ class MlflowRuns:
         return e
 
     def list_experiments(self) -> Listing[tuple[Experiment, ...]]:
-        from .mlflow_source import NOTE_TAG
+        from .mlflow_client import NOTE_TAG
         with self._reading("listing experiments"):
             exps = self._experiments()
             version = self.data_version(None)
@@ -273,7 +273,7 @@ class MlflowRuns:
                 load.generation += 1
                 load.done = True
         except Exception as e:  # noqa: BLE001 - reported to the page, tried again next time
-            from .mlflow_source import explain
+            from .mlflow_client import explain
             problem = e.problem if isinstance(e, RegistryError) else \
                 explain(self.uri, e, f"reading the runs of {load.name!r}")
             with load.lock:

@@ -16,6 +16,10 @@ Rules (docs/registry-format.md, "Limits and normalisation"):
 * Numbers are finite JSON numbers (``true`` is not a number); numbers beyond ±1e300 are
   refused rather than turned into infinity.
 * A document nested deeper than ``MAX_DEPTH`` levels is refused before it is validated.
+
+Why one file of ~490 lines: it is the one schema of the format — the value types, every
+document, the error-to-message mapping and the JSON Schema export belong together, so that a
+field is defined once for the folder source, the MLflow tags and both writers.
 """
 from __future__ import annotations
 
@@ -227,20 +231,29 @@ class CardDoc(_Doc):
     evaluation_data: DataDoc | None = None
 
 
-class ModelDoc(_Doc):
-    """``models/<model>/model.json``."""
+class ModelSettingsDoc(_Doc):
+    """What a model says about itself besides its task and business numbers: these fields of
+    model.json, and the same settings as a registered model's ``modeldeck.*`` tags and
+    description in MLflow (``registry.mlflow_registered``)."""
 
-    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"description", "owner", "tags", "entity", "target_unit",
-                           "business", "card"})
+    IGNORABLE: ClassVar[frozenset[str]] = frozenset({"description", "owner", "tags", "entity",
+                                                     "target_unit"})
 
-    task: Literal["binary", "multiclass", "regression"]
-    name: OptionalId = None
     description: Text = ""
     owner: Text = ""
     tags: Tags = Field(default_factory=dict)
     entity: Text = ""
     target_unit: Text = ""
     positive_label: Label = None
+
+
+class ModelDoc(ModelSettingsDoc):
+    """``models/<model>/model.json``."""
+
+    IGNORABLE: ClassVar[frozenset[str]] = ModelSettingsDoc.IGNORABLE | {"business", "card"}
+
+    task: Literal["binary", "multiclass", "regression"]
+    name: OptionalId = None
     business: BusinessDoc | None = None
     card: CardDoc | None = None
 

@@ -1,7 +1,9 @@
 """A report as one self-contained HTML file: plotly.js inlined, charts interactive, and it
 opens offline (no script, style, font or image is fetched from anywhere).
 
-Every piece of text is HTML-escaped (registry text included); the only markup is this module's.
+Laid out by a Jinja2 template (``reports/templates/report.html``) with autoescape on: every
+piece of text is HTML-escaped (registry text included); the only markup is the template's and
+what this module marks as such (the figures and the inlined plotly.js).
 The same report can be printed to PDF by Chromium (``html_to_pdf``).
 """
 from __future__ import annotations
@@ -12,10 +14,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import plotly.io as pio
+from jinja2 import Environment, PackageLoader
+from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
 from .branding import Branding
-from .content import Report
+from .report import Report
 from .images import ExportError, footer_text, renderer
 
 CHART_CONFIG = {"displaylogo": False, "responsive": True,
@@ -27,10 +31,6 @@ CHART_CONFIG = {"displaylogo": False, "responsive": True,
 @lru_cache(maxsize=1)
 def _plotlyjs() -> str:
     return get_plotlyjs()
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
 
 
 STYLE = """
@@ -65,58 +65,36 @@ footer.md-foot { padding: 1rem 2rem; color: #495057; font-size: .85rem; border-t
 
 
 def build_html(report: Report, branding: Branding = Branding()) -> bytes:
+    """The report as one HTML document (``templates/report.html``)."""
     style = STYLE % {"primary": branding.primary, "accent": branding.accent,
                      "text": branding.text}
-    footer = footer_text(report.meta)
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(report.title)} · {_e(branding.title)}</title>",
-        f"<style>{style}</style>",
-        f'<script type="text/javascript">{_plotlyjs()}</script>',
-        "</head>", "<body>",
-        '<header class="md-head">',
-        f'<img src="{branding.logo_data_uri}" alt="{_e(branding.title)} logo">',
-        f"<div><h1>{_e(report.title)}</h1><p>{_e(report.subtitle)}</p>",
-        f"<p>{_e(' · '.join(x for x in (branding.organisation, branding.title, 'generated ' + report.generated_text) if x))}</p>",
-        "</div></header>",
-        "<main>",
-        '<section aria-labelledby="summary"><h2 id="summary">Executive summary</h2><ul>',
-        *[f"<li>{_e(line)}</li>" for line in report.summary],
-        "</ul></section>",
-    ]
-    for i, s in enumerate(report.sections):
-        div = pio.to_html(s.figure, include_plotlyjs=False, full_html=False,
-                          config=CHART_CONFIG, div_id=f"md-chart-{i}",
-                          default_width="100%", default_height=f"{s.figure.layout.height or 400}px")
-        numbers = "".join(f"<li>{_e(n)}</li>" for n in s.numbers)
-        parts += [
-            f'<section class="md-chart" aria-labelledby="md-h-{i}">',
-            f'<h2 id="md-h-{i}">{_e(s.title)}</h2>',
-            f'<p class="md-takeaway">{_e(s.takeaway)}</p>',
-            '<div class="md-row"><figure class="md-figure">', div,
-            f'<figcaption class="md-caption">{_e(s.caption)}</figcaption>'
-            f'<div class="md-footer-line">{_e(footer)}</div></figure>',
-            ('<div class="md-numbers"><h3>The numbers</h3><ul>' + numbers + "</ul></div>")
-            if numbers else "",
-            "</div></section>",
-        ]
-    parts += [
-        '<section aria-labelledby="glossary"><h2 id="glossary">Appendix: metric glossary</h2>',
-        '<dl class="md-glossary">',
-        *[f"<dt>{_e(t)}</dt><dd>{_e(m)}</dd>" for t, m in report.glossary],
-        "</dl></section>",
-        '<section aria-labelledby="provenance"><h2 id="provenance">Appendix: data provenance'
-        "</h2>", '<table class="md-provenance"><tbody>',
-        *[f'<tr><th scope="row">{_e(k)}</th><td>{_e(v)}</td></tr>'
-          for k, v in report.provenance],
-        "</tbody></table></section>",
-        "</main>",
-        f'<footer class="md-foot">{_e(footer)} · {_e(report.title)} · generated '
-        f"{_e(report.generated_text)}</footer>",
-        "</body></html>",
-    ]
-    return "\n".join(parts).encode("utf-8")
+    charts = [Markup(pio.to_html(s.figure, include_plotlyjs=False, full_html=False,
+                                 config=CHART_CONFIG, div_id=f"md-chart-{i}",
+                                 default_width="100%",
+                                 default_height=f"{s.figure.layout.height or 400}px"))
+              for i, s in enumerate(report.sections)]
+    byline = " · ".join(x for x in (branding.organisation, branding.title,
+                                    "generated " + report.generated_text) if x)
+    document = _environment().get_template("report.html").render(
+        report=report, branding=branding, sections=list(zip(report.sections, charts)),
+        style=Markup(style), plotlyjs=Markup(_plotlyjs()), byline=byline,
+        footer=footer_text(report.meta))
+    return document.encode("utf-8")
+
+
+def _escaped(value) -> Markup:
+    """Every value a template prints, escaped unless this module marked it as markup (the
+    figures plotly.io wrote, the inlined plotly.js and the style sheet)."""
+    if isinstance(value, Markup):
+        return value
+    return Markup(html.escape("" if value is None else str(value), quote=True))
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """Templates of this package, with autoescape on (registry text is never markup)."""
+    return Environment(loader=PackageLoader("reports", "templates"), autoescape=True,
+                       finalize=_escaped, trim_blocks=False, keep_trailing_newline=True)
 
 
 def html_to_pdf(document: bytes, timeout: float = 90) -> bytes:

@@ -17,7 +17,7 @@ from pptx.enum.text import MSO_ANCHOR, MSO_AUTO_SIZE, PP_ALIGN
 from pptx.util import Emu, Inches, Pt
 
 from .branding import Branding
-from .content import Report
+from .report import Report
 from .images import chart_image
 from .text_fit import LINE_HEIGHT, fit, shorten, wrap
 

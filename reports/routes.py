@@ -27,9 +27,10 @@ from components.export import (
     BUSY, CHART_FORMATS, DOWNLOAD, REF, REPORT_FORMATS, REQUEST, STATUS, button_type,
 )
 from registry.model import RegistryError
+from serving.app_source import deck, flask_app
 
 from .branding import Branding
-from .content import BadRequest, build_report, export_meta, parse_request
+from .requests import BadRequest, build_report, export_meta, parse_request
 from .html_report import build_html, html_to_pdf
 from .images import (
     MIME, ExportError, ExportMeta, RendererBusy, chart_image, figure_csv, figure_from_browser, safe_name,
@@ -84,12 +85,10 @@ def register_export(app: dash.Dash) -> None:
 
 
 def _deck():
-    from pages._data import deck
     return deck()
 
 
 def _branding() -> Branding:
-    from pages._data import flask_app
     return flask_app().extensions.get("modeldeck.branding") or Branding()
 
 
@@ -224,7 +223,7 @@ def card_file(deck, req, branding: Branding, progress) -> tuple[bytes, str]:
     from analysis.card import model_card
 
     from .card_report import card_html, card_markdown
-    from .content import data_date, day
+    from .report import data_date, day
     card = model_card(deck, req.model)
     meta = ExportMeta(req.model, "" if card.champion is None else str(card.champion),
                       day(data_date(deck, req.model)))

@@ -20,7 +20,7 @@ from registry.links import state_dir as links_state_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the code whose results the cache holds
-SOURCE_DIRS = ("registry", "analysis", "components", "pages", "reports", "serving")
+SOURCE_DIRS = ("registry", "analysis", "components", "sections", "pages", "reports", "serving")
 
 CACHE_TIMEOUT = 3600
 

@@ -64,7 +64,7 @@ def test_filter_select_compare_and_reload(dash_duo):
     click(dash_duo, "#exp-apply")
     expected = "params.max_depth <= 3 and metrics.val_roc_auc > 0.85"
     from registry import open_source
-    from analysis.experiments import prepare_runs, select_rows
+    from analysis.run_table import prepare_runs, select_rows
     t = prepare_runs(open_source(str(SAMPLE_REGISTRY)).runs("churn-sweep").items)
     n = len(select_rows(t, expected))
     assert 0 < n < 64

@@ -129,7 +129,7 @@ def test_report_button_builds_a_deck(dash_duo, kaleido_renderer):
 def test_html_report_opens_offline_with_its_charts(dash_duo, tmp_path):
     from registry import open_source
     from registry.cached import CachedSource
-    from reports.content import model_report
+    from reports.model_report import model_report
     from reports.html_report import build_html
 
     report = model_report(CachedSource(open_source(str(SAMPLE_REGISTRY))), "breast-cancer")

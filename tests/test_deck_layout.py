@@ -21,7 +21,7 @@ from registry import open_source
 from registry.cached import CachedSource
 from registry.writer import log_model, log_model_version
 from reports.branding import default_logo
-from reports.content import model_report
+from reports.model_report import model_report
 from reports.pptx_deck import build_pptx
 
 FONTS = [Path("/usr/share/fonts/truetype/dejavu"), Path(__import__("matplotlib").get_data_path())

@@ -21,7 +21,7 @@ from components.graph import chart
 from conftest import build_tiny_registry
 from registry import open_source
 from registry.cached import CachedSource
-from reports.content import export_meta
+from reports.requests import export_meta
 from reports.images import (
     ExportError, ExportMeta, chart_image, figure_csv, figure_from_browser, figure_table,
     footer_text, for_export, renderer, safe_name,

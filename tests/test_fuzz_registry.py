@@ -108,7 +108,8 @@ def test_parallel_coordinates_download_as_csv(env):
     """The CSV download of the parallel-coordinates chart, through the export callback."""
     from components.export import DOWNLOAD, REF, REQUEST, STATUS
     from pages.experiments_compare import parallel_figure
-    from analysis.experiments import runs_table, selection
+    from analysis.experiments import runs_table
+    from analysis.run_selection import selection
 
     deck = _with_registry(env, Case("plain", lambda root: None, None))
     with env.app.server.test_request_context("/"):
@@ -188,7 +189,7 @@ def test_control_characters_reach_no_slide(env):
     """A NUL or BEL in a description is removed at the edge, so the PowerPoint export, which
     refuses such characters, works."""
     from reports.branding import Branding
-    from reports.content import build_report, parse_request
+    from reports.requests import build_report, parse_request
     from reports.pptx_deck import build_pptx
 
     mutate = set_field("models/churn/model.json", "description", "Who\x00 leaves\x07 next")
@@ -303,7 +304,7 @@ def test_one_models_failure_never_costs_the_shared_pages(env, monkeypatch):
     """The safety net behind /recommendations and the portfolio report: an error nobody
     foresaw in one model's evidence leaves the others' advice (and the pages) intact."""
     import analysis.evidence as evidence
-    from reports.content import build_report, parse_request
+    from reports.requests import build_report, parse_request
 
     # a change in iris's folder, so that no advice cached for an earlier registry is reused
     deck = _with_registry(env, Case("touch", lambda root: (

@@ -285,7 +285,8 @@ def test_a_model_whose_task_nothing_tells_is_listed_and_every_page_tolerates_it(
         import pages.portfolio as portfolio_page
         import pages.recommendations as recommendations_page
         from pages._data import deck
-        from reports.content import compare_report, model_report
+        from reports.compare_report import compare_report
+        from reports.model_report import model_report
         d = deck()
         m = d.model("mystery")
         assert m.task == "unknown" and "set the registered-model tag modeldeck.task" in \

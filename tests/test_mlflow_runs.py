@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 
 import analysis.experiments as ae
+import analysis.run_selection as rs
+import analysis.run_table as rt
 from analysis.expressions import ExpressionError, evaluate, to_mlflow
 from registry.links import LinkStore
 
@@ -118,10 +120,10 @@ def test_state_dir_comes_from_the_environment(tmp_path, monkeypatch):
 
 def test_compare_links_stay_short(tmp_path):
     store = LinkStore(tmp_path)
-    assert ae.selection_query("sweep", ["a", "b"], store) == {"experiment": "sweep",
+    assert rs.selection_query("sweep", ["a", "b"], store) == {"experiment": "sweep",
                                                               "runs": "a,b"}
     ids = [f"{i:032x}" for i in range(1000)]
-    query = ae.selection_query("sweep", ids, store)
+    query = rs.selection_query("sweep", ids, store)
     assert set(query) == {"experiment", "sel"} and len(query["sel"]) < 30
     assert store.load(query["sel"]) == ("sweep", ids)
 
@@ -149,8 +151,8 @@ def test_database_read_equals_mlflows_search(store):
                           "bench-sweep")[0]
     read = sql_runs(src._sql_store(), e.experiment_id, "bench-sweep")
     assert len(read) == 60
-    a = ae.prepare_runs(searched).frame.sort_values("run_id").reset_index(drop=True)
-    b = ae.prepare_runs(read).frame.sort_values("run_id").reset_index(drop=True)
+    a = rt.prepare_runs(searched).frame.sort_values("run_id").reset_index(drop=True)
+    b = rt.prepare_runs(read).frame.sort_values("run_id").reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -160,12 +162,12 @@ def test_database_read_equals_mlflows_search(store):
                                   "name contains '0001' or auc < 0.7"])
 def test_mlflow_filter_plus_residual_selects_what_evaluate_selects(store, text):
     src = _source(store)
-    full = ae.prepare_runs(src.runs("bench-sweep").items, "bench-sweep")
+    full = rt.prepare_runs(src.runs("bench-sweep").items, "bench-sweep")
     numeric = [c for c in full.params + full.metrics if full.is_numeric(c)]
     p = to_mlflow(text, full.frame.columns, numeric)
     page, token = src.runs_page("bench-sweep", 1000, filter_string=p.filter_string or None)
     assert token is None
-    fetched = ae.prepare_runs(page, "bench-sweep")
+    fetched = rt.prepare_runs(page, "bench-sweep")
     got = set(fetched.frame.loc[evaluate(p.residual, fetched.frame), "run_id"])
     assert got == set(full.frame.loc[evaluate(text, full.frame), "run_id"])
 
@@ -289,7 +291,7 @@ def test_missing_values_mean_the_same_on_mlflow_and_here(sparse_store, monkeypat
     monkeypatch.setattr(MlflowRuns, "_start", lambda self, load, first: None)  # MLflow path
     src = _source(sparse_store)
     e = src.client.get_experiment_by_name("sparse")
-    every = ae.prepare_runs(runs_frame(list(src.client.search_runs([e.experiment_id])),
+    every = rt.prepare_runs(runs_frame(list(src.client.search_runs([e.experiment_id])),
                                        "sparse")[0], "sparse").frame
     here = set(every.loc[evaluate(text, every), "name"])
     assert to_mlflow(text, every.columns).filter_string  # part of it is MLflow's to do

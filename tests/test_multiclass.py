@@ -22,7 +22,7 @@ from components.theme import PALETTE
 from registry import SAMPLE_REGISTRY, open_source
 from registry.cached import CachedSource
 from registry.model import Model
-from reports.content import model_report
+from reports.model_report import model_report
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pptx import Presentation
 from app import Settings, create_app
 from conftest import build_tiny_registry
 from reports.branding import default_logo
-from reports.content import build_report, parse_request
+from reports.requests import build_report, parse_request
 from reports.html_report import build_html
 from reports.pptx_deck import build_pptx
 

@@ -26,7 +26,9 @@ from registry import open_source
 from registry.cached import CachedSource
 from registry.writer import log_model
 from reports.branding import Branding, default_logo
-from reports.content import compare_report, model_report, portfolio_report
+from reports.compare_report import compare_report
+from reports.model_report import model_report
+from reports.portfolio_report import portfolio_report
 from reports.html_report import build_html, html_to_pdf
 from reports.pptx_deck import build_pptx
 

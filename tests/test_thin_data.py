@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-import analysis.experiments as ae
+import analysis.run_importance as ri
+import analysis.run_table as rt
 import components.experiment_figures as ef
 from analysis.compare import segment_differences
 from analysis.evaluation import segment_metrics
@@ -186,7 +187,7 @@ def test_importance_ranks_only_what_every_fold_confirms_equal_to_scikit_learn():
     from sklearn.model_selection import KFold
     f = _runs(60)
     params = ["params.depth", "params.seed_param"]
-    imp = ae.parameter_importance(f, params, "metrics.auc", n_estimators=30, n_repeats=3)
+    imp = ri.parameter_importance(f, params, "metrics.auc", n_estimators=30, n_repeats=3)
     data = f.sort_values("run_id")
     X, y = data[params].to_numpy(), data["metrics.auc"].to_numpy()
     folds = []
@@ -213,14 +214,14 @@ def test_importance_ranks_only_what_every_fold_confirms_equal_to_scikit_learn():
 def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
     # 24 runs of the sample's sweep: every importance's fold range covers zero
     from registry import SAMPLE_REGISTRY, open_source
-    table = ae.prepare_runs(open_source(str(SAMPLE_REGISTRY)).runs("churn-sweep").items,
+    table = rt.prepare_runs(open_source(str(SAMPLE_REGISTRY)).runs("churn-sweep").items,
                             "churn-sweep")
     sub = table.frame.sample(24, random_state=1)
-    imp = ae.parameter_importance(sub, table.params, "metrics.val_roc_auc")  # as the page
+    imp = ri.parameter_importance(sub, table.params, "metrics.val_roc_auc")  # as the page
     assert imp.ranked.empty and not imp.table["clear"].any()
     assert imp.sentence.startswith("Across these 24 runs the parameters explain little of "
                                    "val_roc_auc")
-    other = ae.parameter_importance(table.frame.sample(24, random_state=3), table.params,
+    other = ri.parameter_importance(table.frame.sample(24, random_state=3), table.params,
                                     "metrics.val_roc_auc")
     assert other.ranked.empty and other.sentence.startswith(
         "These 24 runs are too few to tell any parameter's effect on val_roc_auc from noise")
@@ -231,7 +232,7 @@ def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
     assert "no: the parameters together explain too little of the metric" in box
     assert "no: not above zero in every fold" in str(ef.importance_box(other))
     # with fewer than five folds (under 20 runs) even a strong effect is not ranked
-    small = ae.parameter_importance(_runs(16), ["params.depth", "params.seed_param"],
+    small = ri.parameter_importance(_runs(16), ["params.depth", "params.seed_param"],
                                     "metrics.auc", n_estimators=30)
     assert small.ranked.empty and set(small.table["why"]) == {"too few runs for 5 folds"}
     assert small.sentence == ("These 16 runs are too few to tell any parameter's effect on auc "
@@ -336,7 +337,7 @@ def thin_app(tmp_path_factory):
 
 def test_model_page_and_report_say_what_is_not_judged(thin_app):
     from pages._data import deck
-    from reports.content import model_report
+    from reports.model_report import model_report
     app, render = thin_app
     page = render("pages.model", name="thin-bin", version="2")
     assert "Not judged: region = tiny (5 rows: too few rows to judge)." in page
@@ -354,7 +355,7 @@ def test_model_page_and_report_say_what_is_not_judged(thin_app):
 
 def test_compare_page_and_report_list_what_cannot_be_computed(thin_app):
     from pages._data import deck
-    from reports.content import compare_report
+    from reports.compare_report import compare_report
     app, render = thin_app
     page = render("pages.compare", model="thin-reg", a="1", b="2")
     why = "2 of the 100 true values are 0, and an error as a percentage of 0 is undefined"

@@ -298,7 +298,7 @@ def test_the_main_split_shows_the_same_intervals_as_the_cards(deck):
 
 
 def test_the_model_report_carries_the_same_section(deck):
-    from reports.content import model_report
+    from reports.model_report import model_report
     report = model_report(deck, "customer-churn")
     (section,) = [s for s in report.sections if s.title == "Validation and robustness"]
     result = version_validation(deck, "customer-churn", 3, 0.5)
