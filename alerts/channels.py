@@ -9,6 +9,7 @@ the webhook's mrkdwn has its control characters escaped.
 from __future__ import annotations
 
 import json
+import logging
 import smtplib
 import ssl
 import time
@@ -20,6 +21,8 @@ from email.utils import formatdate, make_msgid
 from typing import Callable
 
 from .settings import Delivery, Email, Webhook
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,8 +120,9 @@ def send_email(email: Email, msg: Message, delivery: Delivery,
             if email.username:
                 server.login(email.username, email.password)
             refused = server.send_message(message, from_addr=email.sender, to_addrs=list(to))
-            if refused:
-                raise DeliveryRefused("refused recipients: " + ", ".join(sorted(refused)))
+            if refused:  # the others have it: sending again would give them a second copy
+                log.warning("the mail server refused %s (the other recipients have the "
+                            "message)", ", ".join(sorted(refused)))
     return send
 
 

@@ -8,10 +8,14 @@ delivered (it is kept and tried again on the next run) or the digest could not b
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
+
+from threadpoolctl import threadpool_limits
 
 from analysis.alert_rules import Alert, evaluate
 from registry import RegistryError, default_registry, open_source
@@ -80,15 +84,18 @@ def run(settings: Settings, options: Options, report: Report) -> int:
     except RegistryError as e:
         report.say(f"The registry {registry} could not be read: {e.problem}")
         return UNUSABLE
-    try:
-        with open_state(folder) as state:
+    with ExitStack() as stack:
+        try:
+            state = stack.enter_context(open_state(folder))
+        except Busy as e:
+            report.say(f"Not run: {e}.")
+            return BUSY
+        except (OSError, sqlite3.Error) as e:
+            report.say(f"The state folder {folder} cannot be used: {e}")
+            return UNUSABLE
+        # One BLAS thread: a scheduled job shares the machine with the app it reports on.
+        with threadpool_limits(limits=1):
             return _run(settings, options, report, deck, state, started)
-    except Busy as e:
-        report.say(f"Not run: {e}.")
-        return BUSY
-    except OSError as e:
-        report.say(f"The state folder {folder} cannot be used: {e}")
-        return UNUSABLE
 
 
 def _run(settings, options, report, deck, state: State, started: float) -> int:
