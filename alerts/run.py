@@ -69,6 +69,36 @@ def state_folder(settings: Settings, options: Options) -> Path:
     return Path(chosen).expanduser() if chosen else state_dir() / "alerts"
 
 
+class _Prefixed:
+    """A cache whose keys start with the code's version: results pickled by an older build
+    are never read back (as the app's shared cache, serving/config.py)."""
+
+    def __init__(self, cache, prefix: str):
+        self.cache, self.prefix = cache, prefix
+
+    def get(self, key: str):
+        return self.cache.get(self.prefix + key)
+
+    def set(self, key: str, value, timeout: int | None = None):
+        return self.cache.set(self.prefix + key, value, timeout=timeout)
+
+
+def analysis_cache(folder: Path):
+    """The analysis results of earlier runs, in the state folder: a model whose data did not
+    change since the last run is not computed again (keys carry the data's version, as in
+    the app)."""
+    from cachelib import FileSystemCache
+
+    from serving.config import code_version
+    return _Prefixed(FileSystemCache(str(folder / "cache"), threshold=2000,
+                                     default_timeout=CACHE_DAYS * 86400, mode=0o600),
+                     code_version() + ":")
+
+
+#: how long an analysis result stays in the state folder's cache
+CACHE_DAYS = 14
+
+
 def run(settings: Settings, options: Options, report: Report) -> int:
     started = time.perf_counter()
     registry = resolve(settings, options.registry, settings.registry) or default_registry()
@@ -76,13 +106,6 @@ def run(settings: Settings, options: Options, report: Report) -> int:
     if inside(folder, registry):
         report.say(f"The state folder {folder} is inside the registry {registry}: ModelDeck "
                    "never writes to a registry it reads. Choose another (--state-dir).")
-        return UNUSABLE
-    try:
-        from cachelib import SimpleCache
-        deck = CachedSource(open_source(registry), SimpleCache(threshold=2000))
-        deck.source.data_version(None)  # a server that does not answer says so here
-    except RegistryError as e:
-        report.say(f"The registry {registry} could not be read: {e.problem}")
         return UNUSABLE
     with ExitStack() as stack:
         try:
@@ -92,6 +115,12 @@ def run(settings: Settings, options: Options, report: Report) -> int:
             return BUSY
         except (OSError, sqlite3.Error) as e:
             report.say(f"The state folder {folder} cannot be used: {e}")
+            return UNUSABLE
+        try:
+            deck = CachedSource(open_source(registry), analysis_cache(folder))
+            deck.source.data_version(None)  # a server that does not answer says so here
+        except RegistryError as e:
+            report.say(f"The registry {registry} could not be read: {e.problem}")
             return UNUSABLE
         # One BLAS thread: a scheduled job shares the machine with the app it reports on.
         with threadpool_limits(limits=1):
