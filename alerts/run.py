@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 from analysis.alert_rules import Alert, evaluate
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
+from registry.naming import display_name  # never a password from an MLflow URI in a log
 
 from .channels import Message, Outcome, deliver, send_email, send_webhook
 from .settings import Settings
@@ -120,7 +121,8 @@ def run(settings: Settings, options: Options, report: Report) -> int:
             deck = CachedSource(open_source(registry), analysis_cache(folder))
             deck.source.data_version(None)  # a server that does not answer says so here
         except RegistryError as e:
-            report.say(f"The registry {registry} could not be read: {e.problem}")
+            report.say(f"The registry {display_name(registry)} could not be read: "
+                       f"{e.problem}")
             return UNUSABLE
         # One BLAS thread: a scheduled job shares the machine with the app it reports on.
         with threadpool_limits(limits=1):
@@ -130,7 +132,7 @@ def run(settings: Settings, options: Options, report: Report) -> int:
 def _run(settings, options, report, deck, state: State, started: float) -> int:
     result = evaluate(deck, settings.rules)
     report.say(f"Checked {len(settings.rules)} rule(s) on {len(result.checked)} model(s) of "
-               f"{deck.uri} in {time.perf_counter() - started:.1f} s.")
+               f"{display_name(deck.uri)} in {time.perf_counter() - started:.1f} s.")
     for p in result.problems:
         report.say(f"  not checked: {p}")
     channels = settings.channels

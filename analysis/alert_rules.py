@@ -189,8 +189,8 @@ def _metric_alerts(model: Model, rule: Rule, version, report) -> list[Alert]:
         evidence = [f"{window_text(row, metric, unit)} "
                     f"({interval_text(metric, row.low, row.high, unit)})."]
         if report.reference is not None:
-            evidence.append(f"At evaluation v{version} scored {fmt(report.reference)} "
-                            f"({interval_text(metric, report.reference_low, report.reference_high, unit)}).")
+            ci = interval_text(metric, report.reference_low, report.reference_high, unit)
+            evidence.append(f"At evaluation v{version} scored {fmt(report.reference)} ({ci}).")
         evidence.append(f"Alert level: {info.name} {word} {fmt(rule.level)}"
                         + (" with the whole 95% interval past it." if rule.sure else "."))
         out.append(Alert(
