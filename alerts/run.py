@@ -137,7 +137,8 @@ def _run(settings, options, report, deck, state: State, started: float) -> int:
         report.say(f"  not checked: {p}")
     channels = settings.channels
     fresh = {a.key: a for a in result.alerts
-             if any(not state.delivered(a.key, c) for c in _channels(a, channels))}
+             if not channels or any(not state.delivered(a.key, c)
+                                    for c in _channels(a, channels))}
     report.say(f"{len(result.alerts)} alert(s) fire, {len(fresh)} not delivered yet"
                + (":" if fresh else "."))
     for a in fresh.values():
@@ -145,6 +146,11 @@ def _run(settings, options, report, deck, state: State, started: float) -> int:
     if not channels and fresh:
         report.say("  No [email] or [webhook] is configured: nothing is sent.")
     if options.dry_run:
+        if settings.digest is not None and options.digest:
+            from .digest import period
+            when = period(settings.digest.every)
+            sent = state.delivered(digest_key(settings.digest.every, when), "email")
+            report.say(f"Digest for {when}: {'already sent' if sent else 'due'}.")
         report.say("Dry run: nothing sent, nothing recorded.")
         return OK
     for channel in channels:
@@ -215,7 +221,7 @@ def _send_digest(settings, options, report, deck, state: State) -> None:
 
     digest = settings.digest
     when = period(digest.every)
-    key = f"digest|{digest.every}|{when}"
+    key = digest_key(digest.every, when)
     channels = ["email"] + (["webhook"] if digest.webhook and settings.webhook
                             and settings.webhook.address else [])
     due = [c for c in channels if not state.delivered(key, c)]
@@ -243,6 +249,10 @@ def _send_digest(settings, options, report, deck, state: State) -> None:
                        f"Digest for {when}: posted to {_where(settings, channel)}.")
         else:
             _failed(report, settings, channel, outcome, 1, "digest")
+
+
+def digest_key(every: str, when: str) -> str:
+    return f"digest|{every}|{when}"
 
 
 def _close_renderer() -> None:

@@ -192,6 +192,12 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     before = _snapshot(registry)
     settings = _settings(tmp_path, registry, smtp.port, receiver.url, digest=True)
 
+    # A dry run prints what is due and sends nothing.
+    assert main(["--settings", str(settings), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "4 alert(s) fire, 4 not delivered yet" in out and "due." in out
+    assert smtp.messages == [] and receiver.posts == []
+
     assert main(["--settings", str(settings)]) == 0
     out = capsys.readouterr().out
     assert "4 alert(s) fire, 4 not delivered yet" in out
