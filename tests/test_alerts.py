@@ -343,3 +343,23 @@ def test_the_sample_churn_alerts_fire_on_its_drift_months():
     psi = {(a.numbers["input"], a.numbers["window"]) for a in result.alerts
            if a.kind == "psi_above"}
     assert {("support_calls", m) for m in ("Sep 2026", "Oct 2026", "Nov 2026")} <= psi
+
+
+def test_a_broken_model_costs_only_itself(tmp_path, registry):
+    """A model whose files cannot be read is reported as not checked; the others are."""
+    import shutil
+
+    from cachelib import SimpleCache
+
+    from analysis.alert_rules import Rule
+    copy = tmp_path / "registry"
+    shutil.copytree(registry, copy)
+    shutil.copytree(copy / "models" / "leavers", copy / "models" / "broken")
+    (copy / "models" / "broken" / "model.json").write_text("{ not json")
+    rules = [Rule(kind="psi_above", name="inputs", level=0.2),
+             Rule(kind="psi_above", name="elsewhere", level=0.2, models=("nope",))]
+    result = evaluate(CachedSource(open_source(copy), SimpleCache()), rules)
+    assert [(a.model, a.numbers["input"], a.numbers["window"]) for a in result.alerts] == \
+        [("leavers", "x", DRIFT_MONTH)]
+    assert any(p.startswith("broken:") and "model.json" in p for p in result.problems)
+    assert "rule 'elsewhere': there is no model called 'nope'." in result.problems
