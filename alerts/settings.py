@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analysis.alert_rules import KINDS, MIN_ROWS, Rule
+from analysis.alert_rules import ESTIMATED_NAMES, KINDS, MIN_ROWS, Rule
 
 CHANNELS = ("email", "webhook")
 DIGEST_FORMATS = ("pptx", "pdf")
@@ -188,6 +188,7 @@ def _webhook(t: "_Table") -> Webhook:
 RULE_FIELDS = {
     "metric_below": ("level", "min_rows", "windows", "sure"),
     "metric_above": ("level", "min_rows", "windows", "sure"),
+    "estimated_below": ("level", "metric", "unlabelled_only", "min_rows", "windows", "sure"),
     "psi_above": ("level", "inputs", "min_rows", "windows"),
     "money_at_risk_above": ("amount",),
     "challenger_better": (),
@@ -209,6 +210,9 @@ def _rule(t: "_Table", configured: tuple[str, ...]) -> Rule:
         values["windows"] = t.integer("windows", 0, 0)
     if "sure" in RULE_FIELDS[kind]:
         values["sure"] = t.boolean("sure", False)
+    if kind == "estimated_below":
+        values["metric"] = t.choice("metric", "roc_auc", tuple(ESTIMATED_NAMES))
+        values["unlabelled_only"] = t.boolean("unlabelled_only", True)
     channels = t.texts("channels")
     for c in channels:
         if c not in CHANNELS:
@@ -217,8 +221,10 @@ def _rule(t: "_Table", configured: tuple[str, ...]) -> Rule:
         if c not in configured:
             raise t.error("channels", f"{c!r} is not configured: add an [{c}] table")
     models = t.texts("models")
-    given = {k: v for k, v in values.items() if v not in ((), None, False)
-             and not (k == "min_rows" and v == MIN_ROWS) and not (k == "windows" and v == 0)}
+    defaults = {"min_rows": MIN_ROWS, "windows": 0, "metric": "roc_auc",
+                "unlabelled_only": True, "sure": False}
+    given = {k: v for k, v in values.items()
+             if v not in ((), None) and not (k in defaults and v == defaults[k])}
     name = t.text("name", "") or _rule_name(kind, models, given)
     return Rule(kind=kind, name=name, models=models, channels=channels, **values)
 

@@ -8,6 +8,9 @@ money at risk and the challenger's paired difference from ``analysis.evidence.mo
 (the recommendations page's evidence). The headlines reuse the recommendations' own sentences
 where one exists; the others are written here, once.
 
+The estimate without labels comes from ``analysis.estimation.model_estimate`` (the
+monitoring page's estimate).
+
 An alert's ``key`` names what it is about (rule, model, version, window or input or versions),
 never its numbers, so the same finding keeps the same key on every run and is sent once
 (``alerts`` keeps the keys it has delivered, outside the registry).
@@ -28,6 +31,7 @@ from registry.model import Model, RegistryError
 
 from .business import money
 from .drift import psi_word
+from .estimation import model_estimate
 from .evidence import model_advice
 from .language import GLOSSARY, format_value, interval_text
 from .metrics import METRICS, headline_metric
@@ -41,6 +45,9 @@ KINDS = {
     "metric_below": "the headline metric of a labelled production window is below a level",
     "metric_above": "the headline metric (an error, lower is better) of a labelled production "
                     "window is above a level",
+    "estimated_below": "a yes/no model's performance estimated from its scores alone "
+                       "(ROC AUC, precision, recall, or money per month) in a production "
+                       "window without labels is below a level",
     "psi_above": "an input's PSI in a production window is above a level",
     "money_at_risk_above": "the money the production performance fall costs per month is "
                            "above an amount",
@@ -58,12 +65,17 @@ class Rule:
     kind: str  # one of KINDS
     name: str  # the rule's identity in the alert keys (given, or made from its fields)
     models: tuple[str, ...] = ()  # the models it applies to; empty: every model
-    level: float | None = None  # metric_*, psi_above
+    level: float | None = None  # metric_*, estimated_below, psi_above
+    #: estimated_below: roc_auc | precision | recall | money (per month, in the currency)
+    metric: str = "roc_auc"
+    #: estimated_below: only windows without any label (where the estimate is all there is)
+    unlabelled_only: bool = True
     amount: float | None = None  # money_at_risk_above, in the model's currency
     inputs: tuple[str, ...] = ()  # psi_above: the inputs watched; empty: every input
-    min_rows: int = MIN_ROWS  # metric_*, psi_above: fewest rows a window needs
-    windows: int = 0  # metric_*, psi_above: only the N most recent windows (0: all)
-    sure: bool = False  # metric_*: fire only when the whole 95% interval is past the level
+    min_rows: int = MIN_ROWS  # metric_*, estimated_below, psi_above: fewest rows a window needs
+    windows: int = 0  # metric_*, estimated_below, psi_above: the N most recent windows (0: all)
+    #: metric_*, estimated_below: fire only when the whole 95% interval is past the level
+    sure: bool = False
     channels: tuple[str, ...] = ()  # where to send; empty: every configured channel
 
     def applies_to(self, model: str) -> bool:
@@ -142,6 +154,14 @@ def _model_alerts(deck: CachedSource, model: Model, rules: list[Rule],
                 continue
             monitoring = monitoring or model_monitoring(deck, model.name)
             out += _metric_alerts(model, rule, *monitoring[1:])
+        elif rule.kind == "estimated_below":
+            if model.task != "binary":
+                if rule.models:
+                    problems.append(f"rule '{rule.name}': {model.name} is not a yes/no model; "
+                                    "estimates without labels are made for yes/no models "
+                                    "only.")
+                continue
+            out += _estimate_alerts(model, rule, *model_estimate(deck, model.name)[1:])
         elif rule.kind == "psi_above":
             monitoring = monitoring or model_monitoring(deck, model.name)
             out += _psi_alerts(model, rule, *monitoring[1:])
@@ -203,6 +223,60 @@ def _metric_alerts(model: Model, rule: Rule, version, report) -> list[Alert]:
                      "metric": metric, "value": float(row.value), "low": _num(row.low),
                      "high": _num(row.high), "labelled_rows": int(row.labelled),
                      "evaluation": _num(report.reference), "level": rule.level},
+            channels=rule.channels))
+    return out
+
+
+#: what each estimated quantity is called in a sentence
+ESTIMATED_NAMES = {"roc_auc": "ROC AUC", "precision": "precision", "recall": "recall",
+                   "money": "value per month"}
+
+
+def _estimate_alerts(model: Model, rule: Rule, version, estimate) -> list[Alert]:
+    if estimate is None or not estimate.available or estimate.windows.empty:
+        return []
+    key = rule.metric
+    name = ESTIMATED_NAMES[key]
+    if key == "money":
+        fmt = lambda v: money(v, estimate.currency)  # noqa: E731
+        ci = lambda lo, hi: f"95% interval {fmt(lo)} to {fmt(hi)}"  # noqa: E731
+    else:
+        fmt = lambda v: format_value(key, v)  # noqa: E731
+        ci = lambda lo, hi: interval_text(key, lo, hi)  # noqa: E731
+    w = estimate.windows
+    w = _recent(w, rule, list(w["label"]))
+    out = []
+    for row in w.itertuples():
+        value, low, high = (float(getattr(row, c)) for c in (key, f"{key}_low", f"{key}_high"))
+        if row.note or row.rows < rule.min_rows or not np.isfinite(value):
+            continue
+        if rule.unlabelled_only and row.labelled > 0:
+            continue
+        past = value < rule.level and (not rule.sure or (np.isfinite(high)
+                                                          and high < rule.level))
+        if not past:
+            continue
+        labels = "no labels yet" if row.labelled == 0 else \
+            f"{int(row.labelled):,} of {int(row.rows):,} rows labelled so far"
+        evidence = [f"Estimated from the scores of {int(row.rows):,} production rows of "
+                    f"{row.label} ({labels}): {fmt(value)} ({ci(low, high)}).",
+                    estimate.calibration.sentence(version)]
+        if key != "roc_auc":
+            evidence.append(f"At threshold {estimate.threshold:.2f}: "
+                            f"{estimate.threshold_source}.")
+        evidence.append(f"Alert level: estimated {name} below {fmt(rule.level)}"
+                        + (" with the whole 95% interval below it." if rule.sure else "."))
+        out.append(Alert(
+            key=f"{rule.name}|{model.name}|v{version}|{key}|{row.window:%Y-%m-%d}",
+            rule=rule.name, kind=rule.kind, model=model.name,
+            headline=f"{model.name}: estimated {name} in {row.label} is {fmt(value)}, below "
+                     f"the alert level of {fmt(rule.level)} ({labels}).",
+            evidence=tuple(evidence), path=_monitoring_path(model.name, version),
+            numbers={"model": model.name, "version": version, "window": row.label,
+                     "estimated": key, "value": value, "low": _num(low), "high": _num(high),
+                     "rows": int(row.rows), "labelled_rows": int(row.labelled),
+                     "threshold": estimate.threshold, "level": rule.level,
+                     **({"currency": estimate.currency} if key == "money" else {})},
             channels=rule.channels))
     return out
 

@@ -9,10 +9,14 @@ import pandas as pd
 from registry.model import BusinessSettings
 from registry.writer import log_model, log_model_version, log_monitoring
 
-#: the months of production data; the last one drifts (the input x moves, the outcome
-#: depends less on it)
+#: the months of production data, labelled; the last one drifts (the input x moves, the
+#: outcome depends less on it)
 MONTHS = ("2026-06", "2026-07", "2026-08", "2026-09", "2026-10")
 DRIFT_MONTH = "Oct 2026"
+#: one more month without labels yet, in which the customers are much alike (every input
+#: bunches up): the scores spread less, so the ranking estimated from them falls (a
+#: covariate shift, which an estimate from scores can see)
+UNLABELLED_MONTH = "Nov 2026"
 
 
 def _sigmoid(v):
@@ -22,7 +26,8 @@ def _sigmoid(v):
 def build_alert_registry(root: Path, n_eval: int = 800, n_month: int = 400,
                          seed: int = 11) -> Path:
     """One yes/no model, ``leavers``: v1 the champion, v2 a clearly better challenger (on the
-    same evaluation rows), with business settings and five months of v1's production rows."""
+    same evaluation rows), with business settings and six months of v1's production rows
+    (the last without labels)."""
     rng = np.random.default_rng(seed)
     log_model(root, "leavers", "binary", description="Who leaves next quarter",
               entity="customer", positive_label=1,
@@ -49,6 +54,13 @@ def build_alert_registry(root: Path, n_eval: int = 800, n_month: int = 400,
         parts.append(dict(ts=ts, y=ym, score=_sigmoid(1.0 * xm + rng.normal(0, 1.5, n_month)),
                           x=xm, z=rng.normal(size=n_month),
                           region=rng.choice(["north", "south"], n_month)))
+    xn = rng.normal(0, 0.3, n_month)
+    parts.append(dict(ts=pd.Timestamp("2026-11-01", tz="UTC") + pd.to_timedelta(
+                          np.sort(rng.integers(0, 27 * 86400, n_month)), unit="s"),
+                      y=np.full(n_month, np.nan),
+                      score=_sigmoid(1.0 * xn + rng.normal(0, 0.3, n_month)), x=xn,
+                      z=rng.normal(size=n_month),
+                      region=rng.choice(["north", "south"], n_month)))
     log_monitoring(root, "leavers", version=1,
                    timestamp=np.concatenate([np.asarray(p["ts"]) for p in parts]),
                    y_true=np.concatenate([p["y"] for p in parts]),

@@ -24,7 +24,7 @@ from registry import SAMPLE_REGISTRY, open_source
 from registry.cached import CachedSource
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from alerts_registry import DRIFT_MONTH, build_alert_registry  # noqa: E402
+from alerts_registry import DRIFT_MONTH, UNLABELLED_MONTH, build_alert_registry  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -137,6 +137,11 @@ kind = "metric_below"
 level = 0.65
 
 [[rule]]
+name = "estimated ranking"
+kind = "estimated_below"
+level = 0.65
+
+[[rule]]
 name = "inputs"
 kind = "psi_above"
 level = 0.2
@@ -195,16 +200,16 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     # A dry run prints what is due and sends nothing.
     assert main(["--settings", str(settings), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "4 alert(s) fire, 4 not delivered yet" in out and "due." in out
+    assert "6 alert(s) fire, 6 not delivered yet" in out and "due." in out
     assert smtp.messages == [] and receiver.posts == []
 
     assert main(["--settings", str(settings)]) == 0
     out = capsys.readouterr().out
-    assert "4 alert(s) fire, 4 not delivered yet" in out
+    assert "6 alert(s) fire, 6 not delivered yet" in out
 
     # Every alert reached the mail server once, with its headline, numbers and link.
     mails = _alert_mails(smtp.messages)
-    assert len(mails) == 4
+    assert len(mails) == 6
     subjects = sorted(m["Subject"] for m in mails)
     metric_mail = next(m for m in mails if "ROC AUC in production" in m["Subject"])
     assert f"in {DRIFT_MONTH}, below the alert level of 0.650" in metric_mail["Subject"]
@@ -215,10 +220,16 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     assert any("Promote the challenger v2" in s for s in subjects)
     assert any("Retrain v1" in s for s in subjects)
     assert any("the input 'x' shifted in Oct 2026" in s for s in subjects)
+    assert any("the input 'x' shifted in Nov 2026" in s for s in subjects)
+    # November has no labels: its ranking is estimated from the scores, and has fallen
+    estimated = next(m for m in mails if "estimated ROC AUC" in m["Subject"])
+    assert f"estimated ROC AUC in {UNLABELLED_MONTH} is 0.5" in estimated["Subject"]
+    assert "below the alert level of 0.650 (no labels yet)" in estimated["Subject"]
+    assert "recalibrated on those rows" in estimated.get_content()
 
     # … and the webhook, as Slack-compatible JSON with the numbers.
     alerts = [p for p in receiver.posts if "key" in p["modeldeck"]]
-    assert len(alerts) == 4
+    assert len(alerts) == 6
     challenger = next(p for p in alerts if p["modeldeck"]["kind"] == "challenger_better")
     assert challenger["text"].startswith("leavers: Promote the challenger v2")
     assert "<https://modeldeck.example.com/compare?model=leavers&a=1&b=2|" in challenger["text"]
@@ -244,7 +255,7 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     n_mail, n_posts = len(smtp.messages), len(receiver.posts)
     assert main(["--settings", str(settings)]) == 0
     out = capsys.readouterr().out
-    assert "4 alert(s) fire, 0 not delivered yet." in out
+    assert "6 alert(s) fire, 0 not delivered yet." in out
     assert "already sent" in out
     assert (len(smtp.messages), len(receiver.posts)) == (n_mail, n_posts)
 
@@ -266,16 +277,16 @@ def test_an_unreachable_server_is_retried_reported_and_caught_up(tmp_path, regis
                              timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
         assert run.returncode == 1, run.stdout + run.stderr
         assert "e-mail via 127.0.0.1:%d: FAILED after 3 tries (connection refused; " \
-               "connection refused; connection refused). 4 alert(s) not delivered" \
+               "connection refused; connection refused). 6 alert(s) not delivered" \
                % smtp.port in run.stdout
         # the webhook recovered on its third try, within the same run
-        assert receiver.refused == 2 and len(receiver.posts) == 4
-        assert "4 alert(s) sent" in run.stdout
+        assert receiver.refused == 2 and len(receiver.posts) == 6
+        assert "6 alert(s) sent" in run.stdout
 
         smtp.start()
         assert main(["--settings", str(settings), "--no-digest"]) == 0
-        assert len(_alert_mails(smtp.messages)) == 4
-        assert len(receiver.posts) == 4  # nothing sent twice
+        assert len(_alert_mails(smtp.messages)) == 6
+        assert len(receiver.posts) == 6  # nothing sent twice
     finally:
         smtp.stop()
         receiver.stop()
@@ -316,8 +327,8 @@ def test_settings_mistakes_name_the_file_and_field(tmp_path, text, names):
 
 def test_the_example_settings_file_reads(tmp_path):
     s = load(ROOT / "docs" / "alerts-example.toml")
-    assert [r.kind for r in s.rules] == ["metric_below", "psi_above", "money_at_risk_above",
-                                         "challenger_better"]
+    assert [r.kind for r in s.rules] == ["metric_below", "estimated_below", "psi_above",
+                                         "money_at_risk_above", "challenger_better"]
     assert s.digest is not None and s.digest.every == "week"
     assert s.delivery.waits() == [5.0, 10.0, 20.0]
 
@@ -338,6 +349,8 @@ def test_the_sample_churn_alerts_fire_on_its_drift_months():
     assert by_kind["metric_below"] == {"Sep 2026", "Oct 2026"}  # Nov has no labels yet
     assert by_kind["psi_above"] == {"Sep 2026", "Oct 2026", "Nov 2026"}
     assert by_kind["money_at_risk_above"] == {"Oct 2026"}
+    # The estimate without labels does not fire on November: the competitor changed how
+    # churn depends on the inputs (concept shift), which scores alone cannot show.
     assert set(by_kind) == {"metric_below", "psi_above", "money_at_risk_above",
                             "challenger_better"}
     psi = {(a.numbers["input"], a.numbers["window"]) for a in result.alerts
@@ -360,6 +373,32 @@ def test_a_broken_model_costs_only_itself(tmp_path, registry):
              Rule(kind="psi_above", name="elsewhere", level=0.2, models=("nope",))]
     result = evaluate(CachedSource(open_source(copy), SimpleCache()), rules)
     assert [(a.model, a.numbers["input"], a.numbers["window"]) for a in result.alerts] == \
-        [("leavers", "x", DRIFT_MONTH)]
+        [("leavers", "x", DRIFT_MONTH), ("leavers", "x", UNLABELLED_MONTH)]
     assert any(p.startswith("broken:") and "model.json" in p for p in result.problems)
     assert "rule 'elsewhere': there is no model called 'nope'." in result.problems
+
+
+def test_the_estimate_rule_reads_the_monitoring_pages_estimate(registry):
+    """The rule fires on exactly the windows whose estimate (analysis.estimation, the same
+    object the monitoring page draws) is below the level; by default only where no label
+    has arrived, where the estimate is all there is."""
+    from cachelib import SimpleCache
+
+    from analysis.alert_rules import Rule
+    from analysis.estimation import model_estimate
+    deck = CachedSource(open_source(registry), SimpleCache())
+    level = 0.72
+    rules = [Rule(kind="estimated_below", name="unlabelled", level=level),
+             Rule(kind="estimated_below", name="every window", level=level,
+                  unlabelled_only=False),
+             Rule(kind="estimated_below", name="sure", level=0.56, sure=True),
+             Rule(kind="estimated_below", name="recall", level=0.5, metric="recall")]
+    fired: dict[str, set] = {}
+    for a in evaluate(deck, rules).alerts:
+        fired.setdefault(a.rule, set()).add(a.numbers["window"])
+    windows = model_estimate(deck, "leavers")[2].windows
+    below = set(windows.loc[windows["roc_auc"] < level, "label"])
+    assert fired["every window"] == below and len(below) > 1
+    assert fired["unlabelled"] == {UNLABELLED_MONTH}
+    # 0.555 is below 0.56, but its interval reaches above it: not sure enough
+    assert "sure" not in fired and "recall" not in fired
