@@ -133,13 +133,15 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     """Σ over equal-count bins of (bin's share of rows) · |share of positives − mean score|."""
     order = np.argsort(p, kind="mergesort")
     y, p = np.asarray(y, float)[order], np.asarray(p, float)[order]
-    edges = np.linspace(0, len(p), bins + 1).round().astype(int)
+    return float(_ece_sorted(y[None, :], p, bins)[0])
+
+
+def _ece_sorted(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
+    """The ECE of each row of ``y`` (draws × rows) against scores ``p`` sorted ascending."""
     n = len(p)
-    total = 0.0
-    for a, b in zip(edges[:-1], edges[1:]):
-        if b > a:
-            total += (b - a) / n * abs(y[a:b].mean() - p[a:b].mean())
-    return float(total)
+    edges = np.unique(np.linspace(0, n, bins + 1).round().astype(int)[:-1])
+    gap = np.add.reduceat(y, edges, axis=1) - np.add.reduceat(p, edges)
+    return np.abs(gap).sum(axis=1) / n  # Σ size/n · |Σy/size − Σp/size|
 
 
 def _log_odds(s: np.ndarray) -> np.ndarray:
@@ -159,8 +161,9 @@ def check_calibration(y: np.ndarray, score: np.ndarray,
     if probabilities:
         ece = expected_calibration_error(y, s, settings.calibration_bins)
         rng = np.random.default_rng(settings.seed)
-        chance = [expected_calibration_error(rng.random(n) < s, s, settings.calibration_bins)
-                  for _ in range(settings.calibration_draws)]
+        ps = np.sort(s)
+        drawn = (rng.random((settings.calibration_draws, n)) < ps).astype(float)
+        chance = _ece_sorted(drawn, ps, settings.calibration_bins)
         ece_chance = float(np.quantile(chance, settings.calibration_level))
         if ece <= ece_chance:
             return Calibration(n, ece, ece_chance, True)
@@ -202,7 +205,8 @@ def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) ->
         return replace(base, method="isotonic regression",
                        knots_x=tuple(map(float, iso.X_thresholds_)),
                        knots_y=tuple(map(float, iso.y_thresholds_)))
-    lr = LogisticRegression(C=np.inf).fit(_log_odds(s).reshape(-1, 1), y.astype(int))
+    lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
+    lr.fit(_log_odds(s).reshape(-1, 1), y.astype(int))
     return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),
                    intercept=float(lr.intercept_[0]))
 
@@ -302,6 +306,16 @@ class PerformanceEstimate:
     @property
     def available(self) -> bool:
         return not self.unavailable
+
+    def series(self, metric: str) -> pd.DataFrame:
+        """``metric`` of every window as label, value, low, high, rows (the shape
+        ``components.monitoring_figures.performance_over_time`` draws)."""
+        w = self.windows
+        if metric not in ESTIMATED or not len(w):
+            return pd.DataFrame(columns=["label", "value", "low", "high", "rows"])
+        return pd.DataFrame({"label": w["label"], "value": w[metric].astype(float),
+                             "low": w[f"{metric}_low"].astype(float),
+                             "high": w[f"{metric}_high"].astype(float), "rows": w["rows"]})
 
     def unlabelled(self) -> pd.DataFrame:
         """The windows without any label: where the estimate is all there is."""
@@ -412,3 +426,128 @@ def model_estimate(deck, name: str, version: int | None = None,
             reference = None
         return estimate_performance(model, reference, mon.frame, version, t)
     return model, version, deck.memo(("estimate", name, version, t), name, compute)
+
+
+# ------------------------------------------------------------------ words
+#: the limit of an estimate from scores, in the one place the page, the report and the
+#: docs' reader see it
+CONCEPT_SHIFT = ("An estimate from scores assumes that the relation between inputs and outcome "
+                 "is the one seen at evaluation: a change in that relation (concept shift) "
+                 "does not show in it, only in the labels when they arrive.")
+
+
+def estimate_caption() -> str:
+    """What the estimate on the performance chart is (page and reports)."""
+    return ("The dotted line and its band are the value estimated from the model's scores "
+            "alone, with its 95% interval: where labels exist both are shown; where they have "
+            "not arrived, the estimate is all there is. " + CONCEPT_SHIFT)
+
+
+
+def _pct(v: float) -> str:
+    return f"{v:.1%}" if np.isfinite(v) else "undefined"
+
+
+def estimate_headline(est: PerformanceEstimate | None, metric: str = "roc_auc") -> str:
+    """The estimate of the latest window without labels in one sentence (``metric``, then
+    precision, recall and money at the threshold); '' when there is none."""
+    from .business import money
+    from .language import format_value
+    from .metrics import METRICS
+
+    if est is None or not est.available:
+        return ""
+    todo = est.unlabelled()
+    todo = todo.loc[todo["note"] == ""]
+    if not len(todo):
+        return ""
+    r = todo.iloc[-1]
+    name = METRICS[metric].name if metric in METRICS else metric
+    text = (f"Estimated from the scores alone for {r['label']} (no labels yet, "
+            f"{int(r['rows']):,} rows): {name} {format_value(metric, r[metric])} "
+            f"(95% interval {format_value(metric, r[f'{metric}_low'])} to "
+            f"{format_value(metric, r[f'{metric}_high'])}); at the threshold "
+            f"{est.threshold:.2f} ({est.threshold_source}), precision "
+            f"{_pct(r['precision'])} ({_pct(r['precision_low'])} to "
+            f"{_pct(r['precision_high'])}) and recall {_pct(r['recall'])} "
+            f"({_pct(r['recall_low'])} to {_pct(r['recall_high'])})")
+    if np.isfinite(r["money"]):
+        text += (f", worth {money(r['money'], est.currency)} per month "
+                 f"({money(r['money_low'], est.currency)} to "
+                 f"{money(r['money_high'], est.currency)})")
+    return text + "."
+
+
+def estimate_sentences(est: PerformanceEstimate, performance: pd.DataFrame | None = None,
+                       metric: str = "roc_auc") -> list[str]:
+    """The estimate in a few sentences: ``estimate_headline``, windows too thin to estimate,
+    the calibration check, and the limit — said more strongly when the labelled windows
+    already show it (``performance``: the monitoring report's, whose measured ``metric``
+    falls outside the estimate's interval)."""
+    from .metrics import METRICS
+
+    if not est.available:
+        return [est.unavailable]
+    head = estimate_headline(est, metric)
+    out = [head] if head else []
+    thin = est.unlabelled().loc[lambda d: d["note"] != ""]
+    if len(thin):
+        out.append("Not estimated: " + "; ".join(f"{r.label} ({r.note})"
+                                                 for r in thin.itertuples()) + ".")
+    if est.calibration is not None:
+        out.append(est.calibration.sentence(est.version))
+    missed = _missed(est, performance, metric)
+    name = METRICS[metric].name if metric in METRICS else metric
+    if missed and head:
+        latest = est.unlabelled().loc[lambda d: d["note"] == "", "label"].iloc[-1]
+        out.append(f"In {_join(missed)} the measured {name} fell outside its estimate's "
+                   "interval: the relation between inputs and outcome has changed there "
+                   "(concept shift), which scores alone cannot see, so the estimate for "
+                   f"{latest} may be wrong in the same way.")
+    else:
+        out.append(CONCEPT_SHIFT)
+    return out
+
+
+def drawn_estimate(est: PerformanceEstimate | None, metric: str) -> pd.DataFrame | None:
+    """What the performance chart draws of the estimate (``PerformanceEstimate.series``), or
+    None when there is nothing to draw."""
+    if est is None or not est.available:
+        return None
+    series = est.series(metric)
+    return series if len(series) else None
+
+
+def summary_sentences(report, est: PerformanceEstimate | None, unit: str = "") -> list[str]:
+    """The monitoring report's sentences (``monitoring_sentences``) followed by the
+    estimate's, for windows without labels: what the monitoring page and its report say."""
+    from .monitoring import monitoring_sentences
+    if est is None or not est.available:
+        out = monitoring_sentences(report, unit)
+        if est is not None and report.unlabelled_windows:
+            out.append(est.unavailable)
+        return out
+    done = est.unlabelled()
+    estimated = tuple(done.loc[done["note"] == "", "label"])
+    return monitoring_sentences(report, unit, estimated) + estimate_sentences(
+        est, report.performance, report.metric)
+
+
+def _missed(est: PerformanceEstimate, performance: pd.DataFrame | None,
+            metric: str) -> list[str]:
+    """The labelled windows since the last one that agreed with its estimate, whose measured
+    ``metric`` lies outside the estimate's interval (the most recent run of them)."""
+    if performance is None or not len(performance) or metric not in ESTIMATED:
+        return []
+    both = est.windows.merge(performance.loc[performance["note"] == "", ["label", "value"]],
+                             on="label")
+    outside = (both["value"] < both[f"{metric}_low"]) | (both["value"] > both[
+        f"{metric}_high"])
+    run: list[str] = []
+    for label, out in zip(both["label"], outside):
+        run = run + [label] if out else []
+    return run
+
+
+def _join(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

@@ -163,3 +163,73 @@ def test_no_estimate_says_why():
     assert thin.windows["note"].iloc[0] == "12 rows: too few rows to judge"
     assert np.isnan(thin.windows["roc_auc"].iloc[0])
     assert estimate_performance(model, ref, prod, 2).unavailable == "No production rows."
+
+
+# ------------------------------------------------------------------ figure, page, report
+def test_performance_figure_draws_the_estimate_as_an_estimate(churn):
+    from components.monitoring_figures import performance_over_time
+    model, ref, prod, est = churn
+    report = monitoring_report(model, ref, prod, 3, "roc_auc", intervals=False)
+    fig = performance_over_time(report.performance, "ROC AUC", report.reference,
+                                window_kind="month", estimate=est.series("roc_auc"))
+    assert fig.data[0].name == "ROC AUC" and "Nov 2026" not in list(fig.data[0].x)
+    band = next(t for t in fig.data if t.name == "estimate's 95% interval")
+    line = next(t for t in fig.data if t.name == "ROC AUC estimated from scores")
+    assert line.line.dash == "dot" and band.fill == "toself"
+    assert line.showlegend is not False and band.legendgroup == line.legendgroup
+    assert list(line.x) == list(est.windows["label"]) and line.x[-1] == "Nov 2026"
+    np.testing.assert_allclose(np.asarray(line.y, float), est.windows["roc_auc"].to_numpy(float))
+    n = len(est.windows)
+    np.testing.assert_allclose(np.asarray(band.y, float)[:n], est.windows["roc_auc_high"])
+    np.testing.assert_allclose(np.asarray(band.y, float)[n:],
+                               est.windows["roc_auc_low"].to_numpy(float)[::-1])
+    # measured and estimated side by side where the labels are in
+    assert fig.layout.yaxis.title.text == "ROC AUC"
+    without = performance_over_time(report.performance, "ROC AUC", report.reference)
+    assert not any("estimate" in (t.name or "") for t in without.data)
+
+
+@pytest.fixture(scope="module")
+def page():
+    import dash
+
+    from app import Settings, create_app
+    app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+
+    def render(**query):
+        with app.server.test_request_context("/"):
+            return str(fn(**query))
+    return render
+
+
+def test_monitoring_page_shows_the_estimate_for_the_unlabelled_month(page, churn):
+    est = churn[3]
+    text = page(name="customer-churn")
+    nov = est.unlabelled().iloc[0]
+    assert (f"Estimated from the scores alone for Nov 2026 (no labels yet, {nov['rows']:,} "
+            f"rows): ROC AUC {nov['roc_auc']:.3f} (95% interval {nov['roc_auc_low']:.3f} to "
+            f"{nov['roc_auc_high']:.3f})") in text
+    assert "No labels yet for Nov 2026: performance there is estimated" in text
+    assert "are calibrated on its 5,000 evaluation rows" in text
+    assert "In Sep 2026 and Oct 2026 the measured ROC AUC fell outside" in text
+    assert "estimate-table" in text and "concept shift" in text
+    assert f"at the threshold {est.threshold:.2f}" in text
+    assert "at the threshold 0.30 (the chosen threshold)" in page(name="customer-churn",
+                                                                   threshold="0.3")
+    odd = page(name="customer-churn", threshold="abc")
+    assert "is not a threshold between 0 and 1" in odd and "at the threshold 0.50" in odd
+    # other tasks: no estimate, the monitoring page as before
+    assert "Estimated from the scores" not in page(name="diabetes-progression")
+
+
+def test_model_report_says_the_pages_sentence_and_draws_the_estimate(churn):
+    from registry.cached import CachedSource
+    from reports.content import model_report
+    from analysis.estimation import estimate_headline
+    deck = CachedSource(open_source(str(SAMPLE_REGISTRY)))
+    report = model_report(deck, "customer-churn")
+    section = next(s for s in report.sections if s.key == "performance-over-time")
+    assert estimate_headline(churn[3]) in section.numbers
+    assert any(t.name == "ROC AUC estimated from scores" for t in section.figure.data)
+    assert "estimated from the model's scores alone" in section.caption
