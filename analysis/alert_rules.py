@@ -31,7 +31,7 @@ from registry.model import Model, RegistryError
 
 from .business import money
 from .drift import psi_word
-from .estimation import model_estimate
+from .estimation import CONCEPT_SHIFT, model_estimate
 from .evidence import model_advice
 from .language import GLOSSARY, format_value, interval_text
 from .metrics import METRICS, headline_metric
@@ -266,6 +266,7 @@ def _estimate_alerts(model: Model, rule: Rule, version, estimate) -> list[Alert]
                             f"{estimate.threshold_source}.")
         evidence.append(f"Alert level: estimated {name} below {fmt(rule.level)}"
                         + (" with the whole 95% interval below it." if rule.sure else "."))
+        evidence.append(CONCEPT_SHIFT)
         out.append(Alert(
             key=f"{rule.name}|{model.name}|v{version}|{key}|{row.window:%Y-%m-%d}",
             rule=rule.name, kind=rule.kind, model=model.name,

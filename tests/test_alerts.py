@@ -226,6 +226,7 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     assert f"estimated ROC AUC in {UNLABELLED_MONTH} is 0.5" in estimated["Subject"]
     assert "below the alert level of 0.650 (no labels yet)" in estimated["Subject"]
     assert "recalibrated on those rows" in estimated.get_content()
+    assert "(concept shift) does not show in it" in estimated.get_content()
 
     # … and the webhook, as Slack-compatible JSON with the numbers.
     alerts = [p for p in receiver.posts if "key" in p["modeldeck"]]
