@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import smtplib
 import ssl
 import time
@@ -140,12 +141,23 @@ def slack_payload(msg: Message) -> dict:
             {"type": "section", "text": {"type": "mrkdwn", "text": body or " "}},
             {"type": "context", "elements": [{"type": "mrkdwn", "text": link}]},
         ],
-        "modeldeck": msg.data,
+        "modeldeck": _finite(msg.data),
     }
 
 
+def _finite(value):
+    """The numbers as JSON has them: a NaN or infinity (no value) becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
 def send_webhook(webhook: Webhook, msg: Message, delivery: Delivery) -> Callable[[], None]:
-    data = json.dumps(slack_payload(msg), ensure_ascii=False).encode("utf-8")
+    data = json.dumps(slack_payload(msg), ensure_ascii=False, allow_nan=False).encode("utf-8")
 
     def send() -> None:
         req = urllib.request.Request(webhook.address, data=data, method="POST",
