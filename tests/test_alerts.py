@@ -403,3 +403,29 @@ def test_the_estimate_rule_reads_the_monitoring_pages_estimate(registry):
     assert fired["unlabelled"] == {UNLABELLED_MONTH}
     # 0.555 is below 0.56, but its interval reaches above it: not sure enough
     assert "sure" not in fired and "recall" not in fired
+
+
+def test_an_mlflow_registry_raises_the_same_alerts(tmp_path, registry):
+    """The rules read a registry through its source: the same content in an MLflow store
+    (written with MLflow's own client) raises the same alerts, word for word, as the folder.
+    (The rules on production data; the money and challenger rules read the recommendations'
+    evidence, which the contract suite and tests/test_mlflow_source.py cover per source.)"""
+    from cachelib import SimpleCache
+
+    from alerts.settings import parse
+    from contract.contract_content import write_sqlite_store
+    from contract.mlflow_server import HAVE_MLFLOW
+    if not HAVE_MLFLOW:
+        pytest.skip("MLflow is not installed (pip install -e '.[mlflow]')")
+    import tomllib
+
+    from alerts_registry import alert_content
+    rules = [r for r in parse(tomllib.loads(RULES), tmp_path / "rules.toml").rules
+             if r.kind in ("metric_below", "estimated_below", "psi_above")]
+    uri = write_sqlite_store(tmp_path, alert_content())
+    folder = evaluate(CachedSource(open_source(registry), SimpleCache()), rules)
+    mlflow = evaluate(CachedSource(open_source(uri), SimpleCache()), rules)
+    assert mlflow.problems == ()
+    assert len(folder.alerts) == 4
+    assert [(a.key, a.headline, a.evidence) for a in mlflow.alerts] == \
+        [(a.key, a.headline, a.evidence) for a in folder.alerts]
