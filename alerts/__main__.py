@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-digest", action="store_true",
                         help="do not send the digest on this run, even when it is due")
     parser.add_argument("--dry-run", action="store_true",
-                        help="check the rules and print the alerts; send and record nothing")
+                        help="check the rules and print the alerts; send nothing, record "
+                             "no delivery")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     report = Report(echo=lambda line: print(line, flush=True))

@@ -36,7 +36,7 @@ class Options:
     registry: str = ""  # overrides the settings file's
     state_dir: str = ""  # overrides the settings file's
     digest: bool = True  # send the digest when one is due
-    dry_run: bool = False  # check and print; send and record nothing
+    dry_run: bool = False  # check and print; send nothing, record no delivery
     sleep: Callable[[float], None] = time.sleep
 
 
@@ -151,7 +151,7 @@ def _run(settings, options, report, deck, state: State, started: float) -> int:
             when = period(settings.digest.every)
             sent = state.delivered(digest_key(settings.digest.every, when), "email")
             report.say(f"Digest for {when}: {'already sent' if sent else 'due'}.")
-        report.say("Dry run: nothing sent, nothing recorded.")
+        report.say("Dry run: nothing sent, no delivery recorded.")
         return OK
     for channel in channels:
         if channel == "webhook" and not settings.webhook.address:
