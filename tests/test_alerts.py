@@ -293,6 +293,55 @@ def test_an_unreachable_server_is_retried_reported_and_caught_up(tmp_path, regis
         receiver.stop()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_the_mail_password_comes_from_the_environment(tmp_path, registry, monkeypatch,
+                                                      capsys):
+    """A server that needs a login: a wrong password is reported (and nothing is marked
+    sent); with the right one, from the variable the file names, the alert goes out."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def authenticator(server, session, envelope, mechanism, data):
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == \
+            (b"modeldeck", b"s3cret")
+        return AuthResult(success=ok, handled=False)  # the server answers 535 itself
+
+    inbox = _Inbox()
+    port = _free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, auth_required=True,
+                            auth_require_tls=False, authenticator=authenticator)
+    controller.start()
+    try:
+        settings = tmp_path / "alerts.toml"
+        settings.write_text(f"""
+registry = "{registry}"
+state_dir = "state"
+[delivery]
+attempts = 2
+backoff_seconds = 0.01
+[email]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "modeldeck"
+password_env = "ALERTS_TEST_SMTP_PASSWORD"
+sender = "modeldeck@example.com"
+to = ["ml-team@example.com"]
+[[rule]]
+kind = "psi_above"
+level = 0.2
+""")
+        monkeypatch.setenv("ALERTS_TEST_SMTP_PASSWORD", "wrong")
+        assert main(["--settings", str(settings)]) == 1
+        assert "FAILED after 2 tries (SMTP 535" in capsys.readouterr().out
+        assert inbox.messages == []
+        monkeypatch.setenv("ALERTS_TEST_SMTP_PASSWORD", "s3cret")
+        assert main(["--settings", str(settings)]) == 0
+        assert len(inbox.messages) == 2  # x in October and in November
+        assert "s3cret" not in settings.read_text()
+    finally:
+        controller.stop()
+
+
 def test_a_state_folder_inside_the_registry_is_refused(tmp_path, registry, capsys):
     before = _snapshot(registry)
     settings = _settings(tmp_path, registry, _free_port(), "http://127.0.0.1:9/")
