@@ -149,8 +149,9 @@ def _model_alerts(deck: CachedSource, model: Model, rules: list[Rule],
                 if rule.models:  # named on purpose: say why nothing is checked
                     problems.append(
                         f"rule '{rule.name}': {model.name}'s headline metric, "
-                        f"{METRICS[metric].name}, is {'higher' if hib else 'lower'} is better;"
-                        f" use kind = \"{'metric_below' if hib else 'metric_above'}\".")
+                        f"{METRICS[metric].name}, is better when "
+                        f"{'higher' if hib else 'lower'}: use kind = "
+                        f"\"{'metric_below' if hib else 'metric_above'}\".")
                 continue
             monitoring = monitoring or model_monitoring(deck, model.name)
             out += _metric_alerts(model, rule, *monitoring[1:])

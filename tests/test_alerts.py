@@ -478,3 +478,36 @@ def test_an_mlflow_registry_raises_the_same_alerts(tmp_path, registry):
     assert len(folder.alerts) == 4
     assert [(a.key, a.headline, a.evidence) for a in mlflow.alerts] == \
         [(a.key, a.headline, a.evidence) for a in folder.alerts]
+
+
+def test_an_error_metric_alerts_above_its_level(tmp_path):
+    """A number model's headline metric is an error (lower is better): metric_above fires on
+    the month whose mean absolute error passes the level; metric_below, named for it, says
+    why it cannot apply."""
+    import numpy as np
+    import pandas as pd
+    from cachelib import SimpleCache
+
+    from analysis.alert_rules import Rule
+    from registry.writer import log_model, log_model_version, log_monitoring
+    rng = np.random.default_rng(3)
+    root = tmp_path / "registry"
+    log_model(root, "price", "regression", target_unit="kEUR")
+    y = rng.normal(300, 50, 500)
+    log_model_version(root, "price", y_true=y, y_pred=y + rng.normal(0, 10, 500),
+                      aliases=["champion"])
+    months = [pd.Timestamp(f"2026-{m:02d}-01", tz="UTC") for m in (5, 6, 7, 8, 9)]
+    ts = np.concatenate([np.asarray(m + pd.to_timedelta(np.arange(300), unit="h"))
+                         for m in months])
+    yt = rng.normal(300, 50, len(ts))
+    noise = np.r_[np.full(1200, 10.0), np.full(300, 40.0)]  # September's errors grow
+    log_monitoring(root, "price", timestamp=ts, version=1, y_true=yt,
+                   y_pred=yt + rng.normal(0, 1, len(ts)) * noise)
+    rules = [Rule(kind="metric_above", name="error", level=20.0),
+             Rule(kind="metric_below", name="wrong way", level=20.0, models=("price",))]
+    result = evaluate(CachedSource(open_source(root), SimpleCache()), rules)
+    assert [a.numbers["window"] for a in result.alerts] == ["Sep 2026"]
+    assert "Mean absolute error in production was 3" in result.alerts[0].headline
+    assert "kEUR in Sep 2026, above the alert level of 20.0 kEUR" in result.alerts[0].headline
+    assert result.problems == ("rule 'wrong way': price's headline metric, Mean absolute "
+                               'error, is better when lower: use kind = "metric_above".',)
