@@ -511,3 +511,10 @@ def test_an_error_metric_alerts_above_its_level(tmp_path):
     assert "kEUR in Sep 2026, above the alert level of 20.0 kEUR" in result.alerts[0].headline
     assert result.problems == ("rule 'wrong way': price's headline metric, Mean absolute "
                                'error, is better when lower: use kind = "metric_above".',)
+    # sure = true: only when the whole 95% interval is past the level
+    sep = result.alerts[0].numbers
+    between = (sep["low"] + sep["value"]) / 2  # the value is above it, the interval is not
+    sure = [Rule(kind="metric_above", name="sure", level=between, sure=True),
+            Rule(kind="metric_above", name="sure below", level=sep["low"] - 0.1, sure=True)]
+    fired = evaluate(CachedSource(open_source(root), SimpleCache()), sure).alerts
+    assert [(a.rule, a.numbers["window"]) for a in fired] == [("sure below", "Sep 2026")]
