@@ -31,7 +31,7 @@ from registry.model import Model, RegistryError
 
 from .business import money
 from .drift import psi_word
-from .estimation import CONCEPT_SHIFT, model_estimate
+from .estimation import CONCEPT_SHIFT, estimate_headline, model_estimate
 from .evidence import model_advice
 from .language import GLOSSARY, format_value, interval_text
 from .metrics import METRICS, headline_metric
@@ -245,6 +245,9 @@ def _estimate_alerts(model: Model, rule: Rule, version, estimate) -> list[Alert]
         fmt = lambda v: format_value(key, v)  # noqa: E731
         ci = lambda lo, hi: interval_text(key, lo, hi)  # noqa: E731
     w = estimate.windows
+    unlabelled = estimate.unlabelled()
+    unlabelled = unlabelled.loc[unlabelled["note"] == "", "label"]
+    latest = unlabelled.iloc[-1] if len(unlabelled) else None
     w = _recent(w, rule, list(w["label"]))
     out = []
     for row in w.itertuples():
@@ -259,12 +262,14 @@ def _estimate_alerts(model: Model, rule: Rule, version, estimate) -> list[Alert]
             continue
         labels = "no labels yet" if row.labelled == 0 else \
             f"{int(row.labelled):,} of {int(row.rows):,} rows labelled so far"
-        evidence = [f"Estimated from the scores of {int(row.rows):,} production rows of "
-                    f"{row.label} ({labels}): {fmt(value)} ({ci(low, high)}).",
-                    estimate.calibration.sentence(version)]
-        if key != "roc_auc":
-            evidence.append(f"At threshold {estimate.threshold:.2f}: "
-                            f"{estimate.threshold_source}.")
+        # the latest window without labels: the monitoring page's own sentence about it
+        first = estimate_headline(estimate) if row.label == latest else \
+            (f"Estimated from the scores alone for {row.label} ({labels}, "
+             f"{int(row.rows):,} rows): {name} {fmt(value)} ({ci(low, high)}).")
+        evidence = [first, estimate.calibration.sentence(version)]
+        if key != "roc_auc" and row.label != latest:
+            evidence.append(f"At the threshold {estimate.threshold:.2f} "
+                            f"({estimate.threshold_source}).")
         evidence.append(f"Alert level: estimated {name} below {fmt(rule.level)}"
                         + (" with the whole 95% interval below it." if rule.sure else "."))
         evidence.append(CONCEPT_SHIFT)

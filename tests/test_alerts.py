@@ -226,6 +226,8 @@ def test_alerts_and_digest_reach_both_once(tmp_path, registry, smtp, receiver, c
     assert f"estimated ROC AUC in {UNLABELLED_MONTH} is 0.5" in estimated["Subject"]
     assert "below the alert level of 0.650 (no labels yet)" in estimated["Subject"]
     assert "recalibrated on those rows" in estimated.get_content()
+    assert "Estimated from the scores alone for Nov 2026 (no labels yet, 400 rows): ROC AUC " \
+        "0.5" in estimated.get_content()  # the monitoring page's sentence
     assert "(concept shift) does not show in it" in estimated.get_content()
 
     # … and the webhook, as Slack-compatible JSON with the numbers.
