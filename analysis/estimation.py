@@ -201,10 +201,22 @@ def _isotonic_predicts_better(y: np.ndarray, s: np.ndarray,
 
 def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) -> Calibration:
     if isotonic:
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(s, y)
-        return replace(base, method="isotonic regression",
-                       knots_x=tuple(map(float, iso.X_thresholds_)),
-                       knots_y=tuple(map(float, iso.y_thresholds_)))
+        # scikit-learn's staircase, each step's rate shrunk a little towards one half
+        # ((positives + ½) / (rows + 1), Jeffreys' prior): a step of 40 rows that were all
+        # positive says "very likely", not "certainly" — a probability of exactly 0 or 1
+        # would make the interval of a window scored there shrink to nothing
+        order = np.argsort(s, kind="mergesort")
+        ss, yy = s[order], y[order]
+        fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(ss, yy)
+        step = np.r_[0, np.cumsum(np.diff(fitted) != 0)]
+        rate = (np.bincount(step, yy) + 0.5) / (np.bincount(step) + 1.0)
+        first = np.r_[0, np.flatnonzero(np.diff(step)) + 1]
+        last = np.r_[first[1:] - 1, len(ss) - 1]
+        x = np.column_stack([ss[first], ss[last]]).ravel()
+        v = np.repeat(rate, 2)
+        keep = np.r_[True, np.diff(x) > 0]  # a step of one distinct score: one knot
+        return replace(base, method="isotonic regression", knots_x=tuple(map(float, x[keep])),
+                       knots_y=tuple(map(float, v[keep])))
     lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
     lr.fit(_log_odds(s).reshape(-1, 1), y.astype(int))
     return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),
@@ -376,7 +388,7 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
         production = production.loc[(production[COL_VERSION] == version).to_numpy()]
     if production.empty:
         return _unavailable(model, version, threshold, source, "No production rows.",
-                            calibration)
+                            replace(calibration, resampled=()))
     mon = settings.monitoring
     span_days = (production[COL_TIME].max().to_pydatetime()
                  - production[COL_TIME].min().to_pydatetime()).days
@@ -399,7 +411,9 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
                                        settings, rng))
         rows.append(row)
     windows = pd.DataFrame(rows).reindex(columns=ESTIMATE_COLUMNS)
-    return PerformanceEstimate(model.name, version, threshold, source, calibration,
+    # the resampled maps served the intervals; without them the result caches small
+    return PerformanceEstimate(model.name, version, threshold, source,
+                               replace(calibration, resampled=()),
                                "week" if weekly else "month", windows,
                                model.business.currency if model.business else "EUR")
 

@@ -224,12 +224,12 @@ def test_monitoring_page_shows_the_estimate_for_the_unlabelled_month(page, churn
 
 
 def test_model_report_says_the_pages_sentence_and_draws_the_estimate(churn):
-    from registry.cached import CachedSource
-    from reports.content import model_report
     from analysis.estimation import estimate_headline
+    from registry.cached import CachedSource
+    from reports.content import _monitoring_sections  # the model report's monitoring part
     deck = CachedSource(open_source(str(SAMPLE_REGISTRY)))
-    report = model_report(deck, "customer-churn")
-    section = next(s for s in report.sections if s.key == "performance-over-time")
+    sections = _monitoring_sections(deck, churn[0], 3)
+    section = next(s for s in sections if s.key == "performance-over-time")
     assert estimate_headline(churn[3]) in section.numbers
     assert any(t.name == "ROC AUC estimated from scores" for t in section.figure.data)
     assert "estimated from the model's scores alone" in section.caption
