@@ -520,3 +520,29 @@ def test_an_error_metric_alerts_above_its_level(tmp_path):
             Rule(kind="metric_above", name="sure below", level=sep["low"] - 0.1, sure=True)]
     fired = evaluate(CachedSource(open_source(root), SimpleCache()), sure).alerts
     assert [(a.rule, a.numbers["window"]) for a in fired] == [("sure below", "Sep 2026")]
+
+
+def test_delivery_backs_off_doubling_and_stops_at_the_first_success():
+    from alerts.channels import deliver
+    from alerts.settings import Delivery
+
+    waits: list[float] = []
+    calls = {"n": 0}
+
+    def refused():
+        calls["n"] += 1
+        raise ConnectionRefusedError()
+
+    out = deliver(refused, Delivery(attempts=4, backoff_seconds=0.5), sleep=waits.append)
+    assert (out.ok, calls["n"], waits) == (False, 4, [0.5, 1.0, 2.0])
+    assert out.tries == ("connection refused",) * 4
+
+    def third_time_lucky():
+        calls["n"] += 1
+        if calls["n"] < 3:
+            raise TimeoutError()
+
+    calls["n"], waits[:] = 0, []
+    out = deliver(third_time_lucky, Delivery(attempts=4, backoff_seconds=0.5),
+                  sleep=waits.append)
+    assert (out.ok, calls["n"], waits) == (True, 3, [0.5, 1.0])
