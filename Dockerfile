@@ -26,6 +26,7 @@ COPY components/ components/
 COPY sections/ sections/
 COPY reports/ reports/
 COPY serving/ serving/
+COPY alerts/ alerts/
 RUN pip install --no-cache-dir -c constraints.txt ".[redis,mlflow]"
 # The app itself runs from /app (app.py, pages/, assets/, the sample registry).
 COPY app.py ./

@@ -74,6 +74,15 @@ def with_overrides(b: BusinessSettings | None, **overrides) -> BusinessSettings:
     return replace(base, **values)
 
 
+def monthly_value(b: BusinessSettings, tp, fp, fn, rows):
+    """Value per month of acting on flagged rows: ``(value_true_positive · TP −
+    cost_false_positive · FP − cost_false_negative · FN) / rows · volume_per_month``. The one
+    place of this formula; counts may be arrays (thresholds, resamples, single rows) and
+    fractional (expected counts of an estimate without labels)."""
+    return (b.value_true_positive * tp - b.cost_false_positive * fp
+            - b.cost_false_negative * fn) / rows * b.volume_per_month
+
+
 def confusion_counts(y: np.ndarray, score: np.ndarray,
                      thresholds: np.ndarray = THRESHOLDS) -> tuple[np.ndarray, ...]:
     """TP, FP, FN, TN at each threshold (a row is flagged when score >= threshold)."""
@@ -93,9 +102,7 @@ def value_curve(y: np.ndarray, score: np.ndarray, b: BusinessSettings, n_boot: i
     score = np.asarray(score, dtype=float)
     n = len(y)
     tp, fp, fn, tn = confusion_counts(y, score, thresholds)
-    per_row = (b.value_true_positive * tp - b.cost_false_positive * fp
-               - b.cost_false_negative * fn) / n
-    value = per_row * b.volume_per_month
+    value = monthly_value(b, tp, fp, fn, n)
 
     # Bootstrap: resample rows with multinomial counts; the rows' threshold bins turn each
     # resample's confusion counts into one matrix product.
@@ -110,8 +117,7 @@ def value_curve(y: np.ndarray, score: np.ndarray, b: BusinessSettings, n_boot: i
     tp_b = np.cumsum(pos_hist[:, ::-1], axis=1)[:, ::-1]
     fp_b = np.cumsum(neg_hist[:, ::-1], axis=1)[:, ::-1]
     fn_b = pos_hist.sum(axis=1, keepdims=True) - tp_b
-    boot = (b.value_true_positive * tp_b - b.cost_false_positive * fp_b
-            - b.cost_false_negative * fn_b) / n * b.volume_per_month
+    boot = monthly_value(b, tp_b, fp_b, fn_b, n)
     low, high = np.percentile(boot, [5, 95], axis=0)
     return ValueCurve(thresholds=thresholds, value=value, low=low, high=high, tp=tp, fp=fp,
                       fn=fn, tn=tn, rows=n, currency=b.currency,

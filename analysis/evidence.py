@@ -16,7 +16,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError
 
-from .business import is_complete, regression_cost, value_curve
+from .business import is_complete, monthly_value, regression_cost, value_curve
 from .compare import version_comparison
 from .evaluation import segment_metrics
 from .logged import headline_logged, logged_health_caveat
@@ -299,8 +299,7 @@ def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFram
                       rows[COL_SCORE].to_numpy(dtype=float), b, n_boot=10)
     j = now.index_of(ref.best_threshold)
     pos, neg = now.tp[j] + now.fn[j], now.fp[j] + now.tn[j]
-    as_evaluated = (b.value_true_positive * tpr * pos - b.cost_false_positive * fpr * neg
-                    - b.cost_false_negative * (1 - tpr) * pos) / now.rows * b.volume_per_month
+    as_evaluated = monthly_value(b, tpr * pos, fpr * neg, (1 - tpr) * pos, now.rows)
     return float(as_evaluated - now.value[j])
 
 

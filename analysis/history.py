@@ -21,7 +21,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, Model, ModelVersion, RegistryError
 
-from .business import is_complete, money, value_curve
+from .business import is_complete, money, monthly_value, value_curve
 from .language import format_delta, format_value, metric_name_in_sentence
 from .logged import version_changes
 from .metrics import METRICS, binary_truth, headline_metric, is_better
@@ -176,10 +176,8 @@ def money_per_row(model: Model, frame: pd.DataFrame, threshold: float | None) ->
     if model.task == "binary":
         y = binary_truth(frame[COL_TRUE], model.positive_label)
         flag = frame[COL_SCORE].to_numpy(dtype=float) >= threshold
-        per = np.where(flag & (y == 1), b.value_true_positive, 0.0) \
-            - np.where(flag & (y == 0), b.cost_false_positive, 0.0) \
-            - np.where(~flag & (y == 1), b.cost_false_negative, 0.0)
-        return per * b.volume_per_month / n
+        pos = y == 1
+        return monthly_value(b, flag & pos, flag & ~pos, ~flag & pos, n)
     err = np.abs(frame[COL_TRUE].to_numpy(dtype=float) - frame[COL_PRED].to_numpy(dtype=float))
     return err * b.cost_per_unit_error * b.volume_per_month / n
 

@@ -286,8 +286,10 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
 
 
 # ------------------------------------------------------------------ words
-def monitoring_sentences(report: MonitoringReport, unit: str = "") -> list[str]:
-    """The report in a few short sentences."""
+def monitoring_sentences(report: MonitoringReport, unit: str = "",
+                         estimated: tuple[str, ...] = ()) -> list[str]:
+    """The report in a few short sentences; ``estimated``: the windows whose performance is
+    estimated without labels (``analysis.estimation``)."""
     from .language import format_value
 
     out = []
@@ -305,7 +307,9 @@ def monitoring_sentences(report: MonitoringReport, unit: str = "") -> list[str]:
                        f"{format_value(report.metric, report.reference, unit)} at evaluation.")
     missing = report.unlabelled_windows
     if missing:
-        out.append(f"No labels yet for {', '.join(missing)}: only drift can be checked there.")
+        rest = "only drift can be checked there." if not set(missing) & set(estimated) else \
+            "performance there is estimated from the scores, and drift is checked."
+        out.append(f"No labels yet for {', '.join(missing)}: {rest}")
     top = report.top_drift(3)
     if not top.empty:
         big = top.loc[top["psi"] >= PSI_LARGE]
@@ -330,9 +334,12 @@ def window_text(row, metric: str, unit: str = "") -> str:
            "labelled rows"
 
 
-def performance_caption(metric_name: str, window_kind: str) -> str:
-    """The caption of the performance-over-time chart (page and reports)."""
+def performance_caption(metric_name: str, window_kind: str, estimate: bool = False) -> str:
+    """The caption of the performance-over-time chart (page and reports); ``estimate``: the
+    chart also draws the estimate without labels."""
+    from .estimation import estimate_caption
     from .language import not_judged_caption
     return (f"Each point is the {metric_name} of one {window_kind} computed on its labelled "
             "rows, with its 95% bootstrap interval. The dashed line and band are the level "
-            f"measured at evaluation. {not_judged_caption()}")
+            f"measured at evaluation. {not_judged_caption()}"
+            + (f" {estimate_caption()}" if estimate else ""))

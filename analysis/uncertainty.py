@@ -232,6 +232,13 @@ class _Regression(_Prepared):
         return out
 
 
+def prepare_binary(y: np.ndarray, score: np.ndarray, threshold: float = 0.5) -> _Prepared:
+    """The per-row arrays of yes/no outcomes ``y`` (0/1) and scores, without a table: for
+    rows built by the caller (``analysis.estimation`` gives each row once as a positive and
+    once as a negative, weighted by its probability)."""
+    return _Binary(np.asarray(y, dtype=float), np.asarray(score, dtype=float), threshold)
+
+
 def prepare(model: Model, frame: pd.DataFrame, threshold: float = 0.5) -> _Prepared:
     """The per-row arrays of ``frame`` (labelled rows) for the model's task."""
     if model.task == "binary":

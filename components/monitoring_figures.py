@@ -8,17 +8,25 @@ import plotly.graph_objects as go
 from analysis.drift import PSI_LARGE, PSI_MODERATE, psi_word
 
 from .figures import styled
-from .theme import BLUE, GREY, ORANGE, VERMILION
+from .theme import BLUE, GREY, ORANGE, PINK, VERMILION
 
 
 def performance_over_time(performance: pd.DataFrame, metric_name: str, reference: float | None,
                           reference_low: float | None = None,
                           reference_high: float | None = None, unit: str = "",
-                          window_kind: str = "month") -> go.Figure:
+                          window_kind: str = "month",
+                          estimate: pd.DataFrame | None = None) -> go.Figure:
     """The metric of each judged window with its 95% CI, against the evaluation level; the
-    other windows are grey crosses saying why (no labels, too few labelled rows, undefined)."""
+    other windows are grey crosses saying why (no labels, too few labelled rows, undefined).
+
+    ``estimate`` (label, value, low, high, rows: ``PerformanceEstimate.series``): the metric
+    estimated from the scores alone, drawn as a dotted line with its 95% band and its own
+    legend entry, in every window it has — beside the measured value where labels exist,
+    alone where they do not."""
     p = performance
     labelled = p.loc[p["note"] == ""]
+    est = estimate.loc[np.isfinite(estimate["value"].to_numpy(dtype=float))] \
+        if estimate is not None else None
     fig = go.Figure()
     if reference is not None:
         if reference_low is not None and np.isfinite(reference_low):
@@ -38,10 +46,15 @@ def performance_over_time(performance: pd.DataFrame, metric_name: str, reference
         hovertemplate=(f"%{{x}}: {metric_name} %{{y:.3f}}<br>95% CI %{{customdata[1]:.3f}} to "
                        "%{customdata[2]:.3f}<br>%{customdata[0]:,} labelled rows<extra></extra>"),
     ))
+    if est is not None and len(est):
+        _estimate_traces(fig, est, metric_name)
     missing = p.loc[p["note"] != ""]
     if len(missing):
-        ymin = np.nanmin(np.r_[labelled["low"].to_numpy(dtype=float), reference or np.nan]) \
-            if len(labelled) else 0
+        lows = [labelled["low"].to_numpy(dtype=float), [reference or np.nan]]
+        if est is not None:
+            lows.append(est["low"].to_numpy(dtype=float))
+        ymin = np.nanmin(np.concatenate(lows)) if len(labelled) or (
+            est is not None and len(est)) else 0
         ymin = 0 if not np.isfinite(ymin) else ymin
         kind = np.where(missing["labelled"] == 0, "no labels yet",
                         np.where(missing["note"].str.contains("too few"),
@@ -61,6 +74,23 @@ def performance_over_time(performance: pd.DataFrame, metric_name: str, reference
     unit_txt = f" ({unit})" if unit else ""
     return styled(fig, f"{metric_name} in production, per {window_kind}, against evaluation",
                   window_kind.capitalize(), f"{metric_name}{unit_txt}")
+
+
+def _estimate_traces(fig: go.Figure, est: pd.DataFrame, metric_name: str) -> None:
+    """The estimate's band (its 95% interval) and its dotted line."""
+    x = list(est["label"])
+    fig.add_trace(go.Scatter(
+        x=x + x[::-1], y=np.r_[est["high"].to_numpy(float), est["low"].to_numpy(float)[::-1]],
+        fill="toself", fillcolor=PINK, opacity=0.18, line=dict(width=0), mode="lines",
+        name="estimate's 95% interval", legendgroup="estimate", hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=x, y=est["value"], mode="lines+markers", name=f"{metric_name} estimated from scores",
+        legendgroup="estimate", line=dict(color=PINK, dash="dot", width=2),
+        marker=dict(symbol="diamond-open", size=9, color=PINK),
+        customdata=np.c_[est["low"], est["high"], est["rows"]],
+        hovertemplate=(f"%{{x}}: {metric_name} estimated %{{y:.3f}} from the scores of "
+                       "%{customdata[2]:,} rows<br>95% interval %{customdata[0]:.3f} to "
+                       "%{customdata[1]:.3f}<extra></extra>")))
 
 
 def drift_heatmap(drift: pd.DataFrame) -> go.Figure:

@@ -7,8 +7,11 @@ import numpy as np
 from dash import html
 
 from analysis.drift import psi_word
+from analysis.business import money
+from analysis.estimation import drawn_estimate, model_estimate, summary_sentences
+from analysis.evaluation import parse_threshold
 from analysis.metrics import METRICS
-from analysis.monitoring import model_monitoring, monitoring_sentences, performance_caption
+from analysis.monitoring import model_monitoring, performance_caption
 from components.graph import chart
 from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
@@ -20,8 +23,12 @@ dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitorin
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
 
 
-def layout(name: str | None = None, version: str | None = None, **_query):
-    version = one(version)
+def layout(name: str | None = None, version: str | None = None, threshold: str | None = None,
+           **_query):
+    version, threshold = one(version), one(threshold)
+    # ?threshold= sets the estimate's threshold (default: the best one for the business
+    # settings); an unusable value is said, and 0.5 used as on the model page
+    t, t_message = parse_threshold(threshold) if threshold not in (None, "") else (None, "")
     try:
         d = deck()
         v = int(version) if version not in (None, "") else None
@@ -51,15 +58,23 @@ def layout(name: str | None = None, version: str | None = None, **_query):
     metric = METRICS[report.metric]
     unit = model.target_unit if metric.kind == "unit" else ""
     perf = report.performance
+    est = model_estimate(d, model.name, v, t)[2] if model.task == "binary" else None
+    estimate = drawn_estimate(est, report.metric)
     parts = header + [
         html.P(f"Version {report.version}, {perf['rows'].sum():,} production rows in "
                f"{len(perf)} {report.window_kind}s.", className="text-muted"),
-        html.Ul([html.Li(s) for s in monitoring_sentences(report, unit)], id="monitoring-summary"),
+        dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
+        html.Ul([html.Li(s) for s in summary_sentences(report, est, unit)],
+                id="monitoring-summary"),
         chart(performance_over_time(perf, metric.name, report.reference, report.reference_low,
-                                    report.reference_high, unit, report.window_kind),
+                                    report.reference_high, unit, report.window_kind,
+                                    estimate),
               id="performance-over-time",
-              caption=performance_caption(metric.name, report.window_kind)),
+              caption=performance_caption(metric.name, report.window_kind,
+                                          estimate is not None)),
     ]
+    if estimate is not None and len(est.unlabelled()):
+        parts.append(_estimate_table(est))
     if not report.drift.empty:
         parts += [
             html.H2("Is the input data changing?", className="h5 mt-4"),
@@ -77,6 +92,34 @@ def layout(name: str | None = None, version: str | None = None, **_query):
     for note in report.notes:
         parts.append(dbc.Alert(note, color="info"))
     return html.Div(parts)
+
+
+def _estimate_table(est):
+    """The estimate of every window without labels, with its 95% intervals."""
+    def cell(r, key, fmt):
+        if not np.isfinite(r[key]):
+            return html.Td("undefined")
+        return html.Td(f"{fmt(r[key])} ({fmt(r[key + '_low'])} to {fmt(r[key + '_high'])})")
+    ratio, pct = (lambda v: f"{v:.3f}"), (lambda v: f"{v:.1%}")
+    cash = (lambda v: money(v, est.currency))  # noqa: E731
+    rows = []
+    for _, r in est.unlabelled().iterrows():
+        if r["note"]:
+            rows.append(html.Tr([html.Th(r["label"], scope="row"), html.Td(f"{r['rows']:,}"),
+                                 html.Td(r["note"], colSpan=4)]))
+            continue
+        rows.append(html.Tr([html.Th(r["label"], scope="row"), html.Td(f"{r['rows']:,}"),
+                             cell(r, "roc_auc", ratio), cell(r, "precision", pct),
+                             cell(r, "recall", pct), cell(r, "money", cash)]))
+    heads = ("Window", "Rows", "ROC AUC", "Precision", "Recall", "Money per month")
+    return html.Div([
+        html.H2("Estimated without labels", className="h5 mt-4"),
+        html.P(f"From the model's scores alone, at the threshold {est.threshold:.2f} "
+               f"({est.threshold_source}); in brackets the 95% interval of the value the "
+               "labels will give.", className="small text-muted"),
+        dbc.Table([html.Thead(html.Tr([html.Th(h, scope="col") for h in heads])),
+                   html.Tbody(rows)], size="sm", id="estimate-table", className="w-auto"),
+    ])
 
 
 def _top_table(report):

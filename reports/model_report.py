@@ -3,11 +3,14 @@ page's key sections for one version (``sections.model``, the objects the page dr
 production sections of the monitoring page."""
 from __future__ import annotations
 
+from analysis.estimation import (
+    drawn_estimate, estimate_headline, model_estimate, summary_sentences,
+)
 from analysis.evaluation import threshold_result, version_evaluation
 from analysis.evidence import model_advice
 from analysis.metrics import METRICS, cannot_compute
 from analysis.monitoring import (
-    model_monitoring, monitoring_sentences, performance_caption, window_text,
+    model_monitoring, performance_caption, window_text,
 )
 from analysis.portfolio import summarize
 from analysis.validation import version_validation
@@ -112,16 +115,21 @@ def _monitoring_sections(deck, model, v) -> list[Section]:
         return []
     metric = METRICS[report.metric]
     unit = unit_of(model, metric.key)
-    sentences = monitoring_sentences(report, unit)
+    # the monitoring page's sentences and chart, with the estimate for windows without labels
+    est = model_estimate(deck, model.name, v)[2] if model.task == "binary" else None
+    sentences = summary_sentences(report, est, unit)
+    estimate = drawn_estimate(est, report.metric)
+    headline = estimate_headline(est, report.metric)
     p = report.performance
     numbers = tuple(window_text(r, metric.key, unit) for r in p.itertuples()
                     if r.labelled > 0)[-6:]
     out = [Section(
         "In production", sentences[0] if sentences else "",
         performance_over_time(p, metric.name, report.reference, report.reference_low,
-                              report.reference_high, unit, report.window_kind),
-        numbers + tuple(sentences[1:2]),
-        performance_caption(metric.name, report.window_kind), "performance-over-time")]
+                              report.reference_high, unit, report.window_kind, estimate),
+        numbers + tuple(sentences[1:2]) + ((headline,) if headline else ()),
+        performance_caption(metric.name, report.window_kind, estimate is not None),
+        "performance-over-time")]
     if not report.drift.empty:
         top = report.top_drift(3)
         drift_line = next((s for s in sentences if "shift" in s), "")
