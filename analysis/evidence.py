@@ -44,9 +44,24 @@ class ModelAdvice:
 
 def model_advice(deck: CachedSource, name: str,
                  settings: RecommendationSettings = RecommendationSettings()) -> ModelAdvice:
-    """Recommendations for one model, cached until its files change."""
+    """Recommendations for one model, cached until its files change. A champion whose
+    evaluation rows cannot be read, or evidence that fails to compute, is an answer too (no
+    recommendation, and why), so that nothing keeps asking until the files change."""
     return deck.memo(("advice", name, settings), name,
-                     lambda: _advice(deck, name, settings))
+                     lambda: _safe_advice(deck, name, settings))
+
+
+def _safe_advice(deck: CachedSource, name: str,
+                 settings: RecommendationSettings) -> ModelAdvice:
+    try:
+        return _advice(deck, name, settings)
+    except (KeyError, RegistryError) as e:
+        if isinstance(e, RegistryError) and e.problem.model == name:
+            return ModelAdvice(name, None, (), str(e.problem))
+        raise  # the model is gone, or the registry cannot be reached: ask again later
+    except Exception:
+        log.exception("cannot work out a recommendation for %s", name)
+        return ModelAdvice(name, None, (), "the evidence could not be computed")
 
 
 def advice_if_ready(deck: CachedSource, name: str,

@@ -105,3 +105,23 @@ def test_a_broken_challenger_table_leaves_the_champions_advice_standing(tmp_path
     assert {r.action for r in advice.recommendations} >= {"retrain"}
     assert advice.evidence.challenger is None
     assert any("versions/4/evaluation/test.parquet" in p for p in advice.evidence.unread)
+
+
+def test_a_broken_champion_table_is_an_answer_not_an_error(tmp_path):
+    """Advice on a model whose champion's rows cannot be read says why (file and field),
+    and is kept (the portfolio's background work stops asking until the file changes)."""
+    import shutil
+
+    from analysis.evidence import advice_if_ready, model_advice
+    from registry import SAMPLE_REGISTRY, open_source
+    from registry.cached import CachedSource
+
+    root = tmp_path / "registry"
+    shutil.copytree(SAMPLE_REGISTRY, root)
+    (root / "models/customer-churn/versions/3/evaluation/test.parquet").write_bytes(b"garbage")
+    from cachelib import SimpleCache
+    deck = CachedSource(open_source(str(root)), SimpleCache())
+    advice = model_advice(deck, "customer-churn")
+    assert advice.recommendations == () and advice.evidence is None
+    assert "versions/3/evaluation/test.parquet" in advice.problem
+    assert advice_if_ready(deck, "customer-churn") == advice
