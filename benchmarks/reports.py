@@ -85,7 +85,8 @@ def main() -> None:
 
     from analysis.evaluation import threshold_result, version_evaluation
     from components.evaluation_figures import roc_figure
-    from reports.images import ExportMeta, chart_image, figure_csv
+    from reports.chart_data import figure_csv
+    from reports.images import ExportMeta, chart_image
 
     versions = deck.versions(args.model).items
     v = max(x.version for x in versions)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import dash
-import pandas as pd
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
@@ -14,8 +13,8 @@ from analysis.evaluation import (
     parse_threshold, per_class_notes, threshold_result, version_evaluation,
 )
 from analysis.language import (
-    GLOSSARY, confused_pair_sentence, format_value, interval_text, metric_sentence,
-    no_curve_sentence, not_judged_text, one_vs_rest_sentence, plural,
+    GLOSSARY, confused_pair_sentence, format_value, interval_text, no_curve_sentence,
+    not_judged_text, one_vs_rest_sentence, plural,
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
@@ -27,6 +26,7 @@ from components.export import report_button
 from components.graph import chart
 from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
 from components.messages import not_found, registry_unavailable
+from components.metric_cards import headline_card, metric_card, unavailable_card, versions_table
 from components.section import TAKEAWAY_CLASS, section_view, takeaway
 from registry import RegistryError
 from registry.model import champion_of
@@ -85,12 +85,12 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         dbc.Alert([html.Strong("Health: "), summary.health.reason],
                   color={"ok": "success", "watch": "warning", "act": "danger"}.get(
                       summary.health.status, "secondary"), className="py-2"),
-        _headline(summary, metric),
+        headline_card(summary, metric),
         _evaluation_section(d, model, version, threshold),
         _validation_section(d, model, version, threshold),
         _worth(model, version, threshold, query),
         html.H2("Versions", className="h5 mt-4"),
-        _versions_table(table, metric, model.target_unit),
+        versions_table(table, metric, model.target_unit),
         _trend(model, metric, metric_across_versions(d, model.name), summary.champion)
         if metric is not None and table["value"].notna().any() else None,
     ])
@@ -166,8 +166,8 @@ def _evaluation_section(d, model, version, threshold):
                "confidence interval.", className="text-muted small"),
         dbc.Alert(html.Ul([html.Li(n) for n in ev.notes], className="mb-0"), color="info",
                   className="small py-2", id="evaluation-notes") if ev.notes else None,
-        dbc.Row([dbc.Col(_metric_card(k, ev.metrics[k], model) if k not in ev.unavailable
-                         else _unavailable_card(k, ev.unavailable[k]), md=6, xl=3)
+        dbc.Row([dbc.Col(metric_card(k, ev.metrics[k], model) if k not in ev.unavailable
+                         else unavailable_card(k, ev.unavailable[k]), md=6, xl=3)
                  for k in CARD_METRICS[model.task]
                  if k in ev.metrics or k in ev.unavailable],
                 className="g-3 mb-3", id="metric-cards"),
@@ -206,28 +206,6 @@ def _version_label(v) -> str:
     return f"v{v.version}" + (f" ({role})" if role else "")
 
 
-def _metric_card(key: str, ci, model, id_=None):
-    info = METRICS[key]
-    unit = model.target_unit if info.kind == "unit" else ""
-    return dbc.Card(dbc.CardBody([
-        html.Div(html.Abbr(info.name, title=GLOSSARY.get(key, "")),
-                 className="metric-name small"),
-        html.Div(format_value(key, ci.value, unit), className="metric-value"),
-        html.Div(interval_text(key, ci.low, ci.high, unit), className="small text-muted"),
-        html.P(metric_sentence(key, ci.value, model), className="small mb-0 mt-1"),
-    ]), className="h-100 metric-card", id=id_ or f"card-{key}")
-
-
-def _unavailable_card(key: str, why: str):
-    info = METRICS[key]
-    return dbc.Card(dbc.CardBody([
-        html.Div(html.Abbr(info.name, title=GLOSSARY.get(key, "")),
-                 className="metric-name small"),
-        html.Div("–", className="metric-value"),
-        html.P(f"Cannot be computed: {why}.", className="small mb-0 mt-1"),
-    ]), className="h-100 metric-card metric-unavailable", id=f"card-{key}")
-
-
 def _binary_parts(d, model, v, ev, t):
     tr = threshold_result(d, model.name, v, t)
     sections = by_key(binary_sections(model, v, ev, tr))
@@ -260,8 +238,8 @@ def _binary_parts(d, model, v, ev, t):
 
 
 def _threshold_cards(tr, model):
-    return [html.Div(_unavailable_card(k, tr.undefined[k]) if k in tr.undefined else
-                     _metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
+    return [html.Div(unavailable_card(k, tr.undefined[k]) if k in tr.undefined else
+                     metric_card(k, tr.metrics[k], model, id_=f"card-{k}"),
                      className="col-sm-6") for k in THRESHOLD_METRICS]
 
 
@@ -427,42 +405,3 @@ clientside_callback(
     }""",
     Output("model-url-sync", "data"), Input("threshold", "value"), State("model-ref", "data"),
     prevent_initial_call=True)
-
-
-# ------------------------------------------------------------------ unchanged parts
-def _headline(summary, metric):
-    if summary.value is None or metric is None:
-        return None
-    return dbc.Card(dbc.CardBody([
-        html.Div([html.Span(summary.value_text, className="headline-value"),
-                  html.Abbr(metric.name, title=GLOSSARY.get(metric.key, ""),
-                            className="headline-name ms-2"),
-                  html.Span(f" · champion v{summary.champion}" +
-                            (" · as logged by MLflow" if summary.value_from == "logged"
-                             else ""), className="text-muted")]),
-        html.P(summary.sentence, className="mb-0"),
-    ]), className="mb-3", id="headline")
-
-
-def _versions_table(table, metric, unit):
-    head = html.Thead(html.Tr([html.Th(h, scope="col") for h in (
-        "Version", "Alias / stage", "Created", "Algorithm",
-        metric.name if metric is not None else "Headline metric", "Rows evaluated",
-        "Logged metrics", "What changed")]))
-    rows = []
-    for r in table.itertuples():
-        value = (format_value(metric.key, r.value, unit) if r.problem == "" and metric
-                 else r.problem)
-        rows.append(html.Tr([
-            html.Th(f"v{r.version}", scope="row"),
-            html.Td(r.aliases or r.stage or "—"),
-            html.Td(r.created_at.strftime("%d %b %Y") if pd.notna(r.created_at) else "—"),
-            html.Td(r.algorithm or "—"),
-            html.Td(value),
-            html.Td(f"{r.rows:,}"),
-            html.Td(r.logged or "—", className="small"),
-            html.Td(r.description or "—"),
-        ]))
-    return scroll_table(dbc.Table([head, html.Tbody(rows)], bordered=False, hover=True,
-                                  size="sm", id="versions-table", className="align-middle"),
-                        "Versions")

@@ -94,13 +94,8 @@ class MlflowRegistered:
         return Model(
             name=name,
             task=task,
-            description=about.description,
-            owner=about.owner,
-            tags=dict(about.tags),
+            **about.model_dump(),  # description, owner, tags, entity, unit, positive class
             business=business,
-            entity=about.entity,
-            target_unit=about.target_unit,
-            positive_label=about.positive_label,
             updated_at=_time(rm.last_updated_timestamp),
             task_source=answer.source,
             card=card,

@@ -18,6 +18,11 @@ A run table of 20,000 runs takes MLflow's search tens of seconds to return (it b
 
 Used as a base of ``registry.mlflow_source.MlflowSource``; it relies on that class's client,
 ``_reading``, ``data_version`` and paging helpers.
+
+Why one file of ~610 lines: it has one job, the run table of one store, and its parts — the
+first page, the background load (SQL tables or searches), the incremental refresh and the
+reads by id — share one cached table, its lock and its generation counter; split apart, each
+would have to know the others' state.
 """
 from __future__ import annotations
 

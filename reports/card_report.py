@@ -4,22 +4,23 @@ card page renders, so the files say what the page says.
 
 Registry text is Markdown written by whoever registered the model. In HTML it is rendered by
 markdown-it with raw HTML disabled (``<script>`` stays text) and only http(s)/mailto links
-kept; in the Markdown file it is copied as written, with any HTML tags escaped.
+kept, and laid out by a Jinja2 template with autoescape (``templates/card.html``); in the
+Markdown file it is copied as written, with any HTML tags escaped.
 """
 from __future__ import annotations
 
-import html
 import re
 
 import plotly.io as pio
 from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from analysis.card import CardField, ModelCard, unlink_unsafe
 from analysis.metrics import METRICS
 from components.evaluation_figures import segment_figure
 
 from .branding import Branding
-from .html_report import CHART_CONFIG, STYLE, _plotlyjs
+from .html_report import CHART_CONFIG, STYLE, _plotlyjs, render
 from .images import ExportMeta, footer_text
 
 _MD = MarkdownIt("js-default", {"html": False, "linkify": False, "typographer": False})
@@ -30,30 +31,9 @@ SECTIONS = ("What it is for", "Data", "How good it is", "Where it is weaker",
             "Known limitations", "Caveats", "Business settings", "Version history")
 
 
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def markdown_html(text: str) -> str:
     """Registry Markdown as HTML: raw HTML escaped, unsafe links dropped."""
     return _MD.render(unlink_unsafe(text))
-
-
-def _field_html(f: CardField) -> str:
-    if not f.documented:
-        return f'<em class="md-undocumented">Not documented yet</em> <small>— {_e(f.how)}.</small>'
-    return markdown_html(f.text) if f.markdown else _e(f.text)
-
-
-def _dl(fields) -> str:
-    return ('<dl class="md-glossary">' + "".join(
-        f"<dt>{_e(f.label)}</dt><dd>{_field_html(f)}</dd>" for f in fields) + "</dl>")
-
-
-def _items(fields) -> str:
-    if len(fields) == 1 and not fields[0].documented:
-        return f"<p>{_field_html(fields[0])}</p>"
-    return "<ul>" + "".join(f"<li>{_field_html(f)}</li>" for f in fields) + "</ul>"
 
 
 def card_title(card: ModelCard) -> str:
@@ -62,56 +42,30 @@ def card_title(card: ModelCard) -> str:
 
 def card_html(card: ModelCard, model, branding: Branding = Branding(),
               meta: ExportMeta = ExportMeta(), generated: str = "") -> bytes:
+    """The card as one HTML document (``templates/card.html``, autoescaped; registry
+    Markdown rendered by ``markdown_html``)."""
     style = STYLE % {"primary": branding.primary, "accent": branding.accent,
                      "text": branding.text}
-    footer = footer_text(meta)
-    metrics = ("<p>" + _e(card.metrics_note) + "</p>" + ("<table class=\"md-provenance\">"
-               "<thead><tr><th scope=\"col\">Metric</th><th scope=\"col\">Value</th>"
-               "<th scope=\"col\">95% interval</th><th scope=\"col\">What it means</th></tr>"
-               "</thead><tbody>" + "".join(
-                   f'<tr><th scope="row">{_e(m.name)}</th><td>{_e(m.value)}</td>'
-                   f"<td>{_e(m.interval)}</td><td>{_e(m.meaning)}</td></tr>"
-                   for m in card.metrics) + "</tbody></table>" if card.metrics else ""))
     segment = ""
     if not card.segment_table.empty:
         seg = card.segment_table
         metric = METRICS[seg["metric"].iloc[0]]
         unit = model.target_unit if metric.kind == "unit" else ""
         fig = segment_figure(seg, metric.name, unit, metric.higher_is_better)
-        segment = pio.to_html(fig, include_plotlyjs=False, full_html=False,
-                              config=CHART_CONFIG, div_id="md-card-segments",
-                              default_width="100%",
-                              default_height=f"{fig.layout.height or 400}px")
-    versions = ('<table class="md-provenance"><thead><tr>' + "".join(
-        f'<th scope="col">{_e(h)}</th>' for h in ("Version", "Alias / stage", "Created",
-                                                  "Algorithm", card.metric_name or "Metric",
-                                                  "What changed")) + "</tr></thead><tbody>"
-        + "".join(f'<tr><th scope="row">{_e(r.version)}</th><td>{_e(r.role)}</td>'
-                  f"<td>{_e(r.created)}</td><td>{_e(r.algorithm)}</td><td>{_e(r.value)}</td>"
-                  f"<td>{_e(r.description)}</td></tr>" for r in card.versions.itertuples())
-        + "</tbody></table>")
-    bodies = (
-        _dl(card.about), _dl(card.training) + _dl(card.evaluation), metrics,
-        "<ul>" + "".join(f"<li>{_e(s)}</li>" for s in card.segments) + "</ul>" + segment,
-        _items(card.limitations), _items(card.caveats), _dl(card.business), versions)
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(card_title(card))} · {_e(branding.title)}</title>",
-        f"<style>{style}</style>",
-        f'<script type="text/javascript">{_plotlyjs()}</script>' if segment else "",
-        "</head>", "<body>", '<header class="md-head">',
-        f'<img src="{branding.logo_data_uri}" alt="{_e(branding.title)} logo">',
-        f"<div><h1>{_e(card_title(card))}</h1><p>{_e(card.subtitle)}</p>",
-        f"<p>{_e(' · '.join(x for x in (branding.organisation, branding.title, generated) if x))}</p>",
-        "</div></header>", "<main>",
-    ]
-    for i, (title, body) in enumerate(zip(SECTIONS, bodies)):
-        parts += [f'<section aria-labelledby="md-c-{i}"><h2 id="md-c-{i}">{_e(title)}</h2>',
-                  body, "</section>"]
-    parts += ["</main>", f'<footer class="md-foot">{_e(footer)} · {_e(generated)}</footer>',
-              "</body></html>"]
-    return "\n".join(parts).encode("utf-8")
+        segment = Markup(pio.to_html(fig, include_plotlyjs=False, full_html=False,
+                                     config=CHART_CONFIG, div_id="md-card-segments",
+                                     default_width="100%",
+                                     default_height=f"{fig.layout.height or 400}px"))
+    document = render("card.html", card=card, title=card_title(card), branding=branding,
+                      style=Markup(style), plotlyjs=Markup(_plotlyjs()) if segment else "",
+                      segment=segment, footer=footer_text(meta), generated=generated,
+                      byline=" · ".join(x for x in (branding.organisation, branding.title,
+                                                    generated) if x),
+                      markdown=lambda text: Markup(markdown_html(text)),
+                      version_head=("Version", "Alias / stage", "Created", "Algorithm",
+                                    card.metric_name or "Metric", "What changed"),
+                      versions=list(card.versions.itertuples()))
+    return document.encode("utf-8")
 
 
 # ------------------------------------------------------------------ Markdown

@@ -75,11 +75,16 @@ def build_html(report: Report, branding: Branding = Branding()) -> bytes:
               for i, s in enumerate(report.sections)]
     byline = " · ".join(x for x in (branding.organisation, branding.title,
                                     "generated " + report.generated_text) if x)
-    document = _environment().get_template("report.html").render(
-        report=report, branding=branding, sections=list(zip(report.sections, charts)),
-        style=Markup(style), plotlyjs=Markup(_plotlyjs()), byline=byline,
-        footer=footer_text(report.meta))
+    document = render("report.html", report=report, branding=branding,
+                      sections=list(zip(report.sections, charts)), style=Markup(style),
+                      plotlyjs=Markup(_plotlyjs()), byline=byline,
+                      footer=footer_text(report.meta))
     return document.encode("utf-8")
+
+
+def render(template: str, **context) -> str:
+    """One of this package's templates (``reports/templates``), every value autoescaped."""
+    return _environment().get_template(template).render(**context)
 
 
 def _escaped(value) -> Markup:

@@ -32,9 +32,8 @@ from serving.app_source import deck, flask_app
 from .branding import Branding
 from .requests import BadRequest, build_report, export_meta, parse_request
 from .html_report import build_html, html_to_pdf
-from .images import (
-    MIME, ExportError, ExportMeta, RendererBusy, chart_image, figure_csv, figure_from_browser, safe_name,
-)
+from .chart_data import figure_csv, figure_from_browser
+from .images import MIME, ExportError, ExportMeta, RendererBusy, chart_image, safe_name
 from .pptx_deck import build_pptx
 
 log = logging.getLogger(__name__)

@@ -22,9 +22,9 @@ from conftest import build_tiny_registry
 from registry import open_source
 from registry.cached import CachedSource
 from reports.requests import export_meta
+from reports.chart_data import figure_csv, figure_from_browser, figure_table
 from reports.images import (
-    ExportError, ExportMeta, chart_image, figure_csv, figure_from_browser, figure_table,
-    footer_text, for_export, renderer, safe_name,
+    ExportError, ExportMeta, chart_image, footer_text, for_export, renderer, safe_name,
 )
 
 
