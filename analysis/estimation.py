@@ -8,8 +8,8 @@ expected false negatives and ``1 − p`` to the true negatives. From these expec
 the estimated precision, recall and money per month (``analysis.business.monthly_value``),
 and — counting each pair of rows as "positive above negative" with probability
 ``p_i · (1 − p_j)`` — the estimated ROC AUC. The metric code is the one that measures
-evaluation and production (``analysis.uncertainty``'s weighted yes/no rows): every row enters
-it twice, once as a positive with weight ``p`` and once as a negative with weight ``1 − p``.
+evaluation and production (``analysis.uncertainty``'s weighted yes/no rows), given each row's
+outcome as the fraction ``p`` (a weight ``p`` of positive and ``1 − p`` of negative).
 
 **Calibration** is checked on the version's evaluation rows (expected calibration error on
 ten equal-count bins, against what chance gives when the scores *are* calibrated: labels drawn
@@ -32,7 +32,7 @@ invisible here — only labels show it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -239,35 +239,32 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
     gives; percentiles of the metrics of these resamples. (Resampling the rows themselves as
     well would count the window's own make-up as uncertainty, though the labels will be
     those of these very rows: the tests measured 98–99% coverage for a "95%" interval.)"""
-    s = np.asarray(score, dtype=float)
-    p = calibration.apply(s)
+    s = np.sort(np.asarray(score, dtype=float))  # the rows in score order (as the metric
+    p = calibration.apply(s)  # code wants them); which row is which does not matter here
     rng = rng if rng is not None else np.random.default_rng(settings.seed)
-    order = np.argsort(s, kind="mergesort")
-    p, s = p[order], s[order]
     n = len(s)
     flag = (s >= threshold).astype(float)
     money = is_complete(business)
+    wanted = frozenset({"roc_auc", "precision", "recall"})
 
-    def quantities(wp: np.ndarray, wn: np.ndarray, prepared, flag) -> dict[str, np.ndarray]:
-        """Metrics of weighted positives ``wp`` and negatives ``wn`` (resamples × rows)."""
-        w = np.empty((len(wp), 2 * wp.shape[1]))
-        w[:, 0::2], w[:, 1::2] = wp, wn  # each row as a positive, then as a negative
-        got = prepared.stats(w, frozenset({"roc_auc", "precision", "recall"}))
-        tp, fp, fn = wp @ flag, wn @ flag, wp @ (1 - flag)
-        out = {"roc_auc": got["roc_auc"], "recall": got["recall"], "tp": tp, "fp": fp, "fn": fn,
-               "tn": wn @ (1 - flag)}
-        out["precision"] = np.where(tp + fp > 0, got["precision"], np.nan)
+    def quantities(got: dict, wp: np.ndarray, wn: np.ndarray, flag) -> dict[str, np.ndarray]:
+        """The metrics ``got`` and the counts of positives ``wp`` and negatives ``wn``
+        (weights, resamples × rows) at the threshold."""
+        tp, fp, fn, tn = wp @ flag, wn @ flag, wp @ (1 - flag), wn @ (1 - flag)
+        out = {"roc_auc": got["roc_auc"], "recall": got["recall"], "tp": tp, "fp": fp,
+               "fn": fn, "tn": tn, "precision": np.where(tp + fp > 0, got["precision"], np.nan)}
         if money:
             out["money"] = monthly_value(business, tp, fp, fn, wp.sum(axis=1) + wn.sum(axis=1))
         return out
 
-    def twice(values: np.ndarray) -> np.ndarray:
-        return np.repeat(values, 2)
+    def expected(p: np.ndarray, s: np.ndarray, flag) -> dict[str, float]:
+        """Expected values: each row once, with outcome ``p`` (the metric code takes a
+        fractional outcome as that weight of positive and the rest of negative)."""
+        got = prepare_binary(p, s, threshold).stats(np.ones((1, len(s))), wanted)
+        return {k: float(v[0]) for k, v in quantities(got, p[None, :], 1 - p[None, :],
+                                                       flag).items()}
 
-    y2 = np.tile([1.0, 0.0], n)
-    prepared = prepare_binary(y2, twice(s), threshold)
-    point = {k: float(v[0]) for k, v in quantities(p[None, :], 1 - p[None, :], prepared,
-                                                   flag).items()}
+    point = expected(p, s, flag)
     keys = [k for k in ESTIMATED if k in point]
     out = dict(point)
     if n < 2:
@@ -276,19 +273,19 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
     boot = settings.bootstrap
     rows, scale = _subsample(n, boot, rng)
     ps, ss, fl = (p, s, flag) if rows is None else (p[rows], s[rows], flag[rows])
-    if rows is not None:  # a large window: its subsample's own expected values are the centre
-        prepared = prepare_binary(np.tile([1.0, 0.0], len(ss)), twice(ss), threshold)
-        centre = {k: float(v[0]) for k, v in quantities(ps[None, :], 1 - ps[None, :],
-                                                        prepared, fl).items()}
-    else:
-        centre = point
+    # a large window: its subsample's own expected values are the centre of the spread
+    centre = point if rows is None else expected(ps, ss, fl)
+    # each resample draws every row's outcome: the rows twice, as a positive and a negative
+    doubled = prepare_binary(np.tile([1.0, 0.0], len(ss)), np.repeat(ss, 2), threshold)
     draws: dict[str, list] = {k: [] for k in keys}
     done = 0
     while done < boot.n_boot:  # chunks of resamples: each draws every row's outcome
         b = min(boot.chunk, boot.n_boot - done)
         probs = np.stack([calibration.draw(done + j).apply(ss) for j in range(b)])
         positive = (rng.random(probs.shape) < probs).astype(float)
-        got = quantities(positive, 1.0 - positive, prepared, fl)
+        w = np.empty((b, 2 * len(ss)))
+        w[:, 0::2], w[:, 1::2] = positive, 1.0 - positive
+        got = quantities(doubled.stats(w, wanted), positive, 1.0 - positive, fl)
         done += b
         for k in keys:
             draws[k].append(got[k])
@@ -313,7 +310,6 @@ class PerformanceEstimate:
     currency: str = "EUR"
     #: why there is no estimate at all ('' when there is one), in words
     unavailable: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def available(self) -> bool:
@@ -375,15 +371,27 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
     if model.task != "binary":
         return _unavailable(model, version, threshold, source,
                             "Estimates without labels are made for yes/no models only.")
-    ref = reference.loc[reference[COL_TRUE].notna()] if reference is not None else None
+    if COL_SCORE not in production.columns or (
+            reference is not None and COL_SCORE not in reference.columns):
+        return _unavailable(model, version, threshold, source,
+                            "No estimate without labels: it needs the model's scores "
+                            f"({COL_SCORE}) in the evaluation and production rows.")
+    ref = None
+    if reference is not None:
+        ref = reference.loc[reference[COL_TRUE].notna().to_numpy()
+                            & np.isfinite(reference[COL_SCORE].to_numpy(dtype=float))]
     if ref is None or len(ref) < settings.min_reference_rows:
         have = 0 if ref is None else len(ref)
         return _unavailable(model, version, threshold, source,
                             f"No estimate without labels: it needs at least "
                             f"{settings.min_reference_rows} labelled evaluation rows to check "
                             f"the scores' calibration, and this version has {have:,}.")
-    calibration = check_calibration(binary_truth(ref[COL_TRUE], model.positive_label),
-                                    ref[COL_SCORE].to_numpy(dtype=float), settings)
+    y_ref = binary_truth(ref[COL_TRUE], model.positive_label)
+    if y_ref.min() == y_ref.max():
+        return _unavailable(model, version, threshold, source,
+                            "No estimate without labels: the evaluation rows hold one outcome "
+                            "only, so the scores' calibration cannot be checked.")
+    calibration = check_calibration(y_ref, ref[COL_SCORE].to_numpy(dtype=float), settings)
     if version is not None and COL_VERSION in production.columns:
         production = production.loc[(production[COL_VERSION] == version).to_numpy()]
     if production.empty:

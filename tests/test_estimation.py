@@ -233,3 +233,16 @@ def test_model_report_says_the_pages_sentence_and_draws_the_estimate(churn):
     assert estimate_headline(churn[3]) in section.numbers
     assert any(t.name == "ROC AUC estimated from scores" for t in section.figure.data)
     assert "estimated from the model's scores alone" in section.caption
+
+
+def test_evaluation_rows_that_cannot_calibrate_are_said_not_a_crash(churn):
+    model, ref, prod, _ = churn
+    one_outcome = ref.loc[ref["y_true"].astype(int) == 0]
+    assert "one outcome only" in estimate_performance(model, one_outcome, prod, 3).unavailable
+    gaps = ref.copy()
+    gaps.loc[gaps.index[:100], "y_score"] = np.nan  # scores missing on some rows: left out
+    est = estimate_performance(model, gaps, prod, 3)
+    assert est.available and est.calibration.rows == len(ref) - 100
+    no_scores = prod.drop(columns=["y_score"])
+    assert "needs the model's scores" in estimate_performance(model, ref, no_scores,
+                                                              3).unavailable
