@@ -95,6 +95,9 @@ class Calibration:
     knots_y: tuple[float, ...] = ()
     slope: float = 1.0
     intercept: float = 0.0
+    #: Platt's input: the score's log-odds when the evaluation scores are probabilities,
+    #: else the raw score (decided once, at evaluation, for every window alike)
+    on_log_odds: bool = True
     ece_after: float = float("nan")  # ECE of the mapped scores on the same rows
     #: the same map refitted on bootstrap resamples of the evaluation rows (none when the
     #: scores are used as they are)
@@ -110,8 +113,19 @@ class Calibration:
         if self.method == "isotonic regression":
             return np.interp(s, self.knots_x, self.knots_y)
         if self.method == "Platt scaling":
-            return expit(self.slope * _log_odds(s) + self.intercept)
+            return expit(self.slope * _log_odds(s, self.on_log_odds) + self.intercept)
         return s
+
+    def apply_draws(self, score: np.ndarray, start: int, count: int) -> np.ndarray:
+        """``draw(start) … draw(start + count - 1)`` applied to ``score`` (count × rows);
+        Platt's maps all at once."""
+        maps = [self.draw(start + j) for j in range(count)]
+        if self.method == "Platt scaling":
+            x = _log_odds(np.asarray(score, dtype=float), self.on_log_odds)
+            a = np.array([m.slope for m in maps])[:, None]
+            b = np.array([m.intercept for m in maps])[:, None]
+            return expit(a * x[None, :] + b)
+        return np.stack([m.apply(score) for m in maps])
 
     def sentence(self, version: int | None) -> str:
         """The check in words."""
@@ -144,10 +158,8 @@ def _ece_sorted(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
     return np.abs(gap).sum(axis=1) / n  # Σ size/n · |Σy/size − Σp/size|
 
 
-def _log_odds(s: np.ndarray) -> np.ndarray:
-    if s.size and (s.min() < 0 or s.max() > 1):  # not probabilities: the raw score
-        return s
-    return logit(np.clip(s, 1e-6, 1 - 1e-6))
+def _log_odds(s: np.ndarray, on: bool) -> np.ndarray:
+    return logit(np.clip(s, 1e-6, 1 - 1e-6)) if on else s
 
 
 def check_calibration(y: np.ndarray, score: np.ndarray,
@@ -170,7 +182,8 @@ def check_calibration(y: np.ndarray, score: np.ndarray,
     else:
         ece, ece_chance = float("nan"), float("nan")
     isotonic = n >= settings.isotonic_min_rows and _isotonic_predicts_better(y, s, settings)
-    cal = _fit_map(y, s, isotonic, Calibration(n, ece, ece_chance, False))
+    cal = _fit_map(y, s, isotonic, Calibration(n, ece, ece_chance, False,
+                                               on_log_odds=bool(probabilities)))
     rng = np.random.default_rng(settings.seed + 1)
     resampled = []
     for _ in range(settings.calibration_maps):
@@ -188,7 +201,8 @@ def _isotonic_predicts_better(y: np.ndarray, s: np.ndarray,
     and flat at the ends; Platt is smooth and needs few rows but assumes one shape."""
     folds = np.random.default_rng(settings.seed).permutation(len(y)) % 5
     err = {True: 0.0, False: 0.0}
-    base = Calibration(0, np.nan, np.nan, False)
+    base = Calibration(0, np.nan, np.nan, False,
+                       on_log_odds=bool(s.min() >= 0 and s.max() <= 1))
     for k in range(5):
         fit, held = folds != k, folds == k
         if not 0 < y[fit].sum() < fit.sum():
@@ -218,7 +232,7 @@ def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) ->
         return replace(base, method="isotonic regression", knots_x=tuple(map(float, x[keep])),
                        knots_y=tuple(map(float, v[keep])))
     lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
-    lr.fit(_log_odds(s).reshape(-1, 1), y.astype(int))
+    lr.fit(_log_odds(s, base.on_log_odds).reshape(-1, 1), y.astype(int))
     return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),
                    intercept=float(lr.intercept_[0]))
 
@@ -243,28 +257,30 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
     p = calibration.apply(s)  # code wants them); which row is which does not matter here
     rng = rng if rng is not None else np.random.default_rng(settings.seed)
     n = len(s)
-    flag = (s >= threshold).astype(float)
     money = is_complete(business)
     wanted = frozenset({"roc_auc", "precision", "recall"})
 
-    def quantities(got: dict, wp: np.ndarray, wn: np.ndarray, flag) -> dict[str, np.ndarray]:
+    def quantities(got: dict, wp: np.ndarray, wn: np.ndarray, s) -> dict[str, np.ndarray]:
         """The metrics ``got`` and the counts of positives ``wp`` and negatives ``wn``
-        (weights, resamples × rows) at the threshold."""
-        tp, fp, fn, tn = wp @ flag, wn @ flag, wp @ (1 - flag), wn @ (1 - flag)
+        (weights, resamples × rows in the order of the sorted scores ``s``) at the
+        threshold: the flagged rows are the last ones."""
+        k = int(np.searchsorted(s, threshold, side="left"))
+        tp, fp = wp[:, k:].sum(axis=1), wn[:, k:].sum(axis=1)
+        fn, tn = wp[:, :k].sum(axis=1), wn[:, :k].sum(axis=1)
         out = {"roc_auc": got["roc_auc"], "recall": got["recall"], "tp": tp, "fp": fp,
                "fn": fn, "tn": tn, "precision": np.where(tp + fp > 0, got["precision"], np.nan)}
         if money:
             out["money"] = monthly_value(business, tp, fp, fn, wp.sum(axis=1) + wn.sum(axis=1))
         return out
 
-    def expected(p: np.ndarray, s: np.ndarray, flag) -> dict[str, float]:
+    def expected(p: np.ndarray, s: np.ndarray) -> dict[str, float]:
         """Expected values: each row once, with outcome ``p`` (the metric code takes a
         fractional outcome as that weight of positive and the rest of negative)."""
         got = prepare_binary(p, s, threshold).stats(np.ones((1, len(s))), wanted)
         return {k: float(v[0]) for k, v in quantities(got, p[None, :], 1 - p[None, :],
-                                                       flag).items()}
+                                                       s).items()}
 
-    point = expected(p, s, flag)
+    point = expected(p, s)
     keys = [k for k in ESTIMATED if k in point]
     out = dict(point)
     if n < 2:
@@ -272,20 +288,20 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
         return out
     boot = settings.bootstrap
     rows, scale = _subsample(n, boot, rng)
-    ps, ss, fl = (p, s, flag) if rows is None else (p[rows], s[rows], flag[rows])
+    ps, ss = (p, s) if rows is None else (p[rows], s[rows])  # rows: sorted, so ss is too
     # a large window: its subsample's own expected values are the centre of the spread
-    centre = point if rows is None else expected(ps, ss, fl)
+    centre = point if rows is None else expected(ps, ss)
     # each resample draws every row's outcome: the rows twice, as a positive and a negative
     doubled = prepare_binary(np.tile([1.0, 0.0], len(ss)), np.repeat(ss, 2), threshold)
     draws: dict[str, list] = {k: [] for k in keys}
     done = 0
     while done < boot.n_boot:  # chunks of resamples: each draws every row's outcome
         b = min(boot.chunk, boot.n_boot - done)
-        probs = np.stack([calibration.draw(done + j).apply(ss) for j in range(b)])
+        probs = calibration.apply_draws(ss, done, b)
         positive = (rng.random(probs.shape) < probs).astype(float)
         w = np.empty((b, 2 * len(ss)))
         w[:, 0::2], w[:, 1::2] = positive, 1.0 - positive
-        got = quantities(doubled.stats(w, wanted), positive, 1.0 - positive, fl)
+        got = quantities(doubled.stats(w, wanted), positive, 1.0 - positive, ss)
         done += b
         for k in keys:
             draws[k].append(got[k])

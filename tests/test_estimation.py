@@ -104,6 +104,12 @@ def test_calibration_check():
     raw = check_calibration(y, 3 * z, QUICK)  # scores that are not probabilities
     assert not raw.calibrated and "not probabilities" in raw.sentence(None)
     assert 0 <= raw.apply(3 * z).min() and raw.apply(3 * z).max() <= 1
+    # raw scores stay raw in every window, even one whose scores happen to lie in [0, 1]
+    assert not raw.on_log_odds and raw.method == "Platt scaling"
+    assert raw.apply(np.array([0.2]))[0] == pytest.approx(
+        1 / (1 + np.exp(-(raw.slope * 0.2 + raw.intercept))))
+    np.testing.assert_allclose(raw.apply_draws(np.array([0.2, 3.0]), 0, 3),
+                               [m.apply(np.array([0.2, 3.0])) for m in raw.resampled[:3]])
 
 
 @pytest.fixture(scope="module")
