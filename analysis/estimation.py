@@ -8,8 +8,8 @@ expected false negatives and ``1 − p`` to the true negatives. From these expec
 the estimated precision, recall and money per month (``analysis.business.monthly_value``),
 and — counting each pair of rows as "positive above negative" with probability
 ``p_i · (1 − p_j)`` — the estimated ROC AUC. The metric code is the one that measures
-evaluation and production (``analysis.uncertainty``'s weighted yes/no rows): every row enters
-it twice, once as a positive with weight ``p`` and once as a negative with weight ``1 − p``.
+evaluation and production (``analysis.uncertainty``'s weighted yes/no rows), given each row's
+outcome as the fraction ``p`` (a weight ``p`` of positive and ``1 − p`` of negative).
 
 **Calibration** is checked on the version's evaluation rows (expected calibration error on
 ten equal-count bins, against what chance gives when the scores *are* calibrated: labels drawn
@@ -32,7 +32,7 @@ invisible here — only labels show it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -59,8 +59,9 @@ ESTIMATE_COLUMNS = (["window", "label", "rows", "labelled"]
 
 @dataclass(frozen=True)
 class EstimationSettings:
-    #: resamples of each window's rows (outcomes drawn from the calibrated scores in each)
-    bootstrap: BootstrapSettings = BootstrapSettings(n_boot=400, max_rows=5_000, chunk=100)
+    #: resamples of each window's rows (outcomes drawn from the calibrated scores in each):
+    #: 200, as the monitoring page's intervals and as the coverage simulation validated
+    bootstrap: BootstrapSettings = BootstrapSettings(n_boot=200, max_rows=5_000, chunk=100)
     #: windows as on the monitoring page (the same labels)
     monitoring: MonitoringSettings = MonitoringSettings()
     calibration_bins: int = 10  # equal-count bins of the expected calibration error
@@ -95,6 +96,9 @@ class Calibration:
     knots_y: tuple[float, ...] = ()
     slope: float = 1.0
     intercept: float = 0.0
+    #: Platt's input: the score's log-odds when the evaluation scores are probabilities,
+    #: else the raw score (decided once, at evaluation, for every window alike)
+    on_log_odds: bool = True
     ece_after: float = float("nan")  # ECE of the mapped scores on the same rows
     #: the same map refitted on bootstrap resamples of the evaluation rows (none when the
     #: scores are used as they are)
@@ -110,8 +114,19 @@ class Calibration:
         if self.method == "isotonic regression":
             return np.interp(s, self.knots_x, self.knots_y)
         if self.method == "Platt scaling":
-            return expit(self.slope * _log_odds(s) + self.intercept)
+            return expit(self.slope * _log_odds(s, self.on_log_odds) + self.intercept)
         return s
+
+    def apply_draws(self, score: np.ndarray, start: int, count: int) -> np.ndarray:
+        """``draw(start) … draw(start + count - 1)`` applied to ``score`` (count × rows);
+        Platt's maps all at once."""
+        maps = [self.draw(start + j) for j in range(count)]
+        if self.method == "Platt scaling":
+            x = _log_odds(np.asarray(score, dtype=float), self.on_log_odds)
+            a = np.array([m.slope for m in maps])[:, None]
+            b = np.array([m.intercept for m in maps])[:, None]
+            return expit(a * x[None, :] + b)
+        return np.stack([m.apply(score) for m in maps])
 
     def sentence(self, version: int | None) -> str:
         """The check in words."""
@@ -144,10 +159,8 @@ def _ece_sorted(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
     return np.abs(gap).sum(axis=1) / n  # Σ size/n · |Σy/size − Σp/size|
 
 
-def _log_odds(s: np.ndarray) -> np.ndarray:
-    if s.size and (s.min() < 0 or s.max() > 1):  # not probabilities: the raw score
-        return s
-    return logit(np.clip(s, 1e-6, 1 - 1e-6))
+def _log_odds(s: np.ndarray, on: bool) -> np.ndarray:
+    return logit(np.clip(s, 1e-6, 1 - 1e-6)) if on else s
 
 
 def check_calibration(y: np.ndarray, score: np.ndarray,
@@ -170,7 +183,8 @@ def check_calibration(y: np.ndarray, score: np.ndarray,
     else:
         ece, ece_chance = float("nan"), float("nan")
     isotonic = n >= settings.isotonic_min_rows and _isotonic_predicts_better(y, s, settings)
-    cal = _fit_map(y, s, isotonic, Calibration(n, ece, ece_chance, False))
+    cal = _fit_map(y, s, isotonic, Calibration(n, ece, ece_chance, False,
+                                               on_log_odds=bool(probabilities)))
     rng = np.random.default_rng(settings.seed + 1)
     resampled = []
     for _ in range(settings.calibration_maps):
@@ -188,7 +202,8 @@ def _isotonic_predicts_better(y: np.ndarray, s: np.ndarray,
     and flat at the ends; Platt is smooth and needs few rows but assumes one shape."""
     folds = np.random.default_rng(settings.seed).permutation(len(y)) % 5
     err = {True: 0.0, False: 0.0}
-    base = Calibration(0, np.nan, np.nan, False)
+    base = Calibration(0, np.nan, np.nan, False,
+                       on_log_odds=bool(s.min() >= 0 and s.max() <= 1))
     for k in range(5):
         fit, held = folds != k, folds == k
         if not 0 < y[fit].sum() < fit.sum():
@@ -218,7 +233,7 @@ def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) ->
         return replace(base, method="isotonic regression", knots_x=tuple(map(float, x[keep])),
                        knots_y=tuple(map(float, v[keep])))
     lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
-    lr.fit(_log_odds(s).reshape(-1, 1), y.astype(int))
+    lr.fit(_log_odds(s, base.on_log_odds).reshape(-1, 1), y.astype(int))
     return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),
                    intercept=float(lr.intercept_[0]))
 
@@ -239,35 +254,34 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
     gives; percentiles of the metrics of these resamples. (Resampling the rows themselves as
     well would count the window's own make-up as uncertainty, though the labels will be
     those of these very rows: the tests measured 98–99% coverage for a "95%" interval.)"""
-    s = np.asarray(score, dtype=float)
-    p = calibration.apply(s)
+    s = np.sort(np.asarray(score, dtype=float))  # the rows in score order (as the metric
+    p = calibration.apply(s)  # code wants them); which row is which does not matter here
     rng = rng if rng is not None else np.random.default_rng(settings.seed)
-    order = np.argsort(s, kind="mergesort")
-    p, s = p[order], s[order]
     n = len(s)
-    flag = (s >= threshold).astype(float)
     money = is_complete(business)
+    wanted = frozenset({"roc_auc", "precision", "recall"})
 
-    def quantities(wp: np.ndarray, wn: np.ndarray, prepared, flag) -> dict[str, np.ndarray]:
-        """Metrics of weighted positives ``wp`` and negatives ``wn`` (resamples × rows)."""
-        w = np.empty((len(wp), 2 * wp.shape[1]))
-        w[:, 0::2], w[:, 1::2] = wp, wn  # each row as a positive, then as a negative
-        got = prepared.stats(w, frozenset({"roc_auc", "precision", "recall"}))
-        tp, fp, fn = wp @ flag, wn @ flag, wp @ (1 - flag)
-        out = {"roc_auc": got["roc_auc"], "recall": got["recall"], "tp": tp, "fp": fp, "fn": fn,
-               "tn": wn @ (1 - flag)}
-        out["precision"] = np.where(tp + fp > 0, got["precision"], np.nan)
+    def quantities(got: dict, wp: np.ndarray, wn: np.ndarray, s) -> dict[str, np.ndarray]:
+        """The metrics ``got`` and the counts of positives ``wp`` and negatives ``wn``
+        (weights, resamples × rows in the order of the sorted scores ``s``) at the
+        threshold: the flagged rows are the last ones."""
+        k = int(np.searchsorted(s, threshold, side="left"))
+        tp, fp = wp[:, k:].sum(axis=1), wn[:, k:].sum(axis=1)
+        fn, tn = wp[:, :k].sum(axis=1), wn[:, :k].sum(axis=1)
+        out = {"roc_auc": got["roc_auc"], "recall": got["recall"], "tp": tp, "fp": fp,
+               "fn": fn, "tn": tn, "precision": np.where(tp + fp > 0, got["precision"], np.nan)}
         if money:
             out["money"] = monthly_value(business, tp, fp, fn, wp.sum(axis=1) + wn.sum(axis=1))
         return out
 
-    def twice(values: np.ndarray) -> np.ndarray:
-        return np.repeat(values, 2)
+    def expected(p: np.ndarray, s: np.ndarray) -> dict[str, float]:
+        """Expected values: each row once, with outcome ``p`` (the metric code takes a
+        fractional outcome as that weight of positive and the rest of negative)."""
+        got = prepare_binary(p, s, threshold).stats(np.ones((1, len(s))), wanted)
+        return {k: float(v[0]) for k, v in quantities(got, p[None, :], 1 - p[None, :],
+                                                       s).items()}
 
-    y2 = np.tile([1.0, 0.0], n)
-    prepared = prepare_binary(y2, twice(s), threshold)
-    point = {k: float(v[0]) for k, v in quantities(p[None, :], 1 - p[None, :], prepared,
-                                                   flag).items()}
+    point = expected(p, s)
     keys = [k for k in ESTIMATED if k in point]
     out = dict(point)
     if n < 2:
@@ -275,20 +289,20 @@ def estimate_window(calibration: Calibration, score: np.ndarray, threshold: floa
         return out
     boot = settings.bootstrap
     rows, scale = _subsample(n, boot, rng)
-    ps, ss, fl = (p, s, flag) if rows is None else (p[rows], s[rows], flag[rows])
-    if rows is not None:  # a large window: its subsample's own expected values are the centre
-        prepared = prepare_binary(np.tile([1.0, 0.0], len(ss)), twice(ss), threshold)
-        centre = {k: float(v[0]) for k, v in quantities(ps[None, :], 1 - ps[None, :],
-                                                        prepared, fl).items()}
-    else:
-        centre = point
+    ps, ss = (p, s) if rows is None else (p[rows], s[rows])  # rows: sorted, so ss is too
+    # a large window: its subsample's own expected values are the centre of the spread
+    centre = point if rows is None else expected(ps, ss)
+    # each resample draws every row's outcome: the rows twice, as a positive and a negative
+    doubled = prepare_binary(np.tile([1.0, 0.0], len(ss)), np.repeat(ss, 2), threshold)
     draws: dict[str, list] = {k: [] for k in keys}
     done = 0
     while done < boot.n_boot:  # chunks of resamples: each draws every row's outcome
         b = min(boot.chunk, boot.n_boot - done)
-        probs = np.stack([calibration.draw(done + j).apply(ss) for j in range(b)])
+        probs = calibration.apply_draws(ss, done, b)
         positive = (rng.random(probs.shape) < probs).astype(float)
-        got = quantities(positive, 1.0 - positive, prepared, fl)
+        w = np.empty((b, 2 * len(ss)))
+        w[:, 0::2], w[:, 1::2] = positive, 1.0 - positive
+        got = quantities(doubled.stats(w, wanted), positive, 1.0 - positive, ss)
         done += b
         for k in keys:
             draws[k].append(got[k])
@@ -313,7 +327,6 @@ class PerformanceEstimate:
     currency: str = "EUR"
     #: why there is no estimate at all ('' when there is one), in words
     unavailable: str = ""
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def available(self) -> bool:
@@ -375,15 +388,27 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
     if model.task != "binary":
         return _unavailable(model, version, threshold, source,
                             "Estimates without labels are made for yes/no models only.")
-    ref = reference.loc[reference[COL_TRUE].notna()] if reference is not None else None
+    if COL_SCORE not in production.columns or (
+            reference is not None and COL_SCORE not in reference.columns):
+        return _unavailable(model, version, threshold, source,
+                            "No estimate without labels: it needs the model's scores "
+                            f"({COL_SCORE}) in the evaluation and production rows.")
+    ref = None
+    if reference is not None:
+        ref = reference.loc[reference[COL_TRUE].notna().to_numpy()
+                            & np.isfinite(reference[COL_SCORE].to_numpy(dtype=float))]
     if ref is None or len(ref) < settings.min_reference_rows:
         have = 0 if ref is None else len(ref)
         return _unavailable(model, version, threshold, source,
                             f"No estimate without labels: it needs at least "
                             f"{settings.min_reference_rows} labelled evaluation rows to check "
                             f"the scores' calibration, and this version has {have:,}.")
-    calibration = check_calibration(binary_truth(ref[COL_TRUE], model.positive_label),
-                                    ref[COL_SCORE].to_numpy(dtype=float), settings)
+    y_ref = binary_truth(ref[COL_TRUE], model.positive_label)
+    if y_ref.min() == y_ref.max():
+        return _unavailable(model, version, threshold, source,
+                            "No estimate without labels: the evaluation rows hold one outcome "
+                            "only, so the scores' calibration cannot be checked.")
+    calibration = check_calibration(y_ref, ref[COL_SCORE].to_numpy(dtype=float), settings)
     if version is not None and COL_VERSION in production.columns:
         production = production.loc[(production[COL_VERSION] == version).to_numpy()]
     if production.empty:

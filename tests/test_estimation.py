@@ -104,6 +104,12 @@ def test_calibration_check():
     raw = check_calibration(y, 3 * z, QUICK)  # scores that are not probabilities
     assert not raw.calibrated and "not probabilities" in raw.sentence(None)
     assert 0 <= raw.apply(3 * z).min() and raw.apply(3 * z).max() <= 1
+    # raw scores stay raw in every window, even one whose scores happen to lie in [0, 1]
+    assert not raw.on_log_odds and raw.method == "Platt scaling"
+    assert raw.apply(np.array([0.2]))[0] == pytest.approx(
+        1 / (1 + np.exp(-(raw.slope * 0.2 + raw.intercept))))
+    np.testing.assert_allclose(raw.apply_draws(np.array([0.2, 3.0]), 0, 3),
+                               [m.apply(np.array([0.2, 3.0])) for m in raw.resampled[:3]])
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +239,16 @@ def test_model_report_says_the_pages_sentence_and_draws_the_estimate(churn):
     assert estimate_headline(churn[3]) in section.numbers
     assert any(t.name == "ROC AUC estimated from scores" for t in section.figure.data)
     assert "estimated from the model's scores alone" in section.caption
+
+
+def test_evaluation_rows_that_cannot_calibrate_are_said_not_a_crash(churn):
+    model, ref, prod, _ = churn
+    one_outcome = ref.loc[ref["y_true"].astype(int) == 0]
+    assert "one outcome only" in estimate_performance(model, one_outcome, prod, 3).unavailable
+    gaps = ref.copy()
+    gaps.loc[gaps.index[:100], "y_score"] = np.nan  # scores missing on some rows: left out
+    est = estimate_performance(model, gaps, prod, 3)
+    assert est.available and est.calibration.rows == len(ref) - 100
+    no_scores = prod.drop(columns=["y_score"])
+    assert "needs the model's scores" in estimate_performance(model, ref, no_scores,
+                                                              3).unavailable

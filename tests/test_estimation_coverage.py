@@ -7,12 +7,11 @@ import pytest
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from analysis.estimation import EstimationSettings, check_calibration, estimate_window
-from analysis.uncertainty import BootstrapSettings
 from registry.model import BusinessSettings
 
 BUSINESS = BusinessSettings(value_true_positive=150, cost_false_positive=20,
                             cost_false_negative=50, volume_per_month=40_000)
-QUICK = EstimationSettings(bootstrap=BootstrapSettings(n_boot=200, chunk=100))
+SETTINGS = EstimationSettings()  # the monitoring page's own: what is validated is what runs
 
 # ------------------------------------------------------------------ coverage by simulation
 COEF, INTERCEPT = np.array([1.2, -0.8]), -1.0
@@ -61,11 +60,11 @@ def coverage(distortion: str, seed: int, references: int = 8, windows: int = 40,
     methods = []
     for _ in range(references):
         y, s = _population(rng, reference_rows, np.zeros(2), distort)
-        cal = check_calibration(y, s, QUICK)
+        cal = check_calibration(y, s, SETTINGS)
         methods.append(cal.method)
         for _ in range(windows):
             yw, sw = _population(rng, window_rows, rng.normal(0, 0.5, 2), distort)
-            est = estimate_window(cal, sw, 0.5, BUSINESS, QUICK, rng)
+            est = estimate_window(cal, sw, 0.5, BUSINESS, SETTINGS, rng)
             real = _realised(yw, sw, 0.5)
             for k in hits:
                 if np.isnan(real[k]) and np.isnan(est[k]):
