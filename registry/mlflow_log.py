@@ -32,8 +32,8 @@ from .mlflow_client import (
     BUSINESS_PREFIX, EVALUATION_DIR, HIDDEN_TAG, MONITORING_PATH,
     MONITORING_RUN_TAG, PREFIX, import_mlflow,
 )
-from .model import COL_TIME, COL_VERSION, TASKS, BusinessSettings
-from .schema import BusinessDoc, ModelDoc, check
+from .model import COL_TIME, COL_VERSION, TASKS, BusinessSettings, RegistryError
+from .schema import BusinessDoc, ModelDoc, SplitDoc, check, parse
 from .writer import prediction_frame
 
 MONITORING_EXPERIMENT = "modeldeck-monitoring"
@@ -90,13 +90,28 @@ def set_model_settings(name: str, *, task: str, description: str | None = None,
 
 def log_evaluation(run_id: str, *, y_true, y_score=None, y_pred=None, proba=None,
                    classes=None, split: str = "test", timestamp=None, segments=None,
-                   features=None, client=None, tracking_uri: str | None = None) -> str:
+                   features=None, client=None, tracking_uri: str | None = None,
+                   kind: str | None = None, description: str | None = None) -> str:
     """Store prediction rows as ``modeldeck/evaluation/<split>.parquet`` in run ``run_id``.
 
-    Returns the artifact path. A version registered from this run shows these rows.
+    ``kind`` (test, validation, fold, time, stress, other) and ``description`` (a stress
+    set's change in words: "with 10% of values missing") say what the split is, as the run
+    tags ``modeldeck.split.<split>.kind`` and ``.description``; without them the page reads
+    the kind from the name. Returns the artifact path. A version registered from this run
+    shows these rows.
     """
     if not is_valid_name(split):
         raise ValueError(f"split name {split!r}: use letters, digits, '.', '_' and '-'")
+    if kind is not None or description:
+        try:  # refuse what ModelDeck could not read back
+            parse(SplitDoc, {k: v for k, v in (("kind", kind), ("description", description))
+                             if v is not None}, f"split {split}")
+        except RegistryError as e:
+            raise ValueError(str(e.problem)) from None
+        c = _client(client, tracking_uri)
+        for field, value in (("kind", kind), ("description", description)):
+            if value is not None:
+                c.set_tag(run_id, f"{PREFIX}split.{split}.{field}", _text(value))
     frame = prediction_frame(y_true=y_true, y_score=y_score, y_pred=y_pred, proba=proba,
                              classes=classes, timestamp=timestamp, segments=segments,
                              features=features)

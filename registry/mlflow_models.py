@@ -34,6 +34,8 @@ TASK_TAG = PREFIX + "task"
 CARD_PREFIX = PREFIX + "card."
 #: a version's run: the rows it was trained on (``modeldeck.training_data.rows`` …)
 TRAINING_DATA_PREFIX = PREFIX + "training_data."
+#: what an evaluation split is, as run tags: modeldeck.split.<split>.kind / .description
+SPLIT_PREFIX = PREFIX + "split."
 _CARD_LISTS = ("limitations", "caveats")
 _DATA_FIELDS = ("source", "rows", "period")
 TRAINING_PREFIX = "training_"  # scikit-learn autolog's metrics on the training data
@@ -279,3 +281,16 @@ def read_mlmodel(client, run_id: str | None, model_id: str | None, source: str |
             return yaml.safe_load(Path(local).read_text())
         except Exception:  # no model file, another store layout: the task stays unknown
             return None
+
+
+def split_docs_from_tags(tags: dict) -> dict[str, dict]:
+    """``{split: {"kind": …, "description": …}}`` from a run's ``modeldeck.split.*`` tags
+    (the MLflow form of version.json's ``splits``)."""
+    out: dict[str, dict] = {}
+    for key, value in tags.items():
+        if not key.startswith(SPLIT_PREFIX):
+            continue
+        split, _, field = key[len(SPLIT_PREFIX):].rpartition(".")
+        if split:
+            out.setdefault(split, {})[field] = value
+    return out

@@ -17,13 +17,15 @@ from typing import ClassVar, Sequence
 from .base import Listing
 from .mlflow_client import BUSINESS_PREFIX, PREFIX, STAGES, _not_found
 from .mlflow_models import (
-    TRAINING_DATA_PREFIX, TaskAnswer, card_doc_from_tags, data_doc_from_tags, images_of,
-    infer_task, logged_model_id, logged_model_metrics, read_mlmodel, run_datasets,
+    SPLIT_PREFIX, TRAINING_DATA_PREFIX, TaskAnswer, card_doc_from_tags, data_doc_from_tags,
+    images_of, infer_task, logged_model_id, logged_model_metrics, read_mlmodel, run_datasets,
+    split_docs_from_tags,
 )
 from .mlflow_runs import _finite, _quote, param_value
 from .model import BusinessSettings, Model, ModelVersion, Problem, RegistryError
 from .schema import (
-    BusinessDoc, CardDoc, DataDoc, ModelSettingsDoc, _Doc, card_info, data_info, parse,
+    BusinessDoc, CardDoc, DataDoc, ModelSettingsDoc, SplitDoc, _Doc, card_info, data_info,
+    parse, split_infos,
 )
 
 
@@ -215,6 +217,15 @@ class MlflowRegistered:
                     problems.append(replace(e.problem, severity="warning",
                                             message=e.problem.message + "; ignored"))
                     training = None
+            described = {}
+            for split, doc in split_docs_from_tags(run_tags).items():
+                try:
+                    described[split], _ = parse(
+                        SplitDoc, doc, f"registered model '{model}' version {number}", model,
+                        field_prefix=f"run tag {SPLIT_PREFIX}{split}")
+                except RegistryError as e:  # costs the split's description, not the version
+                    problems.append(replace(e.problem, severity="warning",
+                                            message=e.problem.message + "; ignored"))
             out.append(ModelVersion(
                 model=model,
                 version=number,
@@ -234,6 +245,7 @@ class MlflowRegistered:
                 images=image_list,
                 model_id=model_ids.get(v.version),
                 training_data=training,
+                split_info=split_infos(described),
             ))
         out.sort(key=lambda v: v.version, reverse=True)
         return Listing(tuple(out), tuple(problems))

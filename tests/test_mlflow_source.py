@@ -337,3 +337,36 @@ def test_mlflow_tables_and_tags_pass_the_same_edge_checks_as_a_folder(tmp_path):
     [problem] = listing.problems
     assert problem.field == "tag modeldeck.business.cost_false_positive"
     assert "finite" in problem.message and problem.model == "churn"
+
+
+@needs_mlflow
+def test_evaluation_splits_say_what_they_are_through_run_tags(sqlite_store):
+    """A stress split logged with its kind and description reads back as it would from
+    version.json's ``splits``; a tag with a kind ModelDeck does not know costs only that
+    split's description, with a warning naming the tag."""
+    from mlflow import MlflowClient
+
+    from registry.mlflow_log import log_evaluation, set_model_settings
+    from registry.mlflow_source import MlflowSource
+    from registry.model import split_info
+    client = MlflowClient(tracking_uri=sqlite_store, registry_uri=sqlite_store)
+    run = client.create_run(client.create_experiment("splits"))
+    rid = run.info.run_id
+    for split in ("test", "stress-missing"):
+        log_evaluation(rid, y_true=[0, 1, 1, 0], y_score=[0.2, 0.7, 0.9, 0.4], split=split,
+                       client=client, **({"kind": "stress",
+                                          "description": "with 10% of values missing"}
+                                         if split != "test" else {}))
+    with pytest.raises(ValueError, match="unknown split kind"):
+        log_evaluation(rid, y_true=[0, 1], y_score=[0.1, 0.9], split="odd", kind="weird",
+                       client=client)
+    client.set_tag(rid, "modeldeck.split.test.kind", "weird")  # as someone might by hand
+    set_model_settings("s", task="binary", client=client)
+    client.create_model_version("s", source=f"{run.info.artifact_uri}/model", run_id=rid)
+    listing = MlflowSource(sqlite_store).list_versions("s")
+    v = listing.items[0]
+    assert split_info(v, "stress-missing").kind == "stress"
+    assert split_info(v, "stress-missing").description == "with 10% of values missing"
+    assert split_info(v, "test").kind == "test"  # read from the name instead
+    assert any("modeldeck.split.test" in str(p) and "weird" in str(p)
+               for p in listing.problems)
