@@ -240,33 +240,57 @@ def show(query, health, sort, _prev, _next, facts, page, on_page):
             shown_text(view, sort))
 
 
+#: the page's gathering stops looking further once this many models in a row have nothing
+#: new (the background work goes through them in the same order, so what lies beyond is not
+#: worked out yet); the cards on the page are always looked at
+NOTHING_NEW_RUN = 12
+
+
 @callback(Output("portfolio-facts", "data"),
           Output("portfolio-health-counts", "children"),
           Output("portfolio-tick", "disabled"),
           Input("portfolio-tick", "n_intervals"),
           State("portfolio-facts", "data"),
+          State("portfolio-on-page", "data"),
           prevent_initial_call=True)
-def gather(_tick, facts):
-    """What has been worked out so far about every model (a read of the cache, no work);
-    the tick stops once every model's health and recommendation are known."""
+def gather(_tick, facts, on_page):
+    """What has been worked out so far about the models (a read of the cache, no work); the
+    tick stops once every model's health and recommendation are known."""
     try:
         d, _listing_, entries, broken, _loose = _listing()
     except RegistryError:
         raise dash.exceptions.PreventUpdate
     facts = facts if isinstance(facts, dict) else {}
-    known = {n: f for n, f in facts.items() if f.get("a")}  # nothing more to learn
-    missing = [e.name for e in entries if e.name not in known and e.name not in broken]
-    new = {n: {"s": "error", "a": True} for n in broken} | known | _peek(d, missing)
+    new = {n: f for n, f in facts.items() if isinstance(f, dict)}
+    new |= {n: {"s": "error", "a": True} for n in broken}
+    page = [n for n in (on_page or []) if isinstance(n, str)]
+    run = 0
+    for i, name in enumerate(_work_order(entries, broken, page)):
+        if new.get(name, {}).get("a"):
+            continue  # nothing more to learn
+        found = _peek(d, [name]).get(name)
+        if found is not None and found != new.get(name):
+            new[name], run = found, 0
+        elif i >= len(page):
+            run += 1
+            if run >= NOTHING_NEW_RUN:
+                break
     names = [e.name for e in entries]
-    for n in missing:  # keep a known health while its recommendation is worked out
-        if n not in new and n in facts:
-            new[n] = facts[n]
-    done = complete(entries, new)
-    return (no_update if new == facts else new, health_counts_text(new, names), done)
+    new = {n: new[n] for n in names if n in new}
+    return (no_update if new == facts else new, health_counts_text(new, names),
+            complete(entries, new))
+
+
+def _work_order(entries, broken, page) -> list[str]:
+    """The cards on the page first, then every other model by name."""
+    rest = [e.name for e in entries if e.name not in broken and e.name not in page]
+    return [n for n in page if n not in broken] + rest
 
 
 #: one background tick at a time in this process; a tick that finds one running returns
 _warming = threading.Lock()
+#: what this process has seen worked out, per registry listing: {(uri, version): {name: step}}
+_worked: dict = {}
 
 
 @callback(Output("portfolio-warm", "data"),
@@ -275,23 +299,29 @@ _warming = threading.Lock()
           prevent_initial_call=True)
 def warm(tick, on_page):
     """Works out a little more of every model's health, then of every recommendation
-    (cached, shared by every worker and visitor), for at most ``WARM_BUDGET_S`` of new
-    work. The cards on screen come first."""
+    (cached, shared by every worker and visitor), starting no new work after
+    ``WARM_BUDGET_S``. The cards on screen come first."""
     if not _warming.acquire(blocking=False):
         return tick
     try:
         d, _listing_, entries, broken, _loose = _listing()
-        first = [n for n in (on_page or []) if isinstance(n, str)]
-        names = first + [e.name for e in entries if e.name not in broken]
+        seen = _worked.setdefault((d.uri, d.source.data_version(None)), {})
+        if len(_worked) > 8:
+            _worked.pop(next(iter(_worked)))
+        order = _work_order(entries, broken, [n for n in (on_page or [])
+                                              if isinstance(n, str)])
         started = time.monotonic()
-        for step in (summarize, model_advice):
-            for name in names:
+        for step, ready, mark in ((summarize, summary_if_ready, 1),
+                                  (model_advice, advice_if_ready, 2)):
+            for name in order:
+                if seen.get(name, 0) >= mark:
+                    continue
                 if time.monotonic() - started > WARM_BUDGET_S:
                     return tick
                 try:
-                    if (summary_if_ready if step is summarize else advice_if_ready)(
-                            d, name) is None:
+                    if ready(d, name) is None:
                         step(d, name)
+                    seen[name] = mark
                 except (KeyError, RegistryError):
                     continue  # the card says why; nothing to warm
                 except Exception:
