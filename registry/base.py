@@ -104,6 +104,24 @@ class Source(ABC):
                 return m
         raise KeyError(name)
 
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """The model's production rows (None when it has none), or with ``production=False``
+        the evaluation rows of ``version`` (KeyError when there are none), as
+        ``registry.rows.Rows`` an engine queries. This default serves the tables the source
+        reads into pandas; a source whose tables can be queried where they lie overrides it
+        (``FolderSource``: large Parquet files, folders of parts, external tables)."""
+        from .rows import Rows
+        if production:
+            mon = self.monitoring(model)
+            if mon is None:
+                return None
+            return Rows.from_frame(mon.frame, model, f"{model}: production rows", False,
+                                   mon.notes)
+        ev = self.evaluation(model, version, split)
+        return Rows.from_frame(ev.frame, model, f"{model} v{version}: {ev.split} rows", True,
+                               ev.notes)
+
     def runs_page(self, experiment: str, max_results: int = 100,
                   page_token: str | None = None, filter_string: str | None = None,
                   order_by: Sequence[str] | None = None) -> tuple[pd.DataFrame, str | None]:

@@ -197,6 +197,13 @@ class CachedSource:
     def monitoring(self, model: str) -> Monitoring | None:
         return self.source.monitoring(model)
 
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """Prediction rows as ``registry.rows.Rows`` (``Source.rows``): a table an engine
+        queries, for ``analysis.queries``; not cached here (what is cached is what the
+        queries return, by data version)."""
+        return self.source.rows(model, version, split, production)
+
     def experiments(self):
         return self.memo(("experiments",), None, self.source.list_experiments)
 
