@@ -62,7 +62,16 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     cutoff = _cutoff(span.last, weekly, settings.max_windows)
     since = cutoff if cutoff > span.first else None
     t = q.windowed(production, version, weekly, since)
-    counts = q.window_counts(t, production)
+    # drift: the reference's bins first, so that one pass counts windows and bins
+    out_col = COL_SCORE if model.task == "binary" else COL_PRED
+    with_out = reference is not None and production.has(out_col) and reference.has(out_col)
+    inputs = [c for c in production.columns if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX))
+              and reference is not None and reference.has(c)] + ([out_col] if with_out else [])
+    ref_bins = _reference_bins(reference, production, inputs, settings) \
+        if intervals and reference is not None else {}
+    counts, bin_counts = q.window_counts(
+        t, production, {c: b[0].edges for c, b in ref_bins.items() if b[0].edges is not None},
+        {c: b[0].categories for c, b in ref_bins.items() if b[0].edges is None})
     dropped = span.rows - int(counts["rows"].sum())
     if dropped:
         notes.append(f"{dropped:,} older production rows are left out: at most "
@@ -121,13 +130,8 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     drift = pd.DataFrame()
     score_drift = pd.DataFrame()
     if reference is not None:
-        inputs = [c for c in production.columns
-                  if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX)) and reference.has(c)]
-        out_col = COL_SCORE if model.task == "binary" else COL_PRED
-        with_out = out_col if production.has(out_col) and reference.has(out_col) else None
-        table = _drift(model, reference, production, t, inputs + ([with_out] if with_out
-                                                                   else []),
-                       starts, labels, by_window, settings, rng)
+        table = _drift(production, ref_bins, bin_counts, starts, labels, by_window, settings,
+                       rng)
         drift = table.loc[table["kind"] != "output"].reset_index(drop=True)
         if with_out:
             score_drift = table.loc[table["kind"] == "output",
@@ -160,13 +164,13 @@ def _as_frame(model: Model, rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _drift(model, reference: Rows, production: Rows, t, columns, starts, labels, by_window,
-           settings, rng) -> pd.DataFrame:
-    numeric_edges, text, bins_of = {}, [], {}
+def _reference_bins(reference: Rows, production: Rows, columns, settings) -> dict:
+    """column -> (Bins, reference counts per bin, distinct reference values, their counts —
+    numeric inputs only, for KS), as ``analysis.drift.Bins.from_reference`` cuts them."""
+    out = {}
     for col in columns:
         ref = q.value_counts(reference, col)
-        num = _is_numeric(reference, col) and _is_numeric(production, col)
-        if num:
+        if _is_numeric(reference, col) and _is_numeric(production, col):
             values = ref["value"].to_numpy(dtype=float)
             counts = ref["n"].to_numpy(dtype=np.int64)
             ok = ~np.isnan(values)
@@ -177,50 +181,36 @@ def _drift(model, reference: Rows, production: Rows, t, columns, starts, labels,
             bins = Bins(edges=edges)
             ref_counts = np.bincount(bin_index(values, edges), weights=counts,
                                      minlength=bins.size)
-            numeric_edges[col] = edges
             order = np.argsort(values)
-            bins_of[col] = (bins, ref_counts, values[order], counts[order])
-        else:
-            keys = ref["value"].map(_text).to_numpy()
+            out[col] = (bins, ref_counts, values[order], counts[order])
+        else:  # numbers on one side and text on the other are compared as text
+            keys = ref["value"].map(str).to_numpy()
             cats = tuple(sorted(set(keys)))
             if not cats:
                 continue
-            bins = Bins(categories=cats)
             index = {c: i for i, c in enumerate(cats)}
-            ref_counts = np.zeros(bins.size)
+            ref_counts = np.zeros(len(cats) + 1)
             for k, n in zip(keys, ref["n"].to_numpy()):
                 ref_counts[index[k]] += n
-            text.append(col)
-            bins_of[col] = (bins, ref_counts, None, None)
-    got = q.bin_counts(t, production, numeric_edges, text)
-    pos = {s: i for i, s in enumerate(starts)}
+            out[col] = (Bins(categories=cats), ref_counts, None, None)
+    return out
+
+
+def _drift(production: Rows, ref_bins: dict, bin_counts: dict, starts, labels, by_window,
+           settings, rng) -> pd.DataFrame:
     out = []
-    for col in columns:
-        if col not in bins_of:
-            continue
-        bins, ref_counts, ref_values, ref_n = bins_of[col]
-        part = got.loc[got["column"] == col]
-        counts = np.zeros((len(starts), bins.size))
-        for r in part.itertuples():
-            w = pos.get(pd.Timestamp(r.window))
-            if w is None:
-                continue
-            if bins.edges is not None:
-                b = int(r.key)
-            else:
-                b = bins.categories.index(r.key) if r.key in bins.categories \
-                    else len(bins.categories)
-            counts[w, b] += r.n
+    for col, (bins, ref_counts, ref_values, ref_n) in ref_bins.items():
+        counts = bin_counts[col]
         name = col.split(".", 1)[1] if "." in col else col
         kind = "segment" if col.startswith(SEGMENT_PREFIX) else (
             "feature" if col.startswith(FEATURE_PREFIX) else "output")
-        ref_rows = sm.expand(ref_values, ref_n) if (ref_values is not None
-                                                    and kind != "output") else None
+        ks = ref_values is not None and kind != "output" and col in production.numeric
+        ref_rows = sm.expand(ref_values, ref_n) if ks else None
         for w in range(len(starts)):
-            if counts[w].sum() == 0:
+            if counts[w].sum() == 0:  # no values of this input in the window
                 continue
             ks_stat = ks_p = np.nan
-            if ref_rows is not None and col in production.numeric:
+            if ks:
                 smp = by_window.get(starts[w])
                 cur = smp.loc[smp["any"].astype(bool), col].to_numpy(dtype=float) \
                     if smp is not None else np.array([])
@@ -240,8 +230,4 @@ def _is_numeric(rows: Rows, col: str) -> bool:
     if col.startswith(SEGMENT_PREFIX):
         return False
     return col in (COL_SCORE,) or (col == COL_PRED and rows.table.schema()[col].is_numeric())
-
-
-def _text(v) -> str:
-    return str(v)
 

@@ -72,18 +72,13 @@ def windowed(rows: Rows, version: int | None, weekly: bool, since: pd.Timestamp 
     t = _of_version(rows, version)
     if since is not None:
         t = t.filter(t[COL_TIME] >= ibis.literal(since.to_pydatetime(), "timestamp('UTC')"))
-    return t.mutate(**{COL_WINDOW: t[COL_TIME].truncate("W" if weekly else "M")})
+    ts = t[COL_TIME]
+    if ts.type().timezone is not None:  # UTC wall times: cut without time-zone rules (quicker)
+        ts = ts.cast("timestamp")
+    return t.mutate(**{COL_WINDOW: ts.truncate("W" if weekly else "M")})
 
 
 # ------------------------------------------------------------------ counts
-def window_counts(t, rows: Rows) -> pd.DataFrame:
-    """window, rows, labelled — oldest first."""
-    out = rows.execute(t.group_by(COL_WINDOW).aggregate(
-        rows=t.count(), labelled=t[COL_TRUE].notnull().sum()).order_by(COL_WINDOW))
-    out[COL_WINDOW] = _naive(out[COL_WINDOW])
-    return out.astype({"rows": np.int64, "labelled": np.int64})
-
-
 def _naive(col: pd.Series) -> pd.Series:
     """Window starts as UTC wall times without a zone (as analysis.monitoring labels them)."""
     col = pd.to_datetime(col)
@@ -126,28 +121,44 @@ def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.Data
     return rows.execute(t.group_by(t[column].name("value")).aggregate(n=t.count()))
 
 
-def bin_counts(t, rows: Rows, numeric: dict[str, np.ndarray], text: list[str]) -> pd.DataFrame:
-    """column, window, key, n for every input: numeric ones counted per bin (``key`` the
-    number of edges at or below the value), text ones per value — one query for all."""
-    import ibis
-    parts = []
-    for col, edges in numeric.items():
+def window_counts(t, rows: Rows, numeric: dict[str, np.ndarray] | None = None,
+                  text: dict[str, tuple] | None = None) -> tuple[pd.DataFrame, dict]:
+    """One pass over the rows: per window (oldest first) its ``rows`` and ``labelled`` rows,
+    and for drift the counts of every input per bin — numeric inputs cut at ``numeric``'s
+    edges (bin k holds the values with k edges at or below them), text inputs per category of
+    ``text`` (the last bin: any other value). Returns (window, rows, labelled) and
+    {column: array windows × bins}."""
+    numeric, text = numeric or {}, text or {}
+    w = t[COL_WINDOW]
+    aggs = {"rows": t.count(), "labelled": t[COL_TRUE].notnull().cast("int64").sum()}
+    names: dict[str, list[str]] = {}
+    for i, (col, edges) in enumerate(numeric.items()):
         x = t[col].cast("float64")
-        idx = ibis.literal(0)
-        for e in edges:
-            idx = idx + (x >= float(e)).cast("int64")
-        parts.append(t.filter(x.notnull() & ~x.isnan()).select(
-            column=ibis.literal(col), window=t[COL_WINDOW], key=idx.cast("string")))
-    for col in text:
-        x = t[col]
-        parts.append(t.filter(x.notnull()).select(
-            column=ibis.literal(col), window=t[COL_WINDOW], key=x.cast("string")))
-    if not parts:
-        return pd.DataFrame(columns=["column", COL_WINDOW, "key", "n"])
-    u = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
-    out = rows.execute(u.group_by(["column", COL_WINDOW, "key"]).aggregate(n=u.count()))
+        ok = x.notnull() & ~x.isnan()
+        bounds = [None, *map(float, edges), None]
+        names[col] = []
+        for k in range(len(edges) + 1):
+            cond = ok
+            if bounds[k] is not None:
+                cond = cond & (x >= bounds[k])
+            if bounds[k + 1] is not None:
+                cond = cond & (x < bounds[k + 1])
+            names[col].append(f"n{i}_{k}")
+            aggs[names[col][-1]] = w.count(where=cond)
+    for i, (col, cats) in enumerate(text.items()):
+        x = t[col].cast("string")
+        names[col] = []
+        for k, c in enumerate(cats):
+            names[col].append(f"c{i}_{k}")
+            aggs[names[col][-1]] = w.count(where=x == c)
+        names[col].append(f"c{i}_{len(cats)}")
+        aggs[names[col][-1]] = w.count(where=x.notnull() & ~x.isin(list(cats)))
+    out = rows.execute(t.group_by(COL_WINDOW).aggregate(**aggs).order_by(COL_WINDOW))
     out[COL_WINDOW] = _naive(out[COL_WINDOW])
-    return out
+    bins = {col: out[cols].to_numpy(dtype=np.int64) for col, cols in names.items()}
+    counts = out[[COL_WINDOW, "rows", "labelled"]].astype({"rows": np.int64,
+                                                           "labelled": np.int64})
+    return counts.reset_index(drop=True), bins
 
 
 # ------------------------------------------------------------------ samples

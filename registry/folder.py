@@ -583,8 +583,8 @@ def _read_parquet(source) -> pd.DataFrame:
 
 
 #: Parquet tables with at least this many rows are queried in place (registry.rows), not
-#: read into pandas
-ENGINE_MIN_ROWS = 1_000_000
+#: read into pandas; ``MODELDECK_ENGINE_MIN_ROWS`` sets another limit
+ENGINE_MIN_ROWS = int(os.environ.get("MODELDECK_ENGINE_MIN_ROWS", "1000000"))
 
 
 def _parquet_rows(source: "FolderSource", path: Path, model: str) -> int:
