@@ -65,10 +65,8 @@ def pr_from_counts(scores, pos, neg) -> tuple[np.ndarray, np.ndarray, np.ndarray
     ps = tps + fps
     precision = np.divide(tps, ps, out=np.zeros_like(tps), where=(ps != 0))
     recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
-    # sklearn stops when full recall is reached, and reverses so recall decreases
-    last = tps.searchsorted(tps[-1])
-    sl = slice(last, None, -1)
-    return np.hstack((precision[sl], 1)), np.hstack((recall[sl], 0)), s[sl]
+    # reversed so that recall decreases, and ending at (recall 0, precision 1)
+    return np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0], s[::-1]
 
 
 def ap_from_counts(scores, pos, neg) -> float:

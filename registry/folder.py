@@ -162,6 +162,8 @@ class FolderSource(Source):
             positive_label=doc.positive_label,
             updated_at=_mtime(path),
             card=card_info(doc.card),
+            production_table=(doc.production_table.connection, doc.production_table.table)
+            if doc.production_table else None,
         ), warnings
 
     # ---------------------------------------------------------------- versions
@@ -291,8 +293,11 @@ class FolderSource(Source):
         ``monitoring/month=2026-01/part-0.parquet``), and any Parquet table of at least
         ``ENGINE_MIN_ROWS`` rows. Smaller tables and CSV files are read and checked as
         before (``Source.rows``)."""
-        from .rows import parquet_rows
+        from .rows import external_rows, parquet_rows
         m = self.get_model(model)
+        if production and m.production_table:
+            return external_rows(*m.production_table, m, evaluation=False,
+                                 where=self._rel(self._model_dir(model) / "model.json"))
         if production:
             d = self._model_dir(model)
             parts = d / "monitoring"
@@ -302,6 +307,12 @@ class FolderSource(Source):
             path = _first_table(d / "monitoring")
         else:
             folder = self._version_folder(model, version)
+            doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
+                        self._rel(folder / "version.json"), model=model)[0]
+            if doc.evaluation_table and split in (None, "test"):
+                return external_rows(doc.evaluation_table.connection,
+                                     doc.evaluation_table.table, m, evaluation=True,
+                                     where=self._rel(folder / "version.json"))
             tables = self._tables_in(folder / "evaluation")
             split = split or ("test" if "test" in tables else min(tables, default=None))
             path = tables.get(split) if split else None

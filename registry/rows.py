@@ -60,7 +60,8 @@ def register_connection(name: str, backend_or_factory) -> None:
             _connections[name] = backend_or_factory
 
 
-def connection(name: str, where: str = "", model: str | None = None):
+def connection(name: str, where: str = "", model: str | None = None,
+               field_name: str = "connection"):
     """The Ibis backend called ``name``: one registered in this process, else the Ibis URL in
     ``MODELDECK_CONNECTION_<NAME>`` (e.g. ``trino://user@host:8080/hive/default``), or, for
     ``spark``, a SparkSession built from ``MODELDECK_SPARK_MASTER`` (docs/mlflow.md).
@@ -81,14 +82,14 @@ def connection(name: str, where: str = "", model: str | None = None):
         elif name == "spark" and os.environ.get("MODELDECK_SPARK_MASTER"):
             backend = _spark(os.environ["MODELDECK_SPARK_MASTER"])
         else:
-            raise RegistryError(Problem(where, "connection", f"names the connection {name!r}, "
+            raise RegistryError(Problem(where, field_name, f"names the connection {name!r}, "
                                         f"which is not set up: set {env} to its address "
                                         "(docs/registry-format.md, \"Rows in an engine\")",
                                         model=model))
     except RegistryError:
         raise
     except Exception as e:  # every engine has its own errors for a refused connection
-        raise RegistryError(Problem(where, "connection", f"cannot open the connection {name!r} "
+        raise RegistryError(Problem(where, field_name, f"cannot open the connection {name!r} "
                                     f"({type(e).__name__}: {str(e)[:300]})",
                                     model=model)) from None
     with _lock:
@@ -190,7 +191,9 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
 def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,
                   where: str) -> Rows:
     """A table in an external engine (``where`` names the registry field that names it)."""
-    backend = connection(connection_name, where, model.name)
+    backend = connection(connection_name, where, model.name,
+                         ("evaluation_table" if evaluation else "production_table")
+                         + ".connection")
     label = f"{table} (connection {connection_name!r})"
     try:
         parts = table.split(".")
@@ -267,6 +270,8 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         truth = ibis.null("float64")
     else:
         truth = t[COL_TRUE]
+        if schema[COL_TRUE].is_floating():  # NaN is a missing label, as in pandas
+            truth = truth.isnan().ifelse(ibis.null("float64"), truth)
     if evaluation:
         reasons.append((f"no {COL_TRUE}", truth.isnull()))
 
