@@ -61,7 +61,7 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
         < settings.weekly_below_days
     cutoff = _cutoff(span.last, weekly, settings.max_windows)
     since = cutoff if cutoff > span.first else None
-    t = q.windowed(production, version, weekly, since)
+    t = q.windowed(production, version, weekly, span, since)
     # drift: the reference's bins first, so that one pass counts windows and bins
     out_col = COL_SCORE if model.task == "binary" else COL_PRED
     with_out = reference is not None and production.has(out_col) and reference.has(out_col)

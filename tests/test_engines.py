@@ -177,7 +177,7 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
     prod, _ = data[task]
     model = deck.model(task)
     rows = q.rows_of(deck, task)
-    t = q.windowed(rows, 1, weekly=False, since=None)
+    t = q.windowed(rows, 1, weekly=False, span=q.time_span(rows, 1))
     counts, _ = q.window_counts(t, rows)
     month = prod["timestamp"].dt.strftime("%Y-%m")
     assert [w.strftime("%Y-%m") for w in counts[COL_WINDOW]] == MONTHS
