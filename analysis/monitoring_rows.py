@@ -168,9 +168,11 @@ def _reference_bins(reference: Rows, production: Rows, columns, settings) -> dic
     """column -> (Bins, reference counts per bin, distinct reference values, their counts —
     numeric inputs only, for KS), as ``analysis.drift.Bins.from_reference`` cuts them."""
     out = {}
+    numeric = {c for c in columns if _is_numeric(reference, c) and _is_numeric(production, c)}
+    per_column = q.values_of(reference, columns, numeric)
     for col in columns:
-        ref = q.value_counts(reference, col)
-        if _is_numeric(reference, col) and _is_numeric(production, col):
+        ref = per_column[col]
+        if col in numeric:
             values = ref["value"].to_numpy(dtype=float)
             counts = ref["n"].to_numpy(dtype=np.int64)
             ok = ~np.isnan(values)

@@ -139,6 +139,31 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ drift
+def values_of(rows: Rows, columns: list[str], numeric: set[str]) -> dict[str, pd.DataFrame]:
+    """{column: (value, n)} — the distinct non-missing values of each column and how many
+    rows hold each, numbers as numbers, anything else as text; one query for all."""
+    import ibis
+    t = rows.table
+    parts = []
+    for i, col in enumerate(columns):
+        x = t[col]
+        num = col in numeric
+        parts.append(t.filter(x.notnull() & (~x.cast("float64").isnan() if num else True))
+                     .select(i=ibis.literal(i), num=x.cast("float64") if num
+                             else ibis.null("float64"),
+                             txt=ibis.null("string") if num else x.cast("string")))
+    if not parts:
+        return {}
+    u = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    got = rows.execute(u.group_by(["i", "num", "txt"]).aggregate(n=u.count()))
+    out = {}
+    for i, col in enumerate(columns):
+        part = got.loc[got["i"] == i]
+        value = part["num"] if col in numeric else part["txt"]
+        out[col] = pd.DataFrame({"value": value.to_numpy(), "n": part["n"].to_numpy()})
+    return out
+
+
 def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.DataFrame:
     """value, n: the distinct non-missing values of a column and how many rows hold each."""
     t = _of_version(rows, version)

@@ -342,7 +342,11 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     first_reason = ibis.cases(*[(bad.fill_null(True), why) for why, bad in reasons],
                               else_=None) if reasons else ibis.null("string")
     rows = Rows(shaped, where, name, evaluation, (), frozenset(numeric_features))
-    summary = rows.execute(t.select(why=first_reason).group_by("why").aggregate(n=ibis._.count()))
+    # (binary) the range of the scores kept comes with the same pass
+    extra = {"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()} \
+        if model.task == "binary" else {}
+    summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
+        n=ibis._.count(), **extra))
     n_read = int(summary["n"].sum())
     if n_read == 0:
         fail("", "has no rows")
@@ -361,7 +365,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         fail(COL_TRUE, "must hold numbers")
     kept = shaped.filter(~shaped["__drop"]).drop("__drop")
     if model.task == "binary":
-        kept = _binary_checks(rows, kept, model, where, fail)
+        usable = summary.loc[summary["why"].isna()]
+        lo, hi = (usable["lo"].iloc[0], usable["hi"].iloc[0]) if len(usable) else (None, None)
+        kept = _binary_checks(rows, kept, model, lo, hi, fail)
     return replace(rows, table=kept, notes=tuple(notes))
 
 
@@ -373,12 +379,9 @@ def _class_text(truth, typ):
     return truth.cast("string")
 
 
-def _binary_checks(rows: Rows, kept, model: Model, where: str, fail):
-    """The score's range and the labels, from one small query."""
+def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail):
+    """The scores' range (``lo``, ``hi``) and the labels (one small query)."""
     import ibis
-    s = kept[COL_SCORE]
-    stats = rows.execute(kept.aggregate(lo=s.min(), hi=s.max()))
-    lo, hi = stats["lo"].iloc[0], stats["hi"].iloc[0]
     if lo is not None and hi is not None and (lo < 0 or hi > 1):
         fail(COL_SCORE, "must hold probabilities between 0 and 1 "
                         f"(found {lo:.3g} to {hi:.3g})")

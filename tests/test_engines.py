@@ -105,6 +105,10 @@ def spark():
                .config("spark.sql.shuffle.partitions", "1")
                .config("spark.default.parallelism", "1")
                .config("spark.sql.session.timeZone", "UTC")
+               # tiny tables: compiling generated code would cost more than it saves
+               .config("spark.sql.codegen.wholeStage", "false")
+               .config("spark.sql.adaptive.enabled", "false")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.driver.bindAddress", "127.0.0.1")
                .config("spark.driver.host", "127.0.0.1")
                .getOrCreate())
@@ -130,7 +134,24 @@ def engine(request, tmp_path_factory):
             session.createDataFrame(ev).createOrReplaceTempView(f"eval_{task}")
         out[task] = (prod, ev)
     deck = CachedSource(FolderSource(root))
-    return request.param, deck, out
+    return request.param, Reader(deck), out
+
+
+class Reader:
+    """The deck, and each table's rows opened (and checked by the engine) once."""
+
+    def __init__(self, deck):
+        self.deck, self._rows = deck, {}
+
+    def model(self, name):
+        return self.deck.model(name)
+
+    def rows(self, task, production=True):
+        key = (task, production)
+        if key not in self._rows:
+            self._rows[key] = q.rows_of(self.deck, task) if production else \
+                q.rows_of(self.deck, task, 1, production=False)
+        return self._rows[key]
 
 
 def labelled(frame):
@@ -163,8 +184,7 @@ def test_metrics_of_every_task_equal_scikit_learn(engine, task):
     name, deck, data = engine
     prod, ev = data[task]
     model = deck.model(task)
-    for rows, frame in ((q.rows_of(deck, task), prod),
-                        (q.rows_of(deck, task, 1, production=False), ev)):
+    for rows, frame in ((deck.rows(task), prod), (deck.rows(task, False), ev)):
         summary = q.metric_summary(model, rows.table, rows, [])
         for metric, expected in sk_metrics(task, frame).items():
             got = metric_from_summary(model, summary, metric)
@@ -176,7 +196,7 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
     name, deck, data = engine
     prod, _ = data[task]
     model = deck.model(task)
-    rows = q.rows_of(deck, task)
+    rows = deck.rows(task)
     t = q.windowed(rows, 1, weekly=False, span=q.time_span(rows, 1))
     counts, _ = q.window_counts(t, rows)
     month = prod["timestamp"].dt.strftime("%Y-%m")
@@ -195,7 +215,7 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
 def test_roc_and_pr_curves_and_confusion_equal_scikit_learn(engine):
     name, deck, data = engine
     prod, _ = data["binary"]
-    rows = q.rows_of(deck, "binary")
+    rows = deck.rows("binary")
     s, pos, neg = sm.score_counts(q.metric_summary(deck.model("binary"), rows.table, rows, []))
     f = labelled(prod)
     y, score = f["y_true"].to_numpy(int), f["y_score"].to_numpy(float)
@@ -222,8 +242,7 @@ def test_drift_bins_psi_and_ks_equal_the_rows(engine, task):
     name, deck, data = engine
     prod, ev = data[task]
     model = deck.model(task)
-    report = report_from_rows(model, q.rows_of(deck, task, 1, production=False),
-                              q.rows_of(deck, task), 1, "accuracy" if task == "multiclass"
+    report = report_from_rows(model, deck.rows(task, False), deck.rows(task), 1, "accuracy" if task == "multiclass"
                               else ("roc_auc" if task == "binary" else "mae"),
                               MonitoringSettings(weekly_below_days=0))  # months
     month = prod["timestamp"].dt.strftime("%Y-%m")
@@ -237,7 +256,7 @@ def test_drift_bins_psi_and_ks_equal_the_rows(engine, task):
                 assert d.loc[(col, label), "ks_stat"] == pytest.approx(r.statistic, abs=1e-12)
                 assert d.loc[(col, label), "ks_pvalue"] == pytest.approx(r.pvalue, abs=1e-9)
     assert d.loc[("feature.x", "Apr 2026"), "psi"] > 0.2  # the shift put in the last month
-    vc = q.value_counts(q.rows_of(deck, task, 1, production=False), "feature.x")
+    vc = q.value_counts(deck.rows(task, False), "feature.x")
     edges = sm.quantile_edges(vc["value"].to_numpy(), vc["n"].to_numpy(), 10)
     np.testing.assert_allclose(edges, Bins.from_reference(ev["feature.x"]).edges, atol=1e-12)
     p = report.performance
@@ -248,7 +267,7 @@ def test_drift_bins_psi_and_ks_equal_the_rows(engine, task):
 def test_sample_is_bounded_and_whole_when_small(engine):
     name, deck, data = engine
     prod, _ = data["regression"]
-    rows = q.rows_of(deck, "regression")
+    rows = deck.rows("regression")
     whole, n = q.rows_sample(rows, ["y_true", "y_pred"], 10_000)
     assert n == len(whole) == prod["y_true"].notna().sum()
     assert sorted(whole["y_true"]) == pytest.approx(sorted(labelled(prod)["y_true"]))
