@@ -111,8 +111,12 @@ class Source(ABC):
         ``registry.rows.Rows`` an engine queries. This default serves the tables the source
         reads into pandas; a source whose tables can be queried where they lie overrides it
         (``FolderSource``: large Parquet files, folders of parts, external tables)."""
-        from .rows import Rows
+        from .rows import Rows, external_rows
         if production:
+            m = self.get_model(model)
+            if m.production_table:  # named by the registry, queried where it lies
+                return external_rows(*m.production_table, m, evaluation=False,
+                                     where=f"model '{model}'")
             mon = self.monitoring(model)
             if mon is None:
                 return None

@@ -53,6 +53,7 @@ from .mlflow_models import (
     logged_model_metrics, read_mlmodel, run_datasets,
 )
 from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _finite, _quote, param_value
+from .rows import table_tag
 from .model import (
     COL_TRUE, BusinessSettings, Evaluation,
     Model, ModelVersion, Monitoring, Problem, RegistryError,
@@ -312,6 +313,14 @@ class MlflowSource(MlflowRuns, Source):
             card = card_info(wrapped.card)
             if problems is not None:
                 problems += warnings
+        production_table = None
+        if tags.get(PREFIX + "production_table"):  # "<connection>:<table>" (registry/rows.py)
+            try:
+                production_table = table_tag(tags[PREFIX + "production_table"])
+            except ValueError as e:
+                if problems is not None:
+                    problems.append(Problem(where, f"tag {PREFIX}production_table", str(e),
+                                            model=name, severity="warning"))
         return Model(
             name=name,
             task=task,
@@ -325,6 +334,7 @@ class MlflowSource(MlflowRuns, Source):
             updated_at=_time(rm.last_updated_timestamp),
             task_source=answer.source,
             card=card,
+            production_table=production_table,
         )
 
     def _task(self, rm) -> TaskAnswer:

@@ -125,6 +125,22 @@ def duckdb():
     return connection("duckdb")
 
 
+def table_tag(text: str) -> tuple[str, str]:
+    """``"<connection>:<table>"`` (an MLflow tag naming an external table) as (connection,
+    table), checked as ``registry.schema.TableDoc`` checks model.json's
+    ``production_table``; ValueError saying what is wrong."""
+    from .schema import TableDoc
+    connection_name, sep, table = str(text).partition(":")
+    if not sep:
+        raise ValueError("must be '<connection>:<table>', e.g. 'spark:db.predictions'")
+    try:
+        doc = TableDoc(connection=connection_name.strip(), table=table.strip())
+    except Exception:
+        raise ValueError("must be '<connection>:<table>' with letters, digits, '_', '.' and "
+                         "'-' only, e.g. 'spark:db.predictions'") from None
+    return doc.connection, doc.table
+
+
 # ------------------------------------------------------------------ rows
 @dataclass(frozen=True)
 class Rows:

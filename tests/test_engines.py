@@ -357,3 +357,11 @@ def test_engine_rows_equal_the_pandas_path(tmp_path):
     pd.testing.assert_frame_equal(engine.drift.drop(columns=["ks_stat", "ks_pvalue"]),
                                   frames.drift.drop(columns=["ks_stat", "ks_pvalue"]))
     assert engine.reference == pytest.approx(frames.reference, abs=1e-12)
+
+
+def test_an_mlflow_tag_names_a_connection_and_a_table():
+    from registry.rows import table_tag
+    assert table_tag("spark:ml.churn_predictions") == ("spark", "ml.churn_predictions")
+    for bad in ("ml.churn_predictions", "spark:", "spark:x; DROP TABLE y", ":t"):
+        with pytest.raises(ValueError, match="<connection>:<table>"):
+            table_tag(bad)
