@@ -183,6 +183,10 @@ class Rows:
         for c in frame.columns:  # text columns as plain strings for the engine
             if isinstance(frame[c].dtype, pd.CategoricalDtype):
                 frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            elif pd.api.types.is_datetime64_any_dtype(frame[c]):
+                # engines keep microseconds; window starts are whole microseconds, so
+                # rounding down never moves a time into another window
+                frame[c] = frame[c].dt.floor("us").dt.as_unit("us")
         numeric = frozenset(c for c in frame.columns if c.startswith(FEATURE_PREFIX)
                             and pd.api.types.is_numeric_dtype(frame[c]))
         return cls(ibis.memtable(frame), where, model, evaluation, tuple(notes), numeric)
