@@ -15,8 +15,9 @@ the engine turned off (``MODELDECK_ENGINE_MIN_ROWS``), or with ``--baseline`` wi
 checkout's code: what the monitoring page did before the query layer.
 
 Each figure is taken in a fresh Python process: the app is created (nothing read), then the
-clock runs over the monitoring page's own layout function (cold: empty cache), then again
-(warm: the report cached, the figures built again), and the process's peak RSS is read.
+clock runs over the monitoring page's own layout function, called as Dash Pages calls it for
+a browser (cold: empty cache; warm: the same page again, from the app's cache), and the
+process's peak RSS is read.
 Files go under ``--dir`` (default: a temporary folder, deleted at the end), never the repo.
 """
 from __future__ import annotations
@@ -111,7 +112,8 @@ def measure(root: Path) -> dict:
     from app import Settings, create_app
     app = create_app(Settings(registry=str(root)))
     layout = dash.page_registry["pages.monitoring"]["layout"]
-    with app.server.test_request_context("/"):
+    # as the browser asks for a page (Dash Pages' callback): the app's layout cache applies
+    with app.server.test_request_context("/_dash-update-component", method="POST"):
         t0 = time.perf_counter()
         page = layout(name=MODEL)
         cold = time.perf_counter() - t0
@@ -120,7 +122,8 @@ def measure(root: Path) -> dict:
             t0 = time.perf_counter()
             layout(name=MODEL)
             warm.append(time.perf_counter() - t0)
-    text = json.dumps(page.to_plotly_json(), default=str)
+    import plotly
+    text = json.dumps(page, cls=plotly.utils.PlotlyJSONEncoder)
     assert "performance-over-time" in text and "drift-heatmap" in text, text[:2000]
     return {"cold_s": round(cold, 2), "warm_ms": round(1000 * float(np.median(warm)), 1),
             "peak_rss_mb": round(peak_rss_bytes() / 2**20)}

@@ -104,6 +104,12 @@ class Source(ABC):
                 return m
         raise KeyError(name)
 
+    def has_production(self, model: str) -> bool:
+        """Whether the model has production rows (a file, parts or an external table),
+        without reading them where the source can tell."""
+        return bool(self.get_model(model).production_table) or \
+            self.monitoring(model) is not None
+
     def rows(self, model: str, version: int | None = None, split: str | None = None,
              production: bool = True):
         """The model's production rows (None when it has none), or with ``production=False``

@@ -197,6 +197,9 @@ class CachedSource:
     def monitoring(self, model: str) -> Monitoring | None:
         return self.source.monitoring(model)
 
+    def has_production(self, model: str) -> bool:
+        return self.source.has_production(model)
+
     def rows(self, model: str, version: int | None = None, split: str | None = None,
              production: bool = True):
         """Prediction rows as ``registry.rows.Rows`` (``Source.rows``): a table an engine

@@ -321,6 +321,11 @@ class FolderSource(Source):
             return parquet_rows([path], self._rel(path), m, evaluation=not production)
         return super().rows(model, version, split, production)
 
+    def has_production(self, model: str) -> bool:
+        d = self._model_dir(model)
+        return bool(self.get_model(model).production_table) or (d / "monitoring").is_dir() \
+            or _first_table(d / "monitoring") is not None
+
     def _parts(self, folder: Path, model: str) -> list[Path]:
         """The Parquet parts of a table folder (any depth), each a regular file inside the
         registry."""
