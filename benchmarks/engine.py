@@ -125,7 +125,7 @@ def measure(root: Path) -> dict:
     import plotly
     text = json.dumps(page, cls=plotly.utils.PlotlyJSONEncoder)
     assert "performance-over-time" in text and "drift-heatmap" in text, text[:2000]
-    return {"cold_s": round(cold, 2), "warm_ms": round(1000 * float(np.median(warm)), 1),
+    return {"cold_s": round(cold, 2), "warm_ms": round(1000 * float(np.median(warm)), 3),
             "peak_rss_mb": round(peak_rss_bytes() / 2**20)}
 
 
@@ -173,7 +173,7 @@ def main() -> None:
                     [("pandas", fresh(root, False, args.baseline or ROOT))]
                 for name, r in runs:
                     print(f"{rows:>12,} rows  {name:<7} cold {r['cold_s']:6.2f} s  warm "
-                          f"{r['warm_ms']:7.1f} ms  peak RSS {r['peak_rss_mb']:6,} MiB",
+                          f"{r['warm_ms']:8.3f} ms  peak RSS {r['peak_rss_mb']:6,} MiB",
                           flush=True)
         print("load:", os.getloadavg())
     finally:
