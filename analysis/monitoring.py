@@ -109,7 +109,8 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     ``intervals=False``: the performance's point values only — no intervals (``low`` and
     ``high`` are NaN) and no drift. The portfolio's health needs no more, and skipping the
     bootstrap and the drift tests makes it several times quicker."""
-    from registry.rows import Rows, with_positive
+    from registry.row_checks import with_positive
+    from registry.rows import Rows
 
     from .monitoring_rows import report_from_rows
 

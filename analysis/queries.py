@@ -19,7 +19,8 @@ import pandas as pd
 from registry.model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, PROBA_PREFIX, Model,
 )
-from registry.rows import COL_POS, COL_WINDOW, Rows, with_positive
+from registry.row_checks import with_positive
+from registry.rows import COL_POS, COL_WINDOW, Rows
 
 
 # ------------------------------------------------------------------ reaching the rows

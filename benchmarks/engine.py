@@ -63,12 +63,11 @@ def generate(root: Path, rows: int, layout: str, chunk: int = 4_000_000, seed: i
     rng = np.random.default_rng(seed)
     starts = np.array([np.datetime64(f"{2025 + (11 + m) // 12}-{(11 + m) % 12 + 1:02d}-01")
                        for m in range(13)], dtype="datetime64[us]")
-    per_month = np.full(12, rows // 12)
-    per_month[: rows % 12] += 1
+    per_month = [rows // 12 + (1 if m < rows % 12 else 0) for m in range(12)]  # Python ints
     single = pq.ParquetWriter(d / "monitoring.parquet", _schema(src)) if layout == "file" \
         else None
     for m in range(12):
-        lo, hi = starts[m].astype(np.int64), starts[m + 1].astype(np.int64)
+        lo, hi = int(starts[m].astype(np.int64)), int(starts[m + 1].astype(np.int64))
         done, part = 0, 0
         if single is None:
             folder = d / "monitoring" / f"month={str(starts[m])[:7]}"
