@@ -365,3 +365,47 @@ def test_an_mlflow_tag_names_a_connection_and_a_table():
     for bad in ("ml.churn_predictions", "spark:", "spark:x; DROP TABLE y", ":t"):
         with pytest.raises(ValueError, match="<connection>:<table>"):
             table_tag(bad)
+
+
+def test_the_monitoring_page_reads_parquet_parts_and_caches_the_summaries(tmp_path,
+                                                                           monkeypatch):
+    """The sample's production rows stored as monthly parts: the page says what it said from
+    one file, and a second view asks the engine nothing (the report is cached by data
+    version); adding a part changes the data version, so the next view counts it."""
+    import shutil
+
+    import dash
+    import pyarrow.parquet as pq
+
+    from app import Settings, create_app
+    from registry import SAMPLE_REGISTRY
+    from registry.rows import Rows
+
+    reg = tmp_path / "reg"
+    shutil.copytree(SAMPLE_REGISTRY, reg)
+    d = reg / "models" / "customer-churn"
+    table = pq.read_table(d / "monitoring.parquet").to_pandas()
+    (d / "monitoring.parquet").unlink()
+    month = table["timestamp"].dt.strftime("%Y-%m")
+    for m in sorted(month.unique()):
+        (d / "monitoring" / f"month={m}").mkdir(parents=True)
+        table.loc[month == m].to_parquet(d / "monitoring" / f"month={m}" / "part-0.parquet",
+                                         index=False)
+    queries = []
+    execute = Rows.execute
+    monkeypatch.setattr(Rows, "execute", lambda self, e: queries.append(1) or execute(self, e))
+    app = create_app(Settings(registry=str(reg)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+    with app.server.test_request_context("/"):
+        text = str(fn(name="customer-churn"))
+        assert "ROC AUC in Oct 2026: 0.786" in text and "No labels yet for Nov 2026" in text
+        assert f"{len(table):,} production rows in 12 months" in text
+        asked = len(queries)
+        assert asked > 0
+        fn(name="customer-churn")
+        assert len(queries) == asked  # from the cache: the engine is not asked again
+        extra = table.loc[month == "2026-11"].head(100)
+        extra.to_parquet(d / "monitoring" / "month=2026-11" / "part-1.parquet", index=False)
+        text = str(fn(name="customer-churn"))
+        assert len(queries) > asked
+        assert f"{len(table) + 100:,} production rows in 12 months" in text
