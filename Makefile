@@ -11,11 +11,11 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 export TMPDIR ?= /tmp
 
-.PHONY: run dev test install browser axe redis sample bench clean
+.PHONY: run dev test install browser axe redis java sample bench clean
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,mlflow,redis]"
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[test,mlflow,redis,spark]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -44,6 +44,13 @@ redis:
 	  ( $(SUDO) apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server )
 
+# Debian's Java runtime: the engine contract also runs on Apache Spark in local mode
+# (tests/test_engines.py).
+java:
+	@command -v java >/dev/null || \
+	  ( $(SUDO) apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq openjdk-17-jre-headless )
+
 # gunicorn with serving/gunicorn_conf.py; ARGS: --registry, --host, --port, --workers, --threads
 run: install
 	$(PY) -m serving.run $(ARGS)
@@ -51,7 +58,7 @@ run: install
 dev: install
 	$(PY) app.py --debug $(ARGS)
 
-test: install browser axe redis
+test: install browser axe redis java
 	mkdir -p $(TMPDIR)/modeldeck-tests
 	TMPDIR=$(TMPDIR)/modeldeck-tests $(PY) -m pytest --headless $(PYTEST_ARGS)
 

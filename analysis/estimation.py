@@ -44,7 +44,8 @@ from registry.model import COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, Model, ch
 
 from .business import is_complete, monthly_value, value_curve
 from .metrics import binary_truth
-from .monitoring import MonitoringSettings, _recent_windows, window_codes, window_label
+from .monitoring import MonitoringSettings, window_codes, window_label
+from .monitoring_rows import _cutoff
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, _interval, _subsample, prepare_binary, too_few_rows,
 )
@@ -362,6 +363,17 @@ def chosen_threshold(model: Model, reference: pd.DataFrame | None) -> tuple[floa
     return 0.5, "the default threshold"
 
 
+def _recent_windows(production: pd.DataFrame, weekly: bool, max_windows: int
+                    ) -> tuple[pd.DataFrame, int]:
+    """Only the rows of the ``max_windows`` most recent windows, cut where the monitoring
+    report cuts them (``monitoring_rows._cutoff``), and how many rows were left out."""
+    times = pd.to_datetime(production[COL_TIME], utc=True)
+    keep = (times >= _cutoff(times.max(), weekly, max_windows)).to_numpy()
+    if keep.all():
+        return production, 0
+    return production.loc[keep], int((~keep).sum())
+
+
 def _unavailable(model, version, threshold, source, why, calibration=None, kind="month"):
     return PerformanceEstimate(model.name, version, threshold, source, calibration, kind,
                                pd.DataFrame(columns=ESTIMATE_COLUMNS),
@@ -456,6 +468,11 @@ def model_estimate(deck, name: str, version: int | None = None,
     t = None if threshold is None else round(float(threshold), 2)
 
     def compute():
+        rows = deck.rows(name)
+        if rows is None:
+            return None
+        if not rows.in_memory:  # never read a large table or an engine's rows into memory
+            return _unavailable(model, version, t, "", IN_ENGINE)
         mon = deck.monitoring(name)
         if mon is None:
             return None
@@ -468,6 +485,11 @@ def model_estimate(deck, name: str, version: int | None = None,
 
 
 # ------------------------------------------------------------------ words
+#: why a model whose production rows stay in an engine has no estimate yet
+IN_ENGINE = ("its production rows are queried where they lie (a large table, Parquet parts or "
+             "an engine's table), and the estimate without labels is computed only on rows "
+             "read into memory so far")
+
 #: the limit of an estimate from scores, in the one place the page, the report and the
 #: docs' reader see it
 CONCEPT_SHIFT = ("An estimate from scores assumes that the relation between inputs and outcome "

@@ -295,7 +295,10 @@ def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFram
         return None
     start = judged.iloc[-1]["window"]
     later = perf.loc[perf["window"] > start, "window"]
-    mon = deck.monitoring(model.name).frame
+    mon = deck.monitoring(model.name)
+    if mon is None:  # rows kept in an engine (registry/rows.py): not read into memory here
+        return None
+    mon = mon.frame
     t = mon["timestamp"].dt.tz_convert("UTC").dt.tz_localize(None)
     inside = (t >= start).to_numpy().copy()
     if len(later):

@@ -211,9 +211,7 @@ def why_undefined(model: Model, frame: pd.DataFrame, metric: str) -> str:
         return "there are no labelled rows"
     if model.task == "binary" and metric in ("roc_auc", "average_precision", "log_loss"):
         y = binary_truth(frame[COL_TRUE], model.positive_label)
-        which = "positive" if y.sum() == n else "negative"
-        rows = "the one row is" if n == 1 else f"all {n:,} rows are"
-        return f"it needs both outcomes, and {rows} {which}"
+        return one_outcome_reason(n, int(y.sum()))
     if model.task == "multiclass" and metric == "log_loss":
         return "it needs the probability of each class (proba.<class> columns)"
     if model.task == "regression" and metric == "r2":
@@ -224,6 +222,14 @@ def why_undefined(model: Model, frame: pd.DataFrame, metric: str) -> str:
         return (f"{zeros:,} of the {n:,} true values {'is' if zeros == 1 else 'are'} 0, and an "
                 "error as a percentage of 0 is undefined")
     return "these rows do not allow it"
+
+
+def one_outcome_reason(n: int, positives: int) -> str:
+    """Why ROC AUC, average precision and log loss are undefined on ``n`` labelled rows of
+    which ``positives`` are positive (all or none)."""
+    which = "positive" if positives == n else "negative"
+    rows = "the one row is" if n == 1 else f"all {n:,} rows are"
+    return f"it needs both outcomes, and {rows} {which}"
 
 
 def cannot_compute(metric: str, why: str) -> str:

@@ -14,16 +14,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from registry.model import (
-    COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, SEGMENT_PREFIX, Model,
-    champion_of,
-)
+from registry.model import Model, champion_of
 
-from .drift import PSI_LARGE, Bins, is_numeric, psi_from_counts, psi_word
-from .metrics import METRICS, compute_metric, why_undefined
-from .uncertainty import BootstrapSettings, bootstrap_intervals, too_few_rows
+from .drift import PSI_LARGE, psi_word
+from .metrics import METRICS
+from .uncertainty import BootstrapSettings
 
 
 @dataclass(frozen=True)
@@ -113,150 +109,18 @@ def monitoring_report(model: Model, reference: pd.DataFrame | None, production: 
     ``intervals=False``: the performance's point values only — no intervals (``low`` and
     ``high`` are NaN) and no drift. The portfolio's health needs no more, and skipping the
     bootstrap and the drift tests makes it several times quicker."""
-    rng = np.random.default_rng(settings.seed)
-    notes: list[str] = []
-    if version is not None and COL_VERSION in production.columns:
-        mine = (production[COL_VERSION] == version).to_numpy()
-        if not mine.all():  # avoid copying a large table that holds one version only
-            production = production.loc[mine]
-    if production.empty:
-        empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
-        return MonitoringReport(model.name, version, metric, "month", empty, None, None, None,
-                                pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
-    # through Python's datetime: a span of centuries does not fit a Timedelta
-    span_days = (production[COL_TIME].max().to_pydatetime()
-                 - production[COL_TIME].min().to_pydatetime()).days
-    weekly = span_days < settings.weekly_below_days
-    production, dropped = _recent_windows(production, weekly, settings.max_windows)
-    if dropped:
-        notes.append(f"{dropped:,} older production rows are left out: at most "
-                     f"{settings.max_windows} {'week' if weekly else 'month'}s are analysed, "
-                     "the most recent ones.")
-    codes, starts = window_codes(production[COL_TIME], weekly)
-    if np.any(np.diff(codes) < 0):  # put each window's rows together (usually already so)
-        order = np.argsort(codes, kind="stable")
-        production, codes = production.take(order), codes[order]
-    bounds = np.searchsorted(codes, np.arange(len(starts) + 1))
-    labels = [window_label(s, weekly) for s in starts]
+    from registry.row_checks import with_positive
+    from registry.rows import Rows
 
-    # Performance per window
-    perf = []
-    for w, start in enumerate(starts):
-        rows = production.iloc[bounds[w]:bounds[w + 1]]
-        labelled = rows.loc[rows[COL_TRUE].notna()]
-        value = lo = hi = np.nan
-        note = "no labels yet" if labelled.empty else too_few_rows(len(labelled))
-        if not note:
-            value = compute_metric(model, labelled, metric)
-            if np.isfinite(value) and intervals:
-                lo, hi = _ci(model, labelled, metric, value, settings)
-            else:
-                note = f"{METRICS[metric].name} is undefined: " \
-                       f"{why_undefined(model, labelled, metric)}"
-        perf.append({"window": start, "label": labels[w], "rows": len(rows),
-                     "labelled": len(labelled), "value": value, "low": lo, "high": hi,
-                     "note": note})
-    performance = pd.DataFrame(perf, columns=PERFORMANCE_COLUMNS)
+    from .monitoring_rows import report_from_rows
 
-    ref_value = ref_lo = ref_hi = None
-    if reference is not None and len(reference):
-        ref_value = compute_metric(model, reference, metric)
-        ref_value = None if not np.isfinite(ref_value) else ref_value
-        if ref_value is not None and intervals:
-            ref_lo, ref_hi = _ci(model, reference, metric, ref_value, settings)
-    else:
-        notes.append("No evaluation rows to compare production with.")
-    if not intervals:
-        return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
-                                performance, ref_value, None, None, pd.DataFrame(),
-                                pd.DataFrame(), tuple(notes))
-
-    # Drift of features and segments, and of the model's output
-    columns = [c for c in production.columns if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX))]
-    drift = _drift(reference, production, codes, bounds, starts, labels, columns, settings,
-                   rng) if reference is not None else pd.DataFrame()
-    out_col = COL_SCORE if model.task == "binary" else COL_PRED
-    score_drift = pd.DataFrame()
-    if reference is not None and out_col in production.columns and out_col in reference.columns:
-        sd = _drift(reference, production, codes, bounds, starts, labels, [out_col],
-                    settings, rng, with_ks=False)
-        score_drift = sd[["window", "label", "psi"]]
-    return MonitoringReport(model.name, version, metric, "week" if weekly else "month",
-                            performance, ref_value, ref_lo, ref_hi, drift, score_drift,
-                            tuple(notes))
-
-
-def _recent_windows(production: pd.DataFrame, weekly: bool, max_windows: int
-                    ) -> tuple[pd.DataFrame, int]:
-    """Only the rows of the ``max_windows`` most recent windows (rows spanning centuries
-    would otherwise make thousands of windows), and how many rows were left out."""
-    last = production[COL_TIME].max()
-    if weekly:
-        cutoff = (last - pd.Timedelta(days=last.day_of_week)).normalize() \
-            - pd.Timedelta(weeks=max_windows - 1)
-    else:
-        cutoff = (last.tz_convert(None).to_period("M") - (max_windows - 1)).to_timestamp()
-        cutoff = cutoff.tz_localize(last.tz) if last.tz is not None else cutoff
-    keep = (production[COL_TIME] >= cutoff).to_numpy()
-    if keep.all():
-        return production, 0
-    return production.loc[keep], int((~keep).sum())
-
-
-def _ci(model: Model, rows: pd.DataFrame, metric: str, value: float,
-        settings: MonitoringSettings) -> tuple[float, float]:
-    """95% bootstrap interval of ``metric`` (whose value on ``rows`` is ``value``), from
-    analysis.uncertainty."""
-    ci = bootstrap_intervals(model, rows, settings=settings.bootstrap, metrics=(metric,),
-                             point={metric: value})
-    got = ci.get(metric)
-    return (got.low, got.high) if got is not None else (np.nan, np.nan)
-
-
-def _drift(reference, production, codes, bounds, starts, labels, columns, settings, rng,
-           with_ks=True) -> pd.DataFrame:
-    n_w = len(starts)
-    out = []
-    for col in columns:
-        if col not in reference.columns:
-            continue
-        ref_col, values = reference[col], production[col]
-        if is_numeric(ref_col.dropna()) != is_numeric(values.dropna()):
-            # numbers on one side and text on the other: compare both as text categories
-            ref_col, values = _as_text(ref_col), _as_text(values)
-        bins = Bins.from_reference(ref_col, settings.psi_bins)
-        ref_counts = bins.counts(ref_col)
-        valid = values.notna().to_numpy()
-        nb = bins.size
-        # bin of every production row, then one bincount for all windows at once
-        counts = np.bincount(codes[valid] * nb + bins.index(values), minlength=n_w * nb)
-        counts = counts.reshape(n_w, nb)
-        numeric = bins.edges is not None
-        ref_values = ref_col.dropna().to_numpy(dtype=float) if numeric else None
-        name = col.split(".", 1)[1] if "." in col else col
-        kind = "segment" if col.startswith(SEGMENT_PREFIX) else (
-            "feature" if col.startswith(FEATURE_PREFIX) else "output")
-        raw = values.to_numpy() if numeric else None
-        for w in range(n_w):
-            if counts[w].sum() == 0:  # no values of this input in the window
-                continue
-            ks_stat = ks_p = np.nan
-            if with_ks and numeric and counts[w].sum() > 0:
-                cur = raw[bounds[w]:bounds[w + 1]]
-                if len(cur) > settings.ks_max_rows:
-                    cur = rng.choice(cur, settings.ks_max_rows, replace=False)
-                cur = cur[~np.isnan(cur)].astype(float)
-                r = stats.ks_2samp(ref_values, cur)
-                ks_stat, ks_p = float(r.statistic), float(r.pvalue)
-            out.append({"column": col, "name": name, "kind": kind, "window": starts[w],
-                        "label": labels[w], "psi": psi_from_counts(ref_counts, counts[w]),
-                        "ks_stat": ks_stat, "ks_pvalue": ks_p, "rows": int(counts[w].sum())})
-    return pd.DataFrame(out, columns=["column", "name", "kind", "window", "label", "psi",
-                                      "ks_stat", "ks_pvalue", "rows"])
-
-
-def _as_text(values: pd.Series) -> pd.Series:
-    return values.astype(object).where(values.isna(), values.astype(str))
+    def rows(frame, evaluation):
+        r = Rows.from_frame(frame, model.name, "evaluation rows" if evaluation else
+                            "production rows", evaluation)
+        return with_positive(r, model.positive_label) if model.task == "binary" else r
+    ref = rows(reference, True) if reference is not None and len(reference) else None
+    return report_from_rows(model, ref, rows(production, False), version, metric, settings,
+                            intervals)
 
 
 def model_monitoring(deck, name: str, version: int | None = None, intervals: bool = True):
@@ -270,17 +134,21 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
         champ, _ = champion_of(deck.versions(name).items)
         version = champ.version if champ else None
 
-    def compute():
-        mon = deck.monitoring(name)
-        if mon is None:
+    def compute():  # through the query layer: the rows stay in their engine
+        from .monitoring_rows import report_from_rows
+        from .queries import rows_of
+        production = rows_of(deck, name)
+        if production is None:
             return None
         try:
-            reference = deck.evaluation(name, version).frame if version is not None else None
+            reference = rows_of(deck, name, version, production=False) \
+                if version is not None else None
         except KeyError:
             reference = None
-        report = monitoring_report(model, reference, mon.frame, version,
-                                   headline_metric(model.task), intervals=intervals)
-        return replace(report, notes=tuple(mon.notes) + report.notes)
+        report = report_from_rows(model, reference, production, version,
+                                  headline_metric(model.task), MonitoringSettings(),
+                                  intervals=intervals)
+        return replace(report, notes=tuple(production.notes) + report.notes)
     key = ("monitoring", name, version) if intervals else ("monitoring-points", name, version)
     return model, version, deck.memo(key, name, compute)
 

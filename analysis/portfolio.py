@@ -129,7 +129,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     health = _health(deck, model, champ, how, metric, value, prev_value, base.get("previous"),
                      settings, notes)
     try:
-        has_monitoring = deck.monitoring(name) is not None
+        has_monitoring = deck.has_production(name)
     except RegistryError:
         has_monitoring = True  # its page explains what is wrong with the table
     return ModelSummary(**base, health=health, has_monitoring=has_monitoring)

@@ -326,10 +326,14 @@ def point_estimates(model: Model, prepared: _Prepared,
 def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
                         settings: BootstrapSettings = BootstrapSettings(),
                         metrics: tuple[str, ...] | None = None,
-                        point: dict[str, float] | None = None) -> dict[str, Interval]:
+                        point: dict[str, float] | None = None,
+                        population: int | None = None) -> dict[str, Interval]:
     """Every metric of the task (as ``compute_metrics``; only ``metrics`` when given) with
     its bootstrap interval. ``point`` passes values the caller already computed on all rows
-    (e.g. with ``compute_metric``), which spares preparing a large table twice."""
+    (e.g. with ``compute_metric``), which spares preparing a large table twice.
+    ``population``: ``frame`` is a uniform random sample of that many labelled rows (an
+    engine drew it, ``analysis.queries``) and ``point`` holds the values on all of them; the
+    spread is scaled to the population's size as for a subsample drawn here."""
     frame = _labelled(frame)
     wanted = frozenset(metrics) if metrics else None
     if len(frame) < 2:
@@ -341,9 +345,13 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
     rng = np.random.default_rng(settings.seed)
     rows, scale = _subsample(len(frame), settings, rng)
     sub = frame if rows is None else frame.iloc[rows]
+    sampled = population is not None and population > len(sub)
+    if sampled:
+        scale = float(np.sqrt(len(sub) / population))
     order = _score_order(model, sub)
     prepared = prepare(model, sub if order is None else sub.iloc[order], threshold)
-    centre = point if rows is None else point_estimates(model, prepared, wanted)
+    centre = point if rows is None and not sampled else \
+        point_estimates(model, prepared, wanted)
     dist = _distributions([prepared], settings, rng, wanted)[0]
     out = {}
     for k, v in point.items():

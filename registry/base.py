@@ -104,6 +104,34 @@ class Source(ABC):
                 return m
         raise KeyError(name)
 
+    def has_production(self, model: str) -> bool:
+        """Whether the model has production rows (a file, parts or an external table),
+        without reading them where the source can tell."""
+        return bool(self.get_model(model).production_table) or \
+            self.monitoring(model) is not None
+
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """The model's production rows (None when it has none), or with ``production=False``
+        the evaluation rows of ``version`` (KeyError when there are none), as
+        ``registry.rows.Rows`` an engine queries. This default serves the tables the source
+        reads into pandas; a source whose tables can be queried where they lie overrides it
+        (``FolderSource``: large Parquet files, folders of parts, external tables)."""
+        from .rows import Rows, external_rows
+        if production:
+            m = self.get_model(model)
+            if m.production_table:  # named by the registry, queried where it lies
+                return external_rows(*m.production_table, m, evaluation=False,
+                                     where=f"model '{model}'")
+            mon = self.monitoring(model)
+            if mon is None:
+                return None
+            return Rows.from_frame(mon.frame, model, f"{model}: production rows", False,
+                                   mon.notes)
+        ev = self.evaluation(model, version, split)
+        return Rows.from_frame(ev.frame, model, f"{model} v{version}: {ev.split} rows", True,
+                               ev.notes)
+
     def runs_page(self, experiment: str, max_results: int = 100,
                   page_token: str | None = None, filter_string: str | None = None,
                   order_by: Sequence[str] | None = None) -> tuple[pd.DataFrame, str | None]:

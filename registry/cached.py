@@ -204,6 +204,16 @@ class CachedSource:
     def monitoring(self, model: str) -> Monitoring | None:
         return self.source.monitoring(model)
 
+    def has_production(self, model: str) -> bool:
+        return self.source.has_production(model)
+
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """Prediction rows as ``registry.rows.Rows`` (``Source.rows``): a table an engine
+        queries, for ``analysis.queries``; not cached here (what is cached is what the
+        queries return, by data version)."""
+        return self.source.rows(model, version, split, production)
+
     def experiments(self):
         return self.memo(("experiments",), None, self.source.list_experiments)
 

@@ -89,6 +89,7 @@ class FolderSource(Source):
             d = self._model_dir(model)
             paths = [d, d / "model.json", d / "versions"]
             paths += sorted(d.glob("monitoring.*"))
+            paths += sorted(d.glob("monitoring/**/*.parquet"))  # a table in parts
             paths += sorted(d.glob("versions/*"))
             paths += sorted(d.glob("versions/*/version.json"))
             paths += sorted(d.glob("versions/*/evaluation/*"))
@@ -161,6 +162,8 @@ class FolderSource(Source):
             positive_label=doc.positive_label,
             updated_at=_mtime(path),
             card=card_info(doc.card),
+            production_table=(doc.production_table.connection, doc.production_table.table)
+            if doc.production_table else None,
         ), warnings
 
     # ---------------------------------------------------------------- versions
@@ -282,6 +285,60 @@ class FolderSource(Source):
         frame, notes = self._read_table(path, model, prepare=(
             f"monitoring:{m.task}:{m.positive_label}", prepare))
         return Monitoring(model=model, frame=frame, notes=notes)
+
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """Prediction rows for the query layer. Read in place by DuckDB (never into pandas):
+        production rows stored as a folder of Parquet parts (``monitoring/``, e.g.
+        ``monitoring/month=2026-01/part-0.parquet``), and any Parquet table of at least
+        ``ENGINE_MIN_ROWS`` rows. Smaller tables and CSV files are read and checked as
+        before (``Source.rows``)."""
+        from .rows import external_rows, parquet_rows
+        m = self.get_model(model)
+        if production and m.production_table:
+            return external_rows(*m.production_table, m, evaluation=False,
+                                 where=self._rel(self._model_dir(model) / "model.json"))
+        if production:
+            d = self._model_dir(model)
+            parts = d / "monitoring"
+            if parts.is_dir() and self._inside(parts):
+                return parquet_rows(self._parts(parts, model), self._rel(parts) + "/", m,
+                                    evaluation=False, partitioned=True)
+            path = _first_table(d / "monitoring")
+        else:
+            folder = self._version_folder(model, version)
+            doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
+                        self._rel(folder / "version.json"), model=model)[0]
+            if doc.evaluation_table and split in (None, "test"):
+                return external_rows(doc.evaluation_table.connection,
+                                     doc.evaluation_table.table, m, evaluation=True,
+                                     where=self._rel(folder / "version.json"))
+            tables = self._tables_in(folder / "evaluation")
+            split = split or ("test" if "test" in tables else min(tables, default=None))
+            path = tables.get(split) if split else None
+        if path is not None and path.suffix == ".parquet" and \
+                _parquet_rows(self, path, model) >= ENGINE_MIN_ROWS:
+            return parquet_rows([path], self._rel(path), m, evaluation=not production)
+        return super().rows(model, version, split, production)
+
+    def has_production(self, model: str) -> bool:
+        d = self._model_dir(model)
+        return bool(self.get_model(model).production_table) or (d / "monitoring").is_dir() \
+            or _first_table(d / "monitoring") is not None
+
+    def _parts(self, folder: Path, model: str) -> list[Path]:
+        """The Parquet parts of a table folder (any depth), each a regular file inside the
+        registry."""
+        out = []
+        for p in sorted(folder.rglob("*.parquet")):
+            if any(part.startswith(".") for part in p.relative_to(folder).parts):
+                continue
+            self._regular_file(p, model)
+            out.append(p)
+        if not out:
+            raise RegistryError(Problem(self._rel(folder) + "/", "", "holds no Parquet parts "
+                                        "(*.parquet files)", model=model))
+        return out
 
     # ---------------------------------------------------------------- experiments
     def list_experiments(self) -> Listing[tuple[Experiment, ...]]:
@@ -539,6 +596,22 @@ def _read_parquet(source) -> pd.DataFrame:
     for name in names:
         columns[name] = f.read(columns=[name]).to_pandas()[name]
     return pd.DataFrame(columns, copy=False)
+
+
+#: Parquet tables with at least this many rows are queried in place (registry.rows), not
+#: read into pandas; ``MODELDECK_ENGINE_MIN_ROWS`` sets another limit
+ENGINE_MIN_ROWS = int(os.environ.get("MODELDECK_ENGINE_MIN_ROWS", "1000000"))
+
+
+def _parquet_rows(source: "FolderSource", path: Path, model: str) -> int:
+    """How many rows a Parquet file holds (its footer only); 0 when it cannot say (the
+    ordinary reader then explains what is wrong)."""
+    import pyarrow.parquet as pq
+    try:
+        with source._open(path, model) as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except Exception:
+        return 0
 
 
 def _first_table(stem: Path) -> Path | None:

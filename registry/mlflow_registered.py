@@ -23,6 +23,7 @@ from .mlflow_models import (
 )
 from .mlflow_runs import _finite, _quote, param_value
 from .model import BusinessSettings, Model, ModelVersion, Problem, RegistryError
+from .rows import table_tag
 from .schema import (
     BusinessDoc, CardDoc, DataDoc, ModelSettingsDoc, SplitDoc, _Doc, card_info, data_info,
     parse, split_infos,
@@ -93,6 +94,14 @@ class MlflowRegistered:
             card = card_info(wrapped.card)
             if problems is not None:
                 problems += warnings
+        production_table = None
+        if tags.get(PREFIX + "production_table"):  # "<connection>:<table>" (registry/rows.py)
+            try:
+                production_table = table_tag(tags[PREFIX + "production_table"])
+            except ValueError as e:
+                if problems is not None:
+                    problems.append(Problem(where, f"tag {PREFIX}production_table", str(e),
+                                            model=name, severity="warning"))
         return Model(
             name=name,
             task=task,
@@ -101,6 +110,7 @@ class MlflowRegistered:
             updated_at=_time(rm.last_updated_timestamp),
             task_source=answer.source,
             card=card,
+            production_table=production_table,
         )
 
     def _task(self, rm) -> TaskAnswer:

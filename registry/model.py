@@ -115,6 +115,8 @@ class Model:
     #: metrics mlflow.evaluate logged on v2", or why it is unknown and how to set it
     task_source: str = "set in the model's settings"
     card: CardInfo | None = None  # the model card's own fields, when documented
+    #: production rows in an external engine: (connection, table) (registry/rows.py)
+    production_table: tuple[str, str] | None = None
 
     @property
     def task_known(self) -> bool:

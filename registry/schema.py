@@ -231,6 +231,15 @@ class CardDoc(_Doc):
     evaluation_data: DataDoc | None = None
 
 
+class TableDoc(_Doc):
+    """Prediction rows kept in an external engine: ``production_table`` in model.json,
+    ``evaluation_table`` in version.json (registry/rows.py). ``connection`` names a connection
+    the person running ModelDeck set up; the registry never holds its address or secrets."""
+
+    connection: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    table: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9_.`-]+$")
+
+
 class ModelSettingsDoc(_Doc):
     """What a model says about itself besides its task and business numbers: these fields of
     model.json, and the same settings as a registered model's ``modeldeck.*`` tags and
@@ -256,6 +265,7 @@ class ModelDoc(ModelSettingsDoc):
     name: OptionalId = None
     business: BusinessDoc | None = None
     card: CardDoc | None = None
+    production_table: TableDoc | None = None  # production rows in an external engine
 
     @field_validator("task", mode="before")
     @classmethod
@@ -300,6 +310,7 @@ class VersionDoc(_Doc):
     #: split name -> what that split is; a bad entry is dropped with a warning naming it
     splits: Annotated[dict[str, SplitDoc], BeforeValidator(_object)] = Field(
         default_factory=dict)
+    evaluation_table: TableDoc | None = None  # the "test" rows in an external engine
 
     @field_validator("version", mode="before")
     @classmethod

@@ -1,0 +1,269 @@
+"""The query layer: what a view needs from prediction rows, asked of the engine that holds them.
+
+Every function here takes ``registry.rows.Rows`` (a table in DuckDB, Spark or any Ibis engine)
+and returns a small pandas frame or plain numbers — counts per window, per distinct score, per
+bin, sums, a random sample of bounded size — never the rows themselves. The maths that turns
+those summaries into metrics lives in ``analysis.summaries`` (exact, tested against
+scikit-learn / scipy); the same expression runs on every engine, so one contract suite of
+numbers holds for all of them (tests/test_engines.py).
+
+``rows_of`` is the one place where analysis asks the cached source for rows.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from registry.model import (
+    COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, PROBA_PREFIX, Model,
+)
+from registry.row_checks import with_positive
+from registry.rows import COL_POS, COL_WINDOW, Rows
+
+
+# ------------------------------------------------------------------ reaching the rows
+def rows_of(deck, name: str, version: int | None = None, split: str | None = None,
+            production: bool = True) -> Rows | None:
+    """The production rows of model ``name`` (None when it has none), or with
+    ``production=False`` the evaluation rows of ``version`` (KeyError when there are none)."""
+    model = deck.model(name)
+    rows = deck.rows(name, version, split, production)
+    if rows is not None and model.task == "binary":
+        rows = with_positive(rows, model.positive_label)
+    return rows
+
+
+# ------------------------------------------------------------------ time
+@dataclass(frozen=True)
+class TimeSpan:
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None
+    rows: int
+
+
+def time_span(rows: Rows, version: int | None) -> TimeSpan:
+    t = _of_version(rows, version)
+    got = rows.execute(t.aggregate(first=t[COL_TIME].min(), last=t[COL_TIME].max(),
+                                   rows=t.count()))
+    r = got.iloc[0]
+    n = int(r["rows"])
+    if n == 0:
+        return TimeSpan(None, None, 0)
+    return TimeSpan(_utc(r["first"]), _utc(r["last"]), n)
+
+
+def _utc(v) -> pd.Timestamp:
+    ts = pd.Timestamp(v)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _of_version(rows: Rows, version: int | None):
+    t = rows.table
+    if version is not None and rows.has(COL_VERSION):
+        t = t.filter(t[COL_VERSION] == version)
+    return t
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """Rows of one version cut into windows: ``table`` has the window's number (0 = the
+    oldest of ``starts``) in column ``window``; ``starts`` are UTC wall times."""
+
+    table: object
+    starts: list
+
+    def start_of(self, out: pd.DataFrame) -> pd.DataFrame:
+        """``out`` with its window numbers replaced by the windows' starts."""
+        out[COL_WINDOW] = pd.to_datetime([self.starts[int(i)] for i in out[COL_WINDOW]])
+        return out
+
+
+def window_starts(first: pd.Timestamp, last: pd.Timestamp, weekly: bool) -> list:
+    """The starts of the calendar months (or ISO weeks, from Monday) from ``first`` to
+    ``last``, as UTC wall times — those of ``analysis.monitoring.window_codes``."""
+    lo, hi = first.tz_convert(None), last.tz_convert(None)
+    if weekly:
+        begin = (lo - pd.Timedelta(days=lo.day_of_week)).normalize()
+        return list(pd.date_range(begin, hi, freq="7D"))
+    return list(pd.date_range(lo.to_period("M").to_timestamp(), hi, freq="MS"))
+
+
+def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
+             since: pd.Timestamp | None = None) -> Windowed:
+    """The rows of ``version`` since ``since``, numbered by window (a calendar month, or an
+    ISO week starting Monday; UTC). A window's number is how many later window starts the
+    row's time has reached: comparisons of stored times with constants, which every engine
+    does quickly (no calendar arithmetic per row)."""
+    import ibis
+    t = _of_version(rows, version)
+    ts = t[COL_TIME]
+    zone = ts.type().timezone
+
+    def const(v: pd.Timestamp):
+        v = v.tz_localize("UTC") if v.tzinfo is None else v
+        return ibis.literal(v.to_pydatetime() if zone else v.tz_convert(None).to_pydatetime(),
+                            "timestamp('UTC')" if zone else "timestamp")
+    if since is not None:
+        t = t.filter(ts >= const(since))
+    starts = window_starts(since if since is not None else span.first, span.last, weekly)
+    number = ibis.literal(0)
+    for start in starts[1:]:
+        number = number + (t[COL_TIME] >= const(start)).cast("int32")
+    return Windowed(t.mutate(**{COL_WINDOW: number}), starts)
+
+
+def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
+    """What every metric of the task needs, for the labelled rows of each group of ``by``:
+    binary (score, n, pos) per distinct score; multiclass (y_true, y_pred, n); regression
+    the sums n, abs, sq, y, y2, ape, zeros (``analysis.summaries``)."""
+    import ibis
+    win = t if isinstance(t, Windowed) else None
+    t = win.table if win is not None else t
+    t = t.filter(t[COL_TRUE].notnull())
+    if model.task == "binary":
+        e = t.group_by([*by, t[COL_SCORE].name("score")]).aggregate(
+            n=t.count(), pos=t[COL_POS].sum())
+    elif model.task == "multiclass":
+        e = t.group_by([*by, COL_TRUE, COL_PRED]).aggregate(n=t.count())
+    else:
+        err = t[COL_TRUE] - t[COL_PRED]
+        y = t[COL_TRUE]
+        nonzero = y != 0
+        e = t.group_by(by or [ibis.literal(1).name("all")]).aggregate(
+            n=t.count(), abs=err.abs().sum(), sq=(err * err).sum(), y=y.sum(), y2=(y * y).sum(),
+            ape=nonzero.ifelse(err.abs() / y.abs(), 0.0).sum(),
+            zeros=(~nonzero).cast("int64").sum())
+    out = rows.execute(e)
+    return win.start_of(out) if win is not None and COL_WINDOW in by else out
+
+
+# ------------------------------------------------------------------ drift
+def values_of(rows: Rows, columns: list[str], numeric: set[str]) -> dict[str, pd.DataFrame]:
+    """{column: (value, n)} — the distinct non-missing values of each column and how many
+    rows hold each, numbers as numbers, anything else as text; one query for all."""
+    import ibis
+    t = rows.table
+    parts = []
+    for i, col in enumerate(columns):
+        x = t[col]
+        num = col in numeric
+        parts.append(t.filter(x.notnull() & (~x.cast("float64").isnan() if num else True))
+                     .select(i=ibis.literal(i), num=x.cast("float64") if num
+                             else ibis.null("float64"),
+                             txt=ibis.null("string") if num else x.cast("string")))
+    if not parts:
+        return {}
+    u = parts[0].union(*parts[1:], distinct=False) if len(parts) > 1 else parts[0]
+    got = rows.execute(u.group_by(["i", "num", "txt"]).aggregate(n=u.count()))
+    out = {}
+    for i, col in enumerate(columns):
+        part = got.loc[got["i"] == i]
+        value = part["num"] if col in numeric else part["txt"]
+        out[col] = pd.DataFrame({"value": value.to_numpy(), "n": part["n"].to_numpy()})
+    return out
+
+
+def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.DataFrame:
+    """value, n: the distinct non-missing values of a column and how many rows hold each."""
+    t = _of_version(rows, version)
+    c = t[column]
+    t = t.filter(c.notnull())
+    return rows.execute(t.group_by(t[column].name("value")).aggregate(n=t.count()))
+
+
+def window_counts(win: Windowed, rows: Rows, numeric: dict[str, np.ndarray] | None = None,
+                  text: dict[str, tuple] | None = None) -> tuple[pd.DataFrame, dict]:
+    """One pass over the rows: per window (oldest first) its ``rows`` and ``labelled`` rows,
+    and for drift the counts of every input per bin — numeric inputs cut at ``numeric``'s
+    edges (bin k holds the values with k edges at or below them), text inputs per category of
+    ``text`` (the last bin: any other value). Returns (window, rows, labelled) and
+    {column: array windows × bins}. Each row's bin is computed once, then counted with sums
+    (quicker in DuckDB than one filtered count per bin)."""
+    import ibis
+    numeric, text = numeric or {}, text or {}
+    t = win.table
+    codes, sizes = {}, {}
+    for i, (col, edges) in enumerate(numeric.items()):
+        x = t[col].cast("float64")
+        code = ibis.literal(0)
+        for e in edges:
+            code = code + (x >= float(e)).cast("int8")
+        codes[f"b{i}"] = (x.notnull() & ~x.isnan()).ifelse(code, -1)
+        sizes[col] = (f"b{i}", len(edges) + 1)
+    for i, (col, cats) in enumerate(text.items()):
+        x = t[col].cast("string")
+        code = ibis.cases(*[(x == c, k) for k, c in enumerate(cats)], else_=len(cats))
+        codes[f"c{i}"] = x.notnull().ifelse(code, -1)
+        sizes[col] = (f"c{i}", len(cats) + 1)
+    c = t.select(COL_WINDOW, labelled=t[COL_TRUE].notnull().cast("int64"), **codes)
+    aggs = {"rows": c.count(), "labelled": c["labelled"].sum()}
+    names = {}
+    for col, (code, size) in sizes.items():
+        names[col] = [f"{code}_{k}" for k in range(size)]
+        for k, name in enumerate(names[col]):
+            aggs[name] = (c[code] == k).cast("int64").sum()
+    out = rows.execute(c.group_by(COL_WINDOW).aggregate(**aggs).order_by(COL_WINDOW))
+    win.start_of(out)
+    bins = {col: out[cols].fillna(0).to_numpy(dtype=np.int64) for col, cols in names.items()}
+    counts = out[[COL_WINDOW, "rows", "labelled"]].fillna(0).astype(
+        {"rows": np.int64, "labelled": np.int64})
+    return counts.reset_index(drop=True), bins
+
+
+# ------------------------------------------------------------------ samples
+def sample(win: Windowed, rows: Rows, columns: list[str], counts: pd.DataFrame,
+           all_rows: int, labelled_rows: int, seed: int = 0) -> pd.DataFrame:
+    """A random sample per window: every row with probability about ``all_rows`` / the
+    window's rows (flag ``any``: an unbiased sample of all rows), and labelled rows also
+    with probability about ``labelled_rows`` / the window's labelled rows (flag ``lab``).
+    Windows small enough come back whole. The caller trims each sample to its exact size."""
+    import ibis
+    t = win.table
+    margin = 1.2  # ask for a little more, trim exactly in Python
+    f_any, f_lab = ibis.literal(1.0), ibis.literal(1.0)
+    by_any, by_lab = [], []
+    number = {s: i for i, s in enumerate(win.starts)}
+    for r in counts.itertuples():
+        w = number[pd.Timestamp(r.window)]
+        by_any.append((t[COL_WINDOW] == w, min(1.0, margin * all_rows / max(r.rows, 1))))
+        by_lab.append((t[COL_WINDOW] == w,
+                       min(1.0, margin * labelled_rows / max(r.labelled, 1))))
+    if by_any:
+        f_any = ibis.cases(*[(c, v) for c, v in by_any], else_=1.0)
+        f_lab = ibis.cases(*[(c, v) for c, v in by_lab], else_=1.0)
+    u = t.mutate(__u=ibis.random())
+    keep_any = u["__u"] < f_any
+    keep_lab = u[COL_TRUE].notnull() & (u["__u"] < f_lab)
+    e = u.filter(keep_any | keep_lab).select(
+        COL_WINDOW, *columns, any=keep_any, lab=keep_lab)
+    return win.start_of(rows.execute(e))
+
+
+def rows_sample(rows: Rows, columns: list[str], size: int, labelled: bool = True,
+                seed: int = 0) -> tuple[pd.DataFrame, int]:
+    """(about ``size`` random rows of ``columns``, how many rows there are) — every row when
+    there are at most ``size`` (labelled rows only with ``labelled``)."""
+    import ibis
+    t = rows.table
+    if labelled:
+        t = t.filter(t[COL_TRUE].notnull())
+    n = int(rows.execute(t.aggregate(n=t.count()))["n"].iloc[0])
+    if n <= size:
+        return rows.execute(t.select(*columns)), n
+    frac = min(1.0, 1.2 * size / n)
+    got = rows.execute(t.filter(ibis.random() < frac).select(*columns))
+    if len(got) > size:
+        rng = np.random.default_rng(seed)
+        got = got.iloc[np.sort(rng.choice(len(got), size, replace=False))]
+    return got.reset_index(drop=True), n
+
+
+def output_columns(model: Model, rows: Rows) -> list[str]:
+    """The columns a metric of the task reads (besides y_true)."""
+    if model.task == "binary":
+        return [COL_SCORE, COL_POS]
+    if model.task == "multiclass":
+        return [COL_PRED] + [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
+    return [COL_PRED]

@@ -1,0 +1,238 @@
+"""Prediction rows checked and put in the documented shape by the engine that holds them.
+
+``check`` applies the rules of ``registry.tables.prepare_predictions`` (docs/registry-format.md,
+"Limits and normalisation") to a table in DuckDB, Spark or any Ibis engine, without reading it
+into memory: required columns and their types from the schema, rows left out (and why) from one
+pass, the scores' range and the labels of a yes/no model from small queries. A table that
+cannot be used raises RegistryError naming the table and the column.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from .model import (
+    COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
+    SEGMENT_PREFIX, Model, Problem, RegistryError,
+)
+from .rows import COL_POS, Rows
+from .tables import MISSING, label_key
+
+
+def check(t, model: Model, where: str, evaluation: bool) -> Rows:
+    """``t`` in the documented shape, checked and normalised by the engine itself: the rules
+    of ``registry.tables.prepare_predictions`` for typed columns. Raises RegistryError naming
+    ``where`` and the column."""
+    import ibis
+    import ibis.expr.datatypes as dt
+
+    name = model.name
+
+    def fail(col: str, message: str):
+        raise RegistryError(Problem(where, col, message, model=name))
+
+    schema = t.schema()
+    cols = list(schema.names)
+
+    def numeric(col: str, what: str):
+        typ = schema[col]
+        if typ.is_boolean():
+            return t[col].cast("float64")
+        if not (typ.is_numeric()):
+            fail(col, f"must hold {what}; the column's type is {typ}")
+        return t[col].cast("float64")
+
+    out: dict[str, Any] = {}
+    reasons: list[tuple[str, Any]] = []  # (why, boolean expression: the row is left out)
+    if not evaluation:
+        for col in (COL_TIME, COL_VERSION):
+            if col not in cols:
+                fail(col, "required column is missing")
+        typ = schema[COL_TIME]
+        if typ.is_numeric():
+            fail(COL_TIME, "must hold ISO 8601 times (e.g. 2026-03-01T12:00:00Z), not numbers")
+        if typ.is_timestamp():
+            ts = t[COL_TIME].cast(dt.Timestamp(timezone="UTC") if typ.timezone is None
+                                  else typ)
+        elif typ.is_date():
+            ts = t[COL_TIME].cast(dt.Timestamp(timezone="UTC"))
+        elif typ.is_string():
+            ts = t[COL_TIME].try_cast(dt.Timestamp(timezone="UTC"))
+        else:
+            fail(COL_TIME, f"must hold times; the column's type is {typ}")
+        out[COL_TIME] = ts
+        reasons.append((f"no readable {COL_TIME}", ts.isnull()))
+        vtyp = schema[COL_VERSION]
+        if vtyp.is_integer():
+            v = t[COL_VERSION].cast("int64")
+            bad = v.isnull()
+        elif vtyp.is_floating() or vtyp.is_decimal() or vtyp.is_string():
+            f = t[COL_VERSION].try_cast("float64") if vtyp.is_string() \
+                else t[COL_VERSION].cast("float64")
+            bad = f.isnull() | f.isnan() | f.isinf() | (f.floor() != f)
+            v = bad.ifelse(ibis.literal(-1, "int64"), f.cast("int64"))
+        else:
+            fail(COL_VERSION, "must hold whole version numbers")
+        out[COL_VERSION] = v
+        reasons.append((f"no whole number in {COL_VERSION}", bad))
+
+    if COL_TRUE not in cols:
+        if evaluation:
+            fail(COL_TRUE, "required column is missing")
+        truth = ibis.null("float64")
+    else:
+        truth = t[COL_TRUE]
+        if schema[COL_TRUE].is_floating():  # NaN is a missing label, as in pandas
+            truth = truth.isnan().ifelse(ibis.null("float64"), truth)
+    if evaluation:
+        reasons.append((f"no {COL_TRUE}", truth.isnull()))
+
+    if model.task == "binary":
+        if COL_SCORE not in cols:
+            fail(COL_SCORE, "required column is missing (probability of the positive class)")
+        s = numeric(COL_SCORE, "numbers between 0 and 1")
+        out[COL_SCORE] = s
+        reasons.append((f"a NaN or infinite {COL_SCORE}", s.isnull() | s.isnan() | s.isinf()))
+        out[COL_TRUE] = truth
+    elif model.task == "multiclass":
+        proba = [c for c in cols if c.startswith(PROBA_PREFIX)]
+        if COL_PRED not in cols and not proba:
+            fail(COL_PRED, f"required column is missing (or '{PROBA_PREFIX}<class>' columns)")
+        for c in proba:
+            out[c] = numeric(c, "probabilities (numbers)")
+        if proba:
+            anybad = ibis.literal(False)
+            for c in proba:
+                anybad = anybad | out[c].isnull() | out[c].isnan() | out[c].isinf()
+            reasons.append(("a NaN or infinite probability", anybad))
+        if COL_PRED in cols:
+            out[COL_PRED] = t[COL_PRED].cast("string")
+            reasons.append((f"no {COL_PRED}", t[COL_PRED].isnull()))
+        else:  # the most probable class (the first one on ties, as numpy's argmax)
+            best = out[proba[0]]
+            pred = ibis.literal(proba[0][len(PROBA_PREFIX):])
+            for c in proba[1:]:
+                better = out[c] > best
+                pred = better.ifelse(ibis.literal(c[len(PROBA_PREFIX):]), pred)
+                best = better.ifelse(out[c], best)
+            out[COL_PRED] = pred
+        out[COL_TRUE] = _class_text(truth, schema[COL_TRUE] if COL_TRUE in cols else None)
+    else:
+        if COL_PRED not in cols:
+            fail(COL_PRED, "required column is missing")
+        p = numeric(COL_PRED, "numbers")
+        out[COL_PRED] = p
+        y = numeric(COL_TRUE, "numbers") if COL_TRUE in cols else truth
+        out[COL_TRUE] = y
+        reasons.append((f"a NaN or infinite {COL_PRED}", p.isnull() | p.isnan() | p.isinf()))
+        if COL_TRUE in cols:
+            reasons.append((f"an infinite {COL_TRUE}", y.isinf().fill_null(False)))
+
+    # segments as text, features as numbers or text
+    numeric_features = set()
+    for c in cols:
+        typ = schema[c]
+        if c.startswith(SEGMENT_PREFIX):
+            seg = t[c]
+            if typ.is_floating():  # whole numbers written without ".0", as the pandas reader
+                seg = (seg.floor() == seg).ifelse(seg.cast("int64").cast("string"),
+                                                   seg.cast("string"))
+            out[c] = seg.cast("string").fill_null(MISSING)
+        elif c.startswith(FEATURE_PREFIX):
+            if typ.is_boolean() or typ.is_numeric():
+                f = t[c].cast("float64")
+                out[c] = f.isinf().ifelse(ibis.null("float64"), f)
+                numeric_features.add(c)
+            else:
+                out[c] = t[c].cast("string")
+
+    # one pass: rows left out, and why (each row counted under its first reason)
+    drop = ibis.literal(False)
+    for _, bad in reasons:
+        drop = drop | bad.fill_null(True)
+    shaped = t.mutate(**{"__drop": drop}).select("__drop", **out)
+    first_reason = ibis.cases(*[(bad.fill_null(True), why) for why, bad in reasons],
+                              else_=None) if reasons else ibis.null("string")
+    rows = Rows(shaped, where, name, evaluation, (), frozenset(numeric_features),
+                t.get_backend())
+    # (binary) the range of the scores kept comes with the same pass
+    extra = {"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()} \
+        if model.task == "binary" else {}
+    summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
+        n=ibis._.count(), **extra))
+    n_read = int(summary["n"].sum())
+    if n_read == 0:
+        fail("", "has no rows")
+    left_out = summary.dropna(subset=["why"])
+    notes = []
+    if len(left_out):
+        order = {why: i for i, (why, _) in enumerate(reasons)}
+        left_out = left_out.assign(o=left_out["why"].map(order)).sort_values("o")
+        text = "; ".join(f"{int(r.n):,} with {r.why}" for r in left_out.itertuples())
+        if int(left_out["n"].sum()) == n_read:
+            fail(str(left_out["why"].iloc[0]).split()[-1], "no row is usable: " + text)
+        notes.append(f"{where}: {int(left_out['n'].sum()):,} of {n_read:,} rows left out "
+                     f"({text}).")
+    if evaluation and schema.get(COL_TRUE) is not None and schema[COL_TRUE].is_string() \
+            and model.task == "regression":
+        fail(COL_TRUE, "must hold numbers")
+    kept = shaped.filter(~shaped["__drop"]).drop("__drop")
+    if model.task == "binary":
+        usable = summary.loc[summary["why"].isna()]
+        lo, hi = (usable["lo"].iloc[0], usable["hi"].iloc[0]) if len(usable) else (None, None)
+        kept = _binary_checks(rows, kept, model, lo, hi, fail)
+    return replace(rows, table=kept, notes=tuple(notes))
+
+
+def _class_text(truth, typ):
+    """Class labels as the text ``multiclass_labels`` compares them by (``str(value)``)."""
+    if typ is not None and typ.is_floating():
+        return (truth.floor() == truth).ifelse(truth.cast("int64").cast("string") + ".0",
+                                               truth.cast("string"))
+    return truth.cast("string")
+
+
+def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail):
+    """The scores' range (``lo``, ``hi``) and the labels (one small query)."""
+    import ibis
+    if lo is not None and hi is not None and (lo < 0 or hi > 1):
+        fail(COL_SCORE, "must hold probabilities between 0 and 1 "
+                        f"(found {lo:.3g} to {hi:.3g})")
+    labels = rows.execute(kept.filter(kept[COL_TRUE].notnull()).select(COL_TRUE).distinct()
+                          .limit(64))[COL_TRUE]
+    keys = sorted({label_key(v) for v in labels})
+    if len(keys) > 2:
+        shown = ", ".join(repr(k) for k in keys[:5])
+        fail(COL_TRUE, f"holds {len(keys)} different values ({shown}); a yes/no model needs "
+                       "two")
+    target = label_key(model.positive_label if model.positive_label is not None else 1)
+    if len(keys) == 2 and target not in keys:
+        if model.positive_label is None:
+            fail(COL_TRUE, f"holds the labels {keys[0]!r} and {keys[1]!r}; name the one that "
+                           "counts as positive in model.json's 'positive_label'")
+        fail(COL_TRUE, f"holds the labels {keys[0]!r} and {keys[1]!r}, neither of which is "
+                       f"model.json's positive_label {model.positive_label!r}")
+    positives = [v for v in labels if label_key(v) == target]
+    y = kept[COL_TRUE]
+    pos = ibis.literal(False)
+    for v in positives:
+        pos = pos | (y == ibis.literal(v))
+    return kept.mutate(**{COL_POS: y.isnull().ifelse(None, pos.cast("float64"))})
+
+
+def with_positive(rows: Rows, positive_label: str | None) -> Rows:
+    """Binary rows from a prepared frame: add ``y_pos`` (1.0 positive, 0.0 negative, null
+    without a label), comparing labels as ``registry.tables.positive_mask`` does."""
+    import ibis
+    if rows.has(COL_POS) or not rows.has(COL_TRUE):
+        return rows
+    t = rows.table
+    labels = rows.execute(t.filter(t[COL_TRUE].notnull()).select(COL_TRUE).distinct()
+                          .limit(64))[COL_TRUE]
+    target = label_key(positive_label if positive_label is not None else 1)
+    pos = ibis.literal(False)
+    for v in labels:
+        if label_key(v) == target:
+            pos = pos | (t[COL_TRUE] == ibis.literal(v))
+    y_pos = t[COL_TRUE].isnull().ifelse(ibis.null("float64"), pos.cast("float64"))
+    return replace(rows, table=t.mutate(**{COL_POS: y_pos}))

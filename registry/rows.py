@@ -1,0 +1,239 @@
+"""Prediction rows where they lie: a table an engine reads, never a frame held in memory.
+
+``Rows`` is one model's evaluation or production rows as an Ibis table expression over an
+engine, with its columns already put in the documented shape (docs/registry-format.md,
+"Prediction tables"), the notes saying what was left out, and a ``where`` naming the file or
+table for messages. ``analysis.queries`` asks it for summaries (counts, sums, a sample); the
+rows themselves stay in the engine.
+
+Engines:
+
+* **DuckDB, in process** (the default): a Parquet file, or a folder of Parquet parts (any
+  depth, hive-style ``month=2026-01/`` folders allowed), read in place; a query reads only the
+  columns and row groups it needs.
+* **An external engine through Ibis** (Spark, Trino, BigQuery, Snowflake…): a registry names
+  a table and a connection (``model.json``: ``"production_table": {"connection": "spark",
+  "table": "db.churn_predictions"}``); the connection is set up by whoever runs ModelDeck
+  (``register_connection`` or ``MODELDECK_CONNECTION_<NAME>`` = an Ibis URL), never by the
+  registry.
+* A table already read into pandas (``Rows.from_frame``: small tables, CSV files, MLflow
+  artifacts), queried by the same in-process DuckDB, so one query code serves every size.
+
+The checks (``registry.row_checks``) are those of ``registry.tables.prepare_predictions``
+for typed tables, answered by the engine: a missing column, a wrong type or an unreachable
+connection raises RegistryError naming the table and the column or the connection.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .model import FEATURE_PREFIX, Model, Problem, RegistryError
+
+#: a derived column: 1.0 when the row's true class is the model's positive class, 0.0 when
+#: not, null without a label (binary models)
+COL_POS = "y_pos"
+#: the column name of the window a row falls in (analysis.queries)
+COL_WINDOW = "window"
+
+_lock = threading.Lock()
+_connections: dict[str, Any] = {}
+_factories: dict[str, Callable[[], Any]] = {}
+
+
+# ------------------------------------------------------------------ connections
+def register_connection(name: str, backend_or_factory) -> None:
+    """Make a connection known by ``name``: an Ibis backend (``ibis.pyspark.connect(spark)``)
+    or a function returning one, called on first use."""
+    with _lock:
+        _connections.pop(name, None)
+        if callable(backend_or_factory) and not hasattr(backend_or_factory, "table"):
+            _factories[name] = backend_or_factory
+        else:
+            _connections[name] = backend_or_factory
+
+
+def connection(name: str, where: str = "", model: str | None = None,
+               field_name: str = "connection"):
+    """The Ibis backend called ``name``: one registered in this process, else the Ibis URL in
+    ``MODELDECK_CONNECTION_<NAME>`` (e.g. ``trino://user@host:8080/hive/default``), or, for
+    ``spark``, a SparkSession built from ``MODELDECK_SPARK_MASTER`` (docs/mlflow.md).
+    RegistryError naming the connection when it cannot be opened."""
+    with _lock:
+        if name in _connections:
+            return _connections[name]
+        factory = _factories.get(name)
+    env = "MODELDECK_CONNECTION_" + "".join(c if c.isalnum() else "_" for c in name).upper()
+    try:
+        if factory is not None:
+            backend = factory()
+        elif name == "duckdb":
+            backend = _duckdb()
+        elif os.environ.get(env):
+            import ibis
+            backend = ibis.connect(os.environ[env])
+        elif name == "spark" and os.environ.get("MODELDECK_SPARK_MASTER"):
+            backend = _spark(os.environ["MODELDECK_SPARK_MASTER"])
+        else:
+            raise RegistryError(Problem(where, field_name, f"names the connection {name!r}, "
+                                        f"which is not set up: set {env} to its address "
+                                        "(docs/registry-format.md, \"Rows in an engine\")",
+                                        model=model))
+    except RegistryError:
+        raise
+    except Exception as e:  # every engine has its own errors for a refused connection
+        raise RegistryError(Problem(where, field_name, f"cannot open the connection {name!r} "
+                                    f"({type(e).__name__}: {str(e)[:300]})",
+                                    model=model)) from None
+    with _lock:
+        _connections[name] = backend
+    return backend
+
+
+def _duckdb():
+    import ibis
+    threads = os.environ.get("MODELDECK_DUCKDB_THREADS")
+    memory = os.environ.get("MODELDECK_DUCKDB_MEMORY", "512MB")
+    config = {"memory_limit": memory}
+    if threads:
+        config["threads"] = int(threads)
+    con = ibis.duckdb.connect(**config)
+    con.raw_sql("SET TimeZone = 'UTC'")  # windows are cut in UTC, as analysis.monitoring does
+    return con
+
+
+def _spark(master: str):
+    import ibis
+    from pyspark.sql import SparkSession
+    if master.startswith("sc://"):  # Spark Connect
+        session = SparkSession.builder.remote(master).getOrCreate()
+    else:
+        session = (SparkSession.builder.master(master).appName("modeldeck")
+                   .config("spark.sql.session.timeZone", "UTC").getOrCreate())
+    return ibis.pyspark.connect(session)
+
+
+_threads = threading.local()
+
+
+def duckdb():
+    """The in-process DuckDB of this thread (a DuckDB connection must not run two queries
+    from two threads at once; each request thread gets its own)."""
+    backend = getattr(_threads, "duckdb", None)
+    if backend is None:
+        with _lock:
+            registered = "duckdb" in _connections or "duckdb" in _factories
+        backend = connection("duckdb") if registered else _duckdb()
+        _threads.duckdb = backend
+    return backend
+
+
+def table_tag(text: str) -> tuple[str, str]:
+    """``"<connection>:<table>"`` (an MLflow tag naming an external table) as (connection,
+    table), checked as ``registry.schema.TableDoc`` checks model.json's
+    ``production_table``; ValueError saying what is wrong."""
+    from .schema import TableDoc
+    connection_name, sep, table = str(text).partition(":")
+    if not sep:
+        raise ValueError("must be '<connection>:<table>', e.g. 'spark:db.predictions'")
+    try:
+        doc = TableDoc(connection=connection_name.strip(), table=table.strip())
+    except Exception:
+        raise ValueError("must be '<connection>:<table>' with letters, digits, '_', '.' and "
+                         "'-' only, e.g. 'spark:db.predictions'") from None
+    return doc.connection, doc.table
+
+
+# ------------------------------------------------------------------ rows
+@dataclass(frozen=True)
+class Rows:
+    """One table of prediction rows in an engine, in the documented shape."""
+
+    table: Any  # ibis.Table
+    where: str  # the file (relative to the registry) or "connection:table", for messages
+    model: str
+    evaluation: bool
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    #: numeric feature columns (the others are text)
+    numeric: frozenset = frozenset()
+    #: the engine that runs the queries (None: this thread's DuckDB, for tables in memory)
+    backend: Any = None
+    #: the rows were read into this process (a small table), not queried where they lie
+    in_memory: bool = False
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.table.columns)
+
+    def has(self, col: str) -> bool:
+        return col in self.table.columns
+
+    def execute(self, expr):
+        """Run ``expr`` (built on ``self.table``) and return pandas; an engine error is a
+        RegistryError naming the table."""
+        try:
+            return (self.backend or duckdb()).execute(expr)
+        except RegistryError:
+            raise
+        except Exception as e:
+            raise RegistryError(Problem(self.where, "", f"the query failed "
+                                        f"({type(e).__name__}: {str(e)[:300]})",
+                                        model=self.model)) from None
+
+    @classmethod
+    def from_frame(cls, frame, model: str, where: str, evaluation: bool,
+                   notes=()) -> "Rows":
+        """A frame already checked by ``prepare_predictions``, queried in process."""
+        import ibis
+        import pandas as pd
+        frame = frame.copy(deep=False)
+        for c in frame.columns:  # text columns as plain strings for the engine
+            if isinstance(frame[c].dtype, pd.CategoricalDtype):
+                frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
+            elif pd.api.types.is_datetime64_any_dtype(frame[c]):
+                # engines keep microseconds; window starts are whole microseconds, so
+                # rounding down never moves a time into another window
+                frame[c] = frame[c].dt.floor("us").dt.as_unit("us")
+        numeric = frozenset(c for c in frame.columns if c.startswith(FEATURE_PREFIX)
+                            and pd.api.types.is_numeric_dtype(frame[c]))
+        return cls(ibis.memtable(frame), where, model, evaluation, tuple(notes), numeric,
+                   in_memory=True)
+
+
+def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
+                 partitioned: bool = False) -> Rows:
+    """Parquet files (one table, or the parts of one; ``partitioned``: hive-style folder
+    names such as ``month=2026-01`` become columns) read in place by DuckDB and checked by
+    it. Only the parts' footers are read here; a query reads only the columns it uses."""
+    con = duckdb()
+    try:
+        t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
+                             union_by_name=True)
+    except Exception as e:
+        raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
+                                    f"({type(e).__name__}: {str(e)[:300]})",
+                                    model=model.name)) from None
+    from .row_checks import check
+    return check(t, model, rel, evaluation)
+
+
+def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,
+                  where: str) -> Rows:
+    """A table in an external engine (``where`` names the registry field that names it)."""
+    backend = connection(connection_name, where, model.name,
+                         ("evaluation_table" if evaluation else "production_table")
+                         + ".connection")
+    label = f"{table} (connection {connection_name!r})"
+    try:
+        parts = table.split(".")
+        t = backend.table(parts[-1], database=tuple(parts[:-1]) or None) if len(parts) > 1 \
+            else backend.table(table)
+    except Exception as e:
+        raise RegistryError(Problem(label, "", f"cannot be opened "
+                                    f"({type(e).__name__}: {str(e)[:300]})",
+                                    model=model.name)) from None
+    from .row_checks import check
+    return check(t, model, label, evaluation)

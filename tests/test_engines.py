@@ -1,0 +1,411 @@
+"""One contract of numbers for every engine: prediction rows stored as a folder of Parquet parts
+(read in place by DuckDB through the folder source) and the same rows as a table in Apache Spark
+(local mode, named by the registry as an external table) give the summaries from which
+analysis computes metrics, curves and drift — equal to scikit-learn / scipy on the rows.
+
+Spark runs in one session for the module (local[1], tiny tables); it needs Java (make java).
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from sklearn import metrics as skm
+
+from analysis import queries as q
+from analysis import summaries as sm
+from analysis.drift import Bins, psi
+from analysis.monitoring import MonitoringSettings
+from analysis.monitoring_rows import metric_from_summary, report_from_rows
+from registry.cached import CachedSource
+from registry.folder import FolderSource
+from registry.model import Model, RegistryError
+from registry.rows import COL_WINDOW, register_connection
+
+TASKS = ("binary", "multiclass", "regression")
+MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
+CLASSES = ["cat", "dog", "bird"]
+
+
+def rows_for(task: str, n: int = 480, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+    """Production-shaped rows: a timestamp in one of four months, version 1, a label (missing
+    in the last month's second half), the task's outputs, two numeric features (one with ties
+    and a missing value), one text feature and a segment."""
+    rng = np.random.default_rng(seed)
+    month = np.repeat(np.arange(4), n // 4)
+    day = rng.integers(0, 27, n)
+    ts = pd.to_datetime([f"{MONTHS[m]}-{d + 1:02d}T{h:02d}:00:00Z"
+                         for m, d, h in zip(month, day, rng.integers(0, 24, n))], utc=True)
+    x = rng.normal(size=n) + shift * (month == 3)
+    frame = pd.DataFrame({"timestamp": ts, "version": 1})
+    if task == "binary":
+        y = (x + rng.normal(size=n) > 0).astype(float)
+        frame["y_true"] = y
+        frame["y_score"] = np.round(1 / (1 + np.exp(-x)), 2)  # rounded: many ties
+    elif task == "multiclass":
+        y = rng.choice(CLASSES, n)
+        frame["y_true"] = y
+        frame["y_pred"] = np.where(rng.random(n) < 0.7, y, rng.choice(CLASSES, n))
+    else:
+        y = 3 * x + rng.normal(size=n)
+        frame["y_true"] = y
+        frame["y_pred"] = np.round(3 * x, 1)
+    last = (month == 3) & (day >= 14)
+    if task == "multiclass":
+        frame["y_true"] = frame["y_true"].astype(object).where(~last, None)
+    else:
+        frame.loc[last, "y_true"] = np.nan
+    frame["feature.x"] = x
+    frame["feature.calls"] = rng.integers(0, 4, n).astype(float)
+    frame.loc[5, "feature.calls"] = np.nan
+    frame["feature.payment"] = rng.choice(["card", "cash", "bank"], n)
+    frame["segment.region"] = rng.choice(["north", "south"], n)
+    return frame
+
+
+def evaluation_for(task: str) -> pd.DataFrame:
+    f = rows_for(task, n=200, seed=7).drop(columns=["timestamp", "version"])
+    return f.dropna(subset=["y_true"]).reset_index(drop=True)
+
+
+def write_registry(root, task: str, production: pd.DataFrame, evaluation: pd.DataFrame,
+                   external: bool = False) -> None:
+    d = root / "models" / task
+    (d / "versions" / "1" / "evaluation").mkdir(parents=True)
+    doc = {"name": task, "task": task}
+    if task == "binary":
+        doc["positive_label"] = "1"
+    if external:
+        doc["production_table"] = {"connection": "spark", "table": f"prod_{task}"}
+    (d / "model.json").write_text(json.dumps(doc))
+    vdoc = {"version": 1, "aliases": ["champion"]}
+    if external:
+        vdoc["evaluation_table"] = {"connection": "spark", "table": f"eval_{task}"}
+    (d / "versions" / "1" / "version.json").write_text(json.dumps(vdoc))
+    evaluation.to_parquet(d / "versions" / "1" / "evaluation" / "test.parquet", index=False)
+    if not external:  # production rows as Parquet parts, one folder per month (hive style)
+        for m in MONTHS:
+            part = production.loc[production["timestamp"].dt.strftime("%Y-%m") == m]
+            folder = d / "monitoring" / f"month={m}"
+            folder.mkdir(parents=True)
+            half = len(part) // 2
+            part.iloc[:half].to_parquet(folder / "part-0.parquet", index=False)
+            part.iloc[half:].to_parquet(folder / "part-1.parquet", index=False)
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+    import ibis
+    session = (SparkSession.builder.master("local[1]").appName("modeldeck-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "1")
+               .config("spark.default.parallelism", "1")
+               .config("spark.sql.session.timeZone", "UTC")
+               # tiny tables: compiling generated code would cost more than it saves
+               .config("spark.sql.codegen.wholeStage", "false")
+               .config("spark.sql.adaptive.enabled", "false")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.driver.host", "127.0.0.1")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    register_connection("spark", ibis.pyspark.connect(session))
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module", params=["duckdb", "spark"])
+def engine(request, tmp_path_factory):
+    """(engine name, {task: (deck, production frame, evaluation frame)})."""
+    external = request.param == "spark"
+    if external:
+        session = request.getfixturevalue("spark")
+    root = tmp_path_factory.mktemp(f"registry-{request.param}")
+    out = {}
+    for task in TASKS:
+        prod, ev = rows_for(task, shift=1.5), evaluation_for(task)
+        write_registry(root, task, prod, ev, external)
+        if external:
+            session.createDataFrame(prod).createOrReplaceTempView(f"prod_{task}")
+            session.createDataFrame(ev).createOrReplaceTempView(f"eval_{task}")
+        out[task] = (prod, ev)
+    deck = CachedSource(FolderSource(root))
+    return request.param, Reader(deck), out
+
+
+class Reader:
+    """The deck, and each table's rows opened (and checked by the engine) once."""
+
+    def __init__(self, deck):
+        self.deck, self._rows = deck, {}
+
+    def model(self, name):
+        return self.deck.model(name)
+
+    def rows(self, task, production=True):
+        key = (task, production)
+        if key not in self._rows:
+            self._rows[key] = q.rows_of(self.deck, task) if production else \
+                q.rows_of(self.deck, task, 1, production=False)
+        return self._rows[key]
+
+
+def labelled(frame):
+    return frame.loc[frame["y_true"].notna()]
+
+
+def sk_metrics(task, frame) -> dict:
+    f = labelled(frame)
+    if task == "binary":
+        y, s = f["y_true"].to_numpy(int), f["y_score"].to_numpy(float)
+        pred = (s >= 0.5).astype(int)
+        return {"roc_auc": skm.roc_auc_score(y, s),
+                "average_precision": skm.average_precision_score(y, s),
+                "accuracy": skm.accuracy_score(y, pred),
+                "precision": skm.precision_score(y, pred), "recall": skm.recall_score(y, pred),
+                "f1": skm.f1_score(y, pred), "brier": skm.brier_score_loss(y, s),
+                "log_loss": skm.log_loss(y, np.clip(s, 1e-15, 1 - 1e-15))}
+    if task == "multiclass":
+        yt, yp = f["y_true"].astype(str), f["y_pred"].astype(str)
+        return {"accuracy": skm.accuracy_score(yt, yp),
+                "f1_macro": skm.f1_score(yt, yp, average="macro"),
+                "f1_weighted": skm.f1_score(yt, yp, average="weighted")}
+    y, p = f["y_true"].to_numpy(float), f["y_pred"].to_numpy(float)
+    return {"mae": skm.mean_absolute_error(y, p), "rmse": skm.root_mean_squared_error(y, p),
+            "r2": skm.r2_score(y, p), "mape": skm.mean_absolute_percentage_error(y, p)}
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_metrics_of_every_task_equal_scikit_learn(engine, task):
+    name, deck, data = engine
+    prod, ev = data[task]
+    model = deck.model(task)
+    for rows, frame in ((deck.rows(task), prod), (deck.rows(task, False), ev)):
+        summary = q.metric_summary(model, rows.table, rows, [])
+        for metric, expected in sk_metrics(task, frame).items():
+            got = metric_from_summary(model, summary, metric)
+            assert got == pytest.approx(expected, abs=1e-9), (name, metric)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_windows_count_rows_and_metric_per_month(engine, task):
+    name, deck, data = engine
+    prod, _ = data[task]
+    model = deck.model(task)
+    rows = deck.rows(task)
+    t = q.windowed(rows, 1, weekly=False, span=q.time_span(rows, 1))
+    counts, _ = q.window_counts(t, rows)
+    month = prod["timestamp"].dt.strftime("%Y-%m")
+    assert [w.strftime("%Y-%m") for w in counts[COL_WINDOW]] == MONTHS
+    assert counts["rows"].tolist() == month.value_counts().sort_index().tolist()
+    assert counts["labelled"].tolist() == \
+        prod["y_true"].notna().groupby(month).sum().tolist()
+    per_window = q.metric_summary(model, t, rows, [COL_WINDOW])
+    headline = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}[task]
+    for w, m in zip(counts[COL_WINDOW], MONTHS):
+        got = metric_from_summary(model, per_window.loc[per_window[COL_WINDOW] == w], headline)
+        assert got == pytest.approx(sk_metrics(task, prod.loc[month == m])[headline],
+                                    abs=1e-9), (name, m)
+
+
+def test_roc_and_pr_curves_and_confusion_equal_scikit_learn(engine):
+    name, deck, data = engine
+    prod, _ = data["binary"]
+    rows = deck.rows("binary")
+    s, pos, neg = sm.score_counts(q.metric_summary(deck.model("binary"), rows.table, rows, []))
+    f = labelled(prod)
+    y, score = f["y_true"].to_numpy(int), f["y_score"].to_numpy(float)
+    fpr, tpr, thr = sm.roc_from_counts(s, pos, neg)
+    e_fpr, e_tpr, e_thr = skm.roc_curve(y, score, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, e_fpr, atol=1e-12)
+    np.testing.assert_allclose(tpr, e_tpr, atol=1e-12)
+    np.testing.assert_array_equal(thr, e_thr)
+    p, r, t = sm.pr_from_counts(s, pos, neg)
+    e_p, e_r, e_t = skm.precision_recall_curve(y, score)
+    np.testing.assert_allclose(p, e_p, atol=1e-12)
+    np.testing.assert_allclose(r, e_r, atol=1e-12)
+    np.testing.assert_array_equal(t, e_t)
+    for threshold in (0.3, 0.5, 0.71):
+        c = sm.confusion_at(s, pos, neg, threshold)
+        tn, fp, fn, tp = skm.confusion_matrix(y, (score >= threshold).astype(int)).ravel()
+        assert (c["tp"], c["fp"], c["fn"], c["tn"]) == (tp, fp, fn, tn)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_drift_bins_psi_and_ks_equal_the_rows(engine, task):
+    """The report's PSI equals analysis.drift.psi on the rows, its KS scipy's (the windows
+    are small enough to be tested whole), and the engine's deciles numpy's."""
+    name, deck, data = engine
+    prod, ev = data[task]
+    model = deck.model(task)
+    report = report_from_rows(model, deck.rows(task, False), deck.rows(task), 1, "accuracy" if task == "multiclass"
+                              else ("roc_auc" if task == "binary" else "mae"),
+                              MonitoringSettings(weekly_below_days=0))  # months
+    month = prod["timestamp"].dt.strftime("%Y-%m")
+    d = report.drift.set_index(["column", "label"])
+    for col in ("feature.x", "feature.calls", "feature.payment", "segment.region"):
+        for m, label in zip(MONTHS, ["Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026"]):
+            cur = prod.loc[month == m, col]
+            assert d.loc[(col, label), "psi"] == pytest.approx(psi(ev[col], cur), abs=1e-9)
+            if col.startswith("feature.") and col != "feature.payment":
+                r = stats.ks_2samp(ev[col].dropna(), cur.dropna())
+                assert d.loc[(col, label), "ks_stat"] == pytest.approx(r.statistic, abs=1e-12)
+                assert d.loc[(col, label), "ks_pvalue"] == pytest.approx(r.pvalue, abs=1e-9)
+    assert d.loc[("feature.x", "Apr 2026"), "psi"] > 0.2  # the shift put in the last month
+    vc = q.value_counts(deck.rows(task, False), "feature.x")
+    edges = sm.quantile_edges(vc["value"].to_numpy(), vc["n"].to_numpy(), 10)
+    np.testing.assert_allclose(edges, Bins.from_reference(ev["feature.x"]).edges, atol=1e-12)
+    p = report.performance
+    assert p["rows"].tolist() == month.value_counts().sort_index().tolist()
+    assert (p["low"] <= p["value"]).all() and (p["value"] <= p["high"]).all()
+
+
+def test_sample_is_bounded_and_whole_when_small(engine):
+    name, deck, data = engine
+    prod, _ = data["regression"]
+    rows = deck.rows("regression")
+    whole, n = q.rows_sample(rows, ["y_true", "y_pred"], 10_000)
+    assert n == len(whole) == prod["y_true"].notna().sum()
+    assert sorted(whole["y_true"]) == pytest.approx(sorted(labelled(prod)["y_true"]))
+    part, n = q.rows_sample(rows, ["y_true", "y_pred"], 50)
+    assert len(part) <= 50 and n == len(whole)
+    assert set(part["y_true"]) <= set(whole["y_true"])
+
+
+def test_quantile_edges_equal_numpy_on_the_rows():
+    rng = np.random.default_rng(3)
+    values = np.round(rng.normal(size=1_000), 1)
+    v, c = np.unique(values, return_counts=True)
+    np.testing.assert_array_equal(sm.quantile_edges(v, c, 10),
+                                  Bins.from_reference(pd.Series(values)).edges)
+
+
+# ------------------------------------------------------------------ bad input
+def test_a_missing_column_names_the_parts_folder_and_column(tmp_path):
+    prod = rows_for("binary").drop(columns=["y_score"])
+    write_registry(tmp_path, "binary", prod, evaluation_for("binary"))
+    deck = CachedSource(FolderSource(tmp_path))
+    with pytest.raises(RegistryError) as e:
+        q.rows_of(deck, "binary")
+    p = e.value.problem
+    assert (p.path, p.field, p.model) == ("models/binary/monitoring/", "y_score", "binary")
+    assert "required column is missing" in p.message
+
+
+def test_a_wrong_type_names_the_column(tmp_path):
+    prod = rows_for("regression").assign(y_pred="high")
+    write_registry(tmp_path, "regression", prod, evaluation_for("regression"))
+    with pytest.raises(RegistryError) as e:
+        q.rows_of(CachedSource(FolderSource(tmp_path)), "regression")
+    assert e.value.problem.field == "y_pred" and "must hold numbers" in e.value.problem.message
+
+
+def test_rows_left_out_are_counted_in_a_note(tmp_path):
+    prod = rows_for("binary")
+    prod.loc[:9, "y_score"] = np.nan
+    write_registry(tmp_path, "binary", prod, evaluation_for("binary"))
+    rows = q.rows_of(CachedSource(FolderSource(tmp_path)), "binary")
+    assert rows.notes == (f"models/binary/monitoring/: 10 of {len(prod):,} rows left out "
+                          "(10 with a NaN or infinite y_score).",)
+
+
+def test_an_unknown_connection_is_a_problem_of_that_model_only(tmp_path):
+    write_registry(tmp_path, "binary", rows_for("binary"), evaluation_for("binary"))
+    doc = json.loads((tmp_path / "models" / "binary" / "model.json").read_text())
+    doc["production_table"] = {"connection": "warehouse", "table": "db.predictions"}
+    (tmp_path / "models" / "binary" / "model.json").write_text(json.dumps(doc))
+    write_registry(tmp_path, "regression", rows_for("regression"), evaluation_for("regression"))
+    deck = CachedSource(FolderSource(tmp_path))
+    with pytest.raises(RegistryError) as e:
+        q.rows_of(deck, "binary")
+    p = e.value.problem
+    assert (p.path, p.field, p.model) == ("models/binary/model.json",
+                                          "production_table.connection", "binary")
+    assert "MODELDECK_CONNECTION_WAREHOUSE" in p.message
+    assert q.rows_of(deck, "regression") is not None  # the other model is unaffected
+
+
+def test_a_model_json_with_a_bad_table_name_is_a_problem_naming_the_field(tmp_path):
+    write_registry(tmp_path, "binary", rows_for("binary"), evaluation_for("binary"))
+    doc = json.loads((tmp_path / "models" / "binary" / "model.json").read_text())
+    doc["production_table"] = {"connection": "spark", "table": "x; DROP TABLE y"}
+    (tmp_path / "models" / "binary" / "model.json").write_text(json.dumps(doc))
+    listing = FolderSource(tmp_path).list_models()
+    assert [p.field for p in listing.problems if p.model == "binary"] == \
+        ["production_table.table"]
+
+
+def test_engine_rows_equal_the_pandas_path(tmp_path):
+    """The same table read into pandas (small tables, CSV) and queried in place gives the
+    same report."""
+    prod, ev = rows_for("binary", shift=1.0), evaluation_for("binary")
+    write_registry(tmp_path, "binary", prod, ev)
+    deck = CachedSource(FolderSource(tmp_path))
+    model = deck.model("binary")
+    settings = MonitoringSettings(weekly_below_days=0)
+    engine = report_from_rows(model, q.rows_of(deck, "binary", 1, production=False),
+                              q.rows_of(deck, "binary"), 1, "roc_auc", settings)
+    from analysis.monitoring import monitoring_report
+    frames = monitoring_report(Model("binary", "binary", positive_label="1"),
+                               deck.evaluation("binary", 1).frame, prod, 1, "roc_auc", settings)
+    cols = ["label", "rows", "labelled", "value", "note"]
+    pd.testing.assert_frame_equal(engine.performance[cols], frames.performance[cols])
+    pd.testing.assert_frame_equal(engine.drift.drop(columns=["ks_stat", "ks_pvalue"]),
+                                  frames.drift.drop(columns=["ks_stat", "ks_pvalue"]))
+    assert engine.reference == pytest.approx(frames.reference, abs=1e-12)
+
+
+def test_an_mlflow_tag_names_a_connection_and_a_table():
+    from registry.rows import table_tag
+    assert table_tag("spark:ml.churn_predictions") == ("spark", "ml.churn_predictions")
+    for bad in ("ml.churn_predictions", "spark:", "spark:x; DROP TABLE y", ":t"):
+        with pytest.raises(ValueError, match="<connection>:<table>"):
+            table_tag(bad)
+
+
+def test_the_monitoring_page_reads_parquet_parts_and_caches_the_summaries(tmp_path,
+                                                                           monkeypatch):
+    """The sample's production rows stored as monthly parts: the page says what it said from
+    one file, and a second view asks the engine nothing (the report is cached by data
+    version); adding a part changes the data version, so the next view counts it."""
+    import shutil
+
+    import dash
+    import pyarrow.parquet as pq
+
+    from app import Settings, create_app
+    from registry import SAMPLE_REGISTRY
+    from registry.rows import Rows
+
+    reg = tmp_path / "reg"
+    shutil.copytree(SAMPLE_REGISTRY, reg)
+    d = reg / "models" / "customer-churn"
+    table = pq.read_table(d / "monitoring.parquet").to_pandas()
+    (d / "monitoring.parquet").unlink()
+    month = table["timestamp"].dt.strftime("%Y-%m")
+    for m in sorted(month.unique()):
+        (d / "monitoring" / f"month={m}").mkdir(parents=True)
+        table.loc[month == m].to_parquet(d / "monitoring" / f"month={m}" / "part-0.parquet",
+                                         index=False)
+    queries = []
+    execute = Rows.execute
+    monkeypatch.setattr(Rows, "execute", lambda self, e: queries.append(1) or execute(self, e))
+    app = create_app(Settings(registry=str(reg)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+    with app.server.test_request_context("/"):
+        text = str(fn(name="customer-churn"))
+        assert "ROC AUC in Oct 2026: 0.786" in text and "No labels yet for Nov 2026" in text
+        assert f"{len(table):,} production rows in 12 months" in text
+        asked = len(queries)
+        assert asked > 0
+        fn(name="customer-churn")
+        assert len(queries) == asked  # from the cache: the engine is not asked again
+        extra = table.loc[month == "2026-11"].head(100)
+        extra.to_parquet(d / "monitoring" / "month=2026-11" / "part-1.parquet", index=False)
+        text = str(fn(name="customer-churn"))
+        assert len(queries) > asked
+        assert f"{len(table) + 100:,} production rows in 12 months" in text
