@@ -58,8 +58,10 @@ def model_report(deck, name: str, version: int | None = None,
     if v is not None and model.task_known:
         try:
             ev = version_evaluation(deck, name, v)
-        except (KeyError, RegistryError):
+        except KeyError:  # no prediction rows: the report shows what MLflow logged
             ev = None
+        # an unreadable table is not "no rows": the report refuses, naming the file (503),
+        # rather than leave out its evaluation sections without a word
     if ev is not None and ev.rows:
         tr = threshold_result(deck, name, v, threshold) if model.task == "binary" else None
         task_sections = evaluation_sections(model, v, ev, tr)
