@@ -32,18 +32,16 @@ class Entry:
     search: str  # lower-case text the search looks in
 
 
-def fact(summary: ModelSummary | None = None, advice: ModelAdvice | None = None,
-         status: str | None = None) -> dict:
+#: the facts of a model whose files cannot be read: nothing more to work out
+UNREADABLE = {"s": "error", "a": True}
+
+
+def fact(summary: ModelSummary, advice: ModelAdvice | None = None) -> dict:
     """What the portfolio orders and filters one model by, as plain JSON: ``s`` health
     status, ``u`` last update (ISO), ``a`` whether its recommendation is known, ``m`` the
     money at stake a month of that recommendation (None: no money figure)."""
-    out: dict = {}
-    if status is not None:  # "error": unreadable, nothing more to work out
-        out["s"] = status
-        out["a"] = status == "error"
-    elif summary is not None:
-        out["s"] = summary.health.status
-        out["u"] = summary.last_updated.isoformat() if summary.last_updated else ""
+    out: dict = {"s": summary.health.status,
+                 "u": summary.last_updated.isoformat() if summary.last_updated else ""}
     if advice is not None:
         out["a"] = True
         money = headline(list(advice.recommendations)).money_per_month \

@@ -23,7 +23,7 @@ from dash import MATCH, ClientsideFunction, Input, Output, State, callback, \
 
 from analysis.evidence import advice_if_ready, model_advice
 from analysis.portfolio import summarize, summary_if_ready
-from analysis.portfolio_view import Entry, complete, fact, select
+from analysis.portfolio_view import UNREADABLE, Entry, complete, fact, select
 from analysis.recommend import headline
 from components.cards import (advice_line, card_column, card_search_text, health_counts_text,
                               model_card, model_card_body, model_card_shell, pager_text,
@@ -47,7 +47,9 @@ WARM_BUDGET_S = 1.0
 
 
 def _listing():
-    """(entries in the listing, unreadable models' problems, problems of no one model)."""
+    """(the cached source, its listing, the portfolio's entries — listed models, then models
+    whose files cannot be read —, the unreadable models' problems by name, and the problems
+    of no one model)."""
     d = deck()
     listing = d.models()
     entries = [Entry(m.name, card_search_text(m.name, m.description, m.task))
@@ -73,7 +75,7 @@ def layout(q: str | None = None, health: str | None = None, sort: str | None = N
     # A plain first view needs no facts; a shared link that filters or orders by them uses
     # what is already worked out (the rest follow within a tick).
     plain = health in (None, "", "all") and sort in (None, "", "name")
-    facts = {n: {"s": "error", "a": True} for n in broken}
+    facts = {n: UNREADABLE for n in broken}
     if not plain:
         facts |= _peek(d, [e.name for e in entries if e.name not in broken])
     view = select(entries, facts, q, health, sort, page)
@@ -262,7 +264,7 @@ def gather(_tick, facts, on_page):
         raise dash.exceptions.PreventUpdate
     facts = facts if isinstance(facts, dict) else {}
     new = {n: f for n, f in facts.items() if isinstance(f, dict)}
-    new |= {n: {"s": "error", "a": True} for n in broken}
+    new |= {n: UNREADABLE for n in broken}
     page = [n for n in (on_page or []) if isinstance(n, str)]
     run = 0
     for i, name in enumerate(_work_order(entries, broken, page)):

@@ -46,3 +46,21 @@ def test_complete_needs_every_health_and_recommendation():
     few = ENTRIES[:2]
     assert not complete(few, {"m00": {"s": "ok", "a": True}, "m01": {"s": "ok"}})
     assert complete(few, {"m00": {"s": "ok", "a": True}, "m01": {"s": "error", "a": True}})
+
+
+def test_a_fact_carries_health_date_and_the_money_of_the_headline_recommendation():
+    from datetime import datetime, timezone
+
+    from analysis.evidence import ModelAdvice
+    from analysis.portfolio import Health, ModelSummary
+    from analysis.portfolio_view import fact
+    from analysis.recommend import Recommendation
+
+    s = ModelSummary("m", "binary", health=Health("act", "why"),
+                     last_updated=datetime(2026, 3, 1, tzinfo=timezone.utc))
+    assert fact(s) == {"s": "act", "u": "2026-03-01T00:00:00+00:00"}
+    recs = (Recommendation("m", "keep", "Keep", (), "versions"),
+            Recommendation("m", "retrain", "Retrain", (), "monitoring", money_per_month=-1200.0))
+    assert fact(s, ModelAdvice("m", None, recs))["m"] == 1200.0
+    assert fact(s, ModelAdvice("m", None, (), "no rows")) == \
+        {"s": "act", "u": "2026-03-01T00:00:00+00:00", "a": True, "m": None}
