@@ -16,7 +16,7 @@ from .model import (
     SEGMENT_PREFIX, Model, Problem, RegistryError,
 )
 from .rows import COL_POS, Rows
-from .tables import MISSING, label_key
+from .tables import MISSING, check_binary_labels, label_key
 
 
 def check(t, model: Model, where: str, evaluation: bool) -> Rows:
@@ -200,18 +200,7 @@ def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail):
                         f"(found {lo:.3g} to {hi:.3g})")
     labels = rows.execute(kept.filter(kept[COL_TRUE].notnull()).select(COL_TRUE).distinct()
                           .limit(64))[COL_TRUE]
-    keys = sorted({label_key(v) for v in labels})
-    if len(keys) > 2:
-        shown = ", ".join(repr(k) for k in keys[:5])
-        fail(COL_TRUE, f"holds {len(keys)} different values ({shown}); a yes/no model needs "
-                       "two")
-    target = label_key(model.positive_label if model.positive_label is not None else 1)
-    if len(keys) == 2 and target not in keys:
-        if model.positive_label is None:
-            fail(COL_TRUE, f"holds the labels {keys[0]!r} and {keys[1]!r}; name the one that "
-                           "counts as positive in model.json's 'positive_label'")
-        fail(COL_TRUE, f"holds the labels {keys[0]!r} and {keys[1]!r}, neither of which is "
-                       f"model.json's positive_label {model.positive_label!r}")
+    target = check_binary_labels(labels, model, fail)
     positives = [v for v in labels if label_key(v) == target]
     y = kept[COL_TRUE]
     pos = ibis.literal(False)

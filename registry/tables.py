@@ -175,7 +175,14 @@ def _binary(frame, model, rel, fail, exclude, truth_missing, notes):
     if finite.any() and (score[finite].min() < 0 or score[finite].max() > 1):
         fail(COL_SCORE, "must hold probabilities between 0 and 1 "
                         f"(found {score[finite].min():.3g} to {score[finite].max():.3g})")
-    labels = pd.unique(frame.loc[~truth_missing, COL_TRUE])
+    check_binary_labels(pd.unique(frame.loc[~truth_missing, COL_TRUE]), model, fail)
+    return frame.assign(**{COL_SCORE: score})
+
+
+def check_binary_labels(labels, model: Model, fail) -> str:
+    """The labels of a yes/no model's rows are two at most, one of them the positive class
+    (``fail(column, message)`` raises otherwise); returns the positive class's key. One rule
+    for tables read into pandas and for tables an engine checks (``row_checks``)."""
     keys = sorted({label_key(v) for v in labels})
     if len(keys) > 2:
         shown = ", ".join(repr(k) for k in keys[:5])
@@ -188,7 +195,7 @@ def _binary(frame, model, rel, fail, exclude, truth_missing, notes):
                            "counts as positive in model.json's 'positive_label'")
         fail(COL_TRUE, f"holds the labels {keys[0]!r} and {keys[1]!r}, neither of which is "
                        f"model.json's positive_label {model.positive_label!r}")
-    return frame.assign(**{COL_SCORE: score})
+    return target
 
 
 def _multiclass(frame, fail, exclude):
