@@ -217,7 +217,9 @@ def test_portfolio_search_filter_and_order_stay_in_the_address(dash_duo):
     Select(dash_duo.find_element("#portfolio-health")).select_by_value("all")
     Select(dash_duo.find_element("#portfolio-sort")).select_by_value("attention")
     wait_until(lambda: shown()[0] == "customer-churn", what="needs-attention first")
-    assert "sort=attention" in dash_duo.driver.current_url
+    # the address follows the view (a callback after the cards', so a moment later)
+    wait_until(lambda: "sort=attention" in dash_duo.driver.current_url
+               and "health" not in dash_duo.driver.current_url, what="the address")
 
     # a shared link reopens the same view
     dash_duo.driver.get(dash_duo.server_url + "/?health=act&sort=money")
@@ -250,7 +252,7 @@ def test_a_large_portfolio_pages_and_searches_on_the_server(dash_duo, tmp_path):
     dash_duo.wait_for_text_to_equal("#portfolio-page-text", "Models 13–14 of 14 · page 2 of 2")
     wait_until(lambda: [c.text for c in dash_duo.find_elements(".model-card h2")]
                == ["diabetes-progression-09", "digits"], what="the second page's cards")
-    assert "page=2" in dash_duo.driver.current_url
+    wait_until(lambda: "page=2" in dash_duo.driver.current_url, what="the page in the address")
     assert dash_duo.find_element("#portfolio-next").get_attribute("disabled")
     # every model's health is worked out in the background, not only the page's
     dash_duo.wait_for_contains_text("#portfolio-health-counts", "Health: 1 need action",
@@ -262,7 +264,8 @@ def test_a_large_portfolio_pages_and_searches_on_the_server(dash_duo, tmp_path):
     dash_duo.wait_for_text_to_equal("#portfolio-shown", "Showing 1 of 14 models.")
     wait_until(lambda: [c.text for c in dash_duo.find_elements(".model-card h2")]
                == ["customer-churn"], what="the search across pages")
-    assert "page=" not in dash_duo.driver.current_url
+    wait_until(lambda: "page=" not in dash_duo.driver.current_url and
+               "q=churn" in dash_duo.driver.current_url, what="the search in the address")
     # a shared link opens the same page
     dash_duo.driver.get(dash_duo.server_url + "/?page=2")
     dash_duo.wait_for_text_to_equal("#portfolio-page-text", "Models 13–14 of 14 · page 2 of 2",
