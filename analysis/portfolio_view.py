@@ -50,6 +50,16 @@ def fact(summary: ModelSummary, advice: ModelAdvice | None = None) -> dict:
     return out
 
 
+def clean_facts(facts) -> dict:
+    """Facts as the browser sent them back, keeping only what has the shape ``fact`` gives
+    (a request may carry anything there)."""
+    if not isinstance(facts, dict):
+        return {}
+    return {str(n): f for n, f in facts.items() if isinstance(f, dict)
+            and isinstance(f.get("s", ""), str) and isinstance(f.get("u", ""), str)
+            and (f.get("m") is None or isinstance(f.get("m"), (int, float)))}
+
+
 def status_of(facts: dict, name: str) -> str:
     return (facts.get(name) or {}).get("s", "pending")
 

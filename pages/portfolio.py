@@ -23,7 +23,7 @@ from dash import MATCH, ClientsideFunction, Input, Output, State, callback, \
 
 from analysis.evidence import advice_if_ready, model_advice
 from analysis.portfolio import summarize, summary_if_ready
-from analysis.portfolio_view import UNREADABLE, Entry, complete, fact, select
+from analysis.portfolio_view import UNREADABLE, Entry, clean_facts, complete, fact, select
 from analysis.recommend import headline
 from components.cards import (advice_line, card_column, card_search_text, health_counts_text,
                               model_card, model_card_body, model_card_shell, pager_text,
@@ -224,7 +224,7 @@ def show(query, health, sort, _prev, _next, facts, page, on_page):
         d, listing, entries, broken, _loose = _listing()
     except RegistryError:
         raise dash.exceptions.PreventUpdate
-    facts = facts if isinstance(facts, dict) else {}
+    facts = clean_facts(facts)
     page = page if isinstance(page, int) else 1
     trigger = ctx.triggered_id
     if trigger in ("portfolio-search", "portfolio-health", "portfolio-sort"):
@@ -262,8 +262,7 @@ def gather(_tick, facts, on_page):
         d, _listing_, entries, broken, _loose = _listing()
     except RegistryError:
         raise dash.exceptions.PreventUpdate
-    facts = facts if isinstance(facts, dict) else {}
-    new = {n: f for n, f in facts.items() if isinstance(f, dict)}
+    new = clean_facts(facts)
     new |= {n: UNREADABLE for n in broken}
     page = [n for n in (on_page or []) if isinstance(n, str)]
     run = 0

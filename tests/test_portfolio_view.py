@@ -64,3 +64,14 @@ def test_a_fact_carries_health_date_and_the_money_of_the_headline_recommendation
     assert fact(s, ModelAdvice("m", None, recs))["m"] == 1200.0
     assert fact(s, ModelAdvice("m", None, (), "no rows")) == \
         {"s": "act", "u": "2026-03-01T00:00:00+00:00", "a": True, "m": None}
+
+
+def test_facts_sent_back_in_any_shape_never_break_the_view():
+    from analysis.portfolio_view import clean_facts
+    sent = {"m01": [1], "m02": {"s": ["act"]}, "m03": {"s": "act", "m": "lots"},
+            "m04": {"s": "act", "a": True, "m": 5.0}, "m05": "ok"}
+    facts = clean_facts(sent)
+    assert facts == {"m04": {"s": "act", "a": True, "m": 5.0}}
+    assert clean_facts(["not", "a", "dict"]) == {} and clean_facts(None) == {}
+    for sort in ("attention", "money", "updated"):
+        assert select(ENTRIES, facts, "", "act", sort, 1).names == ("m04",)
