@@ -155,9 +155,10 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
 
 # ------------------------------------------------------------------ words
 def monitoring_sentences(report: MonitoringReport, unit: str = "",
-                         estimated: tuple[str, ...] = ()) -> list[str]:
+                         estimated: tuple[str, ...] = (), pending: bool = False) -> list[str]:
     """The report in a few short sentences; ``estimated``: the windows whose performance is
-    estimated without labels (``analysis.estimation``)."""
+    estimated without labels (``analysis.estimation``); ``pending``: the page's outline,
+    whose estimate and drift are still being worked out."""
     from .language import format_value
 
     out = []
@@ -175,8 +176,10 @@ def monitoring_sentences(report: MonitoringReport, unit: str = "",
                        f"{format_value(report.metric, report.reference, unit)} at evaluation.")
     missing = report.unlabelled_windows
     if missing:
-        rest = "only drift can be checked there." if not set(missing) & set(estimated) else \
-            "performance there is estimated from the scores, and drift is checked."
+        rest = "performance there is estimated from the scores, and drift is checked." \
+            if set(missing) & set(estimated) else \
+            "their drift and any estimate from the scores are being worked out." \
+            if pending else "only drift can be checked there."
         out.append(f"No labels yet for {', '.join(missing)}: {rest}")
     top = report.top_drift(3)
     if not top.empty:
@@ -202,11 +205,17 @@ def window_text(row, metric: str, unit: str = "") -> str:
            "labelled rows"
 
 
-def performance_caption(metric_name: str, window_kind: str, estimate: bool = False) -> str:
+def performance_caption(metric_name: str, window_kind: str, estimate: bool = False,
+                        intervals: bool = True) -> str:
     """The caption of the performance-over-time chart (page and reports); ``estimate``: the
-    chart also draws the estimate without labels."""
+    chart also draws the estimate without labels; ``intervals=False``: the page's outline,
+    drawn before the intervals are worked out."""
     from .estimation import estimate_caption
     from .language import not_judged_caption
+    if not intervals:
+        return (f"Each point is the {metric_name} of one {window_kind} computed on its "
+                "labelled rows; the 95% intervals are being worked out. The dashed line is "
+                f"the level measured at evaluation. {not_judged_caption()}")
     return (f"Each point is the {metric_name} of one {window_kind} computed on its labelled "
             "rows, with its 95% bootstrap interval. The dashed line and band are the level "
             f"measured at evaluation. {not_judged_caption()}"

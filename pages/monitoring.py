@@ -4,20 +4,21 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import html
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from analysis.drift import psi_word
 from analysis.business import money
 from analysis.estimation import drawn_estimate, model_estimate, summary_sentences
 from analysis.evaluation import parse_threshold
 from analysis.metrics import METRICS
-from analysis.monitoring import model_monitoring, performance_caption
+from analysis.monitoring import model_monitoring, monitoring_sentences, performance_caption
 from components.graph import chart
 from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
 from registry import RegistryError
 
-from ._data import deck, one
+from ._data import cached_model_view, deck, one, staged_model_view
 
 dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitoring",
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
@@ -30,9 +31,8 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
     # settings); an unusable value is said, and 0.5 used as on the model page
     t, t_message = parse_threshold(threshold) if threshold not in (None, "") else (None, "")
     try:
-        d = deck()
         v = int(version) if version not in (None, "") else None
-        model, v, report = model_monitoring(d, name or "", v)
+        model = deck().model(name or "")
     except ValueError:
         return not_found(f"'{version}' is not a version number.", f"/monitoring/{name}",
                          "Show the champion")
@@ -40,39 +40,82 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         return not_found(f"There is no model called {name!r} in this registry.")
     except RegistryError as e:
         return registry_problem(e.problem)
-    header = [
+    # The page appears with its outline (each window's value, from counts the engine
+    # returns quickly); the intervals, the drift and the estimate without labels follow
+    # from a second callback. Both are cached by data version.
+    body, done = staged_model_view(_key(v, t), model.name,
+                                   lambda: monitoring_body(model.name, v, t, outline=True),
+                                   lambda: monitoring_body(model.name, v, t))
+    return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},
                               {"label": "Monitoring", "active": True}]),
         html.H1(f"{model.name} in production", className="h3"),
-    ]
+        dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
+        dcc.Store(id="monitoring-ref", data={"model": model.name, "version": v,
+                                             "threshold": t}),
+        dcc.Store(id="monitoring-whole", data=done),
+        html.Div(body, id="monitoring-body"),
+    ])
+
+
+def _key(version: int | None, threshold: float | None) -> tuple:
+    return ("monitoring", version, threshold)
+
+
+@callback(Output("monitoring-body", "children"), Input("monitoring-whole", "data"),
+          State("monitoring-ref", "data"))
+def fill_whole(whole, ref):
+    if whole is not False:
+        raise PreventUpdate
+    name, v, t = ref["model"], ref["version"], ref["threshold"]
+    return whole_view(name, v, t)
+
+
+def whole_view(name: str, version: int | None, threshold: float | None):
+    """The whole page body (intervals, drift, the estimate), as the second callback sends it."""
+    return cached_model_view(_key(version, threshold), name,
+                             lambda: monitoring_body(name, version, threshold))
+
+
+def monitoring_body(name: str, version: int | None, threshold: float | None,
+                    outline: bool = False):
+    """The page below its heading: the whole, or with ``outline`` each window's value only
+    (no intervals, drift or estimate; they are said to be on their way)."""
+    d = deck()
+    model, v, report = model_monitoring(d, name, version, intervals=not outline)
     if report is None:
-        return html.Div(header + [dbc.Alert("No production data is registered for this model. "
-                                            "docs/registry-format.md explains the monitoring "
-                                            "table.", color="info")])
+        return dbc.Alert("No production data is registered for this model. "
+                         "docs/registry-format.md explains the monitoring table.",
+                         color="info")
     if report.performance.empty:
-        return html.Div(header + [dbc.Alert(
-            f"Version {report.version} has no production rows in this registry.",
-            color="info", id="no-production-rows"),
-            dbc.Button("Show the champion", href=f"/monitoring/{model.name}", size="sm")])
+        return [dbc.Alert(f"Version {report.version} has no production rows in this "
+                          "registry.", color="info", id="no-production-rows"),
+                dbc.Button("Show the champion", href=f"/monitoring/{model.name}", size="sm")]
     metric = METRICS[report.metric]
     unit = model.target_unit if metric.kind == "unit" else ""
     perf = report.performance
-    est = model_estimate(d, model.name, v, t)[2] if model.task == "binary" else None
+    est = model_estimate(d, model.name, v, threshold)[2] \
+        if model.task == "binary" and not outline else None
     estimate = drawn_estimate(est, report.metric)
-    parts = header + [
+    said = monitoring_sentences(report, unit, pending=True) if outline else \
+        summary_sentences(report, est, unit)
+    parts = [
         html.P(f"Version {report.version}, {perf['rows'].sum():,} production rows in "
                f"{len(perf)} {report.window_kind}s.", className="text-muted"),
-        dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
-        html.Ul([html.Li(s) for s in summary_sentences(report, est, unit)],
-                id="monitoring-summary"),
+        html.Ul([html.Li(s) for s in said], id="monitoring-summary"),
         chart(performance_over_time(perf, metric.name, report.reference, report.reference_low,
                                     report.reference_high, unit, report.window_kind,
                                     estimate),
               id="performance-over-time",
               caption=performance_caption(metric.name, report.window_kind,
-                                          estimate is not None)),
+                                          estimate is not None, intervals=not outline)),
     ]
+    if outline:
+        parts.append(html.P("Working out the intervals, how the inputs drift"
+                            + (" and what the scores say about the windows without labels"
+                               if model.task == "binary" else "") + "…",
+                            className="text-muted", role="status", id="monitoring-pending"))
     if estimate is not None and len(est.unlabelled()):
         parts.append(_estimate_table(est))
     if not report.drift.empty:
@@ -91,7 +134,7 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
                                    "before labels arrive."))
     for note in report.notes:
         parts.append(dbc.Alert(note, color="info"))
-    return html.Div(parts)
+    return parts
 
 
 def _estimate_table(est):

@@ -16,6 +16,8 @@ def test_monitoring_page_shows_novembers_estimate(dash_duo, tmp_path):
     dash_duo.driver.set_window_size(1400, 1000)
     dash_duo.start_server(create_app(Settings(registry=str(SAMPLE_REGISTRY))))
     dash_duo.driver.get(dash_duo.server_url + "/monitoring/customer-churn")
+    # the outline comes first; the estimate arrives with the whole page (second callback)
+    dash_duo.wait_for_element("#estimate-table", timeout=60)
     dash_duo.wait_for_element("#performance-over-time .main-svg", timeout=60)
     summary = dash_duo.find_element("#monitoring-summary").text
     assert "Estimated from the scores alone for Nov 2026 (no labels yet" in summary

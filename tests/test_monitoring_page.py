@@ -101,3 +101,32 @@ def test_point_values_only_report_matches_the_full_one(churn_report):
     assert points.performance[["low", "high"]].isna().all().all()
     assert churn_report.performance["low"].notna().any()
     assert points.drift.empty and points.score_drift.empty
+
+
+def test_page_shows_its_outline_first_then_the_whole(tmp_path):
+    """The first screen has each window's value from counts alone; the intervals, the drift
+    and the estimate arrive from the second callback, and a later visit shows the whole at
+    once (cached by data version)."""
+    import shutil
+
+    from pages import monitoring
+    reg = tmp_path / "reg"
+    shutil.copytree(SAMPLE_REGISTRY, reg)
+    app = create_app(Settings(registry=str(reg)))
+    fn = dash.page_registry["pages.monitoring"]["layout"]
+    with app.server.test_request_context("/"):
+        first = fn(name="customer-churn")
+        text = str(first)
+        assert "ROC AUC in Oct 2026: 0.786" in text and "monitoring-pending" in text
+        assert "drift-heatmap" not in text and "estimate-table" not in text
+        assert "their drift and any estimate from the scores are being worked out" in text
+        assert "the 95% intervals are being worked out" in text
+        whole = str(monitoring.fill_whole(False, {"model": "customer-churn", "version": None,
+                                                   "threshold": None}))
+        assert "drift-heatmap" in whole and "estimate-table" in whole
+        assert "monitoring-pending" not in whole and "ROC AUC in Oct 2026: 0.786" in whole
+        again = str(fn(name="customer-churn"))
+        assert "drift-heatmap" in again and "monitoring-pending" not in again
+        with pytest.raises(dash.exceptions.PreventUpdate):
+            monitoring.fill_whole(True, {"model": "customer-churn", "version": None,
+                                         "threshold": None})
