@@ -40,12 +40,9 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         return not_found(f"There is no model called {name!r} in this registry.")
     except RegistryError as e:
         return registry_problem(e.problem)
-    # The page appears with its outline (each window's value, from counts the engine
-    # returns quickly); the intervals, the drift and the estimate without labels follow
-    # from a second callback. Both are cached by data version.
-    body, done = staged_model_view(_key(v, t), model.name,
-                                   lambda: monitoring_body(model.name, v, t, outline=True),
-                                   lambda: monitoring_body(model.name, v, t))
+    # The page appears at once; its body arrives through the callbacks below: the outline
+    # first (each window's value, from counts the engine returns quickly), then the whole
+    # (intervals, drift, the estimate without labels). Both are cached by data version.
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "href": f"/models/{model.name}"},
@@ -54,8 +51,9 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
         dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
         dcc.Store(id="monitoring-ref", data={"model": model.name, "version": v,
                                              "threshold": t}),
-        dcc.Store(id="monitoring-whole", data=done),
-        html.Div(body, id="monitoring-body"),
+        dcc.Store(id="monitoring-whole"),
+        html.Div(html.P("Reading the production rows…", className="text-muted",
+                        role="status"), id="monitoring-body"),
     ])
 
 
@@ -63,8 +61,18 @@ def _key(version: int | None, threshold: float | None) -> tuple:
     return ("monitoring", version, threshold)
 
 
-@callback(Output("monitoring-body", "children"), Input("monitoring-whole", "data"),
-          State("monitoring-ref", "data"))
+@callback(Output("monitoring-body", "children"), Output("monitoring-whole", "data"),
+          Input("monitoring-ref", "data"))
+def fill(ref):
+    name, v, t = ref["model"], ref["version"], ref["threshold"]
+    return staged_model_view(_key(v, t), name,
+                             lambda: monitoring_body(name, v, t, outline=True),
+                             lambda: monitoring_body(name, v, t))
+
+
+@callback(Output("monitoring-body", "children", allow_duplicate=True),
+          Input("monitoring-whole", "data"), State("monitoring-ref", "data"),
+          prevent_initial_call=True)
 def fill_whole(whole, ref):
     if whole is not False:
         raise PreventUpdate

@@ -124,3 +124,29 @@ def ordinary_mlflow_store(tmp_path_factory) -> str:
     pytest.importorskip("mlflow", reason="MLflow is not installed (pip install -e '.[mlflow]')")
     from mlflow_ordinary import build_ordinary_store
     return build_ordinary_store(tmp_path_factory.mktemp("ordinary-mlflow"))
+
+
+def monitoring_page(layout, **query) -> tuple[str, str]:
+    """The monitoring page as a browser ends up with it, as text: (its layout and the outline
+    its first callback sends, the whole body its second callback sends). Call inside a
+    request context of the app whose page ``layout`` is."""
+    from pages import monitoring
+    page = layout(**query)
+    ref = _find(page, "monitoring-ref")
+    if ref is None:  # a message instead of the page (no such model, a bad version)
+        return str(page), str(page)
+    body, done = monitoring.fill(ref.data)
+    whole = body if done else monitoring.fill_whole(False, ref.data)
+    return str(page) + str(body), str(page) + str(whole)
+
+
+def _find(component, id_):
+    if getattr(component, "id", None) == id_:
+        return component
+    children = getattr(component, "children", None)
+    for child in children if isinstance(children, (list, tuple)) else [children]:
+        if child is not None and not isinstance(child, str):
+            got = _find(child, id_)
+            if got is not None:
+                return got
+    return None

@@ -396,16 +396,17 @@ def test_the_monitoring_page_reads_parquet_parts_and_caches_the_summaries(tmp_pa
     monkeypatch.setattr(Rows, "execute", lambda self, e: queries.append(1) or execute(self, e))
     app = create_app(Settings(registry=str(reg)))
     fn = dash.page_registry["pages.monitoring"]["layout"]
+    from conftest import monitoring_page
     with app.server.test_request_context("/"):
-        text = str(fn(name="customer-churn"))
+        text = monitoring_page(fn, name="customer-churn")[1]
         assert "ROC AUC in Oct 2026: 0.786" in text and "No labels yet for Nov 2026" in text
         assert f"{len(table):,} production rows in 12 months" in text
         asked = len(queries)
         assert asked > 0
-        fn(name="customer-churn")
+        monitoring_page(fn, name="customer-churn")
         assert len(queries) == asked  # from the cache: the engine is not asked again
         extra = table.loc[month == "2026-11"].head(100)
         extra.to_parquet(d / "monitoring" / "month=2026-11" / "part-1.parquet", index=False)
-        text = str(fn(name="customer-churn"))
+        text = monitoring_page(fn, name="customer-churn")[1]
         assert len(queries) > asked
         assert f"{len(table) + 100:,} production rows in 12 months" in text

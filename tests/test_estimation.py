@@ -202,29 +202,13 @@ def page():
     from app import Settings, create_app
     app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
     fn = dash.page_registry["pages.monitoring"]["layout"]
-    from pages import monitoring
 
     def render(**query):
-        """The page as the browser ends up showing it: its layout (the outline) and the
-        whole body its second callback sends."""
+        """The page as the browser ends up showing it (the whole body)."""
+        from conftest import monitoring_page
         with app.server.test_request_context("/"):
-            page = fn(**query)
-            ref = _find(page, "monitoring-ref")
-            whole = monitoring.fill_whole(False, ref.data) if ref is not None else ""
-            return str(page) + str(whole)
+            return monitoring_page(fn, **query)[1]
     return render
-
-
-def _find(component, id_):
-    if getattr(component, "id", None) == id_:
-        return component
-    children = getattr(component, "children", None)
-    for child in children if isinstance(children, (list, tuple)) else [children]:
-        if child is not None and not isinstance(child, str):
-            got = _find(child, id_)
-            if got is not None:
-                return got
-    return None
 
 
 def test_monitoring_page_shows_the_estimate_for_the_unlabelled_month(page, churn):

@@ -10,6 +10,8 @@ from app import Settings, create_app
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
 from registry import SAMPLE_REGISTRY, open_source
 
+from conftest import monitoring_page
+
 
 @pytest.fixture(scope="module")
 def churn_report():
@@ -61,7 +63,7 @@ def layout():
 
     def render(**query):
         with app.server.test_request_context("/"):
-            return str(fn(**query))
+            return monitoring_page(fn, **query)[1]
     return render
 
 
@@ -82,7 +84,7 @@ def test_broken_production_table_is_named_not_a_stack_trace(tmp_path):
     app = create_app(Settings(registry=str(reg)))
     fn = dash.page_registry["pages.monitoring"]["layout"]
     with app.server.test_request_context("/"):
-        text = str(fn(name="customer-churn"))
+        text = monitoring_page(fn, name="customer-churn")[0]
     assert "could not be read" in text
     assert "models/customer-churn/monitoring.parquet" in text and "Traceback" not in text
 
@@ -114,19 +116,21 @@ def test_page_shows_its_outline_first_then_the_whole(tmp_path):
     shutil.copytree(SAMPLE_REGISTRY, reg)
     app = create_app(Settings(registry=str(reg)))
     fn = dash.page_registry["pages.monitoring"]["layout"]
+    ref = {"model": "customer-churn", "version": None, "threshold": None}
     with app.server.test_request_context("/"):
-        first = fn(name="customer-churn")
-        text = str(first)
+        frame = str(fn(name="customer-churn"))
+        assert "Reading the production rows" in frame and "performance-over-time" not in frame
+        body, done = monitoring.fill(ref)
+        text = str(body)
+        assert done is False
         assert "ROC AUC in Oct 2026: 0.786" in text and "monitoring-pending" in text
         assert "drift-heatmap" not in text and "estimate-table" not in text
         assert "their drift and any estimate from the scores are being worked out" in text
         assert "the 95% intervals are being worked out" in text
-        whole = str(monitoring.fill_whole(False, {"model": "customer-churn", "version": None,
-                                                   "threshold": None}))
+        whole = str(monitoring.fill_whole(False, ref))
         assert "drift-heatmap" in whole and "estimate-table" in whole
         assert "monitoring-pending" not in whole and "ROC AUC in Oct 2026: 0.786" in whole
-        again = str(fn(name="customer-churn"))
-        assert "drift-heatmap" in again and "monitoring-pending" not in again
+        body, done = monitoring.fill(ref)  # a later visit: the whole at once
+        assert done is True and str(body) == whole
         with pytest.raises(dash.exceptions.PreventUpdate):
-            monitoring.fill_whole(True, {"model": "customer-churn", "version": None,
-                                         "threshold": None})
+            monitoring.fill_whole(True, ref)
