@@ -145,9 +145,15 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
                 if version is not None else None
         except KeyError:
             reference = None
+        # the whole report starts from the points (the page's outline, usually cached by
+        # then): only the intervals and the drift are left to work out
+        points = model_monitoring(deck, name, version, intervals=False)[2] \
+            if intervals and not production.in_memory else None
         report = report_from_rows(model, reference, production, version,
                                   headline_metric(model.task), MonitoringSettings(),
-                                  intervals=intervals)
+                                  intervals=intervals, points=points)
+        if points is not None and not points.performance.empty:
+            return report  # the points' notes already say what the production table left out
         return replace(report, notes=tuple(production.notes) + report.notes)
     key = ("monitoring", name, version) if intervals else ("monitoring-points", name, version)
     return model, version, deck.memo(key, name, compute)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from registry.model import COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model
+from registry.model import (
+    COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model, Problem, RegistryError,
+)
 from registry.rows import COL_POS, COL_WINDOW, Rows
 
 from . import queries as q
@@ -46,22 +48,35 @@ def _undefined(model: Model, summary: pd.DataFrame, labelled: int, sample: pd.Da
 
 
 def report_from_rows(model: Model, reference: Rows | None, production: Rows,
-                     version: int | None, metric: str, settings, intervals: bool = True):
-    """``analysis.monitoring.monitoring_report`` on rows held by an engine."""
+                     version: int | None, metric: str, settings, intervals: bool = True,
+                     points=None):
+    """``analysis.monitoring.monitoring_report`` on rows held by an engine. ``points``: the
+    report of the same rows with ``intervals=False`` (the page's outline), whose windows and
+    values are taken as they are, so that only the intervals and the drift are worked out
+    here (its notes are the report's)."""
     from .monitoring import PERFORMANCE_COLUMNS, MonitoringReport, window_label
 
     rng = np.random.default_rng(settings.seed)
     notes: list[str] = []
-    span = q.time_span(production, version)
-    if span.rows == 0:
-        empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
-        return MonitoringReport(model.name, version, metric, "month", empty, None, None, None,
-                                pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
-    weekly = (span.last.to_pydatetime() - span.first.to_pydatetime()).days \
-        < settings.weekly_below_days
-    cutoff = _cutoff(span.last, weekly, settings.max_windows)
-    since = cutoff if cutoff > span.first else None
-    t = q.windowed(production, version, weekly, span, since)
+    if points is not None and intervals and not points.performance.empty:
+        weekly = points.window_kind == "week"
+        known = [pd.Timestamp(w) for w in points.performance["window"]]
+        span = q.TimeSpan(known[0].tz_localize("UTC"), known[-1].tz_localize("UTC"),
+                          int(points.performance["rows"].sum()))
+        t = q.windowed(production, version, weekly, span, span.first)
+    else:
+        points = None
+        span = q.time_span(production, version)
+        if span.rows == 0:
+            empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
+            return MonitoringReport(model.name, version, metric, "month", empty, None, None,
+                                    None, pd.DataFrame(), pd.DataFrame(),
+                                    ("No production rows.",))
+        weekly = (span.last.to_pydatetime() - span.first.to_pydatetime()).days \
+            < settings.weekly_below_days
+        cutoff = _cutoff(span.last, weekly, settings.max_windows)
+        since = cutoff if cutoff > span.first else None
+        t = q.windowed(production, version, weekly, span, since)
     # drift: the reference's bins first, so that one pass counts windows and bins
     out_col = COL_SCORE if model.task == "binary" else COL_PRED
     with_out = reference is not None and production.has(out_col) and reference.has(out_col)
@@ -73,7 +88,12 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
         t, production, {c: b[0].edges for c, b in ref_bins.items() if b[0].edges is not None},
         {c: b[0].categories for c, b in ref_bins.items() if b[0].edges is None})
     dropped = span.rows - int(counts["rows"].sum())
-    if dropped:
+    if points is not None:  # the outline's windows: the same rows, counted again
+        notes = list(points.notes)
+        if dropped or len(counts) != len(points.performance):
+            raise RegistryError(Problem(production.where, "", "changed while it was read; "
+                                        "reload the page", model=model.name))
+    elif dropped:
         notes.append(f"{dropped:,} older production rows are left out: at most "
                      f"{settings.max_windows} {'week' if weekly else 'month'}s are analysed, "
                      "the most recent ones.")
@@ -81,7 +101,8 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     labels = [window_label(s, weekly) for s in starts]
     kind = "week" if weekly else "month"
 
-    perf_sum = q.metric_summary(model, t, production, [COL_WINDOW])
+    perf_sum = q.metric_summary(model, t, production, [COL_WINDOW]) if points is None \
+        else None
     outputs = q.output_columns(model, production)
     numeric_cols = [c for c in production.columns if c in production.numeric]
     # the sample feeds the intervals and KS tests (and, beyond yes/no models, the words
@@ -91,14 +112,22 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
                        settings.ks_max_rows, settings.bootstrap.max_rows, settings.seed) \
         if need_sample else pd.DataFrame(columns=[COL_WINDOW, "any", "lab"])
     by_window = dict(tuple(samples.groupby(COL_WINDOW))) if len(samples) else {}
-    perf_by = dict(tuple(perf_sum.groupby(COL_WINDOW))) if len(perf_sum) else {}
+    perf_by = dict(tuple(perf_sum.groupby(COL_WINDOW))) \
+        if perf_sum is not None and len(perf_sum) else {}
 
     perf = []
     for w, (start, label) in enumerate(zip(starts, labels)):
         n_rows, n_lab = int(counts["rows"].iloc[w]), int(counts["labelled"].iloc[w])
         value = lo = hi = np.nan
         note = "no labels yet" if n_lab == 0 else too_few_rows(n_lab)
-        if not note:
+        if points is not None:  # the outline's value and words; its interval is added
+            known = points.performance.iloc[w]
+            value, note = float(known["value"]), known["note"]
+            if not note and np.isfinite(value) and intervals:
+                smp = by_window.get(start, samples.iloc[:0])
+                lo, hi = _ci(model, smp.loc[smp["lab"].astype(bool)], metric, value, n_lab,
+                             settings)
+        elif not note:
             summary = perf_by.get(start, perf_sum.iloc[:0])
             value = metric_from_summary(model, summary, metric)
             smp = by_window.get(start, samples.iloc[:0])
@@ -114,14 +143,17 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
 
     ref_value = ref_lo = ref_hi = None
     if reference is not None:
-        ref_sum = q.metric_summary(model, reference.table, reference, [])
-        v = metric_from_summary(model, ref_sum, metric)
-        ref_value = float(v) if np.isfinite(v) else None
+        if points is not None:
+            ref_value = points.reference
+        else:
+            ref_sum = q.metric_summary(model, reference.table, reference, [])
+            v = metric_from_summary(model, ref_sum, metric)
+            ref_value = float(v) if np.isfinite(v) else None
         if ref_value is not None and intervals:
             smp, n = q.rows_sample(reference, [COL_TRUE, *q.output_columns(model, reference)],
                                    settings.bootstrap.max_rows, seed=settings.seed)
             ref_lo, ref_hi = _ci(model, smp, metric, ref_value, n, settings)
-    else:
+    elif points is None:
         notes.append("No evaluation rows to compare production with.")
     if not intervals:
         return MonitoringReport(model.name, version, metric, kind, performance, ref_value,

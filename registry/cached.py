@@ -92,6 +92,7 @@ class CachedSource:
         self._prefix = "md:" + hashlib.blake2b(source.uri.encode(), digest_size=6).hexdigest()
         self._local: OrderedDict[str, Any] = OrderedDict()
         self._local_lock = threading.Lock()
+        self._thread = threading.local()  # checked engine tables of this thread (``rows``)
 
     def memo_local(self, key: tuple, model: str | None, compute: Callable[[], Any],
                    keep: int = 6) -> Any:
@@ -210,9 +211,24 @@ class CachedSource:
     def rows(self, model: str, version: int | None = None, split: str | None = None,
              production: bool = True):
         """Prediction rows as ``registry.rows.Rows`` (``Source.rows``): a table an engine
-        queries, for ``analysis.queries``; not cached here (what is cached is what the
-        queries return, by data version)."""
-        return self.source.rows(model, version, split, production)
+        queries, for ``analysis.queries``. A table kept by an engine is checked once per
+        thread (its DuckDB connection is the thread's) until the model's data changes, so the
+        views of a page do not each check it again; tables read into memory are not kept
+        here (the source keeps their frames). What the queries return is cached by data
+        version through ``memo``."""
+        key = (model, version, split, production, self.source.data_version(model))
+        kept = getattr(self._thread, "rows", None)
+        if kept is None:
+            kept = self._thread.rows = OrderedDict()
+        if key in kept:
+            kept.move_to_end(key)
+            return kept[key]
+        rows = self.source.rows(model, version, split, production)
+        if rows is not None and not getattr(rows, "in_memory", True):
+            kept[key] = rows
+            while len(kept) > 16:
+                kept.popitem(last=False)
+        return rows
 
     def experiments(self):
         return self.memo(("experiments",), None, self.source.list_experiments)

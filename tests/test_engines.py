@@ -359,6 +359,28 @@ def test_engine_rows_equal_the_pandas_path(tmp_path):
     assert engine.reference == pytest.approx(frames.reference, abs=1e-12)
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_the_whole_report_from_the_outlines_points_equals_one_made_at_once(engine, task):
+    """The monitoring page's whole report starts from its outline's points (windows, values,
+    notes) and adds the intervals and the drift: the same report as one worked out at once,
+    on every engine and task."""
+    name, deck, _ = engine
+    model = deck.model(task)
+    metric = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}[task]
+    settings = MonitoringSettings()
+    prod, ref = deck.rows(task), deck.rows(task, False)
+    points = report_from_rows(model, ref, prod, 1, metric, settings, intervals=False)
+    staged = report_from_rows(model, ref, prod, 1, metric, settings, points=points)
+    once = report_from_rows(model, ref, prod, 1, metric, settings)
+    pd.testing.assert_frame_equal(staged.performance, once.performance)
+    pd.testing.assert_frame_equal(staged.drift, once.drift)
+    pd.testing.assert_frame_equal(staged.score_drift, once.score_drift)
+    assert staged.notes == once.notes and staged.reference == once.reference
+    assert (staged.reference_low, staged.reference_high) == \
+        (once.reference_low, once.reference_high)
+    assert staged.performance["low"].notna().any(), name
+
+
 def test_an_mlflow_tag_names_a_connection_and_a_table():
     from registry.rows import table_tag
     assert table_tag("spark:ml.churn_predictions") == ("spark", "ml.churn_predictions")
