@@ -24,6 +24,7 @@ from components.shell import app_shell, registry_banner
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
 from registry.naming import public_problem
+from registry.rows import load_engine
 from reports.images import configure_renders
 from reports.routes import register_export
 from serving import config as serving, jobs, web
@@ -131,6 +132,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
                             RegistryError(public_problem(e.problem, settings.registry)))
     server.extensions["modeldeck"] = deck
     server.extensions["modeldeck.settings"] = settings
+    load_engine()  # the query engine's modules load with the server, not on a first page
     server.extensions["modeldeck.celery"] = jobs.celery_of(manager)
     configure_renders(settings.renders, state / "renders")
     web.compress(server)

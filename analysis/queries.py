@@ -76,7 +76,9 @@ class Windowed:
 
     def start_of(self, out: pd.DataFrame) -> pd.DataFrame:
         """``out`` with its window numbers replaced by the windows' starts."""
-        out[COL_WINDOW] = pd.to_datetime([self.starts[int(i)] for i in out[COL_WINDOW]])
+        starts = pd.DatetimeIndex(self.starts)
+        out[COL_WINDOW] = starts[out[COL_WINDOW].to_numpy(dtype=np.int64)] if len(out) \
+            else pd.Series([], dtype=starts.dtype)
         return out
 
 
