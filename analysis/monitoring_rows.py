@@ -58,39 +58,36 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
 
     rng = np.random.default_rng(settings.seed)
     notes: list[str] = []
-    if points is not None and intervals and not points.performance.empty:
-        weekly = points.window_kind == "week"
-        known = [pd.Timestamp(w) for w in points.performance["window"]]
-        span = q.TimeSpan(known[0].tz_localize("UTC"), known[-1].tz_localize("UTC"),
-                          int(points.performance["rows"].sum()))
-        t = q.windowed(production, version, weekly, span, span.first)
-    else:
+    if points is None or not intervals or points.performance.empty:
         points = None
-        span = q.time_span(production, version)
-        if span.rows == 0:
-            empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
-            return MonitoringReport(model.name, version, metric, "month", empty, None, None,
-                                    None, pd.DataFrame(), pd.DataFrame(),
-                                    ("No production rows.",))
-        weekly = (span.last.to_pydatetime() - span.first.to_pydatetime()).days \
-            < settings.weekly_below_days
-        cutoff = _cutoff(span.last, weekly, settings.max_windows)
-        since = cutoff if cutoff > span.first else None
-        t = q.windowed(production, version, weekly, span, since)
-    # drift: the reference's bins first, so that one pass counts windows and bins
+    # drift: the reference's bins first, so that one pass counts days, the span and bins
     out_col = COL_SCORE if model.task == "binary" else COL_PRED
     with_out = reference is not None and production.has(out_col) and reference.has(out_col)
     inputs = [c for c in production.columns if c.startswith((FEATURE_PREFIX, SEGMENT_PREFIX))
               and reference is not None and reference.has(c)] + ([out_col] if with_out else [])
     ref_bins = _reference_bins(reference, production, inputs, settings) \
         if intervals and reference is not None else {}
-    counts, bin_counts = q.window_counts(
-        t, production, {c: b[0].edges for c, b in ref_bins.items() if b[0].edges is not None},
+    days = q.day_counts(
+        production, version,
+        {c: b[0].edges for c, b in ref_bins.items() if b[0].edges is not None},
         {c: b[0].categories for c, b in ref_bins.items() if b[0].edges is None})
+    span = days.span
+    if span.rows == 0:
+        empty = pd.DataFrame(columns=PERFORMANCE_COLUMNS)
+        return MonitoringReport(model.name, version, metric, "month", empty, None, None,
+                                None, pd.DataFrame(), pd.DataFrame(), ("No production rows.",))
+    weekly = (span.last.to_pydatetime() - span.first.to_pydatetime()).days \
+        < settings.weekly_below_days
+    cutoff = _cutoff(span.last, weekly, settings.max_windows)
+    since = cutoff if cutoff > span.first else None
+    t = q.windowed(production, version, weekly, span, since)
+    counts, bin_counts = days.windows(t.starts)
     dropped = span.rows - int(counts["rows"].sum())
-    if points is not None:  # the outline's windows: the same rows, counted again
+    if points is not None:  # the outline's windows and values: the same rows
         notes = list(points.notes)
-        if dropped or len(counts) != len(points.performance):
+        if not counts[["rows", "labelled"]].reset_index(drop=True).equals(
+                points.performance[["rows", "labelled"]].reset_index(drop=True).astype(
+                    np.int64)):
             raise RegistryError(Problem(production.where, "", "changed while it was read; "
                                         "reload the page", model=model.name))
     elif dropped:

@@ -43,17 +43,6 @@ class TimeSpan:
     rows: int
 
 
-def time_span(rows: Rows, version: int | None) -> TimeSpan:
-    t = _of_version(rows, version)
-    got = rows.execute(t.aggregate(first=t[COL_TIME].min(), last=t[COL_TIME].max(),
-                                   rows=t.count()))
-    r = got.iloc[0]
-    n = int(r["rows"])
-    if n == 0:
-        return TimeSpan(None, None, 0)
-    return TimeSpan(_utc(r["first"]), _utc(r["last"]), n)
-
-
 def _utc(v) -> pd.Timestamp:
     ts = pd.Timestamp(v)
     return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
@@ -94,26 +83,21 @@ def window_starts(first: pd.Timestamp, last: pd.Timestamp, weekly: bool) -> list
 
 def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
              since: pd.Timestamp | None = None) -> Windowed:
-    """The rows of ``version`` since ``since``, numbered by window (a calendar month, or an
-    ISO week starting Monday; UTC). A window's number is how many later window starts the
-    row's time has reached: comparisons of stored times with constants, which every engine
-    does quickly (no calendar arithmetic per row)."""
+    """The rows of ``version`` since ``since`` (a window start), numbered by window (a
+    calendar month, or an ISO week starting Monday; UTC). A window's number comes from the
+    row's UTC day (``day_number``) compared with the days the windows start on, in order:
+    integer comparisons, which every engine does quickly (no calendar arithmetic per row,
+    and quicker in DuckDB than comparing the stored times)."""
     import ibis
     t = _of_version(rows, version)
-    ts = t[COL_TIME]
-    zone = ts.type().timezone
-
-    def const(v: pd.Timestamp):
-        v = v.tz_localize("UTC") if v.tzinfo is None else v
-        return ibis.literal(v.to_pydatetime() if zone else v.tz_convert(None).to_pydatetime(),
-                            "timestamp('UTC')" if zone else "timestamp")
-    if since is not None:
-        t = t.filter(ts >= const(since))
     starts = window_starts(since if since is not None else span.first, span.last, weekly)
-    number = ibis.literal(0)
-    for start in starts[1:]:
-        number = number + (t[COL_TIME] >= const(start)).cast("int32")
-    return Windowed(t.mutate(**{COL_WINDOW: number}), starts)
+    first_days = [int((s - DAY0) // pd.Timedelta(days=1)) for s in starts]
+    if since is not None:
+        t = t.filter(day_number(rows, t) >= first_days[0])
+    day = day_number(rows, t)
+    number = ibis.cases(*[(day < d, k) for k, d in enumerate(first_days[1:])],
+                        else_=len(starts) - 1) if len(starts) > 1 else ibis.literal(0)
+    return Windowed(t.mutate(**{COL_WINDOW: number.cast("int32")}), starts)
 
 
 def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
@@ -175,17 +159,80 @@ def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.Data
     return rows.execute(t.group_by(t[column].name("value")).aggregate(n=t.count()))
 
 
-def window_counts(win: Windowed, rows: Rows, numeric: dict[str, np.ndarray] | None = None,
-                  text: dict[str, tuple] | None = None) -> tuple[pd.DataFrame, dict]:
-    """One pass over the rows: per window (oldest first) its ``rows`` and ``labelled`` rows,
-    and for drift the counts of every input per bin — numeric inputs cut at ``numeric``'s
-    edges (bin k holds the values with k edges at or below them), text inputs per category of
-    ``text`` (the last bin: any other value). Returns (window, rows, labelled) and
-    {column: array windows × bins}. Each row's bin is computed once, then counted with sums
-    (quicker in DuckDB than one filtered count per bin)."""
+#: day numbers count whole UTC days from 1900-01-01, so that they are positive for any
+#: prediction time and an integer division is the floor
+DAY0 = pd.Timestamp("1900-01-01")
+_DAY_US = 86_400_000_000
+_SHIFT_US = 2_208_988_800_000_000  # 1900-01-01 to 1970-01-01, in microseconds
+
+
+def day_number(rows: Rows, t):
+    """The UTC day of each row's time, as days since ``DAY0``: on DuckDB two integer
+    operations on the stored microseconds (the engine's own functions; quicker than any
+    calendar arithmetic), elsewhere Ibis's epoch seconds."""
+    ts = t[COL_TIME]
+    if getattr(rows.backend or _this_duckdb(), "name", "") == "duckdb":
+        from registry.engine_functions import divide, epoch_us
+        return divide(epoch_us(ts) + _SHIFT_US, _DAY_US)
+    return ((ts.epoch_seconds() + _SHIFT_US // 1_000_000) // 86_400).cast("int64")
+
+
+def _this_duckdb():
+    from registry.rows import duckdb
+    return duckdb()
+
+
+@dataclass(frozen=True)
+class Days:
+    """Production rows counted per UTC day: ``table`` has day (since ``DAY0``), rows,
+    labelled, first and last (the day's earliest and latest times, UTC); ``bins`` holds,
+    for each drift input, an array days × bins."""
+
+    table: pd.DataFrame
+    bins: dict
+
+    @property
+    def span(self) -> TimeSpan:
+        t = self.table
+        if not len(t):
+            return TimeSpan(None, None, 0)
+        return TimeSpan(_utc(t["first"].min()), _utc(t["last"].max()), int(t["rows"].sum()))
+
+    def windows(self, starts: list) -> tuple[pd.DataFrame, dict]:
+        """Per window of ``starts`` (UTC wall times at midnight, oldest first) that has rows:
+        (window, rows, labelled) and {column: array windows × bins}. Days before the first
+        start are left out; a window runs to the next start."""
+        day = self.table["day"].to_numpy(dtype=np.int64)
+        first = ((pd.DatetimeIndex(starts) - DAY0) // pd.Timedelta(days=1)).to_numpy(np.int64)
+        w = np.searchsorted(first, day, side="right") - 1
+        keep = w >= 0
+        w, n = w[keep], len(starts)
+
+        def total(values):
+            out = np.zeros((n,) + values.shape[1:], dtype=np.int64)
+            np.add.at(out, w, values[keep])
+            return out
+        rows = total(self.table["rows"].to_numpy(dtype=np.int64))
+        labelled = total(self.table["labelled"].to_numpy(dtype=np.int64))
+        present = rows > 0
+        counts = pd.DataFrame({COL_WINDOW: pd.DatetimeIndex(starts)[present],
+                               "rows": rows[present], "labelled": labelled[present]})
+        return counts, {col: total(b)[present] for col, b in self.bins.items()}
+
+
+def day_counts(rows: Rows, version: int | None, numeric: dict[str, np.ndarray] | None = None,
+               text: dict[str, tuple] | None = None) -> Days:
+    """One pass over the rows of ``version``: per UTC day its rows, labelled rows, first and
+    last time, and for drift the counts of every input per bin — numeric inputs cut at
+    ``numeric``'s edges (bin k holds the values with k edges at or below them), text inputs
+    per category of ``text`` (the last bin: any other value). Each row's bin is computed
+    once, then counted with sums (quicker in DuckDB than one filtered count per bin). Days,
+    not windows: the time span comes from the same pass, and the days are summed into
+    months or weeks afterwards (``Days.windows``), exactly, since windows start at
+    midnight UTC."""
     import ibis
     numeric, text = numeric or {}, text or {}
-    t = win.table
+    t = _of_version(rows, version)
     codes, sizes = {}, {}
     for i, (col, edges) in enumerate(numeric.items()):
         x = t[col].cast("float64")
@@ -199,19 +246,20 @@ def window_counts(win: Windowed, rows: Rows, numeric: dict[str, np.ndarray] | No
         code = ibis.cases(*[(x == c, k) for k, c in enumerate(cats)], else_=len(cats))
         codes[f"c{i}"] = x.notnull().ifelse(code, -1)
         sizes[col] = (f"c{i}", len(cats) + 1)
-    c = t.select(COL_WINDOW, labelled=t[COL_TRUE].notnull().cast("int64"), **codes)
-    aggs = {"rows": c.count(), "labelled": c["labelled"].sum()}
+    c = t.select(day=day_number(rows, t), time=t[COL_TIME],
+                 labelled=t[COL_TRUE].notnull().cast("int64"), **codes)
+    aggs = {"rows": c.count(), "labelled": c["labelled"].sum(), "first": c["time"].min(),
+            "last": c["time"].max()}
     names = {}
     for col, (code, size) in sizes.items():
         names[col] = [f"{code}_{k}" for k in range(size)]
         for k, name in enumerate(names[col]):
             aggs[name] = (c[code] == k).cast("int64").sum()
-    out = rows.execute(c.group_by(COL_WINDOW).aggregate(**aggs).order_by(COL_WINDOW))
-    win.start_of(out)
+    out = rows.execute(c.group_by("day").aggregate(**aggs).order_by("day"))
     bins = {col: out[cols].fillna(0).to_numpy(dtype=np.int64) for col, cols in names.items()}
-    counts = out[[COL_WINDOW, "rows", "labelled"]].fillna(0).astype(
-        {"rows": np.int64, "labelled": np.int64})
-    return counts.reset_index(drop=True), bins
+    table = out[["day", "rows", "labelled", "first", "last"]].fillna(
+        {"rows": 0, "labelled": 0}).astype({"rows": np.int64, "labelled": np.int64})
+    return Days(table.reset_index(drop=True), bins)
 
 
 # ------------------------------------------------------------------ samples

@@ -197,9 +197,15 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
     prod, _ = data[task]
     model = deck.model(task)
     rows = deck.rows(task)
-    t = q.windowed(rows, 1, weekly=False, span=q.time_span(rows, 1))
-    counts, _ = q.window_counts(t, rows)
+    days = q.day_counts(rows, 1)
+    assert days.span.rows == len(prod)
+    assert days.span.first == prod["timestamp"].min() and \
+        days.span.last == prod["timestamp"].max()
+    t = q.windowed(rows, 1, weekly=False, span=days.span)
+    counts, _ = days.windows(t.starts)
     month = prod["timestamp"].dt.strftime("%Y-%m")
+    per_day = prod["timestamp"].dt.floor("D").value_counts().sort_index()
+    assert days.table["rows"].tolist() == per_day.tolist()
     assert [w.strftime("%Y-%m") for w in counts[COL_WINDOW]] == MONTHS
     assert counts["rows"].tolist() == month.value_counts().sort_index().tolist()
     assert counts["labelled"].tolist() == \
