@@ -393,6 +393,64 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
     and, if needed, fitted; ``production``: the monitoring table (rows of other versions are
     left out). No estimate (``unavailable`` says why) for a model that is not yes/no, without
     enough labelled evaluation rows, or without production rows of the version."""
+    setup = estimate_setup(model, reference, COL_SCORE in production.columns, version,
+                           threshold, settings)
+    if isinstance(setup, PerformanceEstimate):
+        return setup
+    threshold, source, calibration = setup
+    if version is not None and COL_VERSION in production.columns:
+        production = production.loc[(production[COL_VERSION] == version).to_numpy()]
+    if production.empty:
+        return _unavailable(model, version, threshold, source, "No production rows.",
+                            replace(calibration, resampled=()))
+    mon = settings.monitoring
+    span_days = (production[COL_TIME].max().to_pydatetime()
+                 - production[COL_TIME].min().to_pydatetime()).days
+    weekly = span_days < mon.weekly_below_days
+    production, _ = _recent_windows(production, weekly, mon.max_windows)
+    codes, starts = window_codes(production[COL_TIME], weekly)
+    score = production[COL_SCORE].to_numpy(dtype=float)
+    known = production[COL_TRUE].notna().to_numpy()
+    rng = np.random.default_rng(settings.seed)
+    rows = []
+    for w, start in enumerate(starts):
+        mine = codes == w
+        s = score[mine]
+        rows.append(window_estimate(model, calibration, start, weekly, int(mine.sum()),
+                                    int(known[mine].sum()), s[np.isfinite(s)], threshold,
+                                    settings, rng))
+    return estimate_of_windows(model, version, threshold, source, calibration, weekly, rows)
+
+
+def window_estimate(model: Model, calibration: "Calibration", start, weekly: bool, rows: int,
+                    labelled: int, score: np.ndarray, threshold: float,
+                    settings: EstimationSettings, rng: np.random.Generator) -> dict:
+    """One window's row of ``PerformanceEstimate.windows`` (``score``: its finite scores)."""
+    row = {"window": start, "label": window_label(start, weekly), "rows": rows,
+           "labelled": labelled, "note": too_few_rows(len(score), settings.min_rows)}
+    if not row["note"]:
+        row.update(estimate_window(calibration, score, threshold, model.business, settings,
+                                   rng))
+    return row
+
+
+def estimate_of_windows(model: Model, version, threshold: float, source: str,
+                        calibration: "Calibration", weekly: bool, rows: list[dict]
+                        ) -> "PerformanceEstimate":
+    windows = pd.DataFrame(rows).reindex(columns=ESTIMATE_COLUMNS)
+    # the resampled maps served the intervals; without them the result caches small
+    return PerformanceEstimate(model.name, version, threshold, source,
+                               replace(calibration, resampled=()),
+                               "week" if weekly else "month", windows,
+                               model.business.currency if model.business else "EUR")
+
+
+def estimate_setup(model: Model, reference: pd.DataFrame | None, has_scores: bool,
+                   version: int | None, threshold: float | None,
+                   settings: EstimationSettings):
+    """(threshold, where it comes from, the scores' calibration) for an estimate of
+    ``version``, or the ``PerformanceEstimate`` saying why there can be none (not a yes/no
+    model, no scores, too few labelled evaluation rows, one outcome only)."""
     if threshold is None:
         threshold, source = chosen_threshold(model, reference)
     else:
@@ -400,8 +458,7 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
     if model.task != "binary":
         return _unavailable(model, version, threshold, source,
                             "Estimates without labels are made for yes/no models only.")
-    if COL_SCORE not in production.columns or (
-            reference is not None and COL_SCORE not in reference.columns):
+    if not has_scores or (reference is not None and COL_SCORE not in reference.columns):
         return _unavailable(model, version, threshold, source,
                             "No estimate without labels: it needs the model's scores "
                             f"({COL_SCORE}) in the evaluation and production rows.")
@@ -421,38 +478,7 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
                             "No estimate without labels: the evaluation rows hold one outcome "
                             "only, so the scores' calibration cannot be checked.")
     calibration = check_calibration(y_ref, ref[COL_SCORE].to_numpy(dtype=float), settings)
-    if version is not None and COL_VERSION in production.columns:
-        production = production.loc[(production[COL_VERSION] == version).to_numpy()]
-    if production.empty:
-        return _unavailable(model, version, threshold, source, "No production rows.",
-                            replace(calibration, resampled=()))
-    mon = settings.monitoring
-    span_days = (production[COL_TIME].max().to_pydatetime()
-                 - production[COL_TIME].min().to_pydatetime()).days
-    weekly = span_days < mon.weekly_below_days
-    production, _ = _recent_windows(production, weekly, mon.max_windows)
-    codes, starts = window_codes(production[COL_TIME], weekly)
-    score = production[COL_SCORE].to_numpy(dtype=float)
-    known = production[COL_TRUE].notna().to_numpy()
-    rng = np.random.default_rng(settings.seed)
-    rows = []
-    for w, start in enumerate(starts):
-        mine = codes == w
-        s = score[mine]
-        s = s[np.isfinite(s)]
-        row = {"window": start, "label": window_label(start, weekly), "rows": int(mine.sum()),
-               "labelled": int(known[mine].sum()),
-               "note": too_few_rows(len(s), settings.min_rows)}
-        if not row["note"]:
-            row.update(estimate_window(calibration, s, threshold, model.business,
-                                       settings, rng))
-        rows.append(row)
-    windows = pd.DataFrame(rows).reindex(columns=ESTIMATE_COLUMNS)
-    # the resampled maps served the intervals; without them the result caches small
-    return PerformanceEstimate(model.name, version, threshold, source,
-                               replace(calibration, resampled=()),
-                               "week" if weekly else "month", windows,
-                               model.business.currency if model.business else "EUR")
+    return threshold, source, calibration
 
 
 def model_estimate(deck, name: str, version: int | None = None,
@@ -471,25 +497,21 @@ def model_estimate(deck, name: str, version: int | None = None,
         rows = deck.rows(name)
         if rows is None:
             return None
-        if not rows.in_memory:  # never read a large table or an engine's rows into memory
-            return _unavailable(model, version, t, "", IN_ENGINE)
-        mon = deck.monitoring(name)
-        if mon is None:
-            return None
         try:
             reference = deck.evaluation(name, version).frame if version is not None else None
         except KeyError:
             reference = None
+        if not rows.in_memory:  # never read a large table or an engine's rows into memory
+            from .estimation_rows import estimate_from_rows
+            return estimate_from_rows(model, reference, rows, version, t)
+        mon = deck.monitoring(name)
+        if mon is None:
+            return None
         return estimate_performance(model, reference, mon.frame, version, t)
     return model, version, deck.memo(("estimate", name, version, t), name, compute)
 
 
 # ------------------------------------------------------------------ words
-#: why a model whose production rows stay in an engine has no estimate yet
-IN_ENGINE = ("its production rows are queried where they lie (a large table, Parquet parts or "
-             "an engine's table), and the estimate without labels is computed only on rows "
-             "read into memory so far")
-
 #: the limit of an estimate from scores, in the one place the page, the report and the
 #: docs' reader see it
 CONCEPT_SHIFT = ("An estimate from scores assumes that the relation between inputs and outcome "

@@ -125,6 +125,14 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
     return win.start_of(out) if win is not None and COL_WINDOW in by else out
 
 
+def window_score_counts(win: Windowed, rows: Rows) -> pd.DataFrame:
+    """window, score, n: how many rows of each window have each distinct score, labelled or
+    not (the estimate without labels, ``analysis.estimation_rows``)."""
+    t = win.table
+    return win.start_of(rows.execute(
+        t.group_by([COL_WINDOW, t[COL_SCORE].name("score")]).aggregate(n=t.count())))
+
+
 # ------------------------------------------------------------------ drift
 def values_of(rows: Rows, columns: list[str], numeric: set[str]) -> dict[str, pd.DataFrame]:
     """{column: (value, n)} — the distinct non-missing values of each column and how many

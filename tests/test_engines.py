@@ -387,6 +387,24 @@ def test_the_whole_report_from_the_outlines_points_equals_one_made_at_once(engin
     assert staged.performance["low"].notna().any(), name
 
 
+def test_the_estimate_without_labels_is_the_same_on_an_engine(engine):
+    """The estimate from the scores alone, on rows an engine keeps (per-window counts of each
+    distinct score), equals the one computed from the table in memory: every window, value
+    and interval."""
+    from analysis.estimation import EstimationSettings, estimate_performance
+    from analysis.estimation_rows import estimate_from_rows
+    name, deck, data = engine
+    prod, ev = data["binary"]
+    model = deck.model("binary")
+    settings = EstimationSettings(min_reference_rows=100)
+    on_engine = estimate_from_rows(model, ev, deck.rows("binary"), 1, 0.5, settings)
+    in_memory = estimate_performance(model, ev, prod, 1, 0.5, settings)
+    assert on_engine.available and in_memory.available, on_engine.unavailable
+    pd.testing.assert_frame_equal(on_engine.windows, in_memory.windows, check_dtype=False,
+                                  rtol=1e-12)
+    assert on_engine.calibration.sentence(1) == in_memory.calibration.sentence(1), name
+
+
 def test_an_mlflow_tag_names_a_connection_and_a_table():
     from registry.rows import table_tag
     assert table_tag("spark:ml.churn_predictions") == ("spark", "ml.churn_predictions")
