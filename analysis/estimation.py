@@ -46,6 +46,7 @@ from .business import is_complete, monthly_value, value_curve
 from .metrics import binary_truth
 from .monitoring import MonitoringSettings, window_codes, window_label
 from .monitoring_rows import _cutoff
+from .reads import evaluation_frame, production_rows, production_table
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, _interval, _subsample, prepare_binary, too_few_rows,
 )
@@ -468,16 +469,16 @@ def model_estimate(deck, name: str, version: int | None = None,
     t = None if threshold is None else round(float(threshold), 2)
 
     def compute():
-        rows = deck.rows(name)
+        rows = production_rows(deck, name)
         if rows is None:
             return None
         if not rows.in_memory:  # never read a large table or an engine's rows into memory
             return _unavailable(model, version, t, "", IN_ENGINE)
-        mon = deck.monitoring(name)
+        mon = production_table(deck, name)
         if mon is None:
             return None
         try:
-            reference = deck.evaluation(name, version).frame if version is not None else None
+            reference = evaluation_frame(deck, name, version) if version is not None else None
         except KeyError:
             reference = None
         return estimate_performance(model, reference, mon.frame, version, t)

@@ -27,6 +27,7 @@ from .metrics import (
     METRICS, binary_truth, class_probabilities, compute_metric, headline_metric,
     multiclass_labels, roc_auc, why_undefined,
 )
+from .reads import evaluation_frame, evaluation_table
 from .uncertainty import (
     MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
 )
@@ -554,7 +555,7 @@ def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
     """``evaluate`` of one version, cached until the model's files change."""
     def compute():
         model = deck.model(name)
-        table = deck.evaluation(name, version)
+        table = evaluation_table(deck, name, version)
         return replace(evaluate(model, version, table.frame), notes=tuple(table.notes))
     return deck.memo(("evaluation", name, version), name, compute)
 
@@ -565,6 +566,6 @@ def threshold_result(deck, name: str, version: int, threshold: float) -> Thresho
 
     def compute():
         model = deck.model(name)
-        y, s = binary_rows(model, deck.evaluation(name, version).frame)
+        y, s = binary_rows(model, evaluation_frame(deck, name, version))
         return at_threshold(y, s, t)
     return deck.memo(("threshold", name, version, t), name, compute)
