@@ -205,8 +205,7 @@ def window_text(row, metric: str, unit: str = "") -> str:
 def performance_caption(metric_name: str, window_kind: str, estimate: bool = False) -> str:
     """The caption of the performance-over-time chart (page and reports); ``estimate``: the
     chart also draws the estimate without labels."""
-    from .estimation import estimate_caption
-    from .language import not_judged_caption
+    from .language import estimate_caption, not_judged_caption
     return (f"Each point is the {metric_name} of one {window_kind} computed on its labelled "
             "rows, with its 95% bootstrap interval. The dashed line and band are the level "
             f"measured at evaluation. {not_judged_caption()}"

@@ -74,3 +74,90 @@ def test_rows_are_read_through_the_query_layer_only():
     # the check sees a read where there is one
     reads = _row_reads(ROOT / "analysis/reads.py")
     assert {h.rsplit(" ", 1)[1] for h in reads} >= {".evaluation(", ".rows(", ".monitoring("}
+
+
+# ------------------------------------------------------------------ import circles
+def _modules() -> dict[str, Path]:
+    out = {}
+    for layer in sorted(OURS - {"app"}):
+        for f in sorted((ROOT / layer).rglob("*.py")):
+            parts = f.relative_to(ROOT).with_suffix("").parts
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    out["app"] = ROOT / "app.py"
+    return out
+
+
+def _import_graph(deferred: bool) -> dict[str, set[str]]:
+    """Module -> the modules of ours it imports: at module level only, or (``deferred``)
+    also inside functions."""
+    mods = _modules()
+    graph = {}
+    for name, f in mods.items():
+        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        found = set()
+        for node in (ast.walk(tree) if deferred else tree.body):
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[:len(package.split(".")) - (node.level - 1)]
+                    base = ".".join(up + ([node.module] if node.module else []))
+                names = [base] + [f"{base}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            found |= {m for m in names if m in mods and m != name}
+        graph[name] = found
+    return graph
+
+
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The groups of modules that import each other, directly or round a circle (Tarjan's
+    strongly connected components of more than one module)."""
+    index, low, stack, on, out = {}, {}, [], set(), []
+
+    def visit(v):
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                out.append(sorted(group))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return sorted(out)
+
+
+#: circles closed only by imports inside functions, in modules issue 14 (the query engine) is
+#: reshaping; it removes them — then this list shrinks (the test fails on an entry that is gone)
+KNOWN_DEFERRED = [["analysis.monitoring", "analysis.monitoring_rows"],
+                  ["registry.row_checks", "registry.rows"]]
+
+
+def test_no_import_circle():
+    """No module of ours imports itself round a circle at module level, so any import order
+    works; and no new circle hides behind an import deferred into a function."""
+    assert _circles(_import_graph(deferred=False)) == []
+    assert _circles(_import_graph(deferred=True)) == KNOWN_DEFERRED
+
+
+def test_circle_finder_sees_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _circles(graph) == [["a", "b", "c"]]
+    assert "analysis.estimation" in _import_graph(deferred=True)["analysis.alert_rules"]
