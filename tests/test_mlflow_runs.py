@@ -16,7 +16,9 @@ import pytest
 import analysis.experiments as ae
 import analysis.run_selection as rs
 import analysis.run_table as rt
-from analysis.expressions import ExpressionError, evaluate, to_mlflow
+from analysis.expression_eval import evaluate
+from analysis.expression_mlflow import to_mlflow
+from analysis.expressions import ExpressionError
 from registry.links import LinkStore
 
 from contract.mlflow_server import needs_mlflow
