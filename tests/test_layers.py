@@ -4,6 +4,7 @@ points up fails here before it closes a circle."""
 from __future__ import annotations
 
 import ast
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -24,9 +25,14 @@ FORBIDDEN = {
 }
 
 
+@lru_cache(maxsize=None)
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def _imports(path: Path) -> set[str]:
     out = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_tree(path)):
         if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             out.add(node.module.split(".")[0])
         elif isinstance(node, ast.Import):
@@ -54,7 +60,7 @@ def _row_reads(path: Path) -> list[str]:
     """'file:line .name(' for every call of a row read as a method (``deck.evaluation(…)``,
     ``self.deck.rows(…)``, ``d.monitoring(…)``) — by any receiver's name, so that renaming
     the deck does not hide a read."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     return [f"{path.relative_to(ROOT)}:{node.lineno} .{node.func.attr}("
             for node in ast.walk(tree)
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -94,7 +100,7 @@ def _import_graph(deferred: bool) -> dict[str, set[str]]:
     graph = {}
     for name, f in mods.items():
         package = name if f.name == "__init__.py" else name.rpartition(".")[0]
-        tree = ast.parse(f.read_text(encoding="utf-8"))
+        tree = _tree(f)
         found = set()
         for node in (ast.walk(tree) if deferred else tree.body):
             if isinstance(node, ast.ImportFrom):
@@ -161,3 +167,13 @@ def test_circle_finder_sees_a_circle():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert _circles(graph) == [["a", "b", "c"]]
     assert "analysis.estimation" in _import_graph(deferred=True)["analysis.alert_rules"]
+
+
+def test_the_champion_rule_lives_next_to_the_domain_model():
+    """Which version is the champion and which the challenger is decided once, in
+    registry/model.py, and every layer above imports it from there."""
+    where = {str(f.relative_to(ROOT)) for f in _modules().values()
+             for node in ast.walk(_tree(f))
+             if isinstance(node, ast.FunctionDef)
+             and node.name in {"champion_of", "challenger_of"}}
+    assert where == {"registry/model.py"}
