@@ -102,6 +102,7 @@ class VersionEvaluation:
     notes: tuple[str, ...] = ()
 
 
+# ------------------------------------------------------------------ at a threshold
 def at_threshold(y: np.ndarray, score: np.ndarray, threshold: float,
                  settings: BootstrapSettings = BootstrapSettings()) -> ThresholdResult:
     """Confusion counts and threshold-dependent metrics (rows with score >= threshold are
