@@ -31,9 +31,10 @@ from registry.model import Model, RegistryError
 
 from .business import money
 from .drift import psi_word
-from .estimation import CONCEPT_SHIFT, estimate_headline, model_estimate
+from .estimate_sentences import estimate_headline
+from .estimation import model_estimate
 from .evidence import model_advice
-from .language import GLOSSARY, format_value, interval_text
+from .language import CONCEPT_SHIFT, GLOSSARY, format_value, interval_text
 from .metrics import METRICS, headline_metric
 from .monitoring import model_monitoring, window_text
 from .recommend import RecommendationSettings

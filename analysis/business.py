@@ -19,6 +19,8 @@ import pandas as pd
 
 from registry.model import BusinessSettings
 
+from .reads import evaluation_frame
+
 THRESHOLDS = np.round(np.linspace(0.0, 1.0, 101), 2)
 
 
@@ -213,7 +215,7 @@ def model_value_curve(deck, name: str, version: int, b: BusinessSettings) -> Val
         from .metrics import binary_truth
 
         model = deck.model(name)
-        frame = deck.evaluation(name, version).frame
+        frame = evaluation_frame(deck, name, version)
         frame = frame.loc[frame[COL_TRUE].notna()]
         return value_curve(binary_truth(frame[COL_TRUE], model.positive_label),
                            frame[COL_SCORE].to_numpy(dtype=float), b)

@@ -24,6 +24,7 @@ from .business import is_complete, model_value_curve, money, regression_cost
 from .evaluation import TASK_METRICS, version_evaluation
 from .language import GLOSSARY, format_value, interval_text, metric_sentence, plural
 from .metrics import METRICS, headline_metric
+from .reads import evaluation_frame
 from .versions import version_table
 
 NOT_DOCUMENTED = "not documented yet"
@@ -242,7 +243,7 @@ def _period_of_rows(deck, name, champ: ModelVersion | None, ev) -> str:
     if champ is None or ev is None:
         return ""
     try:
-        frame = deck.evaluation(name, champ.version).frame
+        frame = evaluation_frame(deck, name, champ.version)
     except (KeyError, RegistryError):
         return ""
     if COL_TIME not in frame.columns:
@@ -337,7 +338,7 @@ def _worth(deck, model: Model, champ) -> str:
                     f"{money(c.low[c.best_index], c.currency)} to "
                     f"{money(c.high[c.best_index], c.currency)}).")
         if model.task == "regression":
-            frame = deck.evaluation(model.name, champ.version).frame
+            frame = evaluation_frame(deck, model.name, champ.version)
             cost = regression_cost(frame[COL_TRUE], frame["y_pred"], b)
             if cost is not None:
                 return (f"v{champ.version}'s errors cost about {money(cost, b.currency)} a "

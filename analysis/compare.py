@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from registry.model import COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion
+from registry.model import (
+    COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion, challenger_of, champion_of,
+)
 
 from .language import (
     difference_digits, format_difference, interval_text, metric_name_in_sentence, plural,
@@ -19,7 +21,7 @@ from .language import (
 )
 from .evaluation import TASK_METRICS
 from .metrics import METRICS, headline_metric, is_better, why_undefined
-from registry.model import challenger_of, champion_of
+from .reads import evaluation_frame
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, Difference, RowsMismatch, aligned_rows,
     paired_differences, too_few_rows,
@@ -188,6 +190,6 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
 
     def compute():
         model = deck.model(name)
-        return compare(model, a, deck.evaluation(name, a).frame, b,
-                       deck.evaluation(name, b).frame, t)
+        return compare(model, a, evaluation_frame(deck, name, a), b,
+                       evaluation_frame(deck, name, b), t)
     return deck.memo(("comparison", name, a, b, t), name, compute)

@@ -11,13 +11,9 @@ and — counting each pair of rows as "positive above negative" with probability
 evaluation and production (``analysis.uncertainty``'s weighted yes/no rows), given each row's
 outcome as the fraction ``p`` (a weight ``p`` of positive and ``1 − p`` of negative).
 
-**Calibration** is checked on the version's evaluation rows (expected calibration error on
-ten equal-count bins, against what chance gives when the scores *are* calibrated: labels drawn
-from the scores themselves). When the scores are not calibrated, a map is fitted on the
-evaluation rows — Platt scaling (a logistic regression on the score's log-odds) or isotonic
-regression, whichever predicts the outcomes better out of fold; Platt only below
-``isotonic_min_rows`` rows — and ``p`` is the mapped score. The model's own scores still
-decide the ranking and which rows are flagged.
+**Calibration** is checked, and a map fitted when the scores are not calibrated, by
+``analysis.calibration``; the model's own scores still decide the ranking and which rows are
+flagged.
 
 **Interval**: 95%, from resamples that each take the map refitted on a bootstrap resample of
 the evaluation rows and draw every row's outcome from the probability it gives (a parametric
@@ -28,7 +24,7 @@ evaluation set.
 **What it cannot see.** The estimate assumes that the relation between inputs and outcome is
 the one seen at evaluation. It follows a change in *who* is scored (covariate shift); a change
 in how the outcome depends on the inputs (concept shift) leaves the scores unchanged and is
-invisible here — only labels show it.
+invisible here — only labels show it. The estimate in words: ``analysis.estimate_sentences``.
 """
 from __future__ import annotations
 
@@ -36,16 +32,17 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from sklearn.isotonic import IsotonicRegression
-from sklearn.linear_model import LogisticRegression
 
 from registry.model import COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, Model, champion_of
+from registry.rows import Rows
 
 from .business import is_complete, monthly_value, value_curve
+from .calibration import Calibration, CalibrationSettings, check_calibration
 from .metrics import binary_truth
 from .monitoring import MonitoringSettings, window_codes, window_label
+from . import queries as q
 from .monitoring_rows import _cutoff
+from .reads import evaluation_frame, production_rows, production_table
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, _interval, _subsample, prepare_binary, too_few_rows,
 )
@@ -59,184 +56,16 @@ ESTIMATE_COLUMNS = (["window", "label", "rows", "labelled"]
 
 
 @dataclass(frozen=True)
-class EstimationSettings:
+class EstimationSettings(CalibrationSettings):
+    """The calibration check's settings (``CalibrationSettings``) and the windows'."""
+
     #: resamples of each window's rows (outcomes drawn from the calibrated scores in each):
     #: 200, as the monitoring page's intervals and as the coverage simulation validated
     bootstrap: BootstrapSettings = BootstrapSettings(n_boot=200, max_rows=5_000, chunk=100)
     #: windows as on the monitoring page (the same labels)
     monitoring: MonitoringSettings = MonitoringSettings()
-    calibration_bins: int = 10  # equal-count bins of the expected calibration error
-    calibration_draws: int = 200  # label draws of the "calibrated by chance" reference
-    calibration_level: float = 0.95  # ECE above this quantile of chance: not calibrated
-    #: maps refitted on resamples of the evaluation rows: the interval of an estimate
-    #: includes the uncertainty of the map itself
-    calibration_maps: int = 100
     min_reference_rows: int = 200  # labelled evaluation rows needed to check calibration
-    #: isotonic regression overfits on fewer rows (scikit-learn's calibration guide says
-    #: "fewer than about 1,000"): Platt scaling below; from this many rows, the one of the
-    #: two that predicts the outcomes better out of fold
-    isotonic_min_rows: int = 1_000
     min_rows: int = MIN_JUDGE_ROWS  # production rows a window needs for an estimate
-    seed: int = 0
-
-
-# ------------------------------------------------------------------ calibration
-@dataclass(frozen=True)
-class Calibration:
-    """How the scores relate to outcome rates on the evaluation rows, and the map applied
-    before estimating (``method`` '' when the scores are used as they are)."""
-
-    rows: int  # labelled evaluation rows
-    ece: float  # expected calibration error of the scores as given (NaN: not in [0, 1])
-    ece_chance: float  # the level chance alone reaches (calibration_level quantile)
-    calibrated: bool
-    method: str = ""  # "" | "isotonic regression" | "Platt scaling"
-    #: the map: isotonic — knots (x, y) interpolated linearly, clipped at the ends;
-    #: Platt — (slope, intercept) on the log-odds of the score
-    knots_x: tuple[float, ...] = ()
-    knots_y: tuple[float, ...] = ()
-    slope: float = 1.0
-    intercept: float = 0.0
-    #: Platt's input: the score's log-odds when the evaluation scores are probabilities,
-    #: else the raw score (decided once, at evaluation, for every window alike)
-    on_log_odds: bool = True
-    ece_after: float = float("nan")  # ECE of the mapped scores on the same rows
-    #: the same map refitted on bootstrap resamples of the evaluation rows (none when the
-    #: scores are used as they are)
-    resampled: tuple["Calibration", ...] = ()
-
-    def draw(self, i: int) -> "Calibration":
-        """The ``i``-th resampled map (cycling), or this one when there are none."""
-        return self.resampled[i % len(self.resampled)] if self.resampled else self
-
-    def apply(self, score: np.ndarray) -> np.ndarray:
-        """The probability of a positive for each score."""
-        s = np.asarray(score, dtype=float)
-        if self.method == "isotonic regression":
-            return np.interp(s, self.knots_x, self.knots_y)
-        if self.method == "Platt scaling":
-            return expit(self.slope * _log_odds(s, self.on_log_odds) + self.intercept)
-        return s
-
-    def apply_draws(self, score: np.ndarray, start: int, count: int) -> np.ndarray:
-        """``draw(start) … draw(start + count - 1)`` applied to ``score`` (count × rows);
-        Platt's maps all at once."""
-        maps = [self.draw(start + j) for j in range(count)]
-        if self.method == "Platt scaling":
-            x = _log_odds(np.asarray(score, dtype=float), self.on_log_odds)
-            a = np.array([m.slope for m in maps])[:, None]
-            b = np.array([m.intercept for m in maps])[:, None]
-            return expit(a * x[None, :] + b)
-        return np.stack([m.apply(score) for m in maps])
-
-    def sentence(self, version: int | None) -> str:
-        """The check in words."""
-        who = f"version {version}" if version is not None else "this version"
-        rows = f"{self.rows:,} evaluation rows"
-        if self.calibrated:
-            return (f"The scores of {who} are calibrated on its {rows} (a score of 0.3 means "
-                    f"about 30% positives): expected calibration error {self.ece:.3f}, within "
-                    f"what chance gives ({self.ece_chance:.3f}), so they are used as they are.")
-        why = ("they are not probabilities between 0 and 1" if not np.isfinite(self.ece) else
-               f"expected calibration error {self.ece:.3f}, more than chance gives "
-               f"({self.ece_chance:.3f})")
-        return (f"The scores of {who} are not calibrated on its {rows} ({why}), so they were "
-                f"recalibrated on those rows with {self.method} before estimating "
-                f"(calibration error after: {self.ece_after:.3f}).")
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Σ over equal-count bins of (bin's share of rows) · |share of positives − mean score|."""
-    order = np.argsort(p, kind="mergesort")
-    y, p = np.asarray(y, float)[order], np.asarray(p, float)[order]
-    return float(_ece_sorted(y[None, :], p, bins)[0])
-
-
-def _ece_sorted(y: np.ndarray, p: np.ndarray, bins: int) -> np.ndarray:
-    """The ECE of each row of ``y`` (draws × rows) against scores ``p`` sorted ascending."""
-    n = len(p)
-    edges = np.unique(np.linspace(0, n, bins + 1).round().astype(int)[:-1])
-    gap = np.add.reduceat(y, edges, axis=1) - np.add.reduceat(p, edges)
-    return np.abs(gap).sum(axis=1) / n  # Σ size/n · |Σy/size − Σp/size|
-
-
-def _log_odds(s: np.ndarray, on: bool) -> np.ndarray:
-    return logit(np.clip(s, 1e-6, 1 - 1e-6)) if on else s
-
-
-def check_calibration(y: np.ndarray, score: np.ndarray,
-                      settings: EstimationSettings = EstimationSettings()) -> Calibration:
-    """Whether ``score`` is calibrated on labelled rows (``y`` 0/1), and, when it is not,
-    the map (isotonic or Platt, fitted on these rows) that makes it so."""
-    y = np.asarray(y, dtype=float)
-    s = np.asarray(score, dtype=float)
-    n = len(y)
-    probabilities = n > 0 and s.min() >= 0 and s.max() <= 1
-    if probabilities:
-        ece = expected_calibration_error(y, s, settings.calibration_bins)
-        rng = np.random.default_rng(settings.seed)
-        ps = np.sort(s)
-        drawn = (rng.random((settings.calibration_draws, n)) < ps).astype(float)
-        chance = _ece_sorted(drawn, ps, settings.calibration_bins)
-        ece_chance = float(np.quantile(chance, settings.calibration_level))
-        if ece <= ece_chance:
-            return Calibration(n, ece, ece_chance, True)
-    else:
-        ece, ece_chance = float("nan"), float("nan")
-    isotonic = n >= settings.isotonic_min_rows and _isotonic_predicts_better(y, s, settings)
-    cal = _fit_map(y, s, isotonic, Calibration(n, ece, ece_chance, False,
-                                               on_log_odds=bool(probabilities)))
-    rng = np.random.default_rng(settings.seed + 1)
-    resampled = []
-    for _ in range(settings.calibration_maps):
-        idx = rng.integers(0, n, n)
-        if 0 < y[idx].sum() < n:  # a map needs both outcomes
-            resampled.append(_fit_map(y[idx], s[idx], isotonic, cal))
-    after = expected_calibration_error(y, cal.apply(s), settings.calibration_bins)
-    return replace(cal, ece_after=after, resampled=tuple(resampled))
-
-
-def _isotonic_predicts_better(y: np.ndarray, s: np.ndarray,
-                              settings: EstimationSettings) -> bool:
-    """Isotonic regression or Platt scaling: the one whose out-of-fold Brier score on the
-    evaluation rows (5 folds) is lower. Isotonic bends to any monotone shape but is noisy
-    and flat at the ends; Platt is smooth and needs few rows but assumes one shape."""
-    folds = np.random.default_rng(settings.seed).permutation(len(y)) % 5
-    err = {True: 0.0, False: 0.0}
-    base = Calibration(0, np.nan, np.nan, False,
-                       on_log_odds=bool(s.min() >= 0 and s.max() <= 1))
-    for k in range(5):
-        fit, held = folds != k, folds == k
-        if not 0 < y[fit].sum() < fit.sum():
-            return False
-        for iso in (True, False):
-            m = _fit_map(y[fit], s[fit], iso, base)
-            err[iso] += float(np.sum((m.apply(s[held]) - y[held]) ** 2))
-    return err[True] < err[False]
-
-
-def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) -> Calibration:
-    if isotonic:
-        # scikit-learn's staircase, each step's rate shrunk a little towards one half
-        # ((positives + ½) / (rows + 1), Jeffreys' prior): a step of 40 rows that were all
-        # positive says "very likely", not "certainly" — a probability of exactly 0 or 1
-        # would make the interval of a window scored there shrink to nothing
-        order = np.argsort(s, kind="mergesort")
-        ss, yy = s[order], y[order]
-        fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(ss, yy)
-        step = np.r_[0, np.cumsum(np.diff(fitted) != 0)]
-        rate = (np.bincount(step, yy) + 0.5) / (np.bincount(step) + 1.0)
-        first = np.r_[0, np.flatnonzero(np.diff(step)) + 1]
-        last = np.r_[first[1:] - 1, len(ss) - 1]
-        x = np.column_stack([ss[first], ss[last]]).ravel()
-        v = np.repeat(rate, 2)
-        keep = np.r_[True, np.diff(x) > 0]  # a step of one distinct score: one knot
-        return replace(base, method="isotonic regression", knots_x=tuple(map(float, x[keep])),
-                       knots_y=tuple(map(float, v[keep])))
-    lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
-    lr.fit(_log_odds(s, base.on_log_odds).reshape(-1, 1), y.astype(int))
-    return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),
-                   intercept=float(lr.intercept_[0]))
 
 
 # ------------------------------------------------------------------ one window
@@ -481,6 +310,46 @@ def estimate_setup(model: Model, reference: pd.DataFrame | None, has_scores: boo
     return threshold, source, calibration
 
 
+# ------------------------------------------------------------------ rows in an engine
+def estimate_from_rows(model: Model, reference: pd.DataFrame | None, production: Rows,
+                       version: int | None, threshold: float | None = None,
+                       settings: EstimationSettings = EstimationSettings()
+                       ) -> PerformanceEstimate:
+    """``estimate_performance`` on production rows an engine keeps. The engine returns, per
+    window, how many rows have each distinct score (one pass over every row, labelled or
+    not); a window's scores are those distinct scores repeated by their counts — the very
+    values ``estimate_performance`` reads from a table in memory, so the estimate, its
+    interval and its words are the same — one window at a time: a column of numbers dropped
+    when the window is done (at 100 million rows a quarter, about 8 million, 64 MB)."""
+    setup = estimate_setup(model, reference, production.has(COL_SCORE), version, threshold,
+                           settings)
+    if isinstance(setup, PerformanceEstimate):
+        return setup
+    threshold, source, calibration = setup
+    days = q.day_counts(production, version)
+    span = days.span
+    if span.rows == 0:
+        return _unavailable(model, version, threshold, source, "No production rows.",
+                            replace(calibration, resampled=()))
+    mon = settings.monitoring
+    weekly = (span.last.to_pydatetime() - span.first.to_pydatetime()).days \
+        < mon.weekly_below_days
+    cutoff = _cutoff(span.last, weekly, mon.max_windows)
+    win = q.windowed(production, version, weekly, span, cutoff if cutoff > span.first else None)
+    counts, _ = days.windows(win.starts)
+    per_score = q.window_score_counts(win, production)
+    by_window = dict(tuple(per_score.groupby(q.COL_WINDOW))) if len(per_score) else {}
+    rng = np.random.default_rng(settings.seed)
+    rows = []
+    for r in counts.itertuples():
+        part = by_window.get(r.window, per_score.iloc[:0])
+        score = np.repeat(part["score"].to_numpy(dtype=float), part["n"].to_numpy(np.int64))
+        rows.append(window_estimate(model, calibration, r.window, weekly, int(r.rows),
+                                    int(r.labelled), score, threshold, settings, rng))
+        del score
+    return estimate_of_windows(model, version, threshold, source, calibration, weekly, rows)
+
+
 def model_estimate(deck, name: str, version: int | None = None,
                    threshold: float | None = None):
     """(model, version, estimate) for ``version`` of a model (default: the champion), cached
@@ -494,102 +363,20 @@ def model_estimate(deck, name: str, version: int | None = None,
     t = None if threshold is None else round(float(threshold), 2)
 
     def compute():
-        rows = deck.rows(name)
+        rows = production_rows(deck, name)
         if rows is None:
             return None
         try:
-            reference = deck.evaluation(name, version).frame if version is not None else None
+            reference = evaluation_frame(deck, name, version) if version is not None else None
         except KeyError:
             reference = None
         if not rows.in_memory:  # never read a large table or an engine's rows into memory
-            from .estimation_rows import estimate_from_rows
             return estimate_from_rows(model, reference, rows, version, t)
-        mon = deck.monitoring(name)
+        mon = production_table(deck, name)
         if mon is None:
             return None
         return estimate_performance(model, reference, mon.frame, version, t)
     return model, version, deck.memo(("estimate", name, version, t), name, compute)
-
-
-# ------------------------------------------------------------------ words
-#: the limit of an estimate from scores, in the one place the page, the report and the
-#: docs' reader see it
-CONCEPT_SHIFT = ("An estimate from scores assumes that the relation between inputs and outcome "
-                 "is the one seen at evaluation: a change in that relation (concept shift) "
-                 "does not show in it, only in the labels when they arrive.")
-
-
-def estimate_caption() -> str:
-    """What the estimate on the performance chart is (page and reports)."""
-    return ("The dotted line and its band are the value estimated from the model's scores "
-            "alone, with its 95% interval: where labels exist both are shown; where they have "
-            "not arrived, the estimate is all there is. " + CONCEPT_SHIFT)
-
-
-
-def _pct(v: float) -> str:
-    return f"{v:.1%}" if np.isfinite(v) else "undefined"
-
-
-def estimate_headline(est: PerformanceEstimate | None, metric: str = "roc_auc") -> str:
-    """The estimate of the latest window without labels in one sentence (``metric``, then
-    precision, recall and money at the threshold); '' when there is none."""
-    from .business import money
-    from .language import format_value
-    from .metrics import METRICS
-
-    if est is None or not est.available:
-        return ""
-    todo = est.unlabelled()
-    todo = todo.loc[todo["note"] == ""]
-    if not len(todo):
-        return ""
-    r = todo.iloc[-1]
-    name = METRICS[metric].name if metric in METRICS else metric
-    text = (f"Estimated from the scores alone for {r['label']} (no labels yet, "
-            f"{int(r['rows']):,} rows): {name} {format_value(metric, r[metric])} "
-            f"(95% interval {format_value(metric, r[f'{metric}_low'])} to "
-            f"{format_value(metric, r[f'{metric}_high'])}); at the threshold "
-            f"{est.threshold:.2f} ({est.threshold_source}), precision "
-            f"{_pct(r['precision'])} ({_pct(r['precision_low'])} to "
-            f"{_pct(r['precision_high'])}) and recall {_pct(r['recall'])} "
-            f"({_pct(r['recall_low'])} to {_pct(r['recall_high'])})")
-    if np.isfinite(r["money"]):
-        text += (f", worth {money(r['money'], est.currency)} per month "
-                 f"({money(r['money_low'], est.currency)} to "
-                 f"{money(r['money_high'], est.currency)})")
-    return text + "."
-
-
-def estimate_sentences(est: PerformanceEstimate, performance: pd.DataFrame | None = None,
-                       metric: str = "roc_auc") -> list[str]:
-    """The estimate in a few sentences: ``estimate_headline``, windows too thin to estimate,
-    the calibration check, and the limit — said more strongly when the labelled windows
-    already show it (``performance``: the monitoring report's, whose measured ``metric``
-    falls outside the estimate's interval)."""
-    from .metrics import METRICS
-
-    if not est.available:
-        return [est.unavailable]
-    head = estimate_headline(est, metric)
-    out = [head] if head else []
-    thin = est.unlabelled().loc[lambda d: d["note"] != ""]
-    if len(thin):
-        out.append("Not estimated: " + "; ".join(f"{r.label} ({r.note})"
-                                                 for r in thin.itertuples()) + ".")
-    if est.calibration is not None:
-        out.append(est.calibration.sentence(est.version))
-    missed = _missed(est, performance, metric)
-    name = METRICS[metric].name if metric in METRICS else metric
-    if missed and head:
-        latest = est.unlabelled().loc[lambda d: d["note"] == "", "label"].iloc[-1]
-        out.append(f"In {_join(missed)} the measured {name} fell outside its estimate's "
-                   "interval: the relation between inputs and outcome has changed there "
-                   "(concept shift), which scores alone cannot see, so the estimate for "
-                   f"{latest} may be wrong in the same way.")
-    else:
-        out.append(CONCEPT_SHIFT)
-    return out
 
 
 def drawn_estimate(est: PerformanceEstimate | None, metric: str) -> pd.DataFrame | None:
@@ -599,38 +386,3 @@ def drawn_estimate(est: PerformanceEstimate | None, metric: str) -> pd.DataFrame
         return None
     series = est.series(metric)
     return series if len(series) else None
-
-
-def summary_sentences(report, est: PerformanceEstimate | None, unit: str = "") -> list[str]:
-    """The monitoring report's sentences (``monitoring_sentences``) followed by the
-    estimate's, for windows without labels: what the monitoring page and its report say."""
-    from .monitoring import monitoring_sentences
-    if est is None or not est.available:
-        out = monitoring_sentences(report, unit)
-        if est is not None and report.unlabelled_windows:
-            out.append(est.unavailable)
-        return out
-    done = est.unlabelled()
-    estimated = tuple(done.loc[done["note"] == "", "label"])
-    return monitoring_sentences(report, unit, estimated) + estimate_sentences(
-        est, report.performance, report.metric)
-
-
-def _missed(est: PerformanceEstimate, performance: pd.DataFrame | None,
-            metric: str) -> list[str]:
-    """The labelled windows since the last one that agreed with its estimate, whose measured
-    ``metric`` lies outside the estimate's interval (the most recent run of them)."""
-    if performance is None or not len(performance) or metric not in ESTIMATED:
-        return []
-    both = est.windows.merge(performance.loc[performance["note"] == "", ["label", "value"]],
-                             on="label")
-    outside = (both["value"] < both[f"{metric}_low"]) | (both["value"] > both[
-        f"{metric}_high"])
-    run: list[str] = []
-    for label, out in zip(both["label"], outside):
-        run = run + [label] if out else []
-    return run
-
-
-def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]

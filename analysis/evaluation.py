@@ -1,16 +1,16 @@
-"""Everything the model page shows about one version's evaluation rows.
+"""Everything the model page shows about one version's evaluation rows, put together.
 
-Curves come from scikit-learn (``roc_curve``, ``precision_recall_curve``,
-``calibration_curve``, ``confusion_matrix``); the numbers they report are computed on all
-rows: the ROC AUC by ``analysis.metrics.roc_auc`` (the one implementation), average precision
-on the full curve. For drawing, curves are then thinned to at most
-``max_points`` points spread evenly along the curve's length (``downsample_curve``): every point
-drawn is a true point of the curve with its true threshold, so the figure stays small at a
-million rows without changing any number it reports. Scatter plots of many rows are binned.
+``evaluate`` gathers the metrics with their bootstrap intervals (``analysis.uncertainty``), the
+task's charts — a yes/no model's curves (``analysis.curves``), a several-class model's
+details (``analysis.multiclass``), a number model's scatter of actual against predicted — and
+the segment table. Scatter plots of many rows are binned.
 
 Threshold-dependent numbers (confusion matrix, precision, recall, accuracy, F1) depend only on
 the four counts at the threshold, so ``at_threshold`` computes them from counts and their
 bootstrap intervals from a multinomial draw of the four cells, which is the row bootstrap.
+
+``version_evaluation`` and ``threshold_result`` are the cached forms a page and a report
+call; they read the rows through ``analysis.reads``.
 """
 from __future__ import annotations
 
@@ -18,37 +18,21 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from sklearn import metrics as skm
-from sklearn.calibration import calibration_curve
 
-from registry.model import COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, SEGMENT_PREFIX, Model
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
 
-from .metrics import (
-    METRICS, binary_truth, class_probabilities, compute_metric, headline_metric,
-    multiclass_labels, roc_auc, why_undefined,
-)
+from .curves import BinaryCurves, binary_curves
+from .metrics import METRICS, binary_truth, compute_metric, headline_metric, why_undefined
+from .multiclass import MulticlassDetails, multiclass_details
+from .reads import evaluation_frame, evaluation_table
 from .uncertainty import (
     MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
 )
 
-MAX_CURVE_POINTS = 400
 MAX_SCATTER_POINTS = 2_000
-SCORE_BINS = 40
-CALIBRATION_BINS = 10
 
 
 # ------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class Curve:
-    """Points of a curve (already thinned for drawing) and what it reports."""
-
-    x: np.ndarray
-    y: np.ndarray
-    thresholds: np.ndarray  # the score threshold of each point (NaN where none)
-    area: float = float("nan")  # AUC / average precision, from the full curve
-    points_full: int = 0  # points before thinning
-
-
 @dataclass(frozen=True)
 class ThresholdResult:
     threshold: float
@@ -82,17 +66,6 @@ class ThresholdResult:
 
 
 @dataclass(frozen=True)
-class BinaryCurves:
-    roc: Curve  # x: false positive rate, y: true positive rate
-    pr: Curve  # x: recall, y: precision
-    gain: Curve  # x: share of rows flagged, y: share of positives found (lift = y / x)
-    calibration: pd.DataFrame  # mean_predicted, observed_rate, rows
-    scores: pd.DataFrame  # bin_left, bin_right, negatives, positives
-    positives: int
-    negatives: int
-
-
-@dataclass(frozen=True)
 class Binned:
     """A scatter of many rows: the points themselves when few, else counts on a grid."""
 
@@ -108,59 +81,6 @@ class RegressionDiagnostics:
     actual_vs_predicted: Binned  # x: predicted, y: actual
     residuals: Binned  # x: predicted, y: actual − predicted
     errors: pd.DataFrame  # bin_left, bin_right, rows (histogram of actual − predicted)
-
-
-@dataclass(frozen=True)
-class ClassCurve:
-    """One class against all the others: its ROC curve (``roc.area`` is the one-vs-rest
-    ROC AUC) from the class's own probability column."""
-
-    label: str
-    roc: Curve
-    positives: int  # rows truly of this class
-    negatives: int
-
-
-@dataclass(frozen=True)
-class ConfidenceCalibration:
-    """How sure the model is against how often it is right. ``table`` has, per bin of the
-    top probability (equal widths over 0–1, empty bins left out): bin_left, bin_right,
-    mean_confidence, share_correct, rows."""
-
-    table: pd.DataFrame
-    mean_confidence: float  # mean top probability over all rows
-    share_correct: float  # share of rows whose most probable class is the true one
-    rows: int
-
-
-@dataclass(frozen=True)
-class ConfusedPair:
-    """Rows truly ``actual`` that the model predicted as ``predicted``."""
-
-    actual: str
-    predicted: str
-    count: int
-    of: int  # rows truly ``actual``
-
-    @property
-    def share(self) -> float:
-        return self.count / self.of if self.of else float("nan")
-
-
-@dataclass(frozen=True)
-class MulticlassDetails:
-    labels: tuple[str, ...]
-    confusion: np.ndarray  # rows: truth, columns: prediction
-    #: label, precision, recall, f1, support, predicted (rows predicted as the class);
-    #: precision is NaN for a class never predicted, recall for a class with no true rows
-    #: (scikit-learn's zero_division=np.nan): undefined, not 0 (``per_class_notes`` says why)
-    per_class: pd.DataFrame
-    #: one-vs-rest ROC of each class that has rows of its own and of others (needs proba.*)
-    roc: tuple[ClassCurve, ...] = ()
-    #: classes with a probability column whose one-vs-rest curve cannot be drawn, and why
-    roc_missing: tuple[tuple[str, str], ...] = ()
-    confidence: ConfidenceCalibration | None = None  # needs proba.* columns
-    confused: tuple[ConfusedPair, ...] = ()  # most often confused pairs, most first
 
 
 @dataclass(frozen=True)
@@ -182,104 +102,7 @@ class VersionEvaluation:
     notes: tuple[str, ...] = ()
 
 
-# ------------------------------------------------------------------ downsampling
-def downsample_curve(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE_POINTS
-                     ) -> np.ndarray:
-    """Indices of at most ``max_points`` points spread evenly along the curve's length
-    (both axes scaled to 0–1), always keeping the first and the last point."""
-    n = len(x)
-    if n <= max_points:
-        return np.arange(n)
-    xs = np.asarray(x, float)
-    ys = np.asarray(y, float)
-    span = lambda a: (np.nanmax(a) - np.nanmin(a)) or 1.0  # noqa: E731
-    step = np.hypot(np.diff(xs) / span(xs), np.diff(ys) / span(ys))
-    length = np.r_[0.0, np.cumsum(np.nan_to_num(step))]
-    targets = np.linspace(0, length[-1], max_points - 1)
-    idx = np.searchsorted(length, targets, side="left")
-    return np.unique(np.r_[0, np.clip(idx, 0, n - 1), n - 1])
-
-
-def _curve(x, y, thresholds, area) -> Curve:
-    keep = downsample_curve(x, y)
-    return Curve(np.asarray(x, float)[keep], np.asarray(y, float)[keep],
-                 np.asarray(thresholds, float)[keep], float(area), len(x))
-
-
-# ------------------------------------------------------------------ binary
-def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
-    """``sklearn.metrics.roc_curve`` (with its default ``drop_intermediate``) and
-    ``precision_recall_curve`` from one sort instead of two: the same arrays (tested), which
-    matters at a million rows. Returns fpr, tpr, thresholds, precision, recall, pr_thresholds.
-    """
-    y = np.asarray(y, dtype=float)
-    score = np.asarray(score, dtype=float)
-    order = np.argsort(score)[::-1]  # ties' order is irrelevant: counts are read at group ends
-    s, yy = score[order], y[order]
-    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
-    tps = np.cumsum(yy)[ends]
-    fps = 1 + ends - tps
-    thresholds = s[ends]
-    # precision-recall, as scikit-learn builds it
-    ps = tps + fps
-    precision = np.zeros_like(tps)
-    np.divide(tps, ps, out=precision, where=(ps != 0))
-    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
-    precision, recall = np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
-    pr_thresholds = thresholds[::-1]
-    # ROC: drop points on straight segments, then start at (0, 0)
-    if len(fps) > 2:
-        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)),
-                                    True])
-        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
-    tps, fps = np.r_[0, tps], np.r_[0, fps]
-    thresholds = np.r_[np.inf, thresholds]
-    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
-    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
-    return fpr, tpr, thresholds, precision, recall, pr_thresholds
-
-
-def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
-    """ROC, precision–recall, cumulative gain, calibration and score distributions."""
-    fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_curves(y, score)
-    auc = roc_auc(y, score)  # the one ROC AUC (analysis.metrics), not the curve's trapezoids
-    ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
-    pos, neg = int(y.sum()), int(len(y) - y.sum())
-    # Gain: flagging every row scoring >= t finds tpr of the positives and flags
-    # (tpr·P + fpr·N) / n of the rows; a linear map of the ROC points.
-    flagged = (tpr * pos + fpr * neg) / len(y)
-    pr_thresholds = np.r_[pr_thr, np.nan]  # the last PR point (recall 0) has no threshold
-    return BinaryCurves(
-        roc=_curve(fpr, tpr, thr, auc),
-        pr=_curve(recall, precision, pr_thresholds, ap),
-        gain=_curve(flagged, tpr, thr, np.nan),
-        calibration=calibration_table(y, score),
-        scores=score_histogram(y, score),
-        positives=pos, negatives=neg)
-
-
-def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int = CALIBRATION_BINS
-                      ) -> pd.DataFrame:
-    """Reliability: per score bin (equal widths over 0–1), the mean score and the observed
-    rate of positives, with its row count; empty bins are left out (as scikit-learn does)."""
-    observed, predicted = calibration_curve(y, score, n_bins=n_bins, strategy="uniform")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    counts = np.bincount(np.searchsorted(edges[1:-1], score), minlength=n_bins)
-    nonzero = counts > 0
-    return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
-                         "mean_predicted": predicted, "observed_rate": observed,
-                         "rows": counts[nonzero]})
-
-
-def score_histogram(y: np.ndarray, score: np.ndarray, bins: int = SCORE_BINS) -> pd.DataFrame:
-    lo, hi = min(0.0, float(np.min(score))), max(1.0, float(np.max(score)))
-    edges = np.linspace(lo, hi, bins + 1)
-    neg, _ = np.histogram(score[y == 0], edges)
-    pos, _ = np.histogram(score[y == 1], edges)
-    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "negatives": neg,
-                         "positives": pos})
-
-
+# ------------------------------------------------------------------ at a threshold
 def at_threshold(y: np.ndarray, score: np.ndarray, threshold: float,
                  settings: BootstrapSettings = BootstrapSettings()) -> ThresholdResult:
     """Confusion counts and threshold-dependent metrics (rows with score >= threshold are
@@ -315,107 +138,6 @@ def _count_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
             "precision": safe(tp, tp + fp),
             "recall": safe(tp, tp + fn),
             "f1": safe(2 * tp, 2 * tp + fp + fn)}
-
-
-# ------------------------------------------------------------------ multiclass
-def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
-    y_true, y_pred = multiclass_labels(frame)
-    labels = _natural_sort(np.union1d(y_true, y_pred))
-    cm = skm.confusion_matrix(y_true, y_pred, labels=labels)
-    p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
-                                                     zero_division=0)
-    predicted = cm.sum(axis=0)
-    per_class = pd.DataFrame({"label": labels,
-                              "precision": np.where(predicted > 0, p, np.nan),
-                              "recall": np.where(s > 0, r, np.nan), "f1": f,
-                              "support": s, "predicted": predicted})
-    parts: dict = {"confused": most_confused(cm, labels)}
-    if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
-        proba, classes = class_probabilities(frame)
-        keep = np.isfinite(proba).all(axis=1)
-        order = _natural_sort(classes)
-        cols = [classes.index(c) for c in order]
-        parts["roc"], parts["roc_missing"] = one_vs_rest_curves(y_true[keep],
-                                                                proba[keep][:, cols], order)
-        parts["confidence"] = confidence_calibration(y_true[keep], proba[keep], classes)
-    return MulticlassDetails(tuple(labels), cm, per_class, **parts)
-
-
-def one_vs_rest_curves(y_true: np.ndarray, proba: np.ndarray, classes: list[str]
-                       ) -> tuple[tuple[ClassCurve, ...], tuple[tuple[str, str], ...]]:
-    """Each class against the rest: ``sklearn.metrics.roc_curve`` of (truth == class,
-    probability of the class) and its area, which is ``roc_auc_score`` of the same (tested).
-    A class with no rows of its own, or no rows of any other class, has no curve; it is
-    returned with the reason in words."""
-    curves, missing = [], []
-    y_true = np.asarray(y_true).astype(str)
-    for j, label in enumerate(classes):
-        y = (y_true == label).astype(float)
-        pos = int(y.sum())
-        if pos == 0:
-            missing.append((label, f"no evaluation row is truly {label}"))
-            continue
-        if pos == len(y):
-            missing.append((label, f"every evaluation row is truly {label}"))
-            continue
-        fpr, tpr, thr, *_ = roc_and_pr_curves(y, proba[:, j])
-        curves.append(ClassCurve(label, _curve(fpr, tpr, thr, roc_auc(y, proba[:, j])), pos,
-                                 len(y) - pos))
-    return tuple(curves), tuple(missing)
-
-
-def confidence_calibration(y_true: np.ndarray, proba: np.ndarray, classes: list[str],
-                           n_bins: int = CALIBRATION_BINS) -> ConfidenceCalibration:
-    """The top probability of each row (the confidence of its most probable class) against
-    whether that class is the true one, binned as ``calibration_table`` bins scores."""
-    classes_arr = np.asarray(classes)
-    top = proba.max(axis=1) if len(proba) else np.zeros(0)
-    correct = (classes_arr[proba.argmax(axis=1)] == np.asarray(y_true).astype(str)
-               ).astype(int) if len(proba) else np.zeros(0, int)
-    if len(top) == 0:
-        empty = pd.DataFrame(columns=["bin_left", "bin_right", "mean_confidence",
-                                      "share_correct", "rows"])
-        return ConfidenceCalibration(empty, float("nan"), float("nan"), 0)
-    table = calibration_table(correct, np.clip(top, 0.0, 1.0), n_bins).rename(
-        columns={"mean_predicted": "mean_confidence", "observed_rate": "share_correct"})
-    return ConfidenceCalibration(table, float(top.mean()), float(correct.mean()), len(top))
-
-
-def most_confused(confusion: np.ndarray, labels, top: int = 5) -> tuple[ConfusedPair, ...]:
-    """The off-diagonal cells of the confusion matrix with the most rows (at most ``top``),
-    most first; ties by the larger share of the true class, then by label order."""
-    cm = np.asarray(confusion)
-    totals = cm.sum(axis=1)
-    pairs = [ConfusedPair(str(labels[i]), str(labels[j]), int(cm[i, j]), int(totals[i]))
-             for i in range(cm.shape[0]) for j in range(cm.shape[1])
-             if i != j and cm[i, j] > 0]
-    pairs.sort(key=lambda p: (-p.count, -p.share))  # stable: label order breaks ties
-    return tuple(pairs[:top])
-
-
-def per_class_notes(per_class: pd.DataFrame) -> list[str]:
-    """Why a class's precision or recall has no value, in words ('Class 7 is never
-    predicted, so its precision is undefined: there is no prediction of it to be right or
-    wrong.')."""
-    out = []
-    for r in per_class.itertuples():
-        if r.predicted == 0:
-            out.append(f"Class {r.label} is never predicted, so its precision is undefined "
-                       "(not 0%): there is no prediction of it to be right or wrong.")
-        if r.support == 0:
-            out.append(f"Class {r.label} never occurs in these rows, so its recall is "
-                       "undefined: there is no true case of it to find.")
-    return out
-
-
-def _natural_sort(labels) -> list[str]:
-    """'2' before '10'; text labels alphabetically."""
-    def key(v):
-        try:
-            return (0, float(v), "")
-        except ValueError:
-            return (1, 0.0, v)
-    return sorted((str(v) for v in labels), key=key)
 
 
 # ------------------------------------------------------------------ regression
@@ -554,7 +276,7 @@ def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
     """``evaluate`` of one version, cached until the model's files change."""
     def compute():
         model = deck.model(name)
-        table = deck.evaluation(name, version)
+        table = evaluation_table(deck, name, version)
         return replace(evaluate(model, version, table.frame), notes=tuple(table.notes))
     return deck.memo(("evaluation", name, version), name, compute)
 
@@ -565,6 +287,6 @@ def threshold_result(deck, name: str, version: int, threshold: float) -> Thresho
 
     def compute():
         model = deck.model(name)
-        y, s = binary_rows(model, deck.evaluation(name, version).frame)
+        y, s = binary_rows(model, evaluation_frame(deck, name, version))
         return at_threshold(y, s, t)
     return deck.memo(("threshold", name, version, t), name, compute)

@@ -14,7 +14,9 @@ import numpy as np
 import pandas as pd
 
 from registry.cached import CachedSource
-from registry.model import COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError
+from registry.model import (
+    COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError, challenger_of, champion_of,
+)
 
 from .business import is_complete, monthly_value, regression_cost, value_curve
 from .compare import version_comparison
@@ -22,7 +24,7 @@ from .evaluation import segment_metrics
 from .logged import headline_logged, logged_health_caveat
 from .metrics import METRICS, binary_truth, headline_metric, relative_drop
 from .monitoring import model_monitoring
-from registry.model import challenger_of, champion_of
+from .reads import evaluation_frame, production_table
 from .recommend import (
     Difference, Evidence, Recommendation, RecommendationSettings, SegmentResult, recommend,
 )
@@ -97,7 +99,7 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
     if not model.task_known:
         return ModelAdvice(name, None, (), f"the task is {model.task_source}")
     try:
-        champ_frame = deck.evaluation(name, champ.version).frame
+        champ_frame = evaluation_frame(deck, name, champ.version)
     except KeyError:
         return _logged_advice(model, versions, champ)
     metric = headline_metric(model.task)
@@ -131,7 +133,7 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         if v.version >= champ.version:
             continue
         try:
-            frame = deck.evaluation(name, v.version).frame
+            frame = evaluation_frame(deck, name, v.version)
             d = paired_differences(model, frame, champ_frame, settings=EVIDENCE_BOOTSTRAP,
                                    metrics=(metric,)).get(metric)
         except (KeyError, RowsMismatch):
@@ -264,7 +266,7 @@ def _money_gain(deck, model: Model, other: int, champ_frame: pd.DataFrame) -> fl
     (yes/no models), or the saving in error cost (number models)."""
     b = model.business
     try:
-        other_frame = deck.evaluation(model.name, other).frame
+        other_frame = evaluation_frame(deck, model.name, other)
     except (KeyError, RegistryError):
         return None
     if model.task == "binary" and is_complete(b):
@@ -295,7 +297,7 @@ def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFram
         return None
     start = judged.iloc[-1]["window"]
     later = perf.loc[perf["window"] > start, "window"]
-    mon = deck.monitoring(model.name)
+    mon = production_table(deck, model.name)
     if mon is None:  # rows kept in an engine (registry/rows.py): not read into memory here
         return None
     mon = mon.frame

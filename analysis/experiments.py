@@ -23,7 +23,7 @@ import pandas as pd
 from registry.base import Listing
 from registry.model import RegistryError
 
-from .expressions import to_mlflow
+from .expression_mlflow import to_mlflow
 from .run_selection import selection
 from .run_table import ALL, FIXED, RunsTable, canonical, prepare_runs, select_rows
 

@@ -23,16 +23,10 @@ with text it compares text; ``contains`` finds text anywhere, ignoring case. A c
 written without its ``params.`` / ``metrics.`` / ``tags.`` prefix when only one column has that
 name.
 
-Missing values follow SQL's three-valued logic, the rule MLflow's own search applies to the
-parts pushed down to it: a comparison with a missing value (a run without that param, metric
-or tag, or a number column holding text) is *unknown*, never true, and ``not`` of an unknown is
-unknown too, so ``not metrics.auc > 0.9`` and ``metrics.auc <= 0.9`` both leave out a run that
-has no ``auc``, as ``metrics.auc != 0.9`` does. ``and`` is false when any side is false, ``or``
-is true when any side is true; a run is shown only when the whole expression is true.
-
-Why one file of ~640 lines: it is one language — the tokenizer, the parser, the evaluator and
-the translation of its pushable part into MLflow's filter (``to_mlflow``) share the tree types
-and the missing-value rule, and a change to the grammar must change all four together.
+Evaluating a tree over a runs table (with the rule for missing values) is
+``analysis.expression_eval``; translating what MLflow's search can do of it into MLflow's
+filter syntax is ``analysis.expression_mlflow``. A change to the grammar changes the tree
+types here, and then both of them.
 """
 from __future__ import annotations
 
@@ -41,7 +35,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 MAX_LENGTH = 2000  # characters
 MAX_DEPTH = 40  # nested parentheses / "not"
@@ -300,7 +293,8 @@ def parse(text: str):
     return _Parser(text).parse()
 
 
-# ------------------------------------------------------------------ evaluation
+
+# ------------------------------------------------------------------ columns
 def resolve_column(name: str, columns, pos: int = 0, text: str = "") -> str:
     """The table column ``name`` means: exact, or the only ``params./metrics./tags.`` column
     with that name."""
@@ -340,288 +334,8 @@ def columns_used(text: str, columns) -> list[str]:
     return out
 
 
-def evaluate(text: str, frame: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of the rows of ``frame`` for which the expression is true (empty text:
-    all); a row where it is unknown (a missing value decides it) is left out."""
-    if text is None or not str(text).strip():
-        return np.ones(len(frame), dtype=bool)
-    tree = parse(text)
-    return _Evaluator(text, frame).run(tree).true
 
-
-@dataclass(frozen=True)
-class Truth:
-    """Three-valued result per row: ``true`` where the expression holds, ``known`` where a
-    missing value does not decide it (true or false); unknown = ~known."""
-
-    true: np.ndarray
-    known: np.ndarray
-
-    @property
-    def false(self) -> np.ndarray:
-        return self.known & ~self.true
-
-
-def _truth(result, known) -> Truth:
-    known = np.asarray(known, dtype=bool)
-    return Truth(np.asarray(result, dtype=bool) & known, known)
-
-
-class _Evaluator:
-    def __init__(self, text: str, frame: pd.DataFrame):
-        self.text = text
-        self.frame = frame
-        self.numbers: dict[str, np.ndarray] = {}
-        self.texts: dict[str, np.ndarray] = {}
-
-    def run(self, node) -> Truth:
-        if isinstance(node, BoolOp):
-            parts = [self.run(item) for item in node.items]
-            trues = np.logical_and.reduce([p.true for p in parts])
-            falses = np.logical_and.reduce([p.false for p in parts])
-            if node.op == "and":  # false if any side is false, true if all are
-                false = np.logical_or.reduce([p.false for p in parts])
-                return Truth(trues, trues | false)
-            true = np.logical_or.reduce([p.true for p in parts])  # or: true if any is
-            return Truth(true, true | falses)
-        if isinstance(node, Not):  # not unknown is unknown
-            inner = self.run(node.item)
-            return Truth(inner.false, inner.known)
-        return self.compare(node)
-
-    # column views, computed once per evaluation
-    def column(self, ref: Column) -> str:
-        return resolve_column(ref.name, self.frame.columns, ref.pos, self.text)
-
-    def number(self, col: str) -> np.ndarray:
-        if col not in self.numbers:
-            s = self.frame[col]
-            if pd.api.types.is_bool_dtype(s):
-                values = np.full(len(s), np.nan)
-            elif pd.api.types.is_numeric_dtype(s):
-                values = s.to_numpy(dtype=float, na_value=np.nan)
-            else:
-                values = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-            self.numbers[col] = values
-        return self.numbers[col]
-
-    def text_of(self, col: str) -> np.ndarray:
-        if col not in self.texts:
-            s = self.frame[col]
-            missing = s.isna().to_numpy()
-            if pd.api.types.is_datetime64_any_dtype(s):
-                t = s.dt.strftime("%Y-%m-%d %H:%M:%S").to_numpy(dtype=object)
-            else:
-                t = s.map(_as_text).to_numpy(dtype=object)
-            t[missing] = None
-            self.texts[col] = t
-        return self.texts[col]
-
-    def is_numeric(self, col: str) -> bool:
-        s = self.frame[col]
-        return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
-
-    def compare(self, node: Compare) -> Truth:
-        left, op, right = node.left, node.op, node.right
-        if not isinstance(left, Column):  # literal on the left: mirror the comparison
-            left, right = right, left
-            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
-            if op == "contains":
-                raise ExpressionError("'contains' needs the column on its left (e.g. "
-                                      "tags.note contains \"baseline\")", node.pos, self.text)
-        col = self.column(left)
-        if isinstance(right, Column):
-            other = self.column(right)
-            if self.is_numeric(col) and self.is_numeric(other) and op != "contains":
-                return _ordered(self.number(col), op, self.number(other))
-            return self.text_compare(self.text_of(col), op, self.text_of(other), node)
-        value = right.value
-        if isinstance(value, bool):
-            if op not in ("==", "!="):
-                raise ExpressionError("true and false can only be compared with == or !=",
-                                      node.pos, self.text)
-            t = self.text_of(col)
-            word = "true" if value else "false"
-            known = np.array([v is not None for v in t])
-            eq = np.array([v is not None and v.lower() == word for v in t])
-            return _truth(eq if op == "==" else ~eq, known)
-        if op == "contains":
-            return self.text_compare(self.text_of(col), op, str(value if not isinstance(
-                value, float) else _as_text(value)), node)
-        if isinstance(value, float):
-            return _ordered(self.number(col), op, value)
-        # text literal: numbers compare as numbers when both sides are numbers
-        as_number = _to_float(value)
-        if as_number is not None and self.is_numeric(col):
-            return _ordered(self.number(col), op, as_number)
-        return self.text_compare(self.text_of(col), op, value, node)
-
-    def text_compare(self, left: np.ndarray, op: str, right, node: Compare) -> Truth:
-        lv = pd.Series(left, dtype=object)
-        known = lv.notna().to_numpy()
-        if isinstance(right, np.ndarray):
-            rv = pd.Series(right, dtype=object)
-            known &= rv.notna().to_numpy()
-            rv = rv.fillna("")
-        else:
-            rv = right
-        lv = lv.fillna("")
-        if op == "contains":
-            if isinstance(rv, pd.Series):
-                raise ExpressionError("'contains' needs a quoted text on its right",
-                                      node.pos, self.text)
-            found = lv.str.lower().str.contains(str(rv).lower(), regex=False).to_numpy()
-            return _truth(found, known)
-        result = {"==": lambda: lv == rv, "!=": lambda: lv != rv, "<": lambda: lv < rv,
-                  "<=": lambda: lv <= rv, ">": lambda: lv > rv, ">=": lambda: lv >= rv}[op]()
-        return _truth(result, known)
-
-
-def _ordered(x: np.ndarray, op: str, y) -> Truth:
-    if op == "contains":
-        raise ValueError("contains is a text comparison")
-    with np.errstate(invalid="ignore"):
-        out = {"==": np.equal, "!=": np.not_equal, "<": np.less, "<=": np.less_equal,
-               ">": np.greater, ">=": np.greater_equal}[op](x, y)
-    known = ~np.isnan(x)
-    if isinstance(y, np.ndarray):
-        known &= ~np.isnan(y)
-    return _truth(out, known)
-
-
-def _as_text(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float) and v.is_integer():
-        return str(int(v))
-    return str(v)
-
-
-def _to_float(s: str) -> float | None:
-    try:
-        v = float(s)
-    except (TypeError, ValueError):
-        return None
-    return v if np.isfinite(v) else None
-
-
-# ------------------------------------------------------------------ MLflow's filter syntax
-@dataclass(frozen=True)
-class Pushdown:
-    """An expression split for MLflow: ``filter_string`` in MLflow's search syntax (empty when
-    no part translates) and ``residual``, the rest in this module's syntax (empty when all of
-    it translates), to be evaluated on the rows MLflow returns. MLflow, like ``evaluate``,
-    never matches a comparison on a run without that metric, param or tag, and ``not`` (the
-    one operator that could turn that around) is never translated, so both together select
-    the rows ``evaluate`` selects, but for one case: MLflow compares a NaN or infinite metric
-    as a number where ModelDeck's table has no value, so its rows can hold a few more; a
-    caller checks the whole expression again on them (``analysis.experiments`` does)."""
-
-    filter_string: str
-    residual: str
-
-    @property
-    def complete(self) -> bool:
-        return not self.residual
-
-
-# ModelDeck column -> MLflow attribute, and the comparisons MLflow can do on it
-_ATTRIBUTES = {"name": ("run_name", ("==", "!=", "contains")),
-               "status": ("status", ("==", "!=")),
-               "run_id": ("run_id", ("==", "!="))}
-_MIRROR = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
-_SAFE_KEY = re.compile(r"^[A-Za-z0-9_]+$")
-
-
-def to_mlflow(text: str, columns, numeric=()) -> Pushdown:
-    """Translate what MLflow can do of ``text`` into its filter syntax.
-
-    MLflow's search joins comparisons with AND only, so an expression splits at its top-level
-    ``and``: each part that translates goes to MLflow, the others stay as ``residual``.
-    ``columns`` resolves short names; ``numeric`` names the columns holding numbers (a text
-    comparison on them is a number comparison here, which MLflow cannot do on params).
-
-    What translates: ``metrics.k`` compared with a number (==, !=, <, <=, >, >=); a text
-    ``params.k`` or ``tags.k`` compared with quoted text by == or != or ``contains`` (ILIKE);
-    ``name`` (==, !=, contains), ``status`` and ``run_id`` (==, !=). What does not: ``or``,
-    ``not``, two columns compared, true/false, numbers on params or tags (MLflow compares
-    their text), text containing ' or \\, and ``contains`` text with % or _ (LIKE's wildcards).
-    """
-    if text is None or not str(text).strip():
-        return Pushdown("", "")
-    tree = parse(text)
-    parts = list(_conjuncts(tree))
-    pushed, kept = [], []
-    for node in parts:
-        clause = _clause(node, list(columns), set(numeric), text)
-        (pushed if clause else kept).append(clause or node)
-    return Pushdown(" and ".join(pushed), " and ".join(unparse(n) for n in kept))
-
-
-def _conjuncts(node):
-    if isinstance(node, BoolOp) and node.op == "and":
-        for item in node.items:
-            yield from _conjuncts(item)
-    else:
-        yield node
-
-
-def _clause(node, columns: list, numeric: set, text: str) -> str | None:
-    if not isinstance(node, Compare):
-        return None
-    left, op, right = node.left, node.op, node.right
-    if not isinstance(left, Column):
-        if op == "contains":
-            return None
-        left, right, op = right, left, _MIRROR.get(op, op)
-    if not isinstance(left, Column) or isinstance(right, Column):
-        return None
-    col = resolve_column(left.name, columns, left.pos, text)
-    if "`" in col:  # cannot be quoted in MLflow's syntax
-        return None
-    value = right.value
-    if isinstance(value, bool):
-        return None
-    if col.startswith("metrics."):
-        number = value if isinstance(value, float) else _to_float(value)
-        if number is None or op == "contains" or not np.isfinite(number):
-            return None
-        return f"metrics.{_key(col[8:])} {'=' if op == '==' else op} {_number(number)}"
-    if isinstance(value, float) or _unsafe(value):
-        return None
-    if col.startswith(("params.", "tags.")):
-        if col in numeric or op not in ("==", "!=", "contains"):
-            return None
-        kind, key = col.split(".", 1)
-        return _text_clause(f"{kind}.{_key(key)}", op, value)
-    if col in _ATTRIBUTES:
-        attr, ops = _ATTRIBUTES[col]
-        return _text_clause(f"attributes.{attr}", op, value) if op in ops else None
-    return None
-
-
-def _text_clause(field: str, op: str, value: str) -> str | None:
-    if op == "contains":
-        if any(c in value for c in "%_"):
-            return None
-        return f"{field} ILIKE '%{value}%'"
-    return f"{field} {'=' if op == '==' else op} '{value}'"
-
-
-def _key(key: str) -> str:
-    if _SAFE_KEY.match(key):
-        return key
-    return f"`{key}`"
-
-
-def _unsafe(value) -> bool:
-    return not isinstance(value, str) or "'" in value or "\\" in value
-
-
-def _number(v: float) -> str:
-    return str(int(v)) if float(v).is_integer() and abs(v) < 1e15 else repr(float(v))
-
-
+# ------------------------------------------------------------------ back to text
 def unparse(node) -> str:
     """Expression text for a tree (``parse(unparse(t))`` gives ``t`` back up to positions)."""
     if isinstance(node, BoolOp):
@@ -640,3 +354,12 @@ def _operand(x) -> str:
     if isinstance(x.value, float):
         return repr(x.value)
     return '"' + x.value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_float(s: str) -> float | None:
+    """The finite number a text reads as, or None ("6" -> 6.0; "inf", "x" -> None)."""
+    try:
+        v = float(s)
+    except (TypeError, ValueError):
+        return None
+    return v if np.isfinite(v) else None

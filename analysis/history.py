@@ -25,6 +25,7 @@ from .business import is_complete, money, monthly_value, value_curve
 from .language import format_delta, format_value, metric_name_in_sentence
 from .logged import version_changes
 from .metrics import METRICS, binary_truth, headline_metric, is_better
+from .reads import evaluation_frame
 from .uncertainty import (
     SECONDARY, BootstrapSettings, Difference, RowsMismatch, aligned_rows, paired_differences,
     resample_weights,
@@ -242,7 +243,7 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
     def frame_of(v: int):
         if v not in frames:
             try:
-                frames[v] = deck.evaluation(name, v).frame if model.task_known else None
+                frames[v] = evaluation_frame(deck, name, v) if model.task_known else None
             except KeyError:
                 frames[v] = None
             except RegistryError as e:

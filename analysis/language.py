@@ -264,6 +264,20 @@ def not_judged_caption() -> str:
             "its row count instead of a number and an interval.")
 
 
+#: the limit of an estimate from scores (``analysis.estimation``), in the one place the page,
+#: the report and the docs' reader see it
+CONCEPT_SHIFT = ("An estimate from scores assumes that the relation between inputs and outcome "
+                 "is the one seen at evaluation: a change in that relation (concept shift) "
+                 "does not show in it, only in the labels when they arrive.")
+
+
+def estimate_caption() -> str:
+    """What the estimate on the performance chart is (page and reports)."""
+    return ("The dotted line and its band are the value estimated from the model's scores "
+            "alone, with its 95% interval: where labels exist both are shown; where they have "
+            "not arrived, the estimate is all there is. " + CONCEPT_SHIFT)
+
+
 def metric_name_in_sentence(metric: str) -> str:
     """'Recall' -> 'recall' inside a sentence; names that start with an acronym stay."""
     name = METRICS[metric].name

@@ -216,8 +216,7 @@ def performance_caption(metric_name: str, window_kind: str, estimate: bool = Fal
     """The caption of the performance-over-time chart (page and reports); ``estimate``: the
     chart also draws the estimate without labels; ``intervals=False``: the page's outline,
     drawn before the intervals are worked out."""
-    from .estimation import estimate_caption
-    from .language import not_judged_caption
+    from .language import estimate_caption, not_judged_caption
     if not intervals:
         return (f"Each point is the {metric_name} of one {window_kind} computed on its "
                 "labelled rows; the 95% intervals are being worked out. The dashed line is "

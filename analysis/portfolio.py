@@ -25,6 +25,7 @@ from .language import format_delta, format_value, metric_sentence
 from .logged import headline_logged, logged_health_caveat
 from .metrics import HEADLINE, METRICS, compute_metric, relative_drop
 from .monitoring import model_monitoring
+from .reads import evaluation_frame, has_production
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
                      f"it. Task {model.task_source}."))
 
     try:
-        value = compute_metric(model, deck.evaluation(name, champ.version).frame, metric)
+        value = compute_metric(model, evaluation_frame(deck, name, champ.version), metric)
     except KeyError:
         return _summarize_logged(model, versions, champ, how, metric, base)
     except RegistryError as e:
@@ -114,7 +115,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     if older:
         prev = max(older, key=lambda v: v.version)
         try:
-            prev_value = compute_metric(model, deck.evaluation(name, prev.version).frame, metric)
+            prev_value = compute_metric(model, evaluation_frame(deck, name, prev.version), metric)
         except (KeyError, RegistryError):
             prev_value = None
         if prev_value is not None and not np.isfinite(prev_value):
@@ -129,7 +130,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     health = _health(deck, model, champ, how, metric, value, prev_value, base.get("previous"),
                      settings, notes)
     try:
-        has_monitoring = deck.has_production(name)
+        has_monitoring = has_production(deck, name)
     except RegistryError:
         has_monitoring = True  # its page explains what is wrong with the table
     return ModelSummary(**base, health=health, has_monitoring=has_monitoring)

@@ -127,7 +127,7 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
 
 def window_score_counts(win: Windowed, rows: Rows) -> pd.DataFrame:
     """window, score, n: how many rows of each window have each distinct score, labelled or
-    not (the estimate without labels, ``analysis.estimation_rows``)."""
+    not (the estimate without labels, ``analysis.estimation.estimate_from_rows``)."""
     t = win.table
     return win.start_of(rows.execute(
         t.group_by([COL_WINDOW, t[COL_SCORE].name("score")]).aggregate(n=t.count())))

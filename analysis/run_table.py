@@ -16,7 +16,7 @@ import pandas as pd
 
 from registry.model import Problem
 
-from .expressions import evaluate
+from .expression_eval import evaluate
 
 
 FIXED = ("run_id", "experiment", "name", "status", "start_time", "end_time")

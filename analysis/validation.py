@@ -25,6 +25,7 @@ from registry.model import COL_TRUE, Model, ModelVersion, split_info
 from .evaluation import threshold_result, version_evaluation
 from .language import format_value, interval_text
 from .metrics import METRICS, headline_metric
+from .reads import evaluation_frame
 from .uncertainty import (
     SECONDARY, BootstrapSettings, Difference, Interval, RowsMismatch, bootstrap_intervals,
     paired_differences,
@@ -210,7 +211,7 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
         frames, notes = {}, []
         for split in v.splits:
             try:
-                frames[split] = deck.evaluation(name, version, split).frame
+                frames[split] = evaluation_frame(deck, name, version, split)
             except RegistryError as e:
                 notes.append(f"The {split!r} split is not shown: {e.problem}")
             except KeyError:

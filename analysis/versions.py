@@ -8,6 +8,7 @@ from registry.cached import CachedSource
 from registry.model import RegistryError
 
 from .metrics import HEADLINE, compute_metric
+from .reads import evaluation_frame, evaluation_table
 
 
 def version_table(deck: CachedSource, name: str) -> pd.DataFrame:
@@ -37,7 +38,7 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
         try:
             if not model.task_known:
                 raise KeyError(name)  # its rows cannot be read without a task
-            ev = deck.evaluation(name, v.version)
+            ev = evaluation_table(deck, name, v.version)
             n = len(ev.frame)
             value = compute_metric(model, ev.frame, metric)
         except KeyError:
@@ -77,7 +78,7 @@ def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataF
         value = low = high = np.nan
         n, problem = 0, ""
         try:
-            frame = deck.evaluation(name, v.version).frame
+            frame = evaluation_frame(deck, name, v.version)
             n = int(frame["y_true"].notna().sum())
             point = compute_metric(model, frame, metric, threshold)
             ci = bootstrap_intervals(model, frame, threshold, settings, (metric,),

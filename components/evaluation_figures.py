@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from analysis.evaluation import Binned, ClassCurve, ConfidenceCalibration, Curve, ThresholdResult
+from analysis.curves import Curve
+from analysis.evaluation import Binned, ThresholdResult
 from analysis.language import difference_digits, format_difference, interval_text
+from analysis.multiclass import ClassCurve, ConfidenceCalibration
 
 from .figures import styled
 from .theme import BLUE, GREY, ORANGE, PALETTE, VERMILION

@@ -10,10 +10,10 @@ from analysis.business import (
     is_complete, model_value_curve, money, parse_what_if, regression_cost,
     value_sentence, with_overrides,
 )
-from registry.model import challenger_of, champion_of
+from analysis.reads import evaluation_frame
 from components.business_figures import value_curve_figure
 from components.graph import chart
-from registry.model import COL_PRED, COL_TRUE, RegistryError
+from registry.model import COL_PRED, COL_TRUE, RegistryError, challenger_of, champion_of
 
 from ._data import cached_outputs, deck
 
@@ -119,7 +119,7 @@ def what_if_outputs(name: str, version: int, other: int | None, threshold: float
 def _regression(d, model, v):
     b = model.business
     try:
-        frame = d.evaluation(model.name, v).frame
+        frame = evaluation_frame(d, model.name, v)
     except (KeyError, RegistryError):
         return None
     cost = regression_cost(frame[COL_TRUE], frame[COL_PRED], b)

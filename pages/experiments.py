@@ -19,7 +19,8 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html,
 from analysis.experiments import answer_rows, ordered_rows, runs_view, schema_table
 from analysis.run_selection import lower_is_better, selection_query, short_name, top_runs
 from analysis.run_table import ALL, row_block
-from analysis.expressions import ExpressionError, evaluate
+from analysis.expression_eval import evaluate
+from analysis.expressions import ExpressionError
 from components.cards import problems_alert
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError

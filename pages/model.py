@@ -9,15 +9,14 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.evaluation import (
-    parse_threshold, per_class_notes, threshold_result, version_evaluation,
-)
+from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
 from analysis.language import (
     GLOSSARY, confused_pair_sentence, format_value, interval_text, no_curve_sentence,
     not_judged_text, one_vs_rest_sentence, plural,
 )
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS
+from analysis.multiclass import per_class_notes
 from analysis.portfolio import summarize
 from analysis.validation import version_validation
 from analysis.versions import metric_across_versions, version_table

@@ -9,7 +9,8 @@ from dash.exceptions import PreventUpdate
 
 from analysis.drift import psi_word
 from analysis.business import money
-from analysis.estimation import drawn_estimate, model_estimate, summary_sentences
+from analysis.estimate_sentences import summary_sentences
+from analysis.estimation import drawn_estimate, model_estimate
 from analysis.evaluation import parse_threshold
 from analysis.metrics import METRICS
 from analysis.monitoring import model_monitoring, monitoring_sentences, performance_caption

@@ -11,12 +11,10 @@ Layout::
     <root>/experiments/<experiment>/history.parquet | .csv
 
 Reads are lazy: listing models reads only the small JSON files; a prediction table is read
-when a page asks for it, and kept in a small in-process cache keyed by the file's size and
-modification time. Files are only ever opened for reading, and only regular files whose real
-location is inside the registry root: a link leading out of it, a FIFO, a device or a folder
-where a file should be is a Problem naming it, never opened (a FIFO would block the reader).
-JSON documents are parsed by ``registry.schema`` and prediction tables checked by
-``registry.tables``, once each, when read.
+when a page asks for it. Every file is opened through ``registry.folder_files`` (only regular
+files inside the registry, read once while unchanged); JSON documents are parsed by
+``registry.schema``, prediction tables checked by ``registry.tables`` and experiments' run
+tables read by ``registry.folder_runs``, once each, when read.
 """
 from __future__ import annotations
 
@@ -24,10 +22,6 @@ import hashlib
 import logging
 import os
 import re
-import stat
-import threading
-from collections import OrderedDict
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -40,23 +34,18 @@ from .model import (
     BusinessSettings, Evaluation, Experiment, Model, ModelVersion, Monitoring, Problem,
     RegistryError,
 )
-from .schema import (
-    ExperimentDoc, ModelDoc, RunDoc, VersionDoc, card_info, data_info, loads, parse,
-    split_infos,
-)
+from .folder_files import TABLE_SUFFIXES, RegistryFiles, first_table, mtime
+from .folder_runs import MAX_RUNS_BYTES, history_table, parse_runs
+from .schema import ExperimentDoc, ModelDoc, VersionDoc, card_info, data_info, parse, split_infos
 from .tables import prepare_predictions
 
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-TABLE_SUFFIXES = (".parquet", ".csv")
-RUN_FIXED = ("run_id", "experiment", "name", "status", "start_time", "end_time")
-MAX_JSON_BYTES = 4 * 2**20  # model.json, version.json, experiment.json
-MAX_RUN_LINE_BYTES = 2**20  # one line of runs.jsonl
-MAX_RUNS_BYTES = 256 * 2**20  # all of runs.jsonl
-_KIND = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
-         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-         (stat.S_ISSOCK, "a socket"))
+
+#: Parquet tables with at least this many rows are queried in place (registry.rows), not
+#: read into pandas; ``MODELDECK_ENGINE_MIN_ROWS`` sets another limit
+ENGINE_MIN_ROWS = int(os.environ.get("MODELDECK_ENGINE_MIN_ROWS", "1000000"))
 
 
 def is_valid_name(name: str) -> bool:
@@ -64,16 +53,13 @@ def is_valid_name(name: str) -> bool:
     return bool(NAME_RE.match(name)) and ".." not in name
 
 
-class FolderSource(Source):
+class FolderSource(Source, RegistryFiles):
     def __init__(self, root: str | os.PathLike, table_cache_size: int = 6):
         self.uri = str(root)
-        self.root = Path(root).expanduser().resolve()
+        RegistryFiles.__init__(self, root, table_cache_size)
         if not self.root.is_dir():
             raise RegistryError(Problem(path=str(root), field="",
                                         message="no registry folder at this path"))
-        self._tables: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
-        self._tables_max = table_cache_size
-        self._lock = threading.Lock()
 
     # ---------------------------------------------------------------- data versions
     def data_version(self, model: str | None = None) -> str:
@@ -160,7 +146,7 @@ class FolderSource(Source):
             entity=doc.entity,
             target_unit=doc.target_unit,
             positive_label=doc.positive_label,
-            updated_at=_mtime(path),
+            updated_at=mtime(path),
             card=card_info(doc.card),
             production_table=(doc.production_table.connection, doc.production_table.table)
             if doc.production_table else None,
@@ -274,7 +260,7 @@ class FolderSource(Source):
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)
         d = self._model_dir(model)
-        path = _first_table(d / "monitoring")
+        path = first_table(d / "monitoring")
         if path is None:
             return None
         rel = self._rel(path)
@@ -304,7 +290,7 @@ class FolderSource(Source):
             if parts.is_dir() and self._inside(parts):
                 return parquet_rows(self._parts(parts, model), self._rel(parts) + "/", m,
                                     evaluation=False, partitioned=True)
-            path = _first_table(d / "monitoring")
+            path = first_table(d / "monitoring")
         else:
             folder = self._version_folder(model, version)
             doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
@@ -317,14 +303,14 @@ class FolderSource(Source):
             split = split or ("test" if "test" in tables else min(tables, default=None))
             path = tables.get(split) if split else None
         if path is not None and path.suffix == ".parquet" and \
-                _parquet_rows(self, path, model) >= ENGINE_MIN_ROWS:
+                self._parquet_rows(path, model) >= ENGINE_MIN_ROWS:
             return parquet_rows([path], self._rel(path), m, evaluation=not production)
         return super().rows(model, version, split, production)
 
     def has_production(self, model: str) -> bool:
         d = self._model_dir(model)
         return bool(self.get_model(model).production_table) or (d / "monitoring").is_dir() \
-            or _first_table(d / "monitoring") is not None
+            or first_table(d / "monitoring") is not None
 
     def _parts(self, folder: Path, model: str) -> list[Path]:
         """The Parquet parts of a table folder (any depth), each a regular file inside the
@@ -390,269 +376,33 @@ class FolderSource(Source):
         d = self._experiment_dir(experiment)
         path = d / "runs.jsonl"
         if not os.path.lexists(path):
-            return self._parse_runs(experiment, path, None)
+            return parse_runs(experiment, self._rel(path), None)
         st = self._regular_file(path, None)
         key = ("runs", str(path), st.st_mtime_ns, st.st_size)
         with self._lock:
             if key in self._tables:
                 self._tables.move_to_end(key)
                 return self._tables[key]
-        listing = self._parse_runs(experiment, path,
-                                   self._read_bytes(path, None, MAX_RUNS_BYTES))
+        listing = parse_runs(experiment, self._rel(path),
+                             self._read_bytes(path, None, MAX_RUNS_BYTES))
         with self._lock:
             self._tables[key] = listing
             while len(self._tables) > self._tables_max:
                 self._tables.popitem(last=False)
         return listing
 
-    def _parse_runs(self, experiment: str, path: Path, data: bytes | None
-                    ) -> Listing[pd.DataFrame]:
-        rel = self._rel(path)
-        rows, problems = [], []
-        for n, line in enumerate((data or b"").split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            where = f"line {n}"
-            if len(line) > MAX_RUN_LINE_BYTES:
-                problems.append(Problem(rel, where, f"is longer than {MAX_RUN_LINE_BYTES:,} "
-                                        "bytes; run skipped", severity="warning"))
-                continue
-            try:
-                doc, warnings = parse(RunDoc, loads(line, rel, where=where), rel,
-                                      field_prefix=f"{where}: ")
-            except RegistryError as e:
-                field = e.problem.field[len(where) + 2:] if e.problem.field.startswith(
-                    where + ": ") else ""
-                problems.append(Problem(rel, where, (f"{field}: " if field else "") +
-                                        f"{e.problem.message}; run skipped",
-                                        severity="warning"))
-                continue
-            problems += warnings
-            rows.append(_flatten_run(doc, experiment))
-        frame = pd.DataFrame(rows)
-        if frame.empty:
-            frame = pd.DataFrame(columns=list(RUN_FIXED))
-        for col in ("start_time", "end_time"):
-            frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce")
-        dup = frame["run_id"].duplicated(keep="first")
-        for rid in frame.loc[dup, "run_id"]:
-            problems.append(Problem(rel, "run_id", f"run {rid!r} appears more than once; "
-                                    "the first is kept", severity="warning"))
-        frame = frame.loc[~dup].reset_index(drop=True)
-        return Listing(frame, tuple(problems))
-
     def metric_history(self, experiment: str, run_ids: Sequence[str] | None = None,
                        keys: Iterable[str] | None = None) -> pd.DataFrame:
         d = self._experiment_dir(experiment)
-        path = _first_table(d / "history")
+        path = first_table(d / "history")
         if path is None:
             return pd.DataFrame(columns=list(HISTORY_COLUMNS))
         rel = self._rel(path)
         frame, _ = self._read_table(path, None, prepare=("history",
-                                                         lambda f: (_history(f, rel), ())))
+                                                         lambda f: (history_table(f, rel), ())))
         mask = np.ones(len(frame), dtype=bool)
         if run_ids is not None:
             mask &= frame["run_id"].isin([str(r) for r in run_ids]).to_numpy()
         if keys is not None:
             mask &= frame["key"].isin([str(k) for k in keys]).to_numpy()
         return frame.loc[mask].reset_index(drop=True)
-
-    # ---------------------------------------------------------------- file helpers
-    def _rel(self, p: Path) -> str:
-        try:
-            return str(p.relative_to(self.root))
-        except ValueError:
-            return str(p)
-
-    def _inside(self, p: Path) -> bool:
-        """Whether ``p``'s real location (links followed) is inside the registry root."""
-        real = os.path.realpath(p)
-        return real == str(self.root) or real.startswith(str(self.root) + os.sep)
-
-    def _entries(self, d: Path, model: str | None = None) -> list[Path]:
-        """The entries of folder ``d`` (hidden ones left out), sorted by name."""
-        try:
-            names = sorted(os.listdir(d))
-        except OSError as e:
-            raise RegistryError(Problem(self._rel(d) + "/", "", f"cannot be listed "
-                                        f"({e.strerror or e})", model=model)) from None
-        return [d / n for n in names if not n.startswith(".")]
-
-    def _subfolders(self, d: Path, model: str | None = None) -> list[Path]:
-        """Sub-folders of ``d`` whose real location is inside the registry."""
-        out = []
-        for p in self._entries(d, model):
-            try:
-                if p.is_dir() and self._inside(p):
-                    out.append(p)
-            except OSError:
-                continue
-        return out
-
-    def _regular_file(self, path: Path, model: str | None) -> os.stat_result:
-        """The file's status; RegistryError unless it is a regular file whose real location
-        is inside the registry (never a link out of it, a FIFO, a device or a folder)."""
-        rel = self._rel(path)
-        if not os.path.lexists(path):
-            raise RegistryError(Problem(rel, "", "file is missing", model=model))
-        if not self._inside(path):
-            raise RegistryError(Problem(rel, "", "is a link to a file outside the registry; "
-                                        "ModelDeck reads only files inside it", model=model))
-        try:
-            st = os.stat(path)
-        except OSError as e:
-            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
-                                        model=model)) from None
-        if not stat.S_ISREG(st.st_mode):
-            kind = next((word for test, word in _KIND if test(st.st_mode)), "not a file")
-            raise RegistryError(Problem(rel, "", f"is {kind}, not a regular file; not read",
-                                        model=model))
-        return st
-
-    def _open(self, path: Path, model: str | None):
-        """A binary file object of a checked regular file. Opened without blocking, and
-        checked again once open, so a FIFO put in its place cannot hang a request."""
-        self._regular_file(path, model)
-        rel = self._rel(path)
-        try:
-            fd = os.open(os.path.realpath(path), os.O_RDONLY | os.O_NONBLOCK)
-        except OSError as e:
-            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
-                                        model=model)) from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            os.close(fd)
-            raise RegistryError(Problem(rel, "", "is not a regular file; not read",
-                                        model=model))
-        return os.fdopen(fd, "rb")
-
-    def _read_bytes(self, path: Path, model: str | None, limit: int) -> bytes:
-        rel = self._rel(path)
-        try:
-            with self._open(path, model) as f:
-                data = f.read(limit + 1)
-        except OSError as e:
-            raise RegistryError(Problem(rel, "", f"cannot be read ({e.strerror or e})",
-                                        model=model)) from None
-        if len(data) > limit:
-            raise RegistryError(Problem(rel, "", f"is larger than {limit // 2**20} MB; not "
-                                        "read", model=model))
-        return data
-
-    def _read_json(self, path: Path, model: str | None = None) -> dict:
-        rel = self._rel(path)
-        doc = loads(self._read_bytes(path, model, MAX_JSON_BYTES), rel, model)
-        if not isinstance(doc, dict):
-            raise RegistryError(Problem(rel, "", "must hold a JSON object", model=model))
-        return doc
-
-    def _read_table(self, path: Path, model: str | None, prepare=None
-                    ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-        """Read a Parquet or CSV table, cached in-process by file size and modification time.
-
-        ``prepare`` is ``(tag, fn)``: ``fn(frame) -> (frame, notes)`` checks and converts the
-        frame once, and the prepared frame and its notes are what the cache keeps (keyed by
-        ``tag`` too)."""
-        rel = self._rel(path)
-        st = self._regular_file(path, model)
-        tag, fn = prepare if prepare is not None else ("raw", None)
-        key = (str(path), st.st_mtime_ns, st.st_size, tag)
-        with self._lock:
-            if key in self._tables:
-                self._tables.move_to_end(key)
-                return self._tables[key]
-        try:
-            with self._open(path, model) as f:
-                if path.suffix == ".parquet":
-                    frame = _read_parquet(f)
-                else:
-                    frame = pd.read_csv(f, low_memory=False)
-        except RegistryError:
-            raise
-        except Exception as e:  # pyarrow and pandas raise many types for damaged files
-            raise RegistryError(Problem(rel, "", f"cannot be read as a "
-                                        f"{path.suffix[1:].upper()} table "
-                                        f"({type(e).__name__}: {str(e)[:300]})",
-                                        model=model)) from None
-        frame.columns = [str(c) for c in frame.columns]
-        result = fn(frame) if fn is not None else (frame, ())
-        result = (result[0], tuple(result[1]))
-        with self._lock:
-            self._tables[key] = result
-            while len(self._tables) > self._tables_max:
-                self._tables.popitem(last=False)
-        return result
-
-
-def _read_parquet(source) -> pd.DataFrame:
-    """A Parquet file as a DataFrame, one column at a time: the Arrow copy of only one
-    column is alive at once, so a large table does not need twice its size in memory."""
-    import pyarrow.parquet as pq
-
-    f = pq.ParquetFile(source)
-    names = f.schema_arrow.names
-    if f.metadata.num_rows < 1_000_000:
-        return f.read().to_pandas()
-    columns = {}
-    for name in names:
-        columns[name] = f.read(columns=[name]).to_pandas()[name]
-    return pd.DataFrame(columns, copy=False)
-
-
-#: Parquet tables with at least this many rows are queried in place (registry.rows), not
-#: read into pandas; ``MODELDECK_ENGINE_MIN_ROWS`` sets another limit
-ENGINE_MIN_ROWS = int(os.environ.get("MODELDECK_ENGINE_MIN_ROWS", "1000000"))
-
-
-def _parquet_rows(source: "FolderSource", path: Path, model: str) -> int:
-    """How many rows a Parquet file holds (its footer only); 0 when it cannot say (the
-    ordinary reader then explains what is wrong)."""
-    import pyarrow.parquet as pq
-    try:
-        with source._open(path, model) as f:
-            return pq.ParquetFile(f).metadata.num_rows
-    except Exception:
-        return 0
-
-
-def _first_table(stem: Path) -> Path | None:
-    for suffix in TABLE_SUFFIXES:
-        p = stem.with_suffix(suffix)
-        if os.path.lexists(p):
-            return p
-    return None
-
-
-def _flatten_run(doc: RunDoc, experiment: str) -> dict:
-    row = {"run_id": doc.run_id, "experiment": experiment, "name": doc.name,
-           "status": doc.status, "start_time": doc.start_time, "end_time": doc.end_time}
-    for group in ("params", "metrics", "tags"):
-        for k, v in getattr(doc, group).items():
-            row[f"{group}.{k}"] = v
-    return row
-
-
-def _history(frame: pd.DataFrame, rel: str) -> pd.DataFrame:
-    """A metric history table in its documented shape: run ids and keys as text, steps and
-    values as numbers; rows whose step or value is not a finite number are left out."""
-    missing = [c for c in ("run_id", "key", "step", "value") if c not in frame.columns]
-    if missing:
-        raise RegistryError(Problem(rel, missing[0], "required column is missing"))
-    out = pd.DataFrame({
-        "run_id": frame["run_id"].astype(str),
-        "key": frame["key"].astype(str),
-        "step": pd.to_numeric(frame["step"], errors="coerce"),
-        "timestamp": pd.to_datetime(frame["timestamp"], utc=True, errors="coerce",
-                                    format="mixed")
-        if "timestamp" in frame.columns else pd.Series(pd.NaT, index=frame.index,
-                                                       dtype="datetime64[ns, UTC]"),
-        "value": pd.to_numeric(frame["value"], errors="coerce"),
-    })
-    finite = np.isfinite(out["step"].to_numpy(float)) & np.isfinite(out["value"].to_numpy(float))
-    return out.loc[finite].reset_index(drop=True)
-
-
-def _mtime(path: Path) -> datetime | None:
-    try:
-        return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
-    except OSError:
-        return None

@@ -21,7 +21,8 @@ from .mlflow_models import (
     images_of, infer_task, logged_model_id, logged_model_metrics, read_mlmodel, run_datasets,
     split_docs_from_tags,
 )
-from .mlflow_runs import _finite, _quote, param_value
+from .mlflow_run_frames import _finite, param_value
+from .mlflow_runs import _quote
 from .model import BusinessSettings, Model, ModelVersion, Problem, RegistryError
 from .rows import table_tag
 from .schema import (

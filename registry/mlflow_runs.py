@@ -1,4 +1,4 @@
-"""The runs side of the MLflow source: experiments, run tables, metric histories.
+"""The runs side of the MLflow source: experiments and their run tables.
 
 A run table of 20,000 runs takes MLflow's search tens of seconds to return (it builds a full
 ``Run`` entity per run), so nothing a page shows first waits for it:
@@ -13,42 +13,32 @@ A run table of 20,000 runs takes MLflow's search tens of seconds to return (it b
   on a database store a ``COUNT`` notices deleted (or back-dated) runs, which one query of the
   run ids then removes (or adds); and every ``RUNS_MAX_AGE`` seconds the table is re-read in the
   background while the old one keeps serving.
-* ``runs_by_id`` reads only the given runs (a comparison of 1,000 of 20,000 fetches 1,000), and
-  ``metric_history`` only the histories of the runs and keys asked for.
+* ``runs_by_id`` reads only the given runs (a comparison of 1,000 of 20,000 fetches 1,000).
 
-Used as a base of ``registry.mlflow_source.MlflowSource``; it relies on that class's client,
-``_reading``, ``data_version`` and paging helpers.
-
-Why one file of ~610 lines: it has one job, the run table of one store, and its parts — the
-first page, the background load (SQL tables or searches), the incremental refresh and the
-reads by id — share one cached table, its lock and its generation counter; split apart, each
-would have to know the others' state.
+Runs become table rows in ``registry.mlflow_run_frames``; metric histories are
+``registry.mlflow_histories``. Used as a base of ``registry.mlflow_source.MlflowSource``; it
+relies on that class's client, ``_reading``, ``data_version`` and paging helpers.
 """
 from __future__ import annotations
 
-import math
-import re
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
 from .base import Listing, RunsProgress
-from .model import HISTORY_COLUMNS, Experiment, Problem, RegistryError
+from .mlflow_run_frames import concat_runs, runs_frame, sql_runs
+from .model import Experiment, Problem, RegistryError
 
-FIXED = ["run_id", "experiment", "name", "status", "start_time", "end_time"]
 # A run table is re-read in the background at the latest after this many seconds (a run whose
 # metrics change after it finished changes no timestamp MLflow reports).
 RUNS_MAX_AGE = 300.0
 SEARCH_PAGE = 1000  # runs per search when a server or file store is read in the background
 ID_CHUNK = 100  # run ids per "run_id IN (...)" search
-SQL_ID_CHUNK = 500  # run ids per IN (...) on a database
 FIRST_PAINT_WAIT = 5.0  # seconds a first background read waits for the first page to be shown
 DATABASE_SCHEMES = ("sqlite:", "postgresql", "mysql", "mssql")
-FETCH = 5000  # rows per fetch from a database cursor (other threads get a turn in between)
 
 
 @dataclass
@@ -83,10 +73,7 @@ class MlflowRuns:
 
     can_search = True  # runs_page takes MLflow filter strings and orders
 
-    def _init_runs(self, history_cache_size: int) -> None:
-        from collections import OrderedDict
-        self._histories: OrderedDict[tuple, tuple] = OrderedDict()
-        self._histories_max = history_cache_size
+    def _init_runs(self) -> None:
         self._loads: dict[str, _Load] = {}
         self._loads_lock = threading.Lock()
         self._counts: dict[tuple, int] = {}
@@ -267,9 +254,9 @@ class MlflowRuns:
                     parts.append(runs_frame(page, load.name)[0])
                     if first:
                         with load.lock:
-                            load.frame = _concat(parts, load.name)
+                            load.frame = concat_runs(parts, load.name)
                             load.generation += 1
-                frame = _concat(parts, load.name)
+                frame = concat_runs(parts, load.name)
             with load.lock:
                 load.frame = frame
                 load.total = len(frame)
@@ -325,7 +312,7 @@ class MlflowRuns:
                 found += page
         fresh = runs_frame(found, load.name)[0]
         if running:
-            fresh = _concat([fresh, self._search_ids(load.experiment_id, load.name, running)],
+            fresh = concat_runs([fresh, self._search_ids(load.experiment_id, load.name, running)],
                             load.name)
         gone = set(running) - set(fresh["run_id"])  # running runs that were deleted
         self._replace(load, fresh, gone)
@@ -350,7 +337,7 @@ class MlflowRuns:
             keep = ~old["run_id"].isin(set(fresh["run_id"]) | set(gone))
             if keep.all() and fresh.empty:
                 return
-            load.frame = _concat([fresh, old.loc[keep]], load.name)
+            load.frame = concat_runs([fresh, old.loc[keep]], load.name)
             load.total = len(load.frame)
             load.generation += 1
 
@@ -381,230 +368,6 @@ class MlflowRuns:
                                                 filter_string=f"attributes.run_id IN ({quoted})"))
         runs = [r for part in self._map(fetch, chunks) for r in part]
         return runs_frame(runs, name)[0]
-
-    # ---------------------------------------------------------------- histories
-    def history_keys(self, experiment: str, run_ids: Sequence[str]) -> list[str]:
-        """Metric keys that at least one of the runs logged more than once (a curve)."""
-        store = self._sql_store()
-        if store is None:
-            return super().history_keys(experiment, run_ids)
-        from mlflow.store.tracking.dbmodels.models import SqlMetric
-        from sqlalchemy import func
-        ids = list(dict.fromkeys(str(r) for r in run_ids))
-        keys: set[str] = set()
-        with self._reading(f"reading metric names of {experiment!r}"), \
-                store.ManagedSessionMaker() as session:
-            for k in range(0, len(ids), SQL_ID_CHUNK):
-                q = (session.query(SqlMetric.key)
-                     .filter(SqlMetric.run_uuid.in_(ids[k:k + SQL_ID_CHUNK]))
-                     .group_by(SqlMetric.run_uuid, SqlMetric.key)
-                     .having(func.count() > 1))
-                keys |= {r[0] for r in q.distinct()}
-        return sorted(keys)
-
-    def metric_history(self, experiment: str, run_ids: Sequence[str] | None = None,
-                       keys: Iterable[str] | None = None) -> pd.DataFrame:
-        """Histories fetched on demand, only for the runs and keys asked for: from a database
-        with one query per key and 100 runs, from a server one request per run and key,
-        several at a time. A finished run's history is kept in process."""
-        frame = self.runs(experiment).items if run_ids is None else \
-            self.runs_by_id(experiment, run_ids)
-        metric_cols = [c for c in frame.columns if c.startswith("metrics.")]
-        wanted = None if keys is None else set(keys)
-        jobs = []
-        for row in frame[["run_id", "status", "end_time", *metric_cols]].itertuples(index=False):
-            for col, value in zip(metric_cols, row[3:]):
-                key = col[len("metrics."):]
-                if (wanted is None or key in wanted) and not pd.isna(value):
-                    jobs.append((row[0], key, row[1], row[2]))
-        with self._reading(f"reading metric histories of {experiment!r}"):
-            fetched = self._bulk_histories(jobs)
-            parts = self._map(lambda j: fetched[j[:2]] if j[:2] in fetched
-                              else self._history(*j), jobs)
-        rows = [(rid, key, m.step, m.timestamp, m.value)
-                for (rid, key, _, _), metrics in zip(jobs, parts) for m in metrics]
-        out = pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
-        out["timestamp"] = pd.to_datetime(out["timestamp"], unit="ms", utc=True)
-        out["step"] = out["step"].astype("int64")
-        out["value"] = out["value"].astype(float)
-        return out.sort_values(["run_id", "key", "step"], kind="stable").reset_index(drop=True)
-
-    def _bulk_histories(self, jobs: list[tuple]) -> dict[tuple, list]:
-        """On a database store, the histories not yet in memory with one query per metric
-        key and 100 runs (MLflow's own bulk read), instead of one request per run and key."""
-        store = self._sql_store()
-        if store is None or not hasattr(store, "get_metric_history_bulk"):
-            return {}
-        with self._lock:
-            missing = [j for j in jobs if not (j[:2] in self._histories and
-                                               self._histories[j[:2]][0] == (j[2], j[3]))]
-        out: dict[tuple, list] = {}
-        by_key: dict[str, list[tuple]] = {}
-        for j in missing:
-            by_key.setdefault(j[1], []).append(j)
-        for key, group in by_key.items():
-            for k in range(0, len(group), 100):
-                chunk = group[k:k + 100]
-                limit = 1_000_000
-                got = store.get_metric_history_bulk([j[0] for j in chunk], key, limit)
-                if len(got) >= limit:
-                    return out  # too long to read at once: per run, as usual
-                per_run: dict[str, list] = {j[0]: [] for j in chunk}
-                for m in got:
-                    per_run[m.run_id].append(m)  # a Metric that also knows its run
-                for rid, status, end in ((j[0], j[2], j[3]) for j in chunk):
-                    metrics = sorted(per_run[rid], key=lambda m: (m.step, m.timestamp))
-                    out[(rid, key)] = metrics
-                    if status != "RUNNING":
-                        with self._lock:
-                            self._histories[(rid, key)] = ((status, end), metrics)
-        with self._lock:
-            while len(self._histories) > self._histories_max:
-                self._histories.popitem(last=False)
-        return out
-
-    def _history(self, run_id: str, key: str, status: str, end_time) -> list:
-        cache_key = (run_id, key)
-        with self._lock:
-            hit = self._histories.get(cache_key)
-            if hit is not None and hit[0] == (status, end_time):
-                self._histories.move_to_end(cache_key)
-                return hit[1]
-        metrics = self.client.get_metric_history(run_id, key)
-        if status != "RUNNING":
-            with self._lock:
-                self._histories[cache_key] = ((status, end_time), metrics)
-                while len(self._histories) > self._histories_max:
-                    self._histories.popitem(last=False)
-        return metrics
-
-
-# ------------------------------------------------------------------ reading a database
-def sql_runs(store, experiment_id: str, experiment: str,
-             run_ids: Sequence[str] | None = None) -> pd.DataFrame:
-    """The ``runs_frame`` of an experiment's active runs (or of the given ones) read straight
-    from MLflow's tables on a database store: the same columns and values as
-    ``runs_frame(search_runs(...))`` (tested), without building a ``Run`` per run."""
-    from mlflow.store.tracking.dbmodels.models import (
-        SqlLatestMetric, SqlParam, SqlRun, SqlTag,
-    )
-    from sqlalchemy import select
-
-    active = (SqlRun.experiment_id == int(experiment_id)) & \
-        (SqlRun.lifecycle_stage == "active")
-    chunks = [None] if run_ids is None else \
-        [list(run_ids[k:k + SQL_ID_CHUNK]) for k in range(0, len(run_ids), SQL_ID_CHUNK)]
-    runs, params, metrics, tags = [], [], [], []
-    with store.ManagedSessionMaker() as session:
-        conn = session.connection()
-        # The database driver's own cursor: hundreds of thousands of plain tuples, without
-        # SQLAlchemy building a Row object for each (a third of the time otherwise).
-        cursor = conn.connection.driver_connection.cursor()
-
-        def rows(stmt, chunk, col):
-            if chunk is not None:
-                stmt = stmt.where(col.in_(chunk))
-            sql = stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
-            cursor.execute(str(sql))
-            out = []
-            while True:
-                batch = cursor.fetchmany(FETCH)
-                if not batch:
-                    return out
-                out += batch
-                time.sleep(0)  # let a request thread run between batches
-        for chunk in chunks:
-            runs += rows(select(SqlRun.run_uuid, SqlRun.name, SqlRun.status,
-                                SqlRun.start_time, SqlRun.end_time).where(active),
-                         chunk, SqlRun.run_uuid)
-            for model, out, extra in ((SqlParam, params, ()), (SqlTag, tags, ()),
-                                      (SqlLatestMetric, metrics, (SqlLatestMetric.is_nan,))):
-                out += rows(select(model.run_uuid, model.key, model.value, *extra)
-                            .join(SqlRun, SqlRun.run_uuid == model.run_uuid).where(active),
-                            chunk, model.run_uuid)
-    frame = pd.DataFrame(runs, columns=["run_id", "name", "status", "start_time", "end_time"])
-    frame.insert(1, "experiment", experiment)
-    frame["name"] = frame["name"].fillna("")
-    index = frame["run_id"]
-    p = _wide(pd.DataFrame(params, columns=["run_id", "key", "value"]), "params.", index)
-    for col in p.columns:  # MLflow stores text: numbers come back as numbers (param_value)
-        values = p[col].dropna().unique()
-        p[col] = p[col].map({v: param_value(v) for v in values})
-    m = pd.DataFrame(metrics, columns=["run_id", "key", "value", "is_nan"])
-    m = m.loc[~m["is_nan"].astype(bool) & np.isfinite(m["value"].astype(float))]
-    m = _wide(m[["run_id", "key", "value"]], "metrics.", index).astype(float)
-    t = pd.DataFrame(tags, columns=["run_id", "key", "value"])
-    t = _wide(t.loc[~t["key"].str.startswith("mlflow.")], "tags.", index)
-    frame = pd.concat([frame.reset_index(drop=True), p, m, t], axis=1)
-    for col in ("start_time", "end_time"):
-        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    frame = frame.sort_values(["start_time", "run_id"], ascending=[False, True],
-                              kind="stable").reset_index(drop=True)
-    rest = sorted(c for c in frame.columns if c not in FIXED)
-    return frame[FIXED + rest]
-
-
-def _wide(long: pd.DataFrame, prefix: str, index: pd.Series) -> pd.DataFrame:
-    """key/value rows as one column per key, aligned to the runs in ``index``."""
-    if long.empty:
-        return pd.DataFrame(index=range(len(index)))
-    wide = long.drop_duplicates(["run_id", "key"], keep="last") \
-        .pivot(index="run_id", columns="key", values="value")
-    wide = wide.reindex(index.to_numpy())
-    wide.columns = [prefix + str(c) for c in wide.columns]
-    return wide.reset_index(drop=True).astype(object).where(wide.notna().to_numpy(), np.nan)
-
-
-def _concat(parts: list[pd.DataFrame], experiment: str) -> pd.DataFrame:
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return runs_frame([], experiment)[0]
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    frame = frame.sort_values(["start_time", "run_id"], ascending=[False, True],
-                              kind="stable").reset_index(drop=True)
-    rest = sorted(c for c in frame.columns if c not in FIXED)
-    return frame[FIXED + rest]
-
-
-# ------------------------------------------------------------------ conversions
-def runs_frame(runs: list, experiment: str) -> tuple[pd.DataFrame, tuple[Problem, ...]]:
-    """MLflow runs as the flat ``runs()`` table (``mlflow.search_runs`` shape without MLflow's
-    own ``mlflow.*`` tags; params that read as numbers become numbers)."""
-    rows = []
-    for r in runs:
-        row = {"run_id": r.info.run_id, "experiment": experiment,
-               "name": r.info.run_name or r.data.tags.get("mlflow.runName", "") or "",
-               "status": r.info.status, "start_time": r.info.start_time,
-               "end_time": r.info.end_time}
-        row.update({f"params.{k}": param_value(v) for k, v in r.data.params.items()})
-        row.update({f"metrics.{k}": v for k, v in _finite(r.data.metrics).items()})
-        row.update({f"tags.{k}": v for k, v in r.data.tags.items()
-                    if not k.startswith("mlflow.")})
-        rows.append(row)
-    frame = pd.DataFrame(rows) if rows else pd.DataFrame(columns=FIXED)
-    for col in ("start_time", "end_time"):
-        frame[col] = pd.to_datetime(frame[col], unit="ms", utc=True)
-    rest = sorted(c for c in frame.columns if c not in FIXED)
-    return frame[FIXED + rest], ()
-
-
-def param_value(text):
-    """MLflow stores params as text; ``"3"`` and ``"0.1"`` come back as the numbers they were."""
-    if not isinstance(text, str):
-        return text
-    if re.fullmatch(r"[+-]?\d+", text.strip()):
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return value if math.isfinite(value) and not text.strip().lower().startswith(("n", "i")) \
-        else text
-
-
-def _finite(metrics: dict) -> dict:
-    return {str(k): float(v) for k, v in metrics.items()
-            if v is not None and np.isfinite(float(v))}
 
 
 def _quote(value: str) -> str:

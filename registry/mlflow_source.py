@@ -28,7 +28,8 @@ objects. Nothing is ever written to the store.
 
 The class is assembled from parts with one job each: this module (connection, data versions,
 paging), ``registry.mlflow_registered`` (registered models and versions),
-``registry.mlflow_runs`` (experiments and run tables),
+``registry.mlflow_runs`` (experiments and run tables, made of rows by
+``registry.mlflow_run_frames``), ``registry.mlflow_histories`` (metric histories),
 ``registry.mlflow_artifacts`` (evaluation and production rows, chart images) and
 ``registry.mlflow_client`` (the client, tag and artifact names, failures explained).
 Reads that fail because the server is down, the address is wrong or access is refused raise
@@ -56,6 +57,7 @@ from .mlflow_client import (
     HTTP_DEFAULTS, PAGE, _import_sql_store, _not_found, explain, import_mlflow,
     tracking_uri_of,
 )
+from .mlflow_histories import MlflowHistories
 from .mlflow_models import TaskAnswer
 from .mlflow_registered import MlflowRegistered
 from .mlflow_runs import DATABASE_SCHEMES, MlflowRuns, _quote
@@ -65,7 +67,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class MlflowSource(MlflowRegistered, MlflowRuns, MlflowArtifacts, Source):
+class MlflowSource(MlflowRegistered, MlflowRuns, MlflowHistories, MlflowArtifacts, Source):
     """Read-only view of one MLflow tracking store and its model registry.
 
     ``poll_seconds``: how long a data version may be reused before MLflow is asked again
@@ -96,7 +98,8 @@ class MlflowSource(MlflowRegistered, MlflowRuns, MlflowArtifacts, Source):
         self._versions_seen: dict[str | None, tuple[float, str]] = {}
         self._tables: OrderedDict[tuple, pd.DataFrame] = OrderedDict()
         self._tables_max = table_cache_size
-        self._init_runs(history_cache_size)
+        self._init_runs()
+        self._init_histories(history_cache_size)
         if self.tracking_uri.startswith(DATABASE_SCHEMES):
             # Importing MLflow's SQL store takes seconds; do it while the app starts rather
             # than in the first request (nothing is connected or read here).

@@ -11,155 +11,26 @@ Rules (docs/registry-format.md, "Limits and normalisation"):
 * A field whose value is unusable is either *fatal* (the document is left out: a model's
   ``task``, a version's ``version``) or *ignorable* (that field, or that one entry of an
   object such as ``metrics.auc``, is dropped with a warning and the rest is used).
-* Text fields take text or numbers; control characters (NUL, BEL, …) are removed, since
-  they cannot be shown or written to a slide; text longer than ``MAX_TEXT`` is cut.
-* Numbers are finite JSON numbers (``true`` is not a number); numbers beyond ±1e300 are
-  refused rather than turned into infinity.
+* Text, numbers, times and the other values are checked and cleaned by their types
+  (``registry.schema_types``): control characters removed, long text cut, numbers finite.
 * A document nested deeper than ``MAX_DEPTH`` levels is refused before it is validated.
-
-Why one file of ~490 lines: it is the one schema of the format — the value types, every
-document, the error-to-message mapping and the JSON Schema export belong together, so that a
-field is defined once for the folder source, the MLflow tags and both writers.
 """
 from __future__ import annotations
 
 import json
-import math
-import re
-from datetime import datetime, timezone
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from .model import SPLIT_KINDS, TASKS, Problem, RegistryError
+from .schema_types import (
+    Label, Metrics, Names, Number, OptionalId, Params, Tags, Text, TextList, Time, as_object,
+    invalid, optional_id, shown,
+)
 
 MAX_DEPTH = 32  # nesting of objects and lists in one JSON document
-MAX_TEXT = 10_000  # characters kept of one text field
-MAX_NUMBER = 1e300  # larger magnitudes are refused (they overflow in sums and products)
-MAX_PARAM_TEXT = 500  # a param that is an object or a list is kept as JSON text, cut here
-
-# control characters other than tab and newline, and lone surrogates (JSON's "\ud800"),
-# which no page, slide or UTF-8 file can hold
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
-
-
-# ------------------------------------------------------------------ value types
-def _fail(message: str, **context) -> PydanticCustomError:
-    return PydanticCustomError("modeldeck", message, context)
-
-
-def _short(v: Any) -> str:
-    text = repr(v)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def clean_text(v: Any) -> str:
-    """Text for display: control characters removed (tabs and newlines kept), length capped."""
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        v = "true" if v else "false"
-    if isinstance(v, (int, float)):
-        v = str(v)
-    if not isinstance(v, str):
-        raise _fail("must be text, got {got}", got=_short(v))
-    v = _CONTROL.sub("", v)
-    return v if len(v) <= MAX_TEXT else v[:MAX_TEXT - 1] + "…"
-
-
-def finite_number(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        raise _fail("must be a number, got {got}", got=_short(v))
-    if isinstance(v, int) and abs(v) > MAX_NUMBER:
-        raise _fail("is too large (more than 1e300)")
-    v = float(v)
-    if not math.isfinite(v):
-        raise _fail("must be a finite number, got {got}", got=str(v))
-    if abs(v) > MAX_NUMBER:
-        raise _fail("is too large (more than 1e300)")
-    return v
-
-
-def iso_time(v: Any) -> datetime | None:
-    """An ISO 8601 time; a time without a zone is UTC."""
-    if v is None or v == "":
-        return None
-    if isinstance(v, datetime):
-        t = v
-    elif isinstance(v, str):
-        try:
-            t = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise _fail("is not an ISO 8601 time ({got})", got=_short(v)) from None
-    else:
-        raise _fail("must be an ISO 8601 time as text, got {got}", got=_short(v))
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
-
-
-def param_value(v: Any) -> Any:
-    """A hyper-parameter: numbers, text, booleans and null as they are; anything else as
-    compact JSON text (a nested object of a pipeline's settings, say)."""
-    if v is None or isinstance(v, (bool, str)):
-        return clean_text(v) if isinstance(v, str) else v
-    if isinstance(v, int):
-        return v if abs(v) <= MAX_NUMBER else str(v)[:40]
-    if isinstance(v, float):
-        return v if math.isfinite(v) else str(v)
-    text = json.dumps(v, separators=(",", ":"), default=str)
-    return text if len(text) <= MAX_PARAM_TEXT else text[:MAX_PARAM_TEXT - 1] + "…"
-
-
-def optional_id(v: Any) -> str | None:
-    if v is None or v == "":
-        return None
-    if isinstance(v, bool) or not isinstance(v, (str, int)):
-        raise _fail("must be text, got {got}", got=_short(v))
-    return clean_text(v)[:256] or None
-
-
-def label_value(v: Any) -> str | None:
-    """``positive_label``: a class value, kept as text (``true`` becomes ``"true"``)."""
-    if v is None:
-        return None
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (str, int, float)):
-        if isinstance(v, float) and not math.isfinite(v):
-            raise _fail("must be a class value, got {got}", got=str(v))
-        return clean_text(v)
-    raise _fail("must be a class value (text, a number or true/false), got {got}",
-                got=_short(v))
-
-
-def _object(v: Any) -> Any:
-    if v is None:
-        return {}
-    if not isinstance(v, dict):
-        raise _fail("must be an object of name: value pairs, got {got}", got=_short(v))
-    return v
-
-
-def _name_list(v: Any) -> Any:
-    if v is None:
-        return []
-    if not isinstance(v, list) or not all(isinstance(a, str) for a in v):
-        raise _fail("must be a list of names, got {got}", got=_short(v))
-    return [clean_text(a)[:128] for a in v]
-
-
-Text = Annotated[str, BeforeValidator(clean_text)]
-Number = Annotated[float, BeforeValidator(finite_number)]
-Time = Annotated[datetime | None, BeforeValidator(iso_time)]
-Param = Annotated[Any, BeforeValidator(param_value)]
-OptionalId = Annotated[str | None, BeforeValidator(optional_id)]
-Label = Annotated[str | None, BeforeValidator(label_value)]
-Tags = Annotated[dict[str, Text], BeforeValidator(_object)]
-Params = Annotated[dict[str, Param], BeforeValidator(_object)]
-Metrics = Annotated[dict[str, Number], BeforeValidator(_object)]
-Names = Annotated[list[str], BeforeValidator(_name_list)]
 
 
 class _Doc(BaseModel):
@@ -188,19 +59,6 @@ class BusinessDoc(_Doc):
         return v.strip()[:12] or "EUR"
 
 
-def _text_list(v: Any) -> Any:
-    """One text or a list of texts (each a line of the card); numbers count as text."""
-    if v is None:
-        return []
-    if isinstance(v, (str, int, float)) and not isinstance(v, bool):
-        return [v]
-    if not isinstance(v, list):
-        raise _fail("must be text or a list of texts, got {got}", got=_short(v))
-    return v
-
-
-TextList = Annotated[list[Text], BeforeValidator(_text_list)]
-
 
 class DataDoc(_Doc):
     """Where a model's data came from: ``card.training_data`` / ``card.evaluation_data`` in
@@ -214,7 +72,7 @@ class DataDoc(_Doc):
     @classmethod
     def _whole(cls, v):
         if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
-            raise _fail("must be a whole number >= 0, got {got}", got=_short(v))
+            raise invalid("must be a whole number >= 0, got {got}", got=shown(v))
         return v
 
 
@@ -271,8 +129,8 @@ class ModelDoc(ModelSettingsDoc):
     @classmethod
     def _task(cls, v):
         if v not in TASKS:
-            raise _fail("unknown task {got}; expected one of " + ", ".join(TASKS),
-                        got=_short(v))
+            raise invalid("unknown task {got}; expected one of " + ", ".join(TASKS),
+                        got=shown(v))
         return v
 
 
@@ -286,8 +144,8 @@ class SplitDoc(_Doc):
     @classmethod
     def _kind(cls, v):
         if v not in SPLIT_KINDS:
-            raise _fail("unknown split kind {got}; expected one of " + ", ".join(SPLIT_KINDS),
-                        got=_short(v))
+            raise invalid("unknown split kind {got}; expected one of " + ", ".join(SPLIT_KINDS),
+                        got=shown(v))
         return v
 
 
@@ -308,7 +166,7 @@ class VersionDoc(_Doc):
     description: Text = ""
     training_data: DataDoc | None = None  # the rows this version was trained on
     #: split name -> what that split is; a bad entry is dropped with a warning naming it
-    splits: Annotated[dict[str, SplitDoc], BeforeValidator(_object)] = Field(
+    splits: Annotated[dict[str, SplitDoc], BeforeValidator(as_object)] = Field(
         default_factory=dict)
     evaluation_table: TableDoc | None = None  # the "test" rows in an external engine
 
@@ -316,7 +174,7 @@ class VersionDoc(_Doc):
     @classmethod
     def _whole(cls, v):
         if isinstance(v, bool) or not isinstance(v, int):
-            raise _fail("must be a whole number >= 0, got {got}", got=_short(v))
+            raise invalid("must be a whole number >= 0, got {got}", got=shown(v))
         return v
 
 
@@ -403,8 +261,8 @@ def _message(err: dict) -> str:
         return err["msg"]
     msg = err["msg"]
     if err["type"].startswith(("greater_than", "less_than")):
-        return msg.replace("Input should be", "must be") + f" (got {_short(err.get('input'))})"
-    return msg[0].lower() + msg[1:] + f" (got {_short(err.get('input'))})"
+        return msg.replace("Input should be", "must be") + f" (got {shown(err.get('input'))})"
+    return msg[0].lower() + msg[1:] + f" (got {shown(err.get('input'))})"
 
 
 def parse(cls: type[_Doc], doc: Any, rel: str, model: str | None = None,

@@ -3,9 +3,8 @@ page's key sections for one version (``sections.model``, the objects the page dr
 production sections of the monitoring page."""
 from __future__ import annotations
 
-from analysis.estimation import (
-    drawn_estimate, estimate_headline, model_estimate, summary_sentences,
-)
+from analysis.estimate_sentences import estimate_headline, summary_sentences
+from analysis.estimation import drawn_estimate, model_estimate
 from analysis.evaluation import threshold_result, version_evaluation
 from analysis.evidence import model_advice
 from analysis.metrics import METRICS, cannot_compute

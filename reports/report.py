@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pandas as pd
 
 from analysis.language import GLOSSARY
+from analysis.reads import production_table
 from analysis.versions import version_table
 from registry.model import COL_TIME, RegistryError
 from registry.naming import display_name
@@ -55,7 +56,7 @@ def data_date(deck, name: str) -> datetime | None:
         if not times and model.updated_at:
             times.append(model.updated_at)
         try:
-            mon = deck.monitoring(name)
+            mon = production_table(deck, name)
         except RegistryError:
             mon = None
         if mon is not None and COL_TIME in mon.frame.columns and len(mon.frame):

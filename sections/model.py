@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from analysis.evaluation import per_class_notes
 from analysis.language import (
     confidence_sentence, confused_pair_sentence, format_value, interval_text, metric_sentence,
     no_curve_sentence, not_judged_caption, not_judged_text, one_vs_rest_sentence, plural,
     positives_phrase, threshold_sentence,
 )
 from analysis.metrics import METRICS
+from analysis.multiclass import per_class_notes
 from components.evaluation_figures import (
     CLASS_ROC_CAPTION, CONFIDENCE_CAPTION, calibration_figure, confidence_figure,
     confusion_matrix_figure, error_distribution_figure, gain_figure, one_vs_rest_roc_figure,

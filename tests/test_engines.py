@@ -391,8 +391,9 @@ def test_the_estimate_without_labels_is_the_same_on_an_engine(engine):
     """The estimate from the scores alone, on rows an engine keeps (per-window counts of each
     distinct score), equals the one computed from the table in memory: every window, value
     and interval."""
-    from analysis.estimation import EstimationSettings, estimate_performance
-    from analysis.estimation_rows import estimate_from_rows
+    from analysis.estimation import (
+        EstimationSettings, estimate_from_rows, estimate_performance,
+    )
     name, deck, data = engine
     prod, ev = data["binary"]
     model = deck.model("binary")

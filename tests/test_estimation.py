@@ -8,9 +8,9 @@ import pytest
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from analysis.business import value_curve
+from analysis.calibration import Calibration, check_calibration, expected_calibration_error
 from analysis.estimation import (
-    ESTIMATE_COLUMNS, Calibration, EstimationSettings, check_calibration,
-    estimate_performance, estimate_window, expected_calibration_error,
+    ESTIMATE_COLUMNS, EstimationSettings, estimate_performance, estimate_window,
 )
 from analysis.monitoring import monitoring_report
 from analysis.uncertainty import BootstrapSettings
@@ -232,7 +232,7 @@ def test_monitoring_page_shows_the_estimate_for_the_unlabelled_month(page, churn
 
 
 def test_model_report_says_the_pages_sentence_and_draws_the_estimate(churn):
-    from analysis.estimation import estimate_headline
+    from analysis.estimate_sentences import estimate_headline
     from registry.cached import CachedSource
     from reports.model_report import _monitoring_sections  # the model report's monitoring part
     deck = CachedSource(open_source(str(SAMPLE_REGISTRY)))

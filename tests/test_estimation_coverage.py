@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
-from analysis.estimation import EstimationSettings, check_calibration, estimate_window
+from analysis.calibration import check_calibration
+from analysis.estimation import EstimationSettings, estimate_window
 from registry.model import BusinessSettings
 
 BUSINESS = BusinessSettings(value_true_positive=150, cost_false_positive=20,

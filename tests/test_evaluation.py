@@ -15,11 +15,13 @@ from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
 from analysis.compare import compare, default_pair
+from analysis.curves import MAX_CURVE_POINTS, binary_curves, downsample_curve
 from analysis.evaluation import (
-    MAX_CURVE_POINTS, at_threshold, binary_curves, binned_scatter, downsample_curve, evaluate,
-    multiclass_details, parse_threshold, regression_diagnostics, segment_metrics,
+    at_threshold, binned_scatter, evaluate, parse_threshold, regression_diagnostics,
+    segment_metrics,
 )
 from analysis.language import threshold_sentence
+from analysis.multiclass import multiclass_details
 from analysis.uncertainty import BootstrapSettings
 from analysis.versions import metric_across_versions
 
@@ -333,7 +335,7 @@ def test_compute_metric_alone_equals_compute_metrics(src, name):
 
 @pytest.mark.parametrize("n, decimals", [(50, 1), (5000, 2), (20000, 6)])
 def test_one_sort_curves_equal_sklearn(n, decimals):
-    from analysis.evaluation import roc_and_pr_curves
+    from analysis.curves import roc_and_pr_curves
     rng = np.random.default_rng(n)
     y = rng.integers(0, 2, n)
     s = np.round(rng.random(n), decimals)  # ties at every scale

@@ -251,10 +251,10 @@ def test_reading_never_writes(tiny_registry):
 
 # ------------------------------------------------------------------ laziness and caching
 def test_listing_models_never_reads_prediction_tables(tiny_registry, monkeypatch):
-    import registry.folder as folder
+    import registry.folder_files as files
     opened = []
-    real_parquet, real_csv = folder._read_parquet, pd.read_csv
-    monkeypatch.setattr(folder, "_read_parquet", lambda *a, **k: opened.append(a[0]) or
+    real_parquet, real_csv = files._read_parquet, pd.read_csv
+    monkeypatch.setattr(files, "_read_parquet", lambda *a, **k: opened.append(a[0]) or
                         real_parquet(*a, **k))
     monkeypatch.setattr(pd, "read_csv", lambda *a, **k: opened.append(a[0]) or real_csv(*a, **k))
     src = open_source(str(tiny_registry))
@@ -268,11 +268,11 @@ def test_listing_models_never_reads_prediction_tables(tiny_registry, monkeypatch
 
 
 def test_tables_are_read_once_until_they_change(tiny_registry, monkeypatch):
-    import registry.folder as folder
+    import registry.folder_files as files
     src = open_source(str(tiny_registry))
     calls = []
-    real = folder._read_parquet
-    monkeypatch.setattr(folder, "_read_parquet", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = files._read_parquet
+    monkeypatch.setattr(files, "_read_parquet", lambda *a, **k: calls.append(1) or real(*a, **k))
     src.evaluation("churn", 2)
     src.evaluation("churn", 2)
     assert len(calls) == 1

@@ -16,7 +16,9 @@ import pytest
 import analysis.experiments as ae
 import analysis.run_selection as rs
 import analysis.run_table as rt
-from analysis.expressions import ExpressionError, evaluate, to_mlflow
+from analysis.expression_eval import evaluate
+from analysis.expression_mlflow import to_mlflow
+from analysis.expressions import ExpressionError
 from registry.links import LinkStore
 
 from contract.mlflow_server import needs_mlflow
@@ -144,7 +146,7 @@ def _source(uri, **kw):
 
 @needs_mlflow
 def test_database_read_equals_mlflows_search(store):
-    from registry.mlflow_runs import runs_frame, sql_runs
+    from registry.mlflow_run_frames import runs_frame, sql_runs
     src = _source(store)
     e = src.client.get_experiment_by_name("bench-sweep")
     searched = runs_frame(list(src.client.search_runs([e.experiment_id], max_results=1000)),
@@ -287,7 +289,8 @@ def sparse_store(tmp_path_factory):
 def test_missing_values_mean_the_same_on_mlflow_and_here(sparse_store, monkeypatch, text,
                                                           expected):
     from registry.cached import CachedSource
-    from registry.mlflow_runs import MlflowRuns, runs_frame
+    from registry.mlflow_run_frames import runs_frame
+    from registry.mlflow_runs import MlflowRuns
     monkeypatch.setattr(MlflowRuns, "_start", lambda self, load, first: None)  # MLflow path
     src = _source(sparse_store)
     e = src.client.get_experiment_by_name("sparse")

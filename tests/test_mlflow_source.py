@@ -46,7 +46,7 @@ def test_explain_names_the_uri_and_what_to_check():
 
 
 def test_params_that_read_as_numbers_become_numbers():
-    from registry.mlflow_runs import param_value
+    from registry.mlflow_run_frames import param_value
     assert param_value("3") == 3 and isinstance(param_value("3"), int)
     assert param_value("0.30000000000000004") == 0.1 + 0.2
     assert param_value("-2") == -2 and param_value("1e-3") == 0.001

@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from analysis.evaluation import (
-    CALIBRATION_BINS, MAX_CURVE_POINTS, ConfusedPair, confidence_calibration, evaluate,
-    most_confused, multiclass_details, one_vs_rest_curves,
-)
+from analysis.curves import CALIBRATION_BINS, MAX_CURVE_POINTS
+from analysis.evaluation import evaluate
 from analysis.language import (
     confidence_sentence, confused_pair_sentence, no_curve_sentence, one_vs_rest_sentence,
+)
+from analysis.multiclass import (
+    ConfusedPair, confidence_calibration, most_confused, multiclass_details, one_vs_rest_curves,
 )
 from app import Settings, create_app
 from components import evaluation_figures as ef

@@ -244,7 +244,7 @@ def test_too_few_runs_are_said_plainly_and_nothing_is_ranked():
 def test_a_class_never_predicted_has_no_precision_bar_but_a_reason():
     from sklearn.metrics import precision_score, recall_score
 
-    from analysis.evaluation import multiclass_details, per_class_notes
+    from analysis.multiclass import multiclass_details, per_class_notes
     from components.evaluation_figures import per_class_figure
     frame = pd.DataFrame({"y_true": ["a", "a", "b", "b", "c", "c"],
                           "y_pred": ["a", "b", "b", "a", "a", "b"]})  # c never predicted

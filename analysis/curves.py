@@ -1,0 +1,146 @@
+"""Curves of a score against the truth: ROC, precision–recall, cumulative gain, calibration
+and the score histogram of a yes/no model, and the thinning of a curve for drawing. The base
+of ``analysis.evaluation`` (one version's page) and ``analysis.multiclass`` (one class against
+the rest). The metric-history curves of experiment runs are ``analysis.run_curves``.
+
+Curves come from scikit-learn's definitions (``roc_curve``, ``precision_recall_curve``,
+``calibration_curve``); the numbers they report are computed on all rows: the ROC AUC by
+``analysis.metrics.roc_auc`` (the one implementation), average precision on the full curve.
+For drawing, curves are then thinned to at most ``max_points`` points spread evenly along the
+curve's length (``downsample_curve``): every point drawn is a true point of the curve with its
+true threshold, so the figure stays small at a million rows without changing any number it
+reports.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+
+from .metrics import roc_auc
+
+MAX_CURVE_POINTS = 400
+SCORE_BINS = 40
+CALIBRATION_BINS = 10
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Points of a curve (already thinned for drawing) and what it reports."""
+
+    x: np.ndarray
+    y: np.ndarray
+    thresholds: np.ndarray  # the score threshold of each point (NaN where none)
+    area: float = float("nan")  # AUC / average precision, from the full curve
+    points_full: int = 0  # points before thinning
+
+
+@dataclass(frozen=True)
+class BinaryCurves:
+    roc: Curve  # x: false positive rate, y: true positive rate
+    pr: Curve  # x: recall, y: precision
+    gain: Curve  # x: share of rows flagged, y: share of positives found (lift = y / x)
+    calibration: pd.DataFrame  # mean_predicted, observed_rate, rows
+    scores: pd.DataFrame  # bin_left, bin_right, negatives, positives
+    positives: int
+    negatives: int
+
+
+# ------------------------------------------------------------------ downsampling
+def downsample_curve(x: np.ndarray, y: np.ndarray, max_points: int = MAX_CURVE_POINTS
+                     ) -> np.ndarray:
+    """Indices of at most ``max_points`` points spread evenly along the curve's length
+    (both axes scaled to 0–1), always keeping the first and the last point."""
+    n = len(x)
+    if n <= max_points:
+        return np.arange(n)
+    xs = np.asarray(x, float)
+    ys = np.asarray(y, float)
+    span = lambda a: (np.nanmax(a) - np.nanmin(a)) or 1.0  # noqa: E731
+    step = np.hypot(np.diff(xs) / span(xs), np.diff(ys) / span(ys))
+    length = np.r_[0.0, np.cumsum(np.nan_to_num(step))]
+    targets = np.linspace(0, length[-1], max_points - 1)
+    idx = np.searchsorted(length, targets, side="left")
+    return np.unique(np.r_[0, np.clip(idx, 0, n - 1), n - 1])
+
+
+def drawn_curve(x, y, thresholds, area) -> Curve:
+    keep = downsample_curve(x, y)
+    return Curve(np.asarray(x, float)[keep], np.asarray(y, float)[keep],
+                 np.asarray(thresholds, float)[keep], float(area), len(x))
+
+
+# ------------------------------------------------------------------ binary
+def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
+    """``sklearn.metrics.roc_curve`` (with its default ``drop_intermediate``) and
+    ``precision_recall_curve`` from one sort instead of two: the same arrays (tested), which
+    matters at a million rows. Returns fpr, tpr, thresholds, precision, recall, pr_thresholds.
+    """
+    y = np.asarray(y, dtype=float)
+    score = np.asarray(score, dtype=float)
+    order = np.argsort(score)[::-1]  # ties' order is irrelevant: counts are read at group ends
+    s, yy = score[order], y[order]
+    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
+    tps = np.cumsum(yy)[ends]
+    fps = 1 + ends - tps
+    thresholds = s[ends]
+    # precision-recall, as scikit-learn builds it
+    ps = tps + fps
+    precision = np.zeros_like(tps)
+    np.divide(tps, ps, out=precision, where=(ps != 0))
+    recall = np.ones_like(tps) if tps[-1] == 0 else tps / tps[-1]
+    precision, recall = np.r_[precision[::-1], 1.0], np.r_[recall[::-1], 0.0]
+    pr_thresholds = thresholds[::-1]
+    # ROC: drop points on straight segments, then start at (0, 0)
+    if len(fps) > 2:
+        keep = np.flatnonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)),
+                                    True])
+        fps, tps, thresholds = fps[keep], tps[keep], thresholds[keep]
+    tps, fps = np.r_[0, tps], np.r_[0, fps]
+    thresholds = np.r_[np.inf, thresholds]
+    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
+    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
+    return fpr, tpr, thresholds, precision, recall, pr_thresholds
+
+
+def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
+    """ROC, precision–recall, cumulative gain, calibration and score distributions."""
+    fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_curves(y, score)
+    auc = roc_auc(y, score)  # the one ROC AUC (analysis.metrics), not the curve's trapezoids
+    ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
+    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    # Gain: flagging every row scoring >= t finds tpr of the positives and flags
+    # (tpr·P + fpr·N) / n of the rows; a linear map of the ROC points.
+    flagged = (tpr * pos + fpr * neg) / len(y)
+    pr_thresholds = np.r_[pr_thr, np.nan]  # the last PR point (recall 0) has no threshold
+    return BinaryCurves(
+        roc=drawn_curve(fpr, tpr, thr, auc),
+        pr=drawn_curve(recall, precision, pr_thresholds, ap),
+        gain=drawn_curve(flagged, tpr, thr, np.nan),
+        calibration=calibration_table(y, score),
+        scores=score_histogram(y, score),
+        positives=pos, negatives=neg)
+
+
+def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int = CALIBRATION_BINS
+                      ) -> pd.DataFrame:
+    """Reliability: per score bin (equal widths over 0–1), the mean score and the observed
+    rate of positives, with its row count; empty bins are left out (as scikit-learn does)."""
+    observed, predicted = calibration_curve(y, score, n_bins=n_bins, strategy="uniform")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    counts = np.bincount(np.searchsorted(edges[1:-1], score), minlength=n_bins)
+    nonzero = counts > 0
+    return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
+                         "mean_predicted": predicted, "observed_rate": observed,
+                         "rows": counts[nonzero]})
+
+
+def score_histogram(y: np.ndarray, score: np.ndarray, bins: int = SCORE_BINS) -> pd.DataFrame:
+    lo, hi = min(0.0, float(np.min(score))), max(1.0, float(np.max(score)))
+    edges = np.linspace(lo, hi, bins + 1)
+    neg, _ = np.histogram(score[y == 0], edges)
+    pos, _ = np.histogram(score[y == 1], edges)
+    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "negatives": neg,
+                         "positives": pos})
