@@ -5,8 +5,8 @@ Scores are calibrated when among rows scored 0.3 about 30% turn out positive. Th
 on the version's evaluation rows (expected calibration error on ten equal-count bins, against
 what chance gives when the scores *are* calibrated: labels drawn from the scores themselves).
 When the scores are not calibrated, a map is fitted on the evaluation rows — Platt scaling (a
-logistic regression on the score's log-odds) or isotonic regression, whichever predicts the
-outcomes better out of fold; Platt only below ``isotonic_min_rows`` rows — and a row's
+logistic regression on the score's log-odds) or isotonic regression (centred: straight between
+the middles of its steps), whichever predicts the outcomes better out of fold; Platt only below ``isotonic_min_rows`` rows — and a row's
 probability of a positive is its mapped score. The model's own scores still decide the
 ranking and which rows are flagged.
 
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import expit, logit
-from sklearn.isotonic import IsotonicRegression
+from sklearn.isotonic import IsotonicRegression, isotonic_regression
 from sklearn.linear_model import LogisticRegression
 
 
@@ -175,22 +175,28 @@ def _isotonic_predicts_better(y: np.ndarray, s: np.ndarray,
 
 def _fit_map(y: np.ndarray, s: np.ndarray, isotonic: bool, base: Calibration) -> Calibration:
     if isotonic:
-        # scikit-learn's staircase, each step's rate shrunk a little towards one half
+        # centred isotonic regression: scikit-learn's staircase, then a straight line from
+        # the middle of each step (its rows' mean score) to the next one's. Inside a flat
+        # step every row would look alike — no ranking among them, and a jump at each
+        # edge — though the true rate rises with the score there too; the line follows it
+        # (Oron & Flournoy, 2017). Each step's rate is shrunk a little towards one half
         # ((positives + ½) / (rows + 1), Jeffreys' prior): a step of 40 rows that were all
         # positive says "very likely", not "certainly" — a probability of exactly 0 or 1
-        # would make the interval of a window scored there shrink to nothing
+        # would make the interval of a window scored there shrink to nothing. Beyond the
+        # first and last step's middle the map stays at that step's rate.
         order = np.argsort(s, kind="mergesort")
         ss, yy = s[order], y[order]
         fitted = IsotonicRegression(y_min=0.0, y_max=1.0).fit_transform(ss, yy)
-        step = np.r_[0, np.cumsum(np.diff(fitted) != 0)]
-        rate = (np.bincount(step, yy) + 0.5) / (np.bincount(step) + 1.0)
-        first = np.r_[0, np.flatnonzero(np.diff(step)) + 1]
-        last = np.r_[first[1:] - 1, len(ss) - 1]
-        x = np.column_stack([ss[first], ss[last]]).ravel()
-        v = np.repeat(rate, 2)
-        keep = np.r_[True, np.diff(x) > 0]  # a step of one distinct score: one knot
-        return replace(base, method="isotonic regression", knots_x=tuple(map(float, x[keep])),
-                       knots_y=tuple(map(float, v[keep])))
+        step = np.r_[0, np.cumsum(np.diff(fitted) != 0)]  # equal scores: one step
+        rows = np.bincount(step)
+        centre = np.bincount(step, ss) / rows
+        rate = (np.bincount(step, yy) + 0.5) / (rows + 1.0)
+        # the shrinkage can swap two neighbouring rates (0 of 40 rows, then 1 of 200):
+        # pooled again, so the map still never falls
+        if np.any(np.diff(rate) < 0):
+            rate = isotonic_regression(rate, sample_weight=rows + 1.0)
+        return replace(base, method="isotonic regression",
+                       knots_x=tuple(map(float, centre)), knots_y=tuple(map(float, rate)))
     lr = LogisticRegression(C=np.inf, solver="newton-cholesky")
     lr.fit(_log_odds(s, base.on_log_odds).reshape(-1, 1), y.astype(int))
     return replace(base, method="Platt scaling", slope=float(lr.coef_[0, 0]),

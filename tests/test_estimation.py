@@ -4,11 +4,15 @@ unlabelled November, and the coverage of the interval by simulation."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
+from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 from analysis.business import value_curve
-from analysis.calibration import Calibration, check_calibration, expected_calibration_error
+from analysis.calibration import (
+    Calibration, _fit_map, check_calibration, expected_calibration_error,
+)
 from analysis.estimation import (
     ESTIMATE_COLUMNS, EstimationSettings, estimate_performance, estimate_window,
 )
@@ -110,6 +114,32 @@ def test_calibration_check():
         1 / (1 + np.exp(-(raw.slope * 0.2 + raw.intercept))))
     np.testing.assert_allclose(raw.apply_draws(np.array([0.2, 3.0]), 0, 3),
                                [m.apply(np.array([0.2, 3.0])) for m in raw.resampled[:3]])
+
+
+def test_isotonic_map_runs_straight_between_the_middles_of_its_steps():
+    """Centred isotonic regression: one knot per step of scikit-learn's staircase, at its
+    rows' mean score, with its rate shrunk (positives + ½) / (rows + 1); straight lines
+    between knots, flat beyond; never falling, never 0 or 1."""
+    rng = np.random.default_rng(6)
+    truth = rng.random(3000)
+    y = (rng.random(3000) < truth).astype(float)
+    s = np.where(truth < 0.5, truth * 0.3, 0.15 + (truth - 0.5) * 1.7)
+    iso = _fit_map(y, s, True, Calibration(0, np.nan, np.nan, False))
+    steps = pd.DataFrame({"fit": IsotonicRegression().fit_transform(s, y), "s": s, "y": y})
+    by = steps.groupby("fit")
+    np.testing.assert_allclose(iso.knots_x, by["s"].mean().to_numpy())
+    kx, ky = np.array(iso.knots_x), np.array(iso.knots_y)
+    assert np.all(np.diff(ky) >= 0) and 0 < ky[0] and ky[-1] < 1
+    middle = (kx[3] + kx[4]) / 2  # halfway between two knots: halfway between their rates
+    assert iso.apply(np.array([middle]))[0] == pytest.approx((ky[3] + ky[4]) / 2)
+    assert list(iso.apply(np.array([-1.0, 2.0]))) == [ky[0], ky[-1]]
+    assert len(np.unique(iso.apply(s))) > 10 * len(kx)  # not a staircase
+    # 0 of 40, then 1 of 200, then 100 of 100: the shrunk rates 0.5/41 and 1.5/201 would fall,
+    # so the first two steps are pooled (weights 41 and 201): 2/242
+    y = np.r_[np.zeros(40), 1.0, np.zeros(199), np.ones(100)]
+    got = _fit_map(y, np.arange(340.0), True, Calibration(0, np.nan, np.nan, False))
+    assert got.knots_x == pytest.approx((19.5, 139.5, 289.5))
+    assert got.knots_y == pytest.approx((2 / 242, 2 / 242, 100.5 / 101))
 
 
 @pytest.fixture(scope="module")
