@@ -152,8 +152,6 @@ def model_monitoring(deck, name: str, version: int | None = None, intervals: boo
         report = report_from_rows(model, reference, production, version,
                                   headline_metric(model.task), MonitoringSettings(),
                                   intervals=intervals, points=points)
-        if points is not None and not points.performance.empty:
-            return report  # the points' notes already say what the production table left out
         return replace(report, notes=tuple(production.notes) + report.notes)
     key = ("monitoring", name, version) if intervals else ("monitoring-points", name, version)
     return model, version, deck.memo(key, name, compute)

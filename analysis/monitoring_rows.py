@@ -12,9 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from registry.model import (
-    COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model, Problem, RegistryError,
-)
+from registry.model import COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model
 from registry.rows import COL_POS, COL_WINDOW, Rows
 
 from . import queries as q
@@ -53,7 +51,7 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     """``analysis.monitoring.monitoring_report`` on rows held by an engine. ``points``: the
     report of the same rows with ``intervals=False`` (the page's outline), whose windows and
     values are taken as they are, so that only the intervals and the drift are worked out
-    here (its notes are the report's)."""
+    here (unless the rows changed since: then everything is)."""
     from .monitoring import PERFORMANCE_COLUMNS, MonitoringReport, window_label
 
     rng = np.random.default_rng(settings.seed)
@@ -83,13 +81,11 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     t = q.windowed(production, version, weekly, span, since)
     counts, bin_counts = days.windows(t.starts)
     dropped = span.rows - int(counts["rows"].sum())
+    if points is not None and not counts[["rows", "labelled"]].reset_index(drop=True).equals(
+            points.performance[["rows", "labelled"]].reset_index(drop=True).astype(np.int64)):
+        points = None  # the rows changed since the outline: every value is worked out here
     if points is not None:  # the outline's windows and values: the same rows
-        notes = list(points.notes)
-        if not counts[["rows", "labelled"]].reset_index(drop=True).equals(
-                points.performance[["rows", "labelled"]].reset_index(drop=True).astype(
-                    np.int64)):
-            raise RegistryError(Problem(production.where, "", "changed while it was read; "
-                                        "reload the page", model=model.name))
+        notes = [n for n in points.notes if n not in production.notes]
     elif dropped:
         notes.append(f"{dropped:,} older production rows are left out: at most "
                      f"{settings.max_windows} {'week' if weekly else 'month'}s are analysed, "

@@ -385,6 +385,12 @@ def test_the_whole_report_from_the_outlines_points_equals_one_made_at_once(engin
     assert (staged.reference_low, staged.reference_high) == \
         (once.reference_low, once.reference_high)
     assert staged.performance["low"].notna().any(), name
+    # rows that changed since the outline (other counts): every value is worked out again
+    from dataclasses import replace
+    stale = replace(points, performance=points.performance.assign(
+        rows=points.performance["rows"] + 1, value=0.0))
+    again = report_from_rows(model, ref, prod, 1, metric, settings, points=stale)
+    pd.testing.assert_frame_equal(again.performance, once.performance)
 
 
 def test_the_estimate_without_labels_is_the_same_on_an_engine(engine):
