@@ -91,7 +91,7 @@ def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
     import ibis
     t = _of_version(rows, version)
     starts = window_starts(since if since is not None else span.first, span.last, weekly)
-    first_days = [int((s - DAY0) // pd.Timedelta(days=1)) for s in starts]
+    first_days = [day_of(s) for s in starts]
     if since is not None:
         t = t.filter(day_number(rows, t) >= first_days[0])
     day = day_number(rows, t)
@@ -167,15 +167,19 @@ def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.Data
     return rows.execute(t.group_by(t[column].name("value")).aggregate(n=t.count()))
 
 
-#: day numbers count whole UTC days from 1900-01-01, so that they are positive for any
-#: prediction time and an integer division is the floor
-DAY0 = pd.Timestamp("1900-01-01")
+#: day numbers count whole UTC days from 0001-01-01 (``date.toordinal() - 1``), so that they
+#: are positive for any time an engine stores and an integer division is the floor
 _DAY_US = 86_400_000_000
-_SHIFT_US = 2_208_988_800_000_000  # 1900-01-01 to 1970-01-01, in microseconds
+_SHIFT_US = 62_135_596_800_000_000  # 0001-01-01 to 1970-01-01, in microseconds
+
+
+def day_of(start) -> int:
+    """The day number of a window start (a UTC wall time at midnight)."""
+    return pd.Timestamp(start).date().toordinal() - 1
 
 
 def day_number(rows: Rows, t):
-    """The UTC day of each row's time, as days since ``DAY0``: on DuckDB two integer
+    """The UTC day of each row's time, as days since 0001-01-01: on DuckDB two integer
     operations on the stored microseconds (the engine's own functions; quicker than any
     calendar arithmetic), elsewhere Ibis's epoch seconds."""
     ts = t[COL_TIME]
@@ -192,7 +196,7 @@ def _this_duckdb():
 
 @dataclass(frozen=True)
 class Days:
-    """Production rows counted per UTC day: ``table`` has day (since ``DAY0``), rows,
+    """Production rows counted per UTC day: ``table`` has day (``day_of``), rows,
     labelled, first and last (the day's earliest and latest times, UTC); ``bins`` holds,
     for each drift input, an array days × bins."""
 
@@ -211,7 +215,7 @@ class Days:
         (window, rows, labelled) and {column: array windows × bins}. Days before the first
         start are left out; a window runs to the next start."""
         day = self.table["day"].to_numpy(dtype=np.int64)
-        first = ((pd.DatetimeIndex(starts) - DAY0) // pd.Timedelta(days=1)).to_numpy(np.int64)
+        first = np.array([day_of(s) for s in starts], dtype=np.int64)
         w = np.searchsorted(first, day, side="right") - 1
         keep = w >= 0
         w, n = w[keep], len(starts)

@@ -180,7 +180,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     if model.task == "binary":
         usable = summary.loc[summary["why"].isna()]
         lo, hi = (usable["lo"].iloc[0], usable["hi"].iloc[0]) if len(usable) else (None, None)
-        kept = _binary_checks(rows, kept, model, lo, hi, fail)
+        every = t.filter(truth.notnull()).select(**{COL_TRUE: truth}) \
+            if COL_TRUE in cols else None
+        kept = _binary_checks(rows, kept, model, lo, hi, fail, every)
     return replace(rows, table=kept, notes=tuple(notes))
 
 
@@ -192,15 +194,27 @@ def _class_text(truth, typ):
     return truth.cast("string")
 
 
-def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail):
-    """The scores' range (``lo``, ``hi``) and the labels (one small query)."""
+def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail, every=None):
+    """The scores' range (``lo``, ``hi``) and the labels (one small query). ``every``: the
+    labels of every row, rows left out included, whose distinct values one quick scan of a
+    single column finds; when they pass the rule, so do the kept rows' (fewer labels, the
+    same positive class). Otherwise the kept rows' labels decide, as the rule is written."""
     import ibis
     if lo is not None and hi is not None and (lo < 0 or hi > 1):
         fail(COL_SCORE, "must hold probabilities between 0 and 1 "
                         f"(found {lo:.3g} to {hi:.3g})")
-    labels = rows.execute(kept.filter(kept[COL_TRUE].notnull()).select(COL_TRUE).distinct()
-                          .limit(64))[COL_TRUE]
-    target = check_binary_labels(labels, model, fail)
+    labels = target = None
+    if every is not None:
+        wide = rows.execute(every.distinct().limit(64))[COL_TRUE]
+        try:
+            target = check_binary_labels(wide, model, fail)
+            labels = wide
+        except RegistryError:
+            pass
+    if labels is None:
+        labels = rows.execute(kept.filter(kept[COL_TRUE].notnull()).select(COL_TRUE)
+                              .distinct().limit(64))[COL_TRUE]
+        target = check_binary_labels(labels, model, fail)
     positives = [v for v in labels if label_key(v) == target]
     y = kept[COL_TRUE]
     pos = ibis.literal(False)

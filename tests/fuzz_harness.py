@@ -86,6 +86,16 @@ def page_request(path: str) -> dict:
             "changedPropIds": ["_pages_location.pathname"], "state": []}
 
 
+def monitoring_requests(app, model: str) -> list[tuple[str, dict]]:
+    """The monitoring page's two callbacks (pages/monitoring.py): its outline, then the whole
+    (an output Dash names with a suffix, since two callbacks write it)."""
+    ref = [("monitoring-ref", "data", {"model": model, "version": None, "threshold": None})]
+    whole = next(k for k in app.callback_map if k.startswith("monitoring-body.children@"))
+    return [("outline", callback_request("..monitoring-body.children...monitoring-whole.data..",
+                                         ref)),
+            ("whole", callback_request(whole, [("monitoring-whole", "data", False)], ref))]
+
+
 def callback_request(output: str, inputs: list[tuple[str, str, object]],
                      state: list[tuple[str, str, object]] = ()) -> dict:
     """A request for a callback with plain ids; ``output`` as Dash writes it ("id.prop",
@@ -241,6 +251,9 @@ def check_case(env: Env, case: Case, pages: bool = True) -> list[str]:
                 for template in case.pages:
                     path = template.format(m=case.model)
                     ask(path, lambda: post(page_request(path)))
+                    if path.startswith("/monitoring/"):  # its body: two callbacks
+                        for what, req in monitoring_requests(env.app, case.model):
+                            ask(f"{path} {what}", lambda: post(req))
                     if path.startswith("/models/") and case.model == "churn":
                         ask("threshold callback", lambda: post(callback_request(
                             "..confusion-matrix.figure...threshold-metrics.children..."

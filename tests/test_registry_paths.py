@@ -66,6 +66,9 @@ def test_no_page_or_report_shows_the_registry_path(broken_copy):
     with app.server.test_request_context("/"):
         for module, args in PAGES:
             texts[f"{module} {args}"] = str(dash.page_registry[module]["layout"](**args))
+        from conftest import monitoring_page  # its body comes from two callbacks
+        texts["monitoring body"] = "".join(monitoring_page(
+            dash.page_registry["pages.monitoring"]["layout"], name="churn"))
         from pages.portfolio import card_advice
         texts["portfolio advice"] = str([card_advice(n) for n in
                                          ("churn", "iris", "price")])
