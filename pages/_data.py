@@ -3,6 +3,7 @@ and the helpers that cache a callback's outputs through it."""
 from __future__ import annotations
 
 import json
+from typing import Callable
 
 from plotly.utils import PlotlyJSONEncoder
 
@@ -63,6 +64,32 @@ def staged_model_view(key: tuple, model: str, outline, build) -> tuple[object, b
     if text is not None:
         return json.loads(text), True
     return cached_model_view(key + ("outline",), model, outline), False
+
+
+def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
+                     view: Callable[[dict, bool], object]):
+    """The two callbacks of a page whose body shows its outline first, then the whole
+    (``staged_model_view``): the store ``{prefix}-ref`` (the page's question, ``"model"``
+    included) fills ``{prefix}-body`` and says in ``{prefix}-whole`` whether that was the
+    whole; if not, the second callback sends the whole. ``key(ref)`` names the question for
+    the cache, ``view(ref, outline)`` builds the body. Returns (fill, fill_whole)."""
+    from dash import Input, Output, State, callback
+    from dash.exceptions import PreventUpdate
+
+    @callback(Output(f"{prefix}-body", "children"), Output(f"{prefix}-whole", "data"),
+              Input(f"{prefix}-ref", "data"))
+    def fill(ref):
+        return staged_model_view(key(ref), ref["model"], lambda: view(ref, True),
+                                 lambda: view(ref, False))
+
+    @callback(Output(f"{prefix}-body", "children", allow_duplicate=True),
+              Input(f"{prefix}-whole", "data"), State(f"{prefix}-ref", "data"),
+              prevent_initial_call=True)
+    def fill_whole(whole, ref):
+        if whole is not False:
+            raise PreventUpdate
+        return cached_model_view(key(ref), ref["model"], lambda: view(ref, False))
+    return fill, fill_whole
 
 
 def one(value):

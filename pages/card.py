@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import dcc, html
 
 from analysis.card import card_outline, model_card
 from components.card_view import card_view
@@ -15,7 +14,7 @@ from components.export import report_button
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_model_view, deck, staged_model_view
+from ._data import deck, staged_callbacks
 
 dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
                    title=lambda name=None, **_: f"{name} model card · ModelDeck")
@@ -51,21 +50,8 @@ def layout(name: str | None = None, **_query):
     ])
 
 
-@callback(Output("card-body", "children"), Output("card-whole", "data"),
-          Input("card-ref", "data"))
-def fill(ref):
-    name = ref["model"]
-    return staged_model_view(("card",), name, lambda: card_body(name, outline=True),
-                             lambda: card_body(name))
-
-
-@callback(Output("card-body", "children", allow_duplicate=True),
-          Input("card-whole", "data"), State("card-ref", "data"), prevent_initial_call=True)
-def fill_whole(whole, ref):
-    if whole is not False:
-        raise PreventUpdate
-    name = ref["model"]
-    return cached_model_view(("card",), name, lambda: card_body(name))
+fill, fill_whole = staged_callbacks(
+    "card", lambda ref: ("card",), lambda ref, outline: card_body(ref["model"], outline))
 
 
 def card_body(name: str, outline: bool = False):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, State, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import dcc, html
 
 from analysis.business import money
 from analysis.history import (effect_sentence, last_helped_sentence, retraining_story,
@@ -20,7 +19,7 @@ from components.history_figures import retraining_effects_figure
 from components.messages import not_found, registry_unavailable
 from registry import RegistryError
 
-from ._data import cached_model_view, deck, staged_model_view
+from ._data import deck, staged_callbacks
 
 dash.register_page(__name__, path_template="/models/<name>/history", name="Retraining story",
                    title=lambda name=None, **_: f"{name} retraining story · ModelDeck")
@@ -55,22 +54,8 @@ def layout(name: str | None = None, **_query):
     ])
 
 
-@callback(Output("history-body", "children"), Output("history-whole", "data"),
-          Input("history-ref", "data"))
-def fill(ref):
-    name = ref["model"]
-    return staged_model_view(("history",), name, lambda: history_view(name, outline=True),
-                             lambda: history_view(name))
-
-
-@callback(Output("history-body", "children", allow_duplicate=True),
-          Input("history-whole", "data"), State("history-ref", "data"),
-          prevent_initial_call=True)
-def fill_whole(whole, ref):
-    if whole is not False:
-        raise PreventUpdate
-    name = ref["model"]
-    return cached_model_view(("history",), name, lambda: history_view(name))
+fill, fill_whole = staged_callbacks(
+    "history", lambda ref: ("history",), lambda ref, outline: history_view(ref["model"], outline))
 
 
 def history_view(name: str, outline: bool = False):

@@ -4,8 +4,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import Input, Output, State, callback, dcc, html
-from dash.exceptions import PreventUpdate
+from dash import dcc, html
 
 from analysis.drift import psi_word
 from analysis.business import money
@@ -19,7 +18,7 @@ from components.messages import not_found, registry_problem
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
 from registry import RegistryError
 
-from ._data import cached_model_view, deck, one, staged_model_view
+from ._data import deck, one, staged_callbacks
 
 dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitoring",
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
@@ -62,29 +61,10 @@ def _key(version: int | None, threshold: float | None) -> tuple:
     return ("monitoring", version, threshold)
 
 
-@callback(Output("monitoring-body", "children"), Output("monitoring-whole", "data"),
-          Input("monitoring-ref", "data"))
-def fill(ref):
-    name, v, t = ref["model"], ref["version"], ref["threshold"]
-    return staged_model_view(_key(v, t), name,
-                             lambda: monitoring_body(name, v, t, outline=True),
-                             lambda: monitoring_body(name, v, t))
-
-
-@callback(Output("monitoring-body", "children", allow_duplicate=True),
-          Input("monitoring-whole", "data"), State("monitoring-ref", "data"),
-          prevent_initial_call=True)
-def fill_whole(whole, ref):
-    if whole is not False:
-        raise PreventUpdate
-    name, v, t = ref["model"], ref["version"], ref["threshold"]
-    return whole_view(name, v, t)
-
-
-def whole_view(name: str, version: int | None, threshold: float | None):
-    """The whole page body (intervals, drift, the estimate), as the second callback sends it."""
-    return cached_model_view(_key(version, threshold), name,
-                             lambda: monitoring_body(name, version, threshold))
+fill, fill_whole = staged_callbacks(
+    "monitoring", lambda ref: _key(ref["version"], ref["threshold"]),
+    lambda ref, outline: monitoring_body(ref["model"], ref["version"], ref["threshold"],
+                                         outline))
 
 
 def monitoring_body(name: str, version: int | None, threshold: float | None,
