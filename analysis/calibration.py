@@ -7,8 +7,8 @@ what chance gives when the scores *are* calibrated: labels drawn from the scores
 When the scores are not calibrated, a map is fitted on the evaluation rows — Platt scaling (a
 logistic regression on the score's log-odds) or isotonic regression (centred: straight between
 the middles of its steps), whichever predicts the outcomes better out of fold; Platt only
-below ``isotonic_min_rows`` rows — and a row's probability of a positive is its mapped score. The model's own scores still decide the
-ranking and which rows are flagged.
+below ``isotonic_min_rows`` rows — and a row's probability of a positive is its mapped
+score. The model's own scores still decide the ranking and which rows are flagged.
 
 The map is refitted on bootstrap resamples of the evaluation rows too
 (``Calibration.resampled``): the interval of an estimate then includes the uncertainty of the
