@@ -39,7 +39,7 @@ from registry.rows import Rows
 from .business import is_complete, monthly_value, value_curve
 from .calibration import Calibration, CalibrationSettings, check_calibration
 from .metrics import binary_truth
-from .monitoring import MonitoringSettings, window_codes, window_label
+from .monitoring_types import MonitoringSettings, window_codes, window_label
 from . import queries as q
 from .monitoring_rows import _cutoff
 from .reads import evaluation_frame, production_rows, production_table

@@ -12,13 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from registry.model import COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model
+from registry.model import (
+    COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, SEGMENT_PREFIX, Model,
+)
 from registry.rows import COL_POS, COL_WINDOW, Rows
 
 from . import queries as q
 from . import summaries as sm
 from .drift import Bins, bin_index
 from .metrics import METRICS, one_outcome_reason, why_undefined
+from .monitoring_types import PERFORMANCE_COLUMNS, MonitoringReport, window_label
 from .uncertainty import bootstrap_intervals, too_few_rows
 
 DRIFT_COLUMNS = ["column", "name", "kind", "window", "label", "psi", "ks_stat", "ks_pvalue",
@@ -52,8 +55,6 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     report of the same rows with ``intervals=False`` (the page's outline), whose windows and
     values are taken as they are, so that only the intervals and the drift are worked out
     here (unless the rows changed since: then everything is)."""
-    from .monitoring import PERFORMANCE_COLUMNS, MonitoringReport, window_label
-
     rng = np.random.default_rng(settings.seed)
     notes: list[str] = []
     if points is None or not intervals or points.performance.empty:

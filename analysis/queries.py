@@ -73,7 +73,7 @@ class Windowed:
 
 def window_starts(first: pd.Timestamp, last: pd.Timestamp, weekly: bool) -> list:
     """The starts of the calendar months (or ISO weeks, from Monday) from ``first`` to
-    ``last``, as UTC wall times — those of ``analysis.monitoring.window_codes``."""
+    ``last``, as UTC wall times — those of ``analysis.monitoring_types.window_codes``."""
     lo, hi = first.tz_convert(None), last.tz_convert(None)
     if weekly:
         begin = (lo - pd.Timedelta(days=lo.day_of_week)).normalize()

@@ -117,7 +117,8 @@ class Source(ABC):
         ``registry.rows.Rows`` an engine queries. This default serves the tables the source
         reads into pandas; a source whose tables can be queried where they lie overrides it
         (``FolderSource``: large Parquet files, folders of parts, external tables)."""
-        from .rows import Rows, external_rows
+        from .row_checks import external_rows
+        from .rows import Rows
         if production:
             m = self.get_model(model)
             if m.production_table:  # named by the registry, queried where it lies

@@ -4,9 +4,11 @@ want them (``analysis.queries.day_number``); imported when such a query is built
 import ibis
 import ibis.expr.datatypes as dt
 
+UTC_TIME = dt.Timestamp(timezone="UTC")
+
 
 @ibis.udf.scalar.builtin
-def epoch_us(x: dt.Timestamp(timezone="UTC")) -> dt.int64:
+def epoch_us(x: UTC_TIME) -> dt.int64:
     """Microseconds since 1970-01-01 UTC."""
 
 

@@ -279,7 +279,7 @@ class FolderSource(Source, RegistryFiles):
         ``monitoring/month=2026-01/part-0.parquet``), and any Parquet table of at least
         ``ENGINE_MIN_ROWS`` rows. Smaller tables and CSV files are read and checked as
         before (``Source.rows``)."""
-        from .rows import external_rows, parquet_rows
+        from .row_checks import external_rows, parquet_rows
         m = self.get_model(model)
         if production and m.production_table:
             return external_rows(*m.production_table, m, evaluation=False,

@@ -4,18 +4,21 @@
 "Limits and normalisation") to a table in DuckDB, Spark or any Ibis engine, without reading it
 into memory: required columns and their types from the schema, rows left out (and why) from one
 pass, the scores' range and the labels of a yes/no model from small queries. A table that
-cannot be used raises RegistryError naming the table and the column.
+cannot be used raises RegistryError naming the table and the column. ``parquet_rows`` and
+``external_rows`` open a table (Parquet files in place, or a table of an external engine) and
+check it.
 """
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, Model, Problem, RegistryError,
 )
-from .rows import COL_POS, Rows
+from .rows import COL_POS, Rows, connection, duckdb
 from .tables import MISSING, check_binary_labels, label_key
 
 
@@ -239,3 +242,38 @@ def with_positive(rows: Rows, positive_label: str | None) -> Rows:
             pos = pos | (t[COL_TRUE] == ibis.literal(v))
     y_pos = t[COL_TRUE].isnull().ifelse(ibis.null("float64"), pos.cast("float64"))
     return replace(rows, table=t.mutate(**{COL_POS: y_pos}))
+
+
+# ------------------------------------------------------------------ opening a table
+def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
+                 partitioned: bool = False) -> Rows:
+    """Parquet files (one table, or the parts of one; ``partitioned``: hive-style folder
+    names such as ``month=2026-01`` become columns) read in place by DuckDB and checked by
+    it. Only the parts' footers are read here; a query reads only the columns it uses."""
+    con = duckdb()
+    try:
+        t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
+                             union_by_name=True)
+    except Exception as e:
+        raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
+                                    f"({type(e).__name__}: {str(e)[:300]})",
+                                    model=model.name)) from None
+    return check(t, model, rel, evaluation)
+
+
+def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,
+                  where: str) -> Rows:
+    """A table in an external engine (``where`` names the registry field that names it)."""
+    backend = connection(connection_name, where, model.name,
+                         ("evaluation_table" if evaluation else "production_table")
+                         + ".connection")
+    label = f"{table} (connection {connection_name!r})"
+    try:
+        parts = table.split(".")
+        t = backend.table(parts[-1], database=tuple(parts[:-1]) or None) if len(parts) > 1 \
+            else backend.table(table)
+    except Exception as e:
+        raise RegistryError(Problem(label, "", f"cannot be opened "
+                                    f"({type(e).__name__}: {str(e)[:300]})",
+                                    model=model.name)) from None
+    return check(t, model, label, evaluation)

@@ -28,10 +28,9 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
-from .model import FEATURE_PREFIX, Model, Problem, RegistryError
+from .model import FEATURE_PREFIX, Problem, RegistryError
 
 #: a derived column: 1.0 when the row's true class is the model's positive class, 0.0 when
 #: not, null without a label (binary models)
@@ -209,39 +208,3 @@ class Rows:
                             and pd.api.types.is_numeric_dtype(frame[c]))
         return cls(ibis.memtable(frame), where, model, evaluation, tuple(notes), numeric,
                    in_memory=True)
-
-
-def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
-                 partitioned: bool = False) -> Rows:
-    """Parquet files (one table, or the parts of one; ``partitioned``: hive-style folder
-    names such as ``month=2026-01`` become columns) read in place by DuckDB and checked by
-    it. Only the parts' footers are read here; a query reads only the columns it uses."""
-    con = duckdb()
-    try:
-        t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
-                             union_by_name=True)
-    except Exception as e:
-        raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
-                                    f"({type(e).__name__}: {str(e)[:300]})",
-                                    model=model.name)) from None
-    from .row_checks import check
-    return check(t, model, rel, evaluation)
-
-
-def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,
-                  where: str) -> Rows:
-    """A table in an external engine (``where`` names the registry field that names it)."""
-    backend = connection(connection_name, where, model.name,
-                         ("evaluation_table" if evaluation else "production_table")
-                         + ".connection")
-    label = f"{table} (connection {connection_name!r})"
-    try:
-        parts = table.split(".")
-        t = backend.table(parts[-1], database=tuple(parts[:-1]) or None) if len(parts) > 1 \
-            else backend.table(table)
-    except Exception as e:
-        raise RegistryError(Problem(label, "", f"cannot be opened "
-                                    f"({type(e).__name__}: {str(e)[:300]})",
-                                    model=model.name)) from None
-    from .row_checks import check
-    return check(t, model, label, evaluation)

@@ -18,7 +18,7 @@ from sklearn import metrics as skm
 from analysis import queries as q
 from analysis import summaries as sm
 from analysis.drift import Bins, psi
-from analysis.monitoring import MonitoringSettings
+from analysis.monitoring_types import MonitoringSettings
 from analysis.monitoring_rows import metric_from_summary, report_from_rows
 from registry.cached import CachedSource
 from registry.folder import FolderSource

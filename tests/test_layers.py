@@ -151,17 +151,13 @@ def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return sorted(out)
 
 
-#: circles closed only by imports inside functions, in modules issue 14 (the query engine) is
-#: reshaping; it removes them — then this list shrinks (the test fails on an entry that is gone)
-KNOWN_DEFERRED = [["analysis.monitoring", "analysis.monitoring_rows"],
-                  ["registry.row_checks", "registry.rows"]]
 
 
 def test_no_import_circle():
     """No module of ours imports itself round a circle at module level, so any import order
     works; and no new circle hides behind an import deferred into a function."""
     assert _circles(_import_graph(deferred=False)) == []
-    assert _circles(_import_graph(deferred=True)) == KNOWN_DEFERRED
+    assert _circles(_import_graph(deferred=True)) == []
 
 
 def test_circle_finder_sees_a_circle():
