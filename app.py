@@ -20,6 +20,7 @@ from dash import Input, Output, State
 from flask import Response, abort, send_file
 from flask_caching import Cache
 
+from components.figures import load_plotly
 from components.shell import app_shell, registry_banner
 from registry import RegistryError, default_registry, open_source
 from registry.cached import CachedSource
@@ -133,6 +134,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.extensions["modeldeck"] = deck
     server.extensions["modeldeck.settings"] = settings
     load_engine()  # the query engine's modules load with the server, not on a first page
+    load_plotly()  # so do Plotly's
     server.extensions["modeldeck.celery"] = jobs.celery_of(manager)
     configure_renders(settings.renders, state / "renders")
     web.compress(server)

@@ -41,3 +41,15 @@ def styled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int =
     fig.update_xaxes(title_text=x_title)
     fig.update_yaxes(title_text=y_title)
     return fig
+
+
+def load_plotly() -> None:
+    """Build one small figure of each kind the pages draw, so that Plotly's lazily loaded
+    parts (the template, the trace and layout validators: about 0.3 s) load when the server
+    starts rather than on the first page a user opens."""
+    fig = styled(go.Figure([go.Scatter(x=[0], y=[0], error_y=dict(array=[0])),
+                            go.Bar(x=[0], y=[0]), go.Heatmap(z=[[0]])]), "", "", "")
+    fig.add_hrect(y0=0, y1=1)
+    fig.add_hline(y=0)
+    fig.to_plotly_json()
+
