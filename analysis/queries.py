@@ -21,6 +21,7 @@ from registry.model import (
 )
 from registry.row_checks import with_positive
 from registry.rows import COL_POS, COL_WINDOW, Rows
+from registry.rows import day_number as registry_day_number
 
 
 # ------------------------------------------------------------------ reaching the rows
@@ -167,31 +168,14 @@ def value_counts(rows: Rows, column: str, version: int | None = None) -> pd.Data
     return rows.execute(t.group_by(t[column].name("value")).aggregate(n=t.count()))
 
 
-#: day numbers count whole UTC days from 0001-01-01 (``date.toordinal() - 1``), so that they
-#: are positive for any time an engine stores and an integer division is the floor
-_DAY_US = 86_400_000_000
-_SHIFT_US = 62_135_596_800_000_000  # 0001-01-01 to 1970-01-01, in microseconds
-
-
 def day_of(start) -> int:
     """The day number of a window start (a UTC wall time at midnight)."""
     return pd.Timestamp(start).date().toordinal() - 1
 
 
 def day_number(rows: Rows, t):
-    """The UTC day of each row's time, as days since 0001-01-01: on DuckDB two integer
-    operations on the stored microseconds (the engine's own functions; quicker than any
-    calendar arithmetic), elsewhere Ibis's epoch seconds."""
-    ts = t[COL_TIME]
-    if getattr(rows.backend or _this_duckdb(), "name", "") == "duckdb":
-        from registry.engine_functions import divide, epoch_us
-        return divide(epoch_us(ts) + _SHIFT_US, _DAY_US)
-    return ((ts.epoch_seconds() + _SHIFT_US // 1_000_000) // 86_400).cast("int64")
-
-
-def _this_duckdb():
-    from registry.rows import duckdb
-    return duckdb()
+    """The UTC day of each row's time (``registry.rows.day_number``)."""
+    return registry_day_number(rows.backend, t[COL_TIME])
 
 
 @dataclass(frozen=True)
@@ -244,6 +228,14 @@ def day_counts(rows: Rows, version: int | None, numeric: dict[str, np.ndarray] |
     midnight UTC."""
     import ibis
     numeric, text = numeric or {}, text or {}
+    if rows.days is not None and not numeric and not text:  # counted when checked
+        d = rows.days
+        if version is not None:
+            d = d.loc[d[COL_VERSION] == version]
+        table = d.groupby("day", as_index=False).agg(
+            rows=("rows", "sum"), labelled=("labelled", "sum"), first=("first", "min"),
+            last=("last", "max")).astype({"rows": np.int64, "labelled": np.int64})
+        return Days(table.sort_values("day").reset_index(drop=True), {})
     t = _of_version(rows, version)
     codes, sizes = {}, {}
     for i, (col, edges) in enumerate(numeric.items()):

@@ -14,11 +14,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, Model, Problem, RegistryError,
 )
-from .rows import COL_POS, Rows, connection, duckdb
+from .rows import COL_POS, Rows, connection, day_number, duckdb
 from .tables import MISSING, check_binary_labels, label_key
 
 
@@ -161,8 +163,26 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     # (binary) the range of the scores kept comes with the same pass
     extra = {"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()} \
         if model.task == "binary" else {}
-    summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
-        n=ibis._.count(), **extra))
+    days = None
+    if evaluation:
+        summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
+            n=ibis._.count(), **extra))
+    else:  # the same pass counts the kept rows per version and UTC day (Rows.days)
+        g = t.mutate(why=first_reason, __version=out[COL_VERSION],
+                     __day=day_number(rows.backend, out[COL_TIME]),
+                     __labelled=out[COL_TRUE].notnull().cast("int64"), __time=out[COL_TIME])
+        per = rows.execute(g.group_by(["why", "__version", "__day"]).aggregate(
+            n=g.count(), labelled=g["__labelled"].sum(), first=g["__time"].min(),
+            last=g["__time"].max(), **({"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()}
+                                       if extra else {})))
+        kept_days = per.loc[per["why"].isna()]
+        days = pd.DataFrame({COL_VERSION: kept_days["__version"].astype("int64"),
+                             "day": kept_days["__day"].astype("int64"),
+                             "rows": kept_days["n"].astype("int64"),
+                             "labelled": kept_days["labelled"].fillna(0).astype("int64"),
+                             "first": kept_days["first"], "last": kept_days["last"]})
+        summary = per.groupby("why", dropna=False, as_index=False).agg(
+            n=("n", "sum"), **({"lo": ("lo", "min"), "hi": ("hi", "max")} if extra else {}))
     n_read = int(summary["n"].sum())
     if n_read == 0:
         fail("", "has no rows")
@@ -186,7 +206,7 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         every = t.filter(truth.notnull()).select(**{COL_TRUE: truth}) \
             if COL_TRUE in cols else None
         kept = _binary_checks(rows, kept, model, lo, hi, fail, every)
-    return replace(rows, table=kept, notes=tuple(notes))
+    return replace(rows, table=kept, notes=tuple(notes), days=days)
 
 
 def _class_text(truth, typ):

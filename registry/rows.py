@@ -138,6 +138,22 @@ def duckdb():
     return backend
 
 
+#: day numbers count whole UTC days from 0001-01-01 (``date.toordinal() - 1``), so that they
+#: are positive for any time an engine stores and an integer division is the floor
+_DAY_US = 86_400_000_000
+_SHIFT_US = 62_135_596_800_000_000  # 0001-01-01 to 1970-01-01, in microseconds
+
+
+def day_number(backend, ts):
+    """The UTC day of each time of ``ts`` (an Ibis timestamp column), as days since
+    0001-01-01: on DuckDB two integer operations on the stored microseconds (the engine's own
+    functions; quicker than any calendar arithmetic), elsewhere Ibis's epoch seconds."""
+    if getattr(backend or duckdb(), "name", "") == "duckdb":
+        from .engine_functions import divide, epoch_us
+        return divide(epoch_us(ts) + _SHIFT_US, _DAY_US)
+    return ((ts.epoch_seconds() + _SHIFT_US // 1_000_000) // 86_400).cast("int64")
+
+
 def table_tag(text: str) -> tuple[str, str]:
     """``"<connection>:<table>"`` (an MLflow tag naming an external table) as (connection,
     table), checked as ``registry.schema.TableDoc`` checks model.json's
@@ -170,6 +186,10 @@ class Rows:
     backend: Any = None
     #: the rows were read into this process (a small table), not queried where they lie
     in_memory: bool = False
+    #: production rows counted per version and UTC day by the pass that checked them
+    #: (version, day, rows, labelled, first, last), so that a view's first screen needs no
+    #: pass of its own for them (``analysis.queries.day_counts``); None: not counted
+    days: Any = None
 
     @property
     def columns(self) -> list[str]:
