@@ -225,7 +225,8 @@ def day_counts(rows: Rows, version: int | None, numeric: dict[str, np.ndarray] |
     once, then counted with sums (quicker in DuckDB than one filtered count per bin). Days,
     not windows: the time span comes from the same pass, and the days are summed into
     months or weeks afterwards (``Days.windows``), exactly, since windows start at
-    midnight UTC."""
+    midnight UTC. Without drift bins, no pass at all when the table's check already counted
+    its rows per version and day (``Rows.days``)."""
     import ibis
     numeric, text = numeric or {}, text or {}
     if rows.days is not None and not numeric and not text:  # counted when checked
