@@ -66,6 +66,33 @@ def staged_model_view(key: tuple, model: str, outline, build) -> tuple[object, b
     return cached_model_view(key + ("outline",), model, outline), False
 
 
+def model_or_message(name: str | None):
+    """(the model called ``name``, None), or (None, what its page shows instead): there is no
+    such model, the registry cannot be read, or this model's own files cannot be read."""
+    from dash import html
+
+    from components.cards import problems_alert
+    from components.messages import not_found, registry_unavailable
+    try:
+        return deck().model(name or ""), None
+    except KeyError:
+        return None, not_found(f"There is no model called {name!r} in this registry.")
+    except RegistryError as e:
+        if e.problem.model is None:
+            return None, registry_unavailable(e.problem)
+        return None, html.Div([html.H1(name, className="h3 mt-2"), problems_alert(
+            [e.problem], "This model's files could not be read")])
+
+
+def staged_body(prefix: str, ref: dict, waiting: str) -> list:
+    """The stores and the body of a page whose body arrives from ``staged_callbacks``;
+    ``waiting`` is said until the first callback answers."""
+    from dash import dcc, html
+    return [dcc.Store(id=f"{prefix}-ref", data=ref), dcc.Store(id=f"{prefix}-whole"),
+            html.Div(html.P(waiting, className="text-muted", role="status"),
+                     id=f"{prefix}-body")]
+
+
 def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
                      view: Callable[[dict, bool], object]):
     """The two callbacks of a page whose body shows its outline first, then the whole

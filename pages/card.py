@@ -5,31 +5,23 @@ from __future__ import annotations
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import html
 
 from analysis.card import card_outline, model_card
 from components.card_view import card_view
 from components.cards import TASK_LABEL, problems_alert
 from components.export import report_button
-from components.messages import not_found, registry_unavailable
-from registry import RegistryError
 
-from ._data import deck, staged_callbacks
+from ._data import deck, model_or_message, staged_body, staged_callbacks
 
 dash.register_page(__name__, path_template="/models/<name>/card", name="Model card",
                    title=lambda name=None, **_: f"{name} model card · ModelDeck")
 
 
 def layout(name: str | None = None, **_query):
-    try:
-        model = deck().model(name or "")
-    except KeyError:
-        return not_found(f"There is no model called {name!r} in this registry.")
-    except RegistryError as e:
-        if e.problem.model is None:
-            return registry_unavailable(e.problem)
-        return html.Div([html.H1(name, className="h3 mt-2"),
-                         problems_alert([e.problem], "This model's files could not be read")])
+    model, message = model_or_message(name)
+    if model is None:
+        return message
     # The page appears at once; the card arrives through the callbacks below: its outline
     # first (what the registry says), then the whole card with the champion's metrics and
     # their intervals, the segments and the evaluation rows.
@@ -43,10 +35,7 @@ def layout(name: str | None = None, **_query):
                   html.A("Retraining story", href=f"/models/{model.name}/history")],
                  className="small mb-2", **{"aria-label": "Model pages"}),
         report_button("card", model=model.name),
-        dcc.Store(id="card-ref", data={"model": model.name}),
-        dcc.Store(id="card-whole"),
-        html.Div(html.P("Putting the card together…", className="text-muted", role="status"),
-                 id="card-body"),
+        *staged_body("card", {"model": model.name}, "Putting the card together…"),
     ])
 
 

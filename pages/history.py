@@ -6,7 +6,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import dcc, html
+from dash import html
 
 from analysis.business import money
 from analysis.history import (effect_sentence, last_helped_sentence, retraining_story,
@@ -16,25 +16,17 @@ from analysis.metrics import METRICS
 from components.cards import problems_alert
 from components.graph import chart
 from components.history_figures import retraining_effects_figure
-from components.messages import not_found, registry_unavailable
-from registry import RegistryError
 
-from ._data import deck, staged_callbacks
+from ._data import deck, model_or_message, staged_body, staged_callbacks
 
 dash.register_page(__name__, path_template="/models/<name>/history", name="Retraining story",
                    title=lambda name=None, **_: f"{name} retraining story · ModelDeck")
 
 
 def layout(name: str | None = None, **_query):
-    try:
-        model = deck().model(name or "")
-    except KeyError:
-        return not_found(f"There is no model called {name!r} in this registry.")
-    except RegistryError as e:
-        if e.problem.model is None:
-            return registry_unavailable(e.problem)
-        return html.Div([html.H1(name, className="h3 mt-2"),
-                         problems_alert([e.problem], "This model's files could not be read")])
+    model, message = model_or_message(name)
+    if model is None:
+        return message
     # The page appears at once; the story arrives through the callbacks below: the versions
     # and what changed in each first, then what each retraining did (paired comparisons).
     return html.Div([
@@ -47,10 +39,7 @@ def layout(name: str | None = None, **_query):
         html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",
                   html.A("Model card", href=f"/models/{model.name}/card")],
                  className="small mb-2", **{"aria-label": "Model pages"}),
-        dcc.Store(id="history-ref", data={"model": model.name}),
-        dcc.Store(id="history-whole"),
-        html.Div(html.P("Working out the story…", className="text-muted", role="status"),
-                 id="history-body"),
+        *staged_body("history", {"model": model.name}, "Working out the story…"),
     ])
 
 

@@ -24,7 +24,6 @@ from components.cards import TASK_LABEL, problems_alert, scroll_table, status_ba
 from components.export import report_button
 from components.graph import chart
 from components.logged import logged_images_section, logged_metrics_section, logged_trend_table
-from components.messages import not_found, registry_unavailable
 from components.metric_cards import headline_card, metric_card, unavailable_card, versions_table
 from components.section import TAKEAWAY_CLASS, section_view, takeaway
 from registry import RegistryError
@@ -36,7 +35,7 @@ from sections.model import (
 )
 
 from ._business import business_section, register_callbacks
-from ._data import cached_outputs, deck, one
+from ._data import cached_outputs, deck, model_or_message, one
 
 register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
@@ -53,16 +52,10 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
            **query):
     version, threshold = one(version), one(threshold)
     query = {k: one(v) for k, v in query.items()}
-    try:
-        d = deck()
-        model = d.model(name or "")
-    except KeyError:
-        return not_found(f"There is no model called {name!r} in this registry.")
-    except RegistryError as e:
-        if e.problem.model is None:
-            return registry_unavailable(e.problem)
-        return html.Div([html.H1(name, className="h3 mt-2"),
-                         problems_alert([e.problem], "This model's files could not be read")])
+    d = deck()
+    model, message = model_or_message(name)
+    if model is None:
+        return message
     summary = summarize(d, model.name)
     table = version_table(d, model.name)
     metric = METRICS.get(summary.metric)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import dash
 import dash_bootstrap_components as dbc
 import numpy as np
-from dash import dcc, html
+from dash import html
 
 from analysis.drift import psi_word
 from analysis.business import money
@@ -14,11 +14,10 @@ from analysis.evaluation import parse_threshold
 from analysis.metrics import METRICS
 from analysis.monitoring import model_monitoring, monitoring_sentences, performance_caption
 from components.graph import chart
-from components.messages import not_found, registry_problem
+from components.messages import not_found
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
-from registry import RegistryError
 
-from ._data import deck, one, staged_callbacks
+from ._data import deck, model_or_message, one, staged_body, staged_callbacks
 
 dash.register_page(__name__, path_template="/monitoring/<name>", name="Monitoring",
                    title=lambda name=None, **_: f"Monitoring {name} · ModelDeck")
@@ -32,14 +31,12 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
     t, t_message = parse_threshold(threshold) if threshold not in (None, "") else (None, "")
     try:
         v = int(version) if version not in (None, "") else None
-        model = deck().model(name or "")
     except ValueError:
         return not_found(f"'{version}' is not a version number.", f"/monitoring/{name}",
                          "Show the champion")
-    except KeyError:
-        return not_found(f"There is no model called {name!r} in this registry.")
-    except RegistryError as e:
-        return registry_problem(e.problem)
+    model, message = model_or_message(name)
+    if model is None:
+        return message
     # The page appears at once; its body arrives through the callbacks below: the outline
     # first (each window's value, from counts the engine returns quickly), then the whole
     # (intervals, drift, the estimate without labels). Both are cached by data version.
@@ -49,11 +46,8 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
                               {"label": "Monitoring", "active": True}]),
         html.H1(f"{model.name} in production", className="h3"),
         dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
-        dcc.Store(id="monitoring-ref", data={"model": model.name, "version": v,
-                                             "threshold": t}),
-        dcc.Store(id="monitoring-whole"),
-        html.Div(html.P("Reading the production rows…", className="text-muted",
-                        role="status"), id="monitoring-body"),
+        *staged_body("monitoring", {"model": model.name, "version": v, "threshold": t},
+                     "Reading the production rows…"),
     ])
 
 
