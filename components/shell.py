@@ -50,3 +50,14 @@ def app_shell(title: str, poll_seconds: float = 15.0, sign_out: bool = False):
         dcc.Store(id="registry-reload"),
         html.Main(dash.page_container, id="main", className="container-fluid pb-5"),
     ])
+
+
+def model_page_heading(model: str, here: str, title: str, title_class: str = "h3 mb-0"
+                       ) -> list:
+    """The breadcrumb (portfolio › the model › ``here``) and the heading of one of a model's
+    pages (its card, story, monitoring, comparison)."""
+    return [dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
+                                  {"label": model, "href": f"/models/{model}"},
+                                  {"label": here, "active": True}]),
+            html.H1(title, className=title_class)]
+

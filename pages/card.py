@@ -11,6 +11,7 @@ from analysis.card import card_outline, model_card
 from components.card_view import card_view
 from components.cards import TASK_LABEL, problems_alert
 from components.export import report_button
+from components.shell import model_page_heading
 
 from ._data import deck, model_or_message, staged_body, staged_callbacks
 
@@ -26,10 +27,7 @@ def layout(name: str | None = None, **_query):
     # first (what the registry says), then the whole card with the champion's metrics and
     # their intervals, the segments and the evaluation rows.
     return html.Div([
-        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
-                              {"label": model.name, "href": f"/models/{model.name}"},
-                              {"label": "Model card", "active": True}]),
-        html.H1(f"{model.name}: model card", className="h3 mb-0"),
+        *model_page_heading(model.name, "Model card", f"{model.name}: model card"),
         html.P(TASK_LABEL.get(model.task, "Task unknown"), className="text-muted mb-1"),
         html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",
                   html.A("Retraining story", href=f"/models/{model.name}/history")],

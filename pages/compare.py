@@ -24,6 +24,7 @@ from components.export import report_button
 from components.logged import changes_section, logged_compare_table
 from components.messages import not_found, registry_problem
 from components.section import section_view
+from components.shell import model_page_heading
 from registry import RegistryError
 from sections.compare import (
     difference_lines, logged_verdict, overlay_sections, segment_delta_section, verdict_word,
@@ -57,10 +58,7 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
     except RegistryError as e:
         return registry_problem(e.problem)
     header = [
-        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
-                              {"label": m.name, "href": f"/models/{m.name}"},
-                              {"label": "Compare", "active": True}]),
-        html.H1(f"Compare two versions of {m.name}", className="h3"),
+        *model_page_heading(m.name, "Compare", f"Compare two versions of {m.name}", "h3"),
     ]
     pair = default_pair(versions)
     if pair is None:

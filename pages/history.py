@@ -16,6 +16,7 @@ from analysis.metrics import METRICS
 from components.cards import problems_alert
 from components.graph import chart
 from components.history_figures import retraining_effects_figure
+from components.shell import model_page_heading
 
 from ._data import deck, model_or_message, staged_body, staged_callbacks
 
@@ -30,10 +31,7 @@ def layout(name: str | None = None, **_query):
     # The page appears at once; the story arrives through the callbacks below: the versions
     # and what changed in each first, then what each retraining did (paired comparisons).
     return html.Div([
-        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
-                              {"label": model.name, "href": f"/models/{model.name}"},
-                              {"label": "Retraining story", "active": True}]),
-        html.H1(f"{model.name}: retraining story", className="h3 mb-0"),
+        *model_page_heading(model.name, "Retraining story", f"{model.name}: retraining story"),
         html.P("Every version, what changed in it and what that did, against the version "
                "registered before it.", className="text-muted"),
         html.Nav([html.A("Model page", href=f"/models/{model.name}"), " · ",

@@ -16,6 +16,7 @@ from analysis.monitoring import model_monitoring, monitoring_sentences, performa
 from components.graph import chart
 from components.messages import not_found
 from components.monitoring_figures import drift_heatmap, performance_over_time, score_drift
+from components.shell import model_page_heading
 
 from ._data import deck, model_or_message, one, staged_body, staged_callbacks
 
@@ -41,10 +42,7 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
     # first (each window's value, from counts the engine returns quickly), then the whole
     # (intervals, drift, the estimate without labels). Both are cached by data version.
     return html.Div([
-        dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
-                              {"label": model.name, "href": f"/models/{model.name}"},
-                              {"label": "Monitoring", "active": True}]),
-        html.H1(f"{model.name} in production", className="h3"),
+        *model_page_heading(model.name, "Monitoring", f"{model.name} in production", "h3"),
         dbc.Alert(t_message, color="warning", id="threshold-message") if t_message else None,
         *staged_body("monitoring", {"model": model.name, "version": v, "threshold": t},
                      "Reading the production rows…"),

@@ -11,7 +11,8 @@ from analysis.business import (
     confusion_counts, is_complete, money, regression_cost, value_curve, with_overrides,
 )
 from analysis.drift import Bins, ks, psi, psi_word
-from analysis.monitoring import monitoring_report, window_codes
+from analysis.monitoring import monitoring_report
+from analysis.monitoring_types import window_codes
 from analysis.recommend import (
     Difference, Evidence, RecommendationSettings, SegmentResult, headline, recommend,
 )
