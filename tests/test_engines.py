@@ -416,6 +416,40 @@ def test_the_estimate_without_labels_is_the_same_on_an_engine(engine):
     assert on_engine.calibration.sentence(1) == in_memory.calibration.sentence(1), name
 
 
+def test_a_versions_evaluation_table_in_an_engine_serves_the_model_page(tmp_path, monkeypatch):
+    """A version whose "test" rows are only an engine's table (``evaluation_table``): the
+    pages that work on rows in memory get the same rows as from a file, and a table too large
+    to read is a message naming the field, on that model only."""
+    import ibis
+
+    import registry.folder as folder
+    from registry.model import RegistryError
+    from registry.rows import register_connection
+    from registry.tables import prepare_predictions
+    ev = evaluation_for("binary")
+    con = ibis.duckdb.connect()
+    con.create_table("eval_binary", ev)
+    register_connection("evalhouse", con)
+    write_registry(tmp_path, "binary", rows_for("binary"), ev)
+    v = tmp_path / "models" / "binary" / "versions" / "1"
+    (v / "evaluation" / "test.parquet").unlink()
+    (v / "version.json").write_text(json.dumps({
+        "version": 1, "aliases": ["champion"],
+        "evaluation_table": {"connection": "evalhouse", "table": "eval_binary"}}))
+    deck = CachedSource(FolderSource(tmp_path))
+    got = deck.evaluation("binary", 1)
+    want, _ = prepare_predictions(ev, deck.model("binary"), "test.parquet", True)
+    assert got.split == "test"
+    pd.testing.assert_frame_equal(got.frame.reset_index(drop=True),
+                                  want.reset_index(drop=True)[list(got.frame.columns)],
+                                  check_dtype=False, check_categorical=False)
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 100)
+    with pytest.raises(RegistryError) as e:
+        FolderSource(tmp_path).evaluation("binary", 1)
+    assert e.value.problem.field == "evaluation_table"
+    assert "read at most 100 evaluation rows" in e.value.problem.message
+
+
 def test_an_mlflow_tag_names_a_connection_and_a_table():
     from registry.rows import table_tag
     assert table_tag("spark:ml.churn_predictions") == ("spark", "ml.churn_predictions")
