@@ -94,18 +94,33 @@ def staged_body(prefix: str, ref: dict, waiting: str) -> list:
 
 
 def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
-                     view: Callable[[dict, bool], object]):
+                     view: Callable[[dict, bool], object],
+                     fields: dict[str, tuple[type, ...]] | None = None):
     """The two callbacks of a page whose body shows its outline first, then the whole
     (``staged_model_view``): the store ``{prefix}-ref`` (the page's question, ``"model"``
     included) fills ``{prefix}-body`` and says in ``{prefix}-whole`` whether that was the
     whole; if not, the second callback sends the whole. ``key(ref)`` names the question for
-    the cache, ``view(ref, outline)`` builds the body. Returns (fill, fill_whole)."""
+    the cache, ``view(ref, outline)`` builds the body; ``fields``: the ref's other keys and
+    their types. A ref that is not what the page wrote (a request made by hand) is a 400
+    saying so, never a 500. Returns (fill, fill_whole)."""
     from dash import Input, Output, State, callback
     from dash.exceptions import PreventUpdate
+    from werkzeug.exceptions import BadRequest
+
+    wanted = {"model": (str,), **(fields or {})}
+
+    def checked(ref) -> dict:
+        if not isinstance(ref, dict) or any(
+                k not in ref or not isinstance(ref[k], types) or isinstance(ref[k], bool)
+                for k, types in wanted.items()):
+            raise BadRequest(f"{prefix}-ref must be an object with "
+                             + ", ".join(f"'{k}'" for k in wanted) + " as the page writes it")
+        return ref
 
     @callback(Output(f"{prefix}-body", "children"), Output(f"{prefix}-whole", "data"),
               Input(f"{prefix}-ref", "data"))
     def fill(ref):
+        ref = checked(ref)
         return staged_model_view(key(ref), ref["model"], lambda: view(ref, True),
                                  lambda: view(ref, False))
 
@@ -115,6 +130,7 @@ def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
     def fill_whole(whole, ref):
         if whole is not False:
             raise PreventUpdate
+        ref = checked(ref)
         return cached_model_view(key(ref), ref["model"], lambda: view(ref, False))
     return fill, fill_whole
 

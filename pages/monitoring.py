@@ -56,7 +56,8 @@ def _key(version: int | None, threshold: float | None) -> tuple:
 fill, fill_whole = staged_callbacks(
     "monitoring", lambda ref: _key(ref["version"], ref["threshold"]),
     lambda ref, outline: monitoring_body(ref["model"], ref["version"], ref["threshold"],
-                                         outline))
+                                         outline),
+    {"version": (int, type(None)), "threshold": (int, float, type(None))})
 
 
 def monitoring_body(name: str, version: int | None, threshold: float | None,

@@ -134,3 +134,29 @@ def test_page_shows_its_outline_first_then_the_whole(tmp_path):
         assert done is True and str(body) == whole
         with pytest.raises(dash.exceptions.PreventUpdate):
             monitoring.fill_whole(True, ref)
+
+
+@pytest.mark.parametrize("ref", [None, {}, {"model": 3}, {"model": "customer-churn"},
+                                 {"model": "customer-churn", "version": "abc",
+                                  "threshold": None},
+                                 {"model": "customer-churn", "version": None,
+                                  "threshold": "x"}])
+def test_a_hand_made_page_question_is_a_400_not_a_500(ref):
+    """The staged callbacks' store is written by the page; a request that sends something
+    else is the client's mistake, said in a 400."""
+    from fuzz_harness import callback_request
+    app = create_app(Settings(registry=str(SAMPLE_REGISTRY)))
+    client = app.server.test_client()
+    whole = next(k for k in app.callback_map if k.startswith("monitoring-body.children@"))
+    for req in (callback_request("..monitoring-body.children...monitoring-whole.data..",
+                                 [("monitoring-ref", "data", ref)]),
+                callback_request(whole, [("monitoring-whole", "data", False)],
+                                 [("monitoring-ref", "data", ref)])):
+        r = client.post("/_dash-update-component", json=req)
+        assert r.status_code == 400, r.get_data(as_text=True)[:300]
+        assert "monitoring-ref must be an object" in r.get_data(as_text=True)
+    good = {"model": "customer-churn", "version": None, "threshold": 0.3}
+    r = client.post("/_dash-update-component", json=callback_request(
+        "..monitoring-body.children...monitoring-whole.data..",
+        [("monitoring-ref", "data", good)]))
+    assert r.status_code == 200 and "ROC AUC in Oct 2026" in r.get_data(as_text=True)
