@@ -19,9 +19,9 @@ import pandas as pd
 
 from registry.model import BusinessSettings
 
+from .evaluation_rows import evaluation_summary
+from .evaluation_types import THRESHOLDS
 from .reads import evaluation_frame
-
-THRESHOLDS = np.round(np.linspace(0.0, 1.0, 101), 2)
 
 
 @dataclass(frozen=True)
@@ -98,27 +98,41 @@ def confusion_counts(y: np.ndarray, score: np.ndarray,
 def value_curve(y: np.ndarray, score: np.ndarray, b: BusinessSettings, n_boot: int = 200,
                 seed: int = 0, thresholds: np.ndarray = THRESHOLDS) -> ValueCurve:
     """Expected value per month at each threshold, with a 90% bootstrap band."""
+    y = np.asarray(y, dtype=int)
+    tp, fp, _, _ = confusion_counts(y, np.asarray(score, dtype=float), thresholds)
+    return value_curve_from_counts(tp, fp, int(y.sum()), len(y), b, n_boot, seed, thresholds)
+
+
+def value_curve_from_counts(tp: np.ndarray, fp: np.ndarray, positives: int, rows: int,
+                            b: BusinessSettings, n_boot: int = 200, seed: int = 0,
+                            thresholds: np.ndarray = THRESHOLDS) -> ValueCurve:
+    """``value_curve`` from the positives and negatives flagged at each threshold (``tp``,
+    ``fp``: rows scoring >= it), as an engine counts them for any number of rows.
+
+    The band resamples rows: a row bootstrap only moves rows between the cells (threshold
+    bin × outcome), so one multinomial draw of the cells' counts per resample is that
+    bootstrap, at a cost that does not grow with the rows."""
     if not is_complete(b):
         raise ValueError("business settings are incomplete")
-    y = np.asarray(y, dtype=int)
-    score = np.asarray(score, dtype=float)
-    n = len(y)
-    tp, fp, fn, tn = confusion_counts(y, score, thresholds)
+    n = int(rows)
+    tp, fp = np.asarray(tp, dtype=np.int64), np.asarray(fp, dtype=np.int64)
+    fn, tn = positives - tp, (n - positives) - fp
     value = monthly_value(b, tp, fp, fn, n)
-
-    # Bootstrap: resample rows with multinomial counts; the rows' threshold bins turn each
-    # resample's confusion counts into one matrix product.
+    # rows per cell: a row falls in the bin of the last threshold <= its score (scores below
+    # the first threshold flag nowhere: the cell 'below', which adds to no tp or fp)
+    pos_bins = np.r_[-np.diff(tp), tp[-1]]
+    neg_bins = np.r_[-np.diff(fp), fp[-1]]
+    below = np.array([positives - tp[0], (n - positives) - fp[0]])
+    cells = np.r_[pos_bins, neg_bins, below].astype(float)
     rng = np.random.default_rng(seed)
-    bins = np.searchsorted(thresholds, score, side="right") - 1  # last threshold <= score
-    onehot = np.zeros((n, len(thresholds)))
-    onehot[np.arange(n), bins] = 1.0
-    weights = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
-    pos_hist = (weights * (y == 1)) @ onehot  # (n_boot, thresholds)
-    neg_hist = (weights * (y == 0)) @ onehot
+    draws = rng.multinomial(n, cells / n, size=n_boot).astype(float) if n else \
+        np.zeros((n_boot, len(cells)))
+    k = len(thresholds)
+    pos_hist, neg_hist = draws[:, :k], draws[:, k:2 * k]
     # flagged at threshold t = rows whose bin >= index of t: reverse cumulative sum
     tp_b = np.cumsum(pos_hist[:, ::-1], axis=1)[:, ::-1]
     fp_b = np.cumsum(neg_hist[:, ::-1], axis=1)[:, ::-1]
-    fn_b = pos_hist.sum(axis=1, keepdims=True) - tp_b
+    fn_b = pos_hist.sum(axis=1, keepdims=True) + draws[:, [2 * k]] - tp_b
     boot = monthly_value(b, tp_b, fp_b, fn_b, n)
     low, high = np.percentile(boot, [5, 95], axis=0)
     return ValueCurve(thresholds=thresholds, value=value, low=low, high=high, tp=tp, fp=fp,
@@ -214,6 +228,10 @@ def model_value_curve(deck, name: str, version: int, b: BusinessSettings) -> Val
         from registry.model import COL_SCORE, COL_TRUE
         from .metrics import binary_truth
 
+        summary = evaluation_summary(deck, name, version)
+        if summary is not None:  # rows an engine keeps: the counts at each threshold
+            return value_curve_from_counts(summary.tp, summary.fp, summary.positives,
+                                           summary.rows, b)
         model = deck.model(name)
         frame = evaluation_frame(deck, name, version)
         frame = frame.loc[frame[COL_TRUE].notna()]

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.calibration import calibration_curve
 
 from .metrics import roc_auc
 
@@ -73,19 +72,31 @@ def drawn_curve(x, y, thresholds, area) -> Curve:
 
 
 # ------------------------------------------------------------------ binary
-def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
-    """``sklearn.metrics.roc_curve`` (with its default ``drop_intermediate``) and
-    ``precision_recall_curve`` from one sort instead of two: the same arrays (tested), which
-    matters at a million rows. Returns fpr, tpr, thresholds, precision, recall, pr_thresholds.
-    """
+def score_counts_of(y: np.ndarray, score: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(distinct scores ascending, positives, negatives at each): what every curve of a
+    yes/no model is drawn from, the shape an engine returns (``analysis.queries``)."""
+    s, inverse = np.unique(np.asarray(score, dtype=float), return_inverse=True)
     y = np.asarray(y, dtype=float)
-    score = np.asarray(score, dtype=float)
-    order = np.argsort(score)[::-1]  # ties' order is irrelevant: counts are read at group ends
-    s, yy = score[order], y[order]
-    ends = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
-    tps = np.cumsum(yy)[ends]
-    fps = 1 + ends - tps
-    thresholds = s[ends]
+    pos = np.bincount(inverse, weights=y, minlength=len(s))
+    total = np.bincount(inverse, minlength=len(s)).astype(float)
+    return s, pos, total - pos
+
+
+def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
+    """``roc_and_pr_from_counts`` of the rows themselves."""
+    return roc_and_pr_from_counts(*score_counts_of(y, score))
+
+
+def roc_and_pr_from_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray):
+    """``sklearn.metrics.roc_curve`` (with its default ``drop_intermediate``) and
+    ``precision_recall_curve`` from positives and negatives per distinct score (ascending):
+    the same arrays as scikit-learn on the rows (tested), from counts an engine can return
+    for any number of rows. Returns fpr, tpr, thresholds, precision, recall, pr_thresholds.
+    """
+    thresholds = np.asarray(scores, float)[::-1]  # highest first, as scikit-learn walks
+    tps = np.cumsum(np.asarray(pos, float)[::-1])
+    fps = np.cumsum(np.asarray(neg, float)[::-1])
     # precision-recall, as scikit-learn builds it
     ps = tps + fps
     precision = np.zeros_like(tps)
@@ -106,41 +117,76 @@ def roc_and_pr_curves(y: np.ndarray, score: np.ndarray):
 
 
 def binary_curves(y: np.ndarray, score: np.ndarray) -> BinaryCurves:
-    """ROC, precision–recall, cumulative gain, calibration and score distributions."""
-    fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_curves(y, score)
-    auc = roc_auc(y, score)  # the one ROC AUC (analysis.metrics), not the curve's trapezoids
+    """ROC, precision–recall, cumulative gain, calibration and score distributions of rows;
+    the ROC AUC is ``analysis.metrics.roc_auc`` (the one implementation), not the curve's
+    trapezoids."""
+    return binary_curves_from_counts(*score_counts_of(y, score), auc=roc_auc(y, score))
+
+
+def binary_curves_from_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray,
+                              auc: float | None = None) -> BinaryCurves:
+    """``binary_curves`` from positives and negatives per distinct score (ascending), as an
+    engine counts them; ``auc``: the ROC AUC when the caller has it (else from the counts,
+    ``analysis.summaries.auc_from_counts``)."""
+    from .summaries import auc_from_counts
+    fpr, tpr, thr, precision, recall, pr_thr = roc_and_pr_from_counts(scores, pos, neg)
     ap = -np.sum(np.diff(recall) * np.asarray(precision)[:-1])
-    pos, neg = int(y.sum()), int(len(y) - y.sum())
+    P, N = int(round(pos.sum())), int(round(neg.sum()))
+    auc = auc_from_counts(pos, neg) if auc is None else auc
     # Gain: flagging every row scoring >= t finds tpr of the positives and flags
     # (tpr·P + fpr·N) / n of the rows; a linear map of the ROC points.
-    flagged = (tpr * pos + fpr * neg) / len(y)
+    flagged = (tpr * P + fpr * N) / (P + N)
     pr_thresholds = np.r_[pr_thr, np.nan]  # the last PR point (recall 0) has no threshold
     return BinaryCurves(
         roc=drawn_curve(fpr, tpr, thr, auc),
         pr=drawn_curve(recall, precision, pr_thresholds, ap),
         gain=drawn_curve(flagged, tpr, thr, np.nan),
-        calibration=calibration_table(y, score),
-        scores=score_histogram(y, score),
-        positives=pos, negatives=neg)
+        calibration=calibration_from_counts(scores, pos, neg),
+        scores=histogram_from_counts(scores, pos, neg),
+        positives=P, negatives=N)
+
+
+def calibration_from_counts(scores, pos, neg, n_bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """``calibration_table`` from positives and negatives per distinct score: the same bins
+    (``sklearn.calibration.calibration_curve``, uniform strategy), each distinct score
+    weighted by its rows."""
+    scores = np.asarray(scores, float)
+    if len(scores) and (scores.min() < 0 or scores.max() > 1):
+        raise ValueError("scores must lie between 0 and 1 for a calibration curve")
+    rows = np.asarray(pos, float) + np.asarray(neg, float)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(edges[1:-1], scores)
+    total = np.bincount(ids, weights=rows, minlength=n_bins)
+    sums = np.bincount(ids, weights=scores * rows, minlength=n_bins)
+    true = np.bincount(ids, weights=np.asarray(pos, float), minlength=n_bins)
+    nonzero = total > 0
+    return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
+                         "mean_predicted": sums[nonzero] / total[nonzero],
+                         "observed_rate": true[nonzero] / total[nonzero],
+                         "rows": np.round(total[nonzero]).astype(np.int64)})
+
+
+def histogram_from_counts(scores, pos, neg, bins: int = SCORE_BINS) -> pd.DataFrame:
+    """``score_histogram`` from positives and negatives per distinct score."""
+    scores = np.asarray(scores, float)
+    lo = min(0.0, float(scores.min())) if len(scores) else 0.0
+    hi = max(1.0, float(scores.max())) if len(scores) else 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    n_neg, _ = np.histogram(scores, edges, weights=np.asarray(neg, float))
+    n_pos, _ = np.histogram(scores, edges, weights=np.asarray(pos, float))
+    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:],
+                         "negatives": np.round(n_neg).astype(np.int64),
+                         "positives": np.round(n_pos).astype(np.int64)})
 
 
 def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int = CALIBRATION_BINS
                       ) -> pd.DataFrame:
     """Reliability: per score bin (equal widths over 0–1), the mean score and the observed
-    rate of positives, with its row count; empty bins are left out (as scikit-learn does)."""
-    observed, predicted = calibration_curve(y, score, n_bins=n_bins, strategy="uniform")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    counts = np.bincount(np.searchsorted(edges[1:-1], score), minlength=n_bins)
-    nonzero = counts > 0
-    return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
-                         "mean_predicted": predicted, "observed_rate": observed,
-                         "rows": counts[nonzero]})
+    rate of positives, with its row count; empty bins are left out (as scikit-learn's
+    ``calibration_curve`` does, whose numbers these are: tested)."""
+    return calibration_from_counts(*score_counts_of(y, score), n_bins=n_bins)
 
 
 def score_histogram(y: np.ndarray, score: np.ndarray, bins: int = SCORE_BINS) -> pd.DataFrame:
-    lo, hi = min(0.0, float(np.min(score))), max(1.0, float(np.max(score)))
-    edges = np.linspace(lo, hi, bins + 1)
-    neg, _ = np.histogram(score[y == 0], edges)
-    pos, _ = np.histogram(score[y == 1], edges)
-    return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "negatives": neg,
-                         "positives": pos})
+    """Rows per score bin, negatives and positives apart."""
+    return histogram_from_counts(*score_counts_of(y, score), bins=bins)

@@ -14,130 +14,40 @@ call; they read the rows through ``analysis.reads``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
 
-from .curves import BinaryCurves, binary_curves
+from . import evaluation_rows as er
+from .curves import binary_curves
+from .evaluation_types import (  # noqa: F401  (the result types, re-exported for callers)
+    SEGMENT_COLUMNS, TASK_METRICS, Binned, RegressionDiagnostics, ThresholdResult,
+    VersionEvaluation, mark_weakest, threshold_from_counts,
+)
 from .metrics import METRICS, binary_truth, compute_metric, headline_metric, why_undefined
-from .multiclass import MulticlassDetails, multiclass_details
+from .multiclass import multiclass_details
 from .reads import evaluation_frame, evaluation_table
 from .uncertainty import (
-    MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
+    MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, bootstrap_intervals, too_few_rows,
 )
 
 MAX_SCATTER_POINTS = 2_000
-
-
-# ------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class ThresholdResult:
-    threshold: float
-    tp: int
-    fp: int
-    fn: int
-    tn: int
-    metrics: dict  # accuracy, precision, recall, f1 -> Interval
-
-    @property
-    def flagged(self) -> int:
-        return self.tp + self.fp
-
-    @property
-    def undefined(self) -> dict[str, str]:
-        """Metrics at this threshold that have no value, with why. ``metrics`` keeps
-        scikit-learn's ``zero_division=0`` for them (so F1 and the intervals stay defined);
-        a page shows the reason instead of that 0."""
-        out = {}
-        if self.flagged == 0:
-            out["precision"] = ("the model flags no case at this threshold, so no flagged "
-                                "case can be right or wrong")
-        if self.tp + self.fn == 0:
-            out["recall"] = "there is no positive case in these rows to find"
-        return out
-
-    @property
-    def matrix(self) -> np.ndarray:
-        """Rows: truth (negative, positive); columns: prediction (negative, positive)."""
-        return np.array([[self.tn, self.fp], [self.fn, self.tp]])
-
-
-@dataclass(frozen=True)
-class Binned:
-    """A scatter of many rows: the points themselves when few, else counts on a grid."""
-
-    kind: str  # "points" | "bins"
-    x: np.ndarray  # points: x of each row; bins: bin centres along x
-    y: np.ndarray
-    counts: np.ndarray | None = None  # bins: counts[y_bin, x_bin]
-    rows: int = 0
-
-
-@dataclass(frozen=True)
-class RegressionDiagnostics:
-    actual_vs_predicted: Binned  # x: predicted, y: actual
-    residuals: Binned  # x: predicted, y: actual − predicted
-    errors: pd.DataFrame  # bin_left, bin_right, rows (histogram of actual − predicted)
-
-
-@dataclass(frozen=True)
-class VersionEvaluation:
-    """What the model page shows for one version (all but the threshold-dependent parts)."""
-
-    model: str
-    version: int
-    task: str
-    rows: int
-    metrics: dict[str, Interval]
-    binary: BinaryCurves | None = None
-    multiclass: MulticlassDetails | None = None
-    regression: RegressionDiagnostics | None = None
-    segments: pd.DataFrame = field(default_factory=pd.DataFrame)
-    #: metrics of the task that these rows cannot give, with the reason in words
-    unavailable: dict[str, str] = field(default_factory=dict)
-    #: what the registry's edge normalised or left out when the table was read
-    notes: tuple[str, ...] = ()
 
 
 # ------------------------------------------------------------------ at a threshold
 def at_threshold(y: np.ndarray, score: np.ndarray, threshold: float,
                  settings: BootstrapSettings = BootstrapSettings()) -> ThresholdResult:
     """Confusion counts and threshold-dependent metrics (rows with score >= threshold are
-    flagged), each with a 95% bootstrap interval."""
+    flagged), each with a 95% bootstrap interval (``threshold_from_counts``)."""
     pred = score >= threshold
     yb = y.astype(bool)
     tp = int(np.count_nonzero(pred & yb))
     fp = int(np.count_nonzero(pred & ~yb))
     fn = int(np.count_nonzero(~pred & yb))
-    tn = len(y) - tp - fp - fn
-    point = _count_metrics(np.array([[tp, fp, fn, tn]], float))
-    rng = np.random.default_rng(settings.seed)
-    n = len(y)
-    draws = _count_metrics(rng.multinomial(n, np.array([tp, fp, fn, tn]) / n,
-                                           size=settings.n_boot).astype(float)) if n else None
-    alpha = (1 - settings.level) / 2
-    out = {}
-    for k, v in point.items():
-        if draws is None:
-            out[k] = Interval(float(v[0]), float("nan"), float("nan"))
-        else:
-            lo, hi = np.quantile(draws[k], [alpha, 1 - alpha])
-            out[k] = Interval(float(v[0]), float(lo), float(hi))
-    return ThresholdResult(float(threshold), tp, fp, fn, tn, out)
-
-
-def _count_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
-    """accuracy, precision, recall, F1 of each row of counts (tp, fp, fn, tn), with
-    scikit-learn's zero_division=0."""
-    tp, fp, fn, tn = c.T
-    safe = lambda num, den: np.divide(num, den, out=np.zeros_like(num), where=den > 0)  # noqa
-    return {"accuracy": (tp + tn) / c.sum(axis=1),
-            "precision": safe(tp, tp + fp),
-            "recall": safe(tp, tp + fn),
-            "f1": safe(2 * tp, 2 * tp + fp + fn)}
+    return threshold_from_counts(tp, fp, fn, len(y) - tp - fp - fn, threshold, settings)
 
 
 # ------------------------------------------------------------------ regression
@@ -193,18 +103,7 @@ def segment_metrics(model: Model, frame: pd.DataFrame, threshold: float = 0.5,
                         "estimate": ci.value if ci else np.nan,
                         "low": ci.low if ci else np.nan, "high": ci.high if ci else np.nan,
                         "weakest": False, "note": note})
-    table = pd.DataFrame(out, columns=["segment", "value", "rows", "metric", "estimate", "low",
-                                       "high", "weakest", "note"])
-    if table.empty:
-        return table
-    better_high = METRICS[metric].higher_is_better
-    for seg, part in table.groupby("segment"):
-        judged = part.loc[(part["note"] == "") & part["estimate"].notna()]
-        if len(judged) < 2:
-            continue
-        worst = judged["estimate"].idxmin() if better_high else judged["estimate"].idxmax()
-        table.loc[worst, "weakest"] = True
-    return table
+    return mark_weakest(pd.DataFrame(out, columns=SEGMENT_COLUMNS))
 
 
 # ------------------------------------------------------------------ the page's result
@@ -230,12 +129,6 @@ def evaluate(model: Model, version: int, frame: pd.DataFrame, threshold: float =
                       segments=segment_metrics(
                                   model, frame, threshold,
                                   replace(SECONDARY, seed=settings.seed)), **parts)
-
-
-#: metrics a page may ask for, per task, that some rows cannot give
-TASK_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
-                "multiclass": ("accuracy", "f1_macro", "f1_weighted", "log_loss"),
-                "regression": ("mae", "rmse", "r2", "mape")}
 
 
 def unavailable_metrics(model: Model, frame: pd.DataFrame, metrics: dict) -> dict[str, str]:
@@ -273,12 +166,32 @@ def parse_threshold(value, default: float = 0.5) -> tuple[float, str]:
 
 
 def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
-    """``evaluate`` of one version, cached until the model's files change."""
+    """``evaluate`` of one version, cached until the model's files change; from the engine's
+    summaries when an engine keeps the rows (``analysis.evaluation_rows``)."""
     def compute():
         model = deck.model(name)
+        summary = er.evaluation_summary(deck, name, version)
+        if summary is not None:
+            return er.evaluate_summary(model, version, summary,
+                                       er.version_segments(deck, name, version))
         table = evaluation_table(deck, name, version)
         return replace(evaluate(model, version, table.frame), notes=tuple(table.notes))
     return deck.memo(("evaluation", name, version), name, compute)
+
+
+def version_outline(deck, name: str, version: int) -> VersionEvaluation:
+    """What a page shows first of ``version_evaluation``: the whole when it is cached or the
+    rows are read into memory; for rows an engine keeps, everything but the segments (the
+    costliest summaries), with ``segments_pending`` set, so that the page can ask for the
+    whole in a callback of its own."""
+    whole = deck.peek(("evaluation", name, version), name)
+    if whole is not None:
+        return whole
+    summary = er.evaluation_summary(deck, name, version)
+    if summary is None:
+        return version_evaluation(deck, name, version)
+    return deck.memo(("evaluation-outline", name, version), name,
+                     lambda: er.evaluate_summary(deck.model(name), version, summary, None))
 
 
 def threshold_result(deck, name: str, version: int, threshold: float) -> ThresholdResult:
@@ -286,7 +199,9 @@ def threshold_result(deck, name: str, version: int, threshold: float) -> Thresho
     t = round(float(threshold), 2)
 
     def compute():
-        model = deck.model(name)
-        y, s = binary_rows(model, evaluation_frame(deck, name, version))
+        summary = er.evaluation_summary(deck, name, version)
+        if summary is not None:
+            return er.threshold_counts(summary, t)
+        y, s = binary_rows(deck.model(name), evaluation_frame(deck, name, version))
         return at_threshold(y, s, t)
     return deck.memo(("threshold", name, version, t), name, compute)

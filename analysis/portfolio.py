@@ -25,6 +25,7 @@ from .language import format_delta, format_value, metric_sentence
 from .logged import headline_logged, logged_health_caveat
 from .metrics import HEADLINE, METRICS, compute_metric, relative_drop
 from .monitoring import model_monitoring
+from .evaluation_rows import evaluation_summary, summary_metric
 from .reads import evaluation_frame, has_production
 
 
@@ -97,7 +98,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
                      f"it. Task {model.task_source}."))
 
     try:
-        value = compute_metric(model, evaluation_frame(deck, name, champ.version), metric)
+        value = _headline(deck, model, champ.version, metric)
     except KeyError:
         return _summarize_logged(model, versions, champ, how, metric, base)
     except RegistryError as e:
@@ -115,7 +116,7 @@ def _summarize(deck: CachedSource, name: str, settings: HealthSettings) -> Model
     if older:
         prev = max(older, key=lambda v: v.version)
         try:
-            prev_value = compute_metric(model, evaluation_frame(deck, name, prev.version), metric)
+            prev_value = _headline(deck, model, prev.version, metric)
         except (KeyError, RegistryError):
             prev_value = None
         if prev_value is not None and not np.isfinite(prev_value):
@@ -231,3 +232,12 @@ def _health(deck, model, champ, how, metric, value, prev_value, prev_version, se
     production = ("No production data is registered." if report is None else
                   "Production data has too few labelled rows to judge.")
     return Health("ok", f"{versus} {production}".strip())
+
+
+def _headline(deck, model, version: int, metric: str) -> float:
+    """``metric`` of a version's evaluation rows: from the engine's summary when an engine
+    keeps them, else on the rows."""
+    summary = evaluation_summary(deck, model.name, version)
+    if summary is not None:
+        return summary_metric(model, summary, metric).value
+    return compute_metric(model, evaluation_frame(deck, model.name, version), metric)

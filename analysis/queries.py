@@ -36,6 +36,17 @@ def rows_of(deck, name: str, version: int | None = None, split: str | None = Non
     return rows
 
 
+def kept_rows_of(deck, name: str, version: int, split: str | None = None) -> Rows | None:
+    """The evaluation rows of ``version`` when an engine keeps them where they lie (a large
+    Parquet table, an external table), else None: rows the source reads into memory are
+    analysed as a frame (``analysis.reads``). KeyError when the version has no rows."""
+    model = deck.model(name)
+    rows = deck.rows(name, version, split, False)
+    if rows is None or rows.in_memory:
+        return None
+    return with_positive(rows, model.positive_label) if model.task == "binary" else rows
+
+
 # ------------------------------------------------------------------ time
 @dataclass(frozen=True)
 class TimeSpan:
@@ -297,18 +308,24 @@ def sample(win: Windowed, rows: Rows, columns: list[str], counts: pd.DataFrame,
 
 
 def rows_sample(rows: Rows, columns: list[str], size: int, labelled: bool = True,
-                seed: int = 0) -> tuple[pd.DataFrame, int]:
+                seed: int = 0, n: int | None = None, text: tuple[str, ...] = ()
+                ) -> tuple[pd.DataFrame, int]:
     """(about ``size`` random rows of ``columns``, how many rows there are) — every row when
-    there are at most ``size`` (labelled rows only with ``labelled``)."""
+    there are at most ``size`` (labelled rows only with ``labelled``). ``n``: that count when
+    the caller knows it (one query fewer); ``text``: columns to return as text, as a frame's
+    ``astype(str)`` groups them (a missing value as "nan")."""
     import ibis
     t = rows.table
     if labelled:
         t = t.filter(t[COL_TRUE].notnull())
-    n = int(rows.execute(t.aggregate(n=t.count()))["n"].iloc[0])
+    if n is None:
+        n = int(rows.execute(t.aggregate(n=t.count()))["n"].iloc[0])
+    picked = [t[c].cast("string").fill_null("nan").name(c) if c in text else t[c]
+              for c in columns]
     if n <= size:
-        return rows.execute(t.select(*columns)), n
+        return rows.execute(t.select(*picked)), n
     frac = min(1.0, 1.2 * size / n)
-    got = rows.execute(t.filter(ibis.random() < frac).select(*columns))
+    got = rows.execute(t.filter(ibis.random() < frac).select(*picked))
     if len(got) > size:
         rng = np.random.default_rng(seed)
         got = got.iloc[np.sort(rng.choice(len(got), size, replace=False))]

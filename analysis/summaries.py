@@ -30,10 +30,15 @@ def score_counts(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     scores may repeat (e.g. summed over parts)."""
     if summary.empty:
         return np.array([]), np.array([]), np.array([])
-    g = summary.groupby("score", sort=True)[["n", "pos"]].sum()
-    s = g.index.to_numpy(dtype=float)
-    pos = g["pos"].to_numpy(dtype=float)
-    return s, pos, g["n"].to_numpy(dtype=float) - pos
+    s = summary["score"].to_numpy(dtype=float)
+    order = np.argsort(s, kind="stable")
+    s = s[order]
+    n = summary["n"].to_numpy(dtype=float)[order]
+    pos = summary["pos"].to_numpy(dtype=float)[order]
+    if len(s) > 1 and not (np.diff(s) > 0).all():  # repeated scores: add them up
+        starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
+        s, n, pos = s[starts], np.add.reduceat(n, starts), np.add.reduceat(pos, starts)
+    return s, pos, n - pos
 
 
 def auc_from_counts(pos: np.ndarray, neg: np.ndarray) -> float:

@@ -7,6 +7,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import RegistryError
 
+from .evaluation_rows import evaluation_summary, summary_metric
 from .metrics import HEADLINE, compute_metric
 from .reads import evaluation_frame, evaluation_table
 
@@ -38,9 +39,13 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
         try:
             if not model.task_known:
                 raise KeyError(name)  # its rows cannot be read without a task
-            ev = evaluation_table(deck, name, v.version)
-            n = len(ev.frame)
-            value = compute_metric(model, ev.frame, metric)
+            summary = evaluation_summary(deck, name, v.version)
+            if summary is not None:  # rows an engine keeps: their summary
+                n, value = summary.rows, summary_metric(model, summary, metric).value
+            else:
+                ev = evaluation_table(deck, name, v.version)
+                n = len(ev.frame)
+                value = compute_metric(model, ev.frame, metric)
         except KeyError:
             problem = "no evaluation rows" if model.task_known else "task unknown"
         except RegistryError as e:
@@ -78,11 +83,16 @@ def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataF
         value = low = high = np.nan
         n, problem = 0, ""
         try:
-            frame = evaluation_frame(deck, name, v.version)
-            n = int(frame["y_true"].notna().sum())
-            point = compute_metric(model, frame, metric, threshold)
-            ci = bootstrap_intervals(model, frame, threshold, settings, (metric,),
-                                     point={metric: point}).get(metric)
+            summary = evaluation_summary(deck, name, v.version)
+            if summary is not None:  # rows an engine keeps: their summary and sample
+                n = summary.rows
+                ci = summary_metric(model, summary, metric, threshold, settings)
+            else:
+                frame = evaluation_frame(deck, name, v.version)
+                n = int(frame["y_true"].notna().sum())
+                point = compute_metric(model, frame, metric, threshold)
+                ci = bootstrap_intervals(model, frame, threshold, settings, (metric,),
+                                         point={metric: point}).get(metric)
             if ci is None or not np.isfinite(ci.value):
                 problem = "metric undefined on these rows"
             else:

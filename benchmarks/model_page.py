@@ -1,12 +1,17 @@
 """Benchmark: the model page and the compare page on versions with 1,000,000 evaluation rows.
 
-    .venv/bin/python benchmarks/model_page.py [--rows 1000000] [--versions 2]
+    .venv/bin/python benchmarks/model_page.py [--rows 1000000] [--versions 2] [--dir DIR]
+                                              [--in-memory]
 
-Generates a registry in a temporary folder (a yes/no model, ``--versions`` versions of
-``--rows`` rows each, with two segment columns), then prints:
+Generates a registry (a yes/no model, ``--versions`` versions of ``--rows`` rows each, with
+two segment columns; in a temporary folder, or in ``--dir`` where it is kept and reused),
+then, in this fresh process, prints:
 
-* cold: the first view of ``/models/<model>`` (every analysis computed: metrics with bootstrap
-  intervals, curves, segments, the trend across versions, the portfolio summary);
+* cold: the first view of ``/models/<model>`` as a server gives it, from the files: every
+  analysis computed (metrics with bootstrap intervals, curves, segments, the trend across
+  versions, the portfolio summary). Evaluation tables of at least ``MODELDECK_ENGINE_MIN_ROWS``
+  rows (default 1,000,000) are summarised by DuckDB where they lie
+  (``analysis.evaluation_rows``); ``--in-memory`` reads them into pandas instead, as before;
 * warm: the threshold callback at a threshold already viewed (cached), and the first time at
   a new threshold;
 * the largest figure's JSON size in bytes;
@@ -70,18 +75,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--versions", type=int, default=2)
+    parser.add_argument("--dir", help="keep the generated registry here (reused if there)")
+    parser.add_argument("--in-memory", action="store_true",
+                        help="read every evaluation table into pandas (the path before "
+                             "the engine summaries)")
     args = parser.parse_args()
+    if args.in_memory:
+        import os
+        os.environ["MODELDECK_ENGINE_MIN_ROWS"] = str(10 ** 12)
 
     import dash
 
     from app import Settings, create_app
 
     with tempfile.TemporaryDirectory(prefix="modeldeck-bench-") as tmp:
-        root = Path(tmp) / "registry"
-        t = time.perf_counter()
-        build(root, args.rows, args.versions)
-        print(f"generated {args.versions} versions x {args.rows:,} rows in "
-              f"{time.perf_counter() - t:.1f} s")
+        root = Path(args.dir) / f"registry-{args.rows}x{args.versions}" if args.dir else \
+            Path(tmp) / "registry"
+        if not (root / "models" / MODEL).is_dir():
+            t = time.perf_counter()
+            build(root, args.rows, args.versions)
+            print(f"generated {args.versions} versions x {args.rows:,} rows in "
+                  f"{time.perf_counter() - t:.1f} s")
         app = create_app(Settings(registry=str(root)))
         model_layout = dash.page_registry["pages.model"]["layout"]
         compare_layout = dash.page_registry["pages.compare"]["layout"]
@@ -89,12 +103,14 @@ def main() -> None:
 
         champion = args.versions - 1 if args.versions > 1 else 1
         with app.server.test_request_context():
-            model_page.deck().evaluation(MODEL, champion)  # read the table once (I/O apart)
-            for v in range(1, args.versions + 1):
-                model_page.deck().evaluation(MODEL, v)
             t = time.perf_counter()
             page = model_layout(name=MODEL)
             cold = time.perf_counter() - t
+            t = time.perf_counter()
+            segments = model_page.fill_segments({"model": MODEL, "version": champion}) \
+                if "segments-ref" in str(page) else None
+            cold_segments = time.perf_counter() - t
+            peak_page = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             t = time.perf_counter()
             model_layout(name=MODEL)
             warm_page = time.perf_counter() - t
@@ -113,10 +129,14 @@ def main() -> None:
             cold_compare = time.perf_counter() - t
 
             sizes = [(gid, len(pio.to_json(fig))) for gid, fig in
-                     figures_of(page) + figures_of(comp)]
+                     figures_of(page) + figures_of(comp) + figures_of(segments or [])]
         largest = max(sizes, key=lambda s: s[1])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
-        print(f"cold /models/{MODEL} (tables already read):  {cold:.2f} s")
+        how = "read into pandas" if args.in_memory else "summarised where they lie"
+        print(f"cold /models/{MODEL} (tables {how}, from the files): {cold:.2f} s")
+        if segments is not None:
+            print(f"  then its segments (a callback):            {cold_segments:.2f} s")
+        print(f"peak RSS after the model page:              {peak_page:,.0f} MiB")
         print(f"warm /models/{MODEL} (cached):               {warm_page * 1000:.0f} ms")
         print(f"threshold callback, new threshold:          {new_threshold * 1000:.0f} ms")
         print(f"threshold callback, warm (median of 20):    {np.median(warm) * 1000:.1f} ms")

@@ -9,13 +9,15 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.evaluation import (
+    parse_threshold, threshold_result, version_evaluation, version_outline,
+)
 from analysis.language import (
     GLOSSARY, confused_pair_sentence, format_value, interval_text, no_curve_sentence,
     not_judged_text, one_vs_rest_sentence, plural,
 )
 from analysis.logged import logged_across_versions, logged_values
-from analysis.metrics import METRICS
+from analysis.metrics import METRICS, headline_metric
 from analysis.multiclass import per_class_notes
 from analysis.portfolio import summarize
 from analysis.validation import version_validation
@@ -35,7 +37,7 @@ from sections.model import (
 )
 
 from ._business import business_section, register_callbacks
-from ._data import cached_outputs, deck, model_or_message, one
+from ._data import cached_model_view, cached_outputs, deck, model_or_message, one
 
 register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
@@ -142,7 +144,7 @@ def _evaluation_section(d, model, version, threshold):
     try:
         if not model.task_known:
             raise KeyError(model.name)
-        ev = version_evaluation(d, model.name, v)
+        ev = version_outline(d, model.name, v)
     except KeyError:
         return html.Div(head + _logged_parts(d, model, next(x for x in versions
                                                             if x.version == v)))
@@ -280,6 +282,15 @@ def _regression_parts(model, ev):
 
 
 def _segment_parts(model, ev):
+    if ev.segments_pending:  # rows an engine keeps: the segments come from a callback
+        return [html.Div([html.H2("Where is it weaker?", className="h5 mt-4"),
+                          html.P("Working out each segment's "
+                                 f"{METRICS[headline_metric(model.task)].name} on all "
+                                 f"{ev.rows:,} rows…", className="text-muted small",
+                                 role="status")],
+                         id="segments-body", **{"aria-live": "polite"}),
+                dcc.Store(id="segments-ref", data={"model": model.name,
+                                                   "version": ev.version})]
     section = segment_section(model, ev)
     if section is None:
         return []
@@ -293,6 +304,23 @@ def _segment_parts(model, ev):
         chart(section.figure, id=section.key, caption=section.caption),
         html.P(rest, id="segments-not-judged", className="small text-muted") if rest else None,
     ]
+
+
+@callback(Output("segments-body", "children"), Input("segments-ref", "data"))
+def fill_segments(ref):
+    """The segment section of a version whose rows an engine keeps, once worked out."""
+    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
+            type(ref.get("version")) is not int:
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("segments-ref must be an object with 'model' and 'version' as the "
+                         "page writes it")
+    name, v = ref["model"], ref["version"]
+
+    def build():
+        d = deck()
+        return _segment_parts(d.model(name), version_evaluation(d, name, v)) or \
+            [html.P("This version's rows have no segment columns.", className="small")]
+    return cached_model_view(("segments", name, v), name, build)
 
 
 def _trend(model, metric, trend, champion):

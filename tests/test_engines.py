@@ -24,6 +24,7 @@ from registry.cached import CachedSource
 from registry.folder import FolderSource
 from registry.model import Model, RegistryError
 from registry.rows import COL_WINDOW, register_connection
+from registry.tables import prepare_predictions
 
 TASKS = ("binary", "multiclass", "regression")
 MONTHS = ["2026-01", "2026-02", "2026-03", "2026-04"]
@@ -501,3 +502,61 @@ def test_the_monitoring_page_reads_parquet_parts_and_caches_the_summaries(tmp_pa
         text = monitoring_page(fn, name="customer-churn")[1]
         assert len(queries) > asked
         assert f"{len(table) + 100:,} production rows in 12 months" in text
+
+
+# ------------------------------------------------------------------ the model page's numbers
+def assert_same_evaluation(got, want, interval_tol: float):
+    """An evaluation from the engine's summaries against ``evaluate`` on the rows."""
+    assert got.rows == want.rows and got.task == want.task
+    assert set(got.metrics) == set(want.metrics)
+    for k, ci in want.metrics.items():
+        assert got.metrics[k].value == pytest.approx(ci.value, abs=1e-9), k
+        assert got.metrics[k].low == pytest.approx(ci.low, abs=interval_tol), k
+        assert got.metrics[k].high == pytest.approx(ci.high, abs=interval_tol), k
+    assert got.unavailable == want.unavailable
+    for part in ("roc", "pr", "gain"):
+        a, b = getattr(got.binary, part), getattr(want.binary, part)
+        np.testing.assert_allclose(a.x, b.x, atol=1e-12)
+        np.testing.assert_allclose(a.y, b.y, atol=1e-12)
+        np.testing.assert_array_equal(a.thresholds, b.thresholds)
+        assert a.points_full == b.points_full
+        assert a.area == pytest.approx(b.area, abs=1e-12) or (np.isnan(a.area)
+                                                              and np.isnan(b.area))
+    pd.testing.assert_frame_equal(got.binary.calibration, want.binary.calibration,
+                                  check_dtype=False, atol=1e-12)
+    pd.testing.assert_frame_equal(got.binary.scores, want.binary.scores, check_dtype=False)
+    assert (got.binary.positives, got.binary.negatives) == (want.binary.positives,
+                                                            want.binary.negatives)
+    g, w = got.segments, want.segments
+    assert list(g.columns) == list(w.columns)
+    assert g[["segment", "value", "rows", "metric", "note"]].equals(
+        w[["segment", "value", "rows", "metric", "note"]])
+    np.testing.assert_allclose(g["estimate"], w["estimate"], atol=1e-9)
+    np.testing.assert_allclose(g["low"], w["low"], atol=interval_tol)
+    np.testing.assert_allclose(g["high"], w["high"], atol=interval_tol)
+
+
+def test_the_model_page_numbers_from_the_engine_equal_those_on_the_rows(engine, monkeypatch):
+    """A yes/no version whose evaluation rows an engine keeps (here a Parquet file over the
+    limit, or the Spark table): the model page's metrics, curves, segments and the counts
+    at a threshold equal ``evaluate`` on the same rows read into memory."""
+    from analysis import evaluation_rows as er
+    from analysis.evaluation import at_threshold, binary_rows, evaluate
+    from registry import folder
+    name, deck, data = engine
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 10)
+    _, ev = data["binary"]
+    model = deck.model("binary")
+    rows = q.kept_rows_of(deck.deck, "binary", 1)
+    assert rows is not None, "the rows are kept by the engine"
+    summary = er.summarise(model, rows)
+    got = er.evaluate_summary(model, 1, summary, er.segment_counts(model, rows))
+    assert not got.segments_pending
+    frame, _ = prepare_predictions(ev, model, "test.parquet", True)
+    want = evaluate(model, 1, frame)
+    assert_same_evaluation(got, want, interval_tol=0.03)
+    y, s = binary_rows(model, frame)
+    for t in (0.0, 0.35, 0.5, 0.99, 1.0):
+        a, b = er.threshold_counts(summary, t), at_threshold(y, s, t)
+        assert (a.tp, a.fp, a.fn, a.tn) == (b.tp, b.fp, b.fn, b.tn), t
+        assert a.metrics == b.metrics

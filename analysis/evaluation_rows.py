@@ -1,0 +1,262 @@
+"""One version's evaluation from rows an engine keeps where they lie (``analysis.queries``).
+
+A yes/no model's evaluation table of millions of rows (a large Parquet file, an external
+table) is never read into the web process. The engine returns small tables instead: how many
+positives and negatives have each distinct score (over all labelled rows, and per value of
+each segment column) and a uniform random sample of labelled rows. From the counts,
+``summarise`` works out every number the model page shows, exactly as on the rows
+(``analysis.summaries``, ``analysis.curves``: equal to scikit-learn on the same rows, tested):
+the metrics at any threshold, the ROC, precision–recall, gain and calibration curves, the
+score histogram, the confusion counts at every threshold of the page's slider, each segment's
+headline metric. The sample gives the 95% intervals, by the bootstrap the in-memory path uses
+above ``BootstrapSettings.max_rows`` rows (a subsample, its spread scaled to all rows).
+
+What is kept (``EvaluationSummary``) is small whatever the rows: the drawn curves, counts at
+101 thresholds, a bounded sample. ``analysis.evaluation.version_evaluation`` and the other
+per-version numbers (the versions table, the trend, the portfolio's headline, the value
+curve) take it when ``evaluation_summary`` returns one, and the rows otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from registry.model import COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
+from registry.rows import COL_POS
+
+from . import queries as q
+from . import summaries as sm
+from .curves import BinaryCurves, binary_curves_from_counts
+from .evaluation_types import (
+    SEGMENT_COLUMNS, TASK_METRICS, THRESHOLDS, ThresholdResult, VersionEvaluation,
+    mark_weakest, threshold_from_counts,
+)
+from .metrics import METRICS, headline_metric, one_outcome_reason
+from .uncertainty import (
+    SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
+)
+
+#: labelled rows drawn for the intervals: every bootstrap takes at most
+#: ``BootstrapSettings.max_rows`` of them, and a segment's value its share
+SAMPLE_ROWS = 50_000
+#: segment values numbered in the engine (more are grouped by their text)
+MAX_SEGMENT_VALUES = 256
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """What the engine returned about one version's labelled evaluation rows, reduced."""
+
+    rows: int  # labelled rows
+    positives: int
+    points: dict[str, float]  # every metric of a yes/no model at threshold 0.5
+    tp: np.ndarray  # positives scoring >= each of THRESHOLDS
+    fp: np.ndarray  # negatives scoring >= each of THRESHOLDS
+    curves: BinaryCurves | None  # None when one outcome only
+    #: uniform random labelled rows: y_true 1.0 (positive) / 0.0, y_score, segment columns as
+    #: text; all of them when there are at most SAMPLE_ROWS
+    sample: pd.DataFrame
+    notes: tuple[str, ...] = ()
+
+    @property
+    def negatives(self) -> int:
+        return self.rows - self.positives
+
+    def counts_at(self, threshold: float) -> tuple[int, int, int, int]:
+        """(tp, fp, fn, tn) flagging rows scoring >= ``threshold`` (rounded to 0.01)."""
+        i = int(np.searchsorted(THRESHOLDS, round(float(threshold), 2)))
+        tp, fp = int(self.tp[i]), int(self.fp[i])
+        return tp, fp, self.positives - tp, self.negatives - fp
+
+
+def sample_model(model: Model) -> Model:
+    """The model as its sample's rows read: the truth is already 1.0 for the positive class."""
+    return replace(model, positive_label=None)
+
+
+# ------------------------------------------------------------------ from the engine
+def summarise(model: Model, rows) -> EvaluationSummary:
+    """The engine's summaries of a yes/no model's evaluation ``rows`` (``registry.rows.Rows``
+    with the positive column), reduced to ``EvaluationSummary``."""
+    t = rows.table
+    summary = q.metric_summary(model, t, rows, [])
+    scores, pos, neg = sm.score_counts(summary)
+    n, positives = int(round(pos.sum() + neg.sum())), int(round(pos.sum()))
+    points = sm.binary_from_counts(scores, pos, neg, 0.5) if n else {}
+    # counts at every threshold of the slider, from the top: rows scoring >= t
+    below = np.searchsorted(scores, THRESHOLDS, side="left")
+    cpos, cneg = np.r_[0.0, np.cumsum(pos)], np.r_[0.0, np.cumsum(neg)]
+    tp = np.round(cpos[-1] - cpos[below]).astype(np.int64)
+    fp = np.round(cneg[-1] - cneg[below]).astype(np.int64)
+    curves = binary_curves_from_counts(scores, pos, neg) if 0 < positives < n else None
+    seg_cols = [c for c in rows.columns if c.startswith(SEGMENT_PREFIX)]
+    sample, _ = q.rows_sample(rows, [COL_POS, COL_SCORE, *seg_cols], SAMPLE_ROWS, n=n,
+                              text=tuple(seg_cols))
+    sample = sample.rename(columns={COL_POS: COL_TRUE})
+    return EvaluationSummary(rows=n, positives=positives, points=points, tp=tp, fp=fp,
+                             curves=curves, sample=sample, notes=tuple(rows.notes))
+
+
+def segment_counts(model: Model, rows) -> pd.DataFrame:
+    """segment, value, rows, positives, estimate (the headline metric, NaN when undefined) of
+    every value of every segment column: the engine's counts per value and distinct score,
+    one query per column (the costliest summaries, so a page asks for them last)."""
+    parts = [_segment_values(model, rows, c) for c in rows.columns
+             if c.startswith(SEGMENT_PREFIX)]
+    return pd.concat(parts, ignore_index=True) if parts else \
+        pd.DataFrame(columns=["segment", "value", "rows", "positives", "estimate"])
+
+
+def _segment_values(model: Model, rows, col: str) -> pd.DataFrame:
+    """Rows, positives and the headline metric of each value of segment column ``col``
+    (values as text, as ``analysis.evaluation.segment_metrics`` groups them). The engine
+    counts positives and negatives per (value, distinct score); values are numbered first
+    (a query of its own, cheap) so that the counts travel as numbers, in order."""
+    import ibis
+    t = rows.table
+    t = t.filter(t[COL_TRUE].notnull())
+    text = t[col].cast("string").fill_null("nan")
+    values = sorted(str(v) for v in rows.execute(
+        t.select(text.name("value")).distinct().limit(MAX_SEGMENT_VALUES + 1))["value"])
+    columns = ["segment", "value", "rows", "positives", "estimate"]
+    if not values:
+        return pd.DataFrame(columns=columns)
+    if len(values) > MAX_SEGMENT_VALUES:  # too many to number: group by the text itself
+        code = text
+    else:
+        code = ibis.cases(*[(text == v, i) for i, v in enumerate(values)], else_=-1)
+    counts = rows.execute(t.group_by([code.name("code"), t[COL_SCORE].name("score")])
+                          .aggregate(n=t.count(), pos=t[COL_POS].sum())
+                          .order_by(["code", "score"]))
+    if len(values) > MAX_SEGMENT_VALUES:
+        values = sorted(counts["code"].astype(str).unique())
+        counts["code"] = counts["code"].astype(str).map({v: i for i, v in enumerate(values)})
+        counts = counts.sort_values(["code", "score"], kind="stable")
+    c = counts["code"].to_numpy(dtype=np.int64)
+    s, n = counts["score"].to_numpy(dtype=float), counts["n"].to_numpy(dtype=float)
+    pos = counts["pos"].to_numpy(dtype=float)
+    metric = headline_metric(model.task)
+    bounds = np.r_[0, np.flatnonzero(np.diff(c)) + 1, len(c)]
+    out = []
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        p, ng = pos[lo:hi], n[lo:hi] - pos[lo:hi]
+        out.append({"segment": col, "value": values[c[lo]],
+                    "rows": int(round(n[lo:hi].sum())), "positives": int(round(p.sum())),
+                    "estimate": sm.binary_from_counts(s[lo:hi], p, ng, 0.5, (metric,)).get(
+                        metric, np.nan)})
+    return pd.DataFrame(out, columns=columns)
+
+
+# ------------------------------------------------------------------ what the pages show
+def evaluate_summary(model: Model, version: int, ev: EvaluationSummary,
+                     segments: pd.DataFrame | None,
+                     settings: BootstrapSettings = BootstrapSettings()) -> VersionEvaluation:
+    """``analysis.evaluation.evaluate`` (threshold 0.5) from an ``EvaluationSummary`` and the
+    ``segment_counts``; without them (None) the segments are marked as still being worked
+    out (``VersionEvaluation.segments_pending``), for a page's first view."""
+    metrics = metric_intervals(model, ev, tuple(ev.points), 0.5, settings)
+    seg = segment_table(model, ev, segments, replace(SECONDARY, seed=settings.seed)) \
+        if segments is not None else pd.DataFrame(columns=SEGMENT_COLUMNS)
+    return VersionEvaluation(
+        model=model.name, version=version, task=model.task, rows=ev.rows, metrics=metrics,
+        binary=ev.curves, unavailable=unavailable(ev, metrics), segments=seg,
+        notes=ev.notes, segments_pending=segments is None)
+
+
+def metric_intervals(model: Model, ev: EvaluationSummary, metrics: tuple[str, ...],
+                     threshold: float = 0.5, settings: BootstrapSettings = BootstrapSettings()
+                     ) -> dict[str, Interval]:
+    """Each of ``metrics`` on all rows (exact, from the counts) with its 95% interval from
+    the sample."""
+    if threshold == 0.5:
+        points = {k: ev.points[k] for k in metrics if k in ev.points}
+    else:
+        tp, fp, fn, tn = ev.counts_at(threshold)
+        at_t = threshold_from_counts(tp, fp, fn, tn, threshold).metrics
+        points = {k: (at_t[k].value if k in at_t else ev.points[k]) for k in metrics
+                  if k in at_t or k in ev.points}
+    if not points:
+        return {}
+    return bootstrap_intervals(sample_model(model), ev.sample, threshold, settings,
+                               tuple(points), point=points, population=ev.rows)
+
+
+def threshold_counts(ev: EvaluationSummary, threshold: float,
+                     settings: BootstrapSettings = BootstrapSettings()) -> ThresholdResult:
+    """``analysis.evaluation.at_threshold`` from the counts at ``threshold``."""
+    return threshold_from_counts(*ev.counts_at(threshold), threshold, settings)
+
+
+def segment_table(model: Model, ev: EvaluationSummary, segments: pd.DataFrame,
+                  settings: BootstrapSettings = SECONDARY) -> pd.DataFrame:
+    """``analysis.evaluation.segment_metrics`` from ``segment_counts``: each value's headline
+    metric on all its rows, its interval from the sample's rows of that value."""
+    metric = headline_metric(model.task)
+    out = []
+    for r in segments.itertuples():
+        note, ci = too_few_rows(r.rows), None
+        if not note:
+            if not np.isfinite(r.estimate):
+                note = f"{METRICS[metric].name} is undefined here: " \
+                       f"{one_outcome_reason(r.rows, r.positives)}"
+            else:
+                part = ev.sample.loc[ev.sample[r.segment] == r.value]
+                ci = bootstrap_intervals(sample_model(model), part, 0.5, settings, (metric,),
+                                         point={metric: r.estimate},
+                                         population=r.rows).get(metric) \
+                    if len(part) >= 2 else Interval(r.estimate, np.nan, np.nan)
+        out.append({"segment": r.segment[len(SEGMENT_PREFIX):], "value": r.value,
+                    "rows": r.rows, "metric": metric,
+                    "estimate": ci.value if ci else np.nan,
+                    "low": ci.low if ci else np.nan, "high": ci.high if ci else np.nan,
+                    "weakest": False, "note": note})
+    return mark_weakest(pd.DataFrame(out, columns=SEGMENT_COLUMNS))
+
+
+def unavailable(ev: EvaluationSummary, metrics: dict) -> dict[str, str]:
+    """``analysis.evaluation.unavailable_metrics`` from the counts."""
+    out = {}
+    for key in TASK_METRICS["binary"]:
+        ci = metrics.get(key)
+        if ci is not None and np.isfinite(ci.value):
+            continue
+        out[key] = "there are no labelled rows" if ev.rows == 0 else \
+            one_outcome_reason(ev.rows, ev.positives)
+    return out
+
+
+# ------------------------------------------------------------------ cached, per version
+def evaluation_summary(deck, name: str, version: int) -> EvaluationSummary | None:
+    """The summary of a yes/no model's evaluation rows of ``version`` when an engine keeps
+    them, cached until the model's files change; None when the rows are read into memory
+    (or the model is not a yes/no model). KeyError when the version has no rows;
+    RegistryError when the table cannot be read."""
+    def compute():
+        model = deck.model(name)
+        if model.task != "binary":
+            return None
+        rows = q.kept_rows_of(deck, name, version)
+        return None if rows is None else summarise(model, rows)
+    return deck.memo(("evaluation-summary", name, version), name, compute)
+
+
+def version_segments(deck, name: str, version: int) -> pd.DataFrame:
+    """``segment_counts`` of a version whose rows an engine keeps, cached until the model's
+    files change."""
+    def compute():
+        return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version))
+    return deck.memo(("evaluation-segments", name, version), name, compute)
+
+
+def summary_metric(model: Model, ev: EvaluationSummary, metric: str, threshold: float = 0.5,
+                   settings: BootstrapSettings | None = None) -> Interval:
+    """``metric`` on all the summarised rows; with ``settings``, its 95% interval from the
+    sample (else NaN bounds)."""
+    if settings is not None:
+        got = metric_intervals(model, ev, (metric,), threshold, settings).get(metric)
+        return got if got is not None else Interval(np.nan, np.nan, np.nan)
+    if threshold == 0.5 or metric not in ("accuracy", "precision", "recall", "f1"):
+        return Interval(ev.points.get(metric, np.nan), np.nan, np.nan)
+    return Interval(threshold_counts(ev, threshold).metrics[metric].value, np.nan, np.nan)

@@ -1,0 +1,159 @@
+"""A yes/no model whose evaluation tables an engine keeps (Parquet over
+``MODELDECK_ENGINE_MIN_ROWS``): the model page's numbers come from the engine's summaries and
+equal those computed on the same rows in memory; the page never reads the rows into pandas.
+(The same contract on Spark: ``tests/test_engines.py``.)"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis import evaluation_rows as er
+from analysis.business import model_value_curve
+from analysis.evaluation import threshold_result, version_evaluation
+from analysis.portfolio import summarize
+from analysis.versions import metric_across_versions, version_table
+from registry import folder
+from registry.cached import CachedSource
+from registry.folder import FolderSource
+from registry.model import BusinessSettings
+from registry.writer import log_model, log_model_version
+
+ROWS = 6_000
+B = BusinessSettings(positive_means="the customer leaves", value_true_positive=120,
+                     cost_false_positive=15, cost_false_negative=40, volume_per_month=2_000)
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine-evaluation")
+    rng = np.random.default_rng(5)
+    log_model(root, "churn", "binary", positive_label="yes", business=B, entity="customer")
+    truth = rng.random(ROWS) < 0.3
+    region = rng.choice(["north", "south", "east"], ROWS).astype(object)
+    region[:20] = "islands"  # too few rows to judge
+    plan = rng.choice(["basic", "premium"], ROWS)
+    for v in (1, 2):
+        logit = -1 + (1 + 0.5 * v) * truth + rng.normal(0, 1, ROWS)
+        log_model_version(root, "churn", y_true=np.where(truth, "yes", "no"),
+                          y_score=np.round(1 / (1 + np.exp(-logit)), 3),
+                          segments={"region": region, "plan": plan},
+                          aliases=["champion"] if v == 1 else ["challenger"])
+    return root
+
+
+def decks(root, monkeypatch):
+    """(a deck that reads the rows into memory, a deck whose engine keeps them and whose
+    source fails if anything asks for the rows in memory)."""
+    memory = CachedSource(FolderSource(root))
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 1_000)
+    monkeypatch.setattr(er, "SAMPLE_ROWS", 2_000)
+
+    class NoFrames(FolderSource):
+        def evaluation(self, *a, **k):
+            raise AssertionError("the evaluation rows were read into memory")
+
+    return memory, CachedSource(NoFrames(root))
+
+
+def within_width(got, want):
+    """The engine's interval (bootstrap of its sample) is about as wide as the one on the
+    rows, and holds its point."""
+    assert got.low <= got.value <= got.high
+    ratio = (got.high - got.low) / (want.high - want.low)
+    assert 0.6 < ratio < 1.6, ratio
+
+
+def test_every_number_of_the_model_page_equals_the_rows(registry, monkeypatch):
+    # the in-memory side first, at the default limit (6,000 rows are read into pandas)
+    memory = CachedSource(FolderSource(registry))
+    want = {v: version_evaluation(memory, "churn", v) for v in (1, 2)}
+    want_t = threshold_result(memory, "churn", 1, 0.3)
+    want_trend = metric_across_versions(memory, "churn")
+    want_table = version_table(memory, "churn")
+    want_summary = summarize(memory, "churn")
+    want_value = model_value_curve(memory, "churn", 1, B)
+    _, engine = decks(registry, monkeypatch)
+    assert er.evaluation_summary(engine, "churn", 1) is not None
+
+    for v in (1, 2):
+        got, w = version_evaluation(engine, "churn", v), want[v]
+        assert got.rows == w.rows == ROWS
+        assert set(got.metrics) == set(w.metrics)
+        for k, ci in w.metrics.items():
+            assert got.metrics[k].value == pytest.approx(ci.value, abs=1e-9), k
+            within_width(got.metrics[k], ci)
+        for part in ("roc", "pr", "gain"):
+            a, b = getattr(got.binary, part), getattr(w.binary, part)
+            np.testing.assert_allclose(a.x, b.x, atol=1e-12)
+            np.testing.assert_allclose(a.y, b.y, atol=1e-12)
+        pd.testing.assert_frame_equal(got.binary.calibration, w.binary.calibration,
+                                      check_dtype=False, atol=1e-12)
+        pd.testing.assert_frame_equal(got.binary.scores, w.binary.scores, check_dtype=False)
+        g, s = got.segments, w.segments
+        assert g[["segment", "value", "rows", "note", "weakest"]].equals(
+            s[["segment", "value", "rows", "note", "weakest"]])
+        np.testing.assert_allclose(g["estimate"], s["estimate"], atol=1e-9)
+        assert "too few rows" in g.set_index("value").loc["islands", "note"]
+
+    got_t = threshold_result(engine, "churn", 1, 0.3)
+    assert (got_t.tp, got_t.fp, got_t.fn, got_t.tn) == (want_t.tp, want_t.fp, want_t.fn,
+                                                        want_t.tn)
+    assert got_t.metrics == want_t.metrics  # the same multinomial draw of the same counts
+
+    trend = metric_across_versions(engine, "churn")
+    np.testing.assert_allclose(trend["value"], want_trend["value"], atol=1e-9)
+    assert list(trend["rows"]) == list(want_trend["rows"])
+    table = version_table(engine, "churn")
+    np.testing.assert_allclose(table["value"], want_table["value"], atol=1e-9)
+    assert list(table["rows"]) == list(want_table["rows"])
+    assert summarize(engine, "churn").value == pytest.approx(want_summary.value, abs=1e-9)
+
+    value = model_value_curve(engine, "churn", 1, B)
+    for k in ("value", "low", "high", "tp", "fp", "fn", "tn"):
+        np.testing.assert_allclose(getattr(value, k), getattr(want_value, k), atol=1e-9)
+
+
+def test_the_model_page_draws_without_reading_the_rows(registry, monkeypatch):
+    import dash
+
+    from app import Settings, create_app
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 1_000)
+
+    def no_frames(self, *a, **k):
+        raise AssertionError("the evaluation rows were read into memory")
+
+    monkeypatch.setattr(FolderSource, "evaluation", no_frames)
+    app = create_app(Settings(registry=str(registry)))
+    layout = dash.page_registry["pages.model"]["layout"]
+    import pages.model as model_page
+    from werkzeug.exceptions import BadRequest
+    with app.server.test_request_context():
+        page = str(layout(name="churn"))
+        # everything but the segments at once; they follow from a callback
+        assert "How good is version 1?" in page and "What is it worth?" in page
+        assert "could not be read" not in page and "AssertionError" not in page
+        assert "Working out each segment's ROC AUC on all 6,000 rows" in page
+        assert "segments-ref" in page and "islands" not in page
+        segments = str(model_page.fill_segments({"model": "churn", "version": 1}))
+        assert "Where is it weaker?" in segments and "islands" in segments
+        assert "too few rows to judge" in segments
+        with pytest.raises(BadRequest):
+            model_page.fill_segments({"model": "churn", "version": "1; drop"})
+        # once worked out, the page shows the whole at once
+        again = str(layout(name="churn"))
+        assert "segments-ref" not in again and "islands" in again
+
+
+def test_many_segment_values_are_grouped_by_their_text(registry, monkeypatch):
+    """Past MAX_SEGMENT_VALUES the engine groups by the value's text instead of numbering
+    the values first: the same table."""
+    _, engine = decks(registry, monkeypatch)
+    model = engine.model("churn")
+    from analysis import queries as q
+    rows = q.kept_rows_of(engine, "churn", 1)
+    numbered = er.segment_counts(model, rows)
+    monkeypatch.setattr(er, "MAX_SEGMENT_VALUES", 1)
+    by_text = er.segment_counts(model, rows)
+    pd.testing.assert_frame_equal(numbered, by_text)
+    assert set(numbered["value"]) == {"north", "south", "east", "islands", "basic", "premium"}
