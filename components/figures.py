@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from .theme import FONT, PALETTE
+from .theme import FONT, PALETTE, register_template
 
 GRAPH_CONFIG = {"displaylogo": False, "responsive": True,
                 "modeBarButtonsToRemove": ["select2d", "lasso2d"]}
 
+
+TEMPLATE = register_template()
 
 #: pixels from the figure's top edge to the top of its title, and to the top of its legend
 TITLE_PAD = 10
@@ -34,7 +36,7 @@ def styled(fig: go.Figure, title: str, x_title: str, y_title: str, height: int =
     fig.update_layout(
         title=dict(text=title, x=0, xanchor="left", font=dict(size=15), yref="container",
                    y=1, yanchor="top", pad=dict(t=TITLE_PAD)),
-        font=FONT, colorway=PALETTE, template="plotly_white", height=height,
+        font=FONT, colorway=PALETTE, template=TEMPLATE, height=height,
         margin=dict(l=60, r=20, t=60, b=50), hoverlabel=dict(font_size=13),
     )
     place_legend(fig, height)

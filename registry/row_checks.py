@@ -248,18 +248,29 @@ def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail, every=None):
 
 def with_positive(rows: Rows, positive_label: str | None) -> Rows:
     """Binary rows from a prepared frame: add ``y_pos`` (1.0 positive, 0.0 negative, null
-    without a label), comparing labels as ``registry.tables.positive_mask`` does."""
+    without a label), comparing labels as ``registry.tables.positive_mask`` does (numbers and
+    booleans directly; text through its distinct values, one query)."""
     import ibis
     if rows.has(COL_POS) or not rows.has(COL_TRUE):
         return rows
     t = rows.table
-    labels = rows.execute(t.filter(t[COL_TRUE].notnull()).select(COL_TRUE).distinct()
-                          .limit(64))[COL_TRUE]
     target = label_key(positive_label if positive_label is not None else 1)
-    pos = ibis.literal(False)
-    for v in labels:
-        if label_key(v) == target:
-            pos = pos | (t[COL_TRUE] == ibis.literal(v))
+    kind = t[COL_TRUE].type()
+    if kind.is_boolean():  # as positive_mask compares booleans: no query needed
+        pos = (t[COL_TRUE] == (target == "1")) if target in ("0", "1") else \
+            ibis.literal(False)
+    elif kind.is_numeric():  # numbers: equal to the target as a number (positive_mask)
+        try:
+            pos = t[COL_TRUE] == float(target)
+        except ValueError:
+            pos = ibis.literal(False)
+    else:  # text: the distinct labels, each compared as positive_mask compares it
+        labels = rows.execute(t.filter(t[COL_TRUE].notnull()).select(COL_TRUE).distinct()
+                              .limit(64))[COL_TRUE]
+        pos = ibis.literal(False)
+        for v in labels:
+            if label_key(v) == target:
+                pos = pos | (t[COL_TRUE] == ibis.literal(v))
     y_pos = t[COL_TRUE].isnull().ifelse(ibis.null("float64"), pos.cast("float64"))
     return replace(rows, table=t.mutate(**{COL_POS: y_pos}))
 

@@ -560,3 +560,23 @@ def test_the_model_page_numbers_from_the_engine_equal_those_on_the_rows(engine, 
         a, b = er.threshold_counts(summary, t), at_threshold(y, s, t)
         assert (a.tp, a.fp, a.fn, a.tn) == (b.tp, b.fp, b.fn, b.tn), t
         assert a.metrics == b.metrics
+
+
+@pytest.mark.parametrize("values", [
+    [1.0, 0.0, np.nan, 1.0, 2.0], [1, 0, 0, 1, 1], [True, False, None, True, False],
+    ["yes", "No", None, "YES", "maybe"], ["1", "0", "true", None, "1.0"]])
+@pytest.mark.parametrize("positive", [None, "1", "yes", "true", "0", "2", "no"])
+def test_the_engines_positive_class_is_positive_mask(values, positive):
+    """with_positive (numbers and booleans compared in the query, text through its distinct
+    values) flags the rows registry.tables.positive_mask flags; missing labels stay null."""
+    from registry.row_checks import with_positive
+    from registry.rows import COL_POS, Rows
+    from registry.tables import positive_mask
+    frame = pd.DataFrame({"y_true": pd.Series(values, dtype=object if isinstance(
+        values[0], str) or values[2] is None else None), "y_score": 0.5})
+    rows = with_positive(Rows.from_frame(frame, "m", "t", True), positive)
+    got = rows.execute(rows.table.select(COL_POS))[COL_POS].to_numpy(dtype=float)
+    missing = frame["y_true"].isna().to_numpy()
+    assert np.isnan(got[missing]).all()
+    np.testing.assert_array_equal(got[~missing], positive_mask(frame["y_true"],
+                                                               positive)[~missing])
