@@ -163,6 +163,13 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     # (binary) the range of the scores kept comes with the same pass
     extra = {"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()} \
         if model.task == "binary" else {}
+    # (binary, numeric labels) whether every label is 0 or 1, and which: the labels' check
+    # then needs no scan of its own (the common case; other labels are found by a query)
+    number_labels = model.task == "binary" and COL_TRUE in cols and \
+        schema[COL_TRUE].is_numeric()
+    if number_labels:
+        extra.update(y_lo=truth.min(), y_hi=truth.max(),
+                     y_odd=((truth != 0) & (truth != 1)).fill_null(False).cast("int64").sum())
     days = None
     if evaluation:
         summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
@@ -173,8 +180,7 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
                      __labelled=out[COL_TRUE].notnull().cast("int64"), __time=out[COL_TIME])
         per = rows.execute(g.group_by(["why", "__version", "__day"]).aggregate(
             n=g.count(), labelled=g["__labelled"].sum(), first=g["__time"].min(),
-            last=g["__time"].max(), **({"lo": out[COL_SCORE].min(), "hi": out[COL_SCORE].max()}
-                                       if extra else {})))
+            last=g["__time"].max(), **extra))
         kept_days = per.loc[per["why"].isna()]
         days = pd.DataFrame({COL_VERSION: kept_days["__version"].astype("int64"),
                              "day": kept_days["__day"].astype("int64"),
@@ -182,7 +188,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
                              "labelled": kept_days["labelled"].fillna(0).astype("int64"),
                              "first": kept_days["first"], "last": kept_days["last"]})
         summary = per.groupby("why", dropna=False, as_index=False).agg(
-            n=("n", "sum"), **({"lo": ("lo", "min"), "hi": ("hi", "max")} if extra else {}))
+            n=("n", "sum"), **({"lo": ("lo", "min"), "hi": ("hi", "max")} if extra else {}),
+            **({"y_lo": ("y_lo", "min"), "y_hi": ("y_hi", "max"), "y_odd": ("y_odd", "sum")}
+               if number_labels else {}))
     n_read = int(summary["n"].sum())
     if n_read == 0:
         fail("", "has no rows")
@@ -205,7 +213,13 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         lo, hi = (usable["lo"].iloc[0], usable["hi"].iloc[0]) if len(usable) else (None, None)
         every = t.filter(truth.notnull()).select(**{COL_TRUE: truth}) \
             if COL_TRUE in cols else None
-        kept = _binary_checks(rows, kept, model, lo, hi, fail, every)
+        known = None
+        if number_labels and int(summary["y_odd"].fillna(0).sum()) == 0:
+            y_lo, y_hi = summary["y_lo"].min(), summary["y_hi"].max()  # NaN: no label
+            known = [v for v, here in ((0, y_lo == 0), (1, y_hi == 1)) if here]
+            if schema[COL_TRUE].is_floating():
+                known = [float(v) for v in known]
+        kept = _binary_checks(rows, kept, model, lo, hi, fail, every, known)
     return replace(rows, table=kept, notes=tuple(notes), days=days)
 
 
@@ -217,17 +231,22 @@ def _class_text(truth, typ):
     return truth.cast("string")
 
 
-def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail, every=None):
+def _binary_checks(rows: Rows, kept, model: Model, lo, hi, fail, every=None, known=None):
     """The scores' range (``lo``, ``hi``) and the labels (one small query). ``every``: the
     labels of every row, rows left out included, whose distinct values one quick scan of a
     single column finds; when they pass the rule, so do the kept rows' (fewer labels, the
-    same positive class). Otherwise the kept rows' labels decide, as the rule is written."""
+    same positive class). Otherwise the kept rows' labels decide, as the rule is written.
+    ``known``: those distinct labels when the check's own pass found them (numbers that are
+    all 0 or 1), so that no scan is needed."""
     import ibis
     if lo is not None and hi is not None and (lo < 0 or hi > 1):
         fail(COL_SCORE, "must hold probabilities between 0 and 1 "
                         f"(found {lo:.3g} to {hi:.3g})")
     labels = target = None
-    if every is not None:
+    if known is not None:
+        target = check_binary_labels(known, model, fail)  # 0 and 1: at most two
+        labels = known
+    elif every is not None:
         wide = rows.execute(every.distinct().limit(64))[COL_TRUE]
         try:
             target = check_binary_labels(wide, model, fail)
