@@ -36,7 +36,6 @@ from .model import (
 )
 from .folder_files import TABLE_SUFFIXES, RegistryFiles, first_table, mtime
 from .folder_runs import MAX_RUNS_BYTES, history_table, parse_runs
-from .rows import COL_POS
 from .schema import ExperimentDoc, ModelDoc, VersionDoc, card_info, data_info, parse, split_infos
 from .tables import prepare_predictions
 
@@ -246,8 +245,11 @@ class FolderSource(Source, RegistryFiles):
             doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
                         self._rel(folder / "version.json"), model=model)[0]
             if doc.evaluation_table:  # the "test" rows in an external engine
-                return self._engine_evaluation(m, version, doc.evaluation_table,
-                                               self._rel(folder / "version.json"))
+                from .row_checks import engine_evaluation
+                return engine_evaluation(doc.evaluation_table.connection,
+                                         doc.evaluation_table.table, m, version,
+                                         self._rel(folder / "version.json"),
+                                         "evaluation_table", ENGINE_MIN_ROWS)
         if not tables:
             raise KeyError(f"{model} v{version} has no evaluation rows")
         if split is None:
@@ -263,26 +265,6 @@ class FolderSource(Source, RegistryFiles):
         frame, notes = self._read_table(path, model, prepare=(
             f"evaluation:{m.task}:{m.positive_label}", prepare))
         return Evaluation(model=model, version=version, split=split, frame=frame, notes=notes)
-
-    def _engine_evaluation(self, m: Model, version: int, table, where: str) -> Evaluation:
-        """A version's evaluation rows named by ``evaluation_table``, read from their engine
-        for the pages that still work on rows in memory (the model page, the comparisons):
-        at most ``ENGINE_MIN_ROWS`` rows, else a message naming the field. The engine checks
-        them as it checks any table it keeps, then the pandas rules apply as to a file."""
-        from .row_checks import external_rows
-        rows = external_rows(table.connection, table.table, m, evaluation=True, where=where)
-        n = int(rows.execute(rows.table.count()))
-        if n > ENGINE_MIN_ROWS:
-            raise RegistryError(Problem(where, "evaluation_table", f"names a table of {n:,} "
-                                        "rows; the model page and the comparisons read at "
-                                        f"most {ENGINE_MIN_ROWS:,} evaluation rows into "
-                                        "memory so far (monitoring and the estimate query "
-                                        "any number where they lie)", model=m.name))
-        frame = rows.execute(rows.table).drop(columns=[COL_POS], errors="ignore")
-        frame, notes = prepare_predictions(frame, m, f"{table.table} "
-                                           f"(connection {table.connection!r})", True)
-        return Evaluation(model=m.name, version=version, split="test", frame=frame,
-                          notes=tuple(rows.notes) + tuple(notes))
 
     def monitoring(self, model: str) -> Monitoring | None:
         m = self.get_model(model)

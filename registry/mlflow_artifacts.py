@@ -1,6 +1,7 @@
 """The artifact side of the MLflow source: a version's evaluation rows and the production
 rows (Parquet artifacts, downloaded, checked by ``registry.tables`` and kept in a small
-in-process cache), and the chart images stored with a version's run.
+in-process cache, or a version's "test" rows in an engine, named by its tag
+``modeldeck.evaluation_table``), and the chart images stored with a version's run.
 
 Used as a base of ``registry.mlflow_source.MlflowSource``; it relies on that class's client,
 ``_reading``, ``get_model``, ``_version``, ``_logged_model_run`` and its table cache.
@@ -14,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 
 from .mlflow_client import (
-    EVALUATION_DIR, MONITORING_PATH, MONITORING_RUN_TAG, PREFIX, _not_found,
+    EVALUATION_DIR, EVALUATION_TABLE_TAG, MONITORING_PATH, MONITORING_RUN_TAG, PREFIX,
+    _not_found, evaluation_table_of, version_where,
 )
 from .mlflow_models import IMAGE_TYPES, MAX_IMAGE_BYTES, images_of, logged_model_id
 from .model import COL_TRUE, Evaluation, Monitoring, Problem, RegistryError
@@ -74,9 +76,19 @@ class MlflowArtifacts:
         if not m.task_known:
             raise KeyError(f"{model}'s task is unknown, so its prediction rows cannot be read; "
                            f"{m.task_source}")
+        if split in (None, "test") and "test" not in files:
+            table = self._evaluation_table(v)
+            if table is not None:  # the "test" rows in an engine; an artifact would win
+                from .folder import ENGINE_MIN_ROWS  # one limit for every source
+                from .row_checks import engine_evaluation
+                field = f"tag {EVALUATION_TABLE_TAG}"
+                return engine_evaluation(*table, m, int(version), version_where(model, version),
+                                         field, ENGINE_MIN_ROWS, connection_field=field)
         if not files:
             raise KeyError(f"{model} v{version} has no evaluation rows (no "
-                           f"{EVALUATION_DIR}/<split>.parquet in run {v.run_id})")
+                           f"{EVALUATION_DIR}/<split>.parquet in run {v.run_id}"
+                           + (f"; its tag {EVALUATION_TABLE_TAG} is malformed"
+                              if (v.tags or {}).get(EVALUATION_TABLE_TAG) else "") + ")")
         if split is None:
             split = "test" if "test" in files else sorted(files)[0]
         if split not in files:
@@ -100,6 +112,36 @@ class MlflowArtifacts:
                                       ("evaluation", m.task, m.positive_label), prepare)
         return Evaluation(model=model, version=int(version), split=split, frame=frame,
                           notes=notes)
+
+    def rows(self, model: str, version: int | None = None, split: str | None = None,
+             production: bool = True):
+        """``Source.rows``; a version's "test" rows named by its tag
+        ``modeldeck.evaluation_table`` are queried where they lie, whatever their size (the
+        table wins over a ``test`` artifact here, as version.json's ``evaluation_table`` does
+        over a file: docs/mlflow.md)."""
+        if not production and split in (None, "test"):
+            m = self.get_model(model)
+            with self._reading(f"reading {model} v{version}"):
+                v = self._version(model, version)
+            table = self._evaluation_table(v)
+            if table is not None:
+                if not m.task_known:
+                    raise KeyError(f"{model}'s task is unknown, so its prediction rows cannot "
+                                   f"be read; {m.task_source}")
+                from .row_checks import external_rows
+                return external_rows(*table, m, evaluation=True,
+                                     where=version_where(model, version),
+                                     connection_field=f"tag {EVALUATION_TABLE_TAG}")
+        return super().rows(model, version, split, production)
+
+    @staticmethod
+    def _evaluation_table(v) -> tuple[str, str] | None:
+        """The table a version's tag ``modeldeck.evaluation_table`` names; None without the
+        tag, or when its value is malformed (``list_versions`` reports that as a warning)."""
+        try:
+            return evaluation_table_of(v.tags)
+        except ValueError:
+            return None
 
     def _prepared(self, run_id: str, info, rel: str, model: str, how: tuple, prepare):
         """A table checked and normalised once (``prepare``), kept beside the raw tables."""

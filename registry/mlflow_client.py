@@ -19,6 +19,8 @@ BUSINESS_PREFIX = PREFIX + "business."
 EVALUATION_DIR = "modeldeck/evaluation"
 MONITORING_PATH = "modeldeck/monitoring.parquet"
 MONITORING_RUN_TAG = PREFIX + "monitoring_run"
+#: a model version's tag naming its "test" rows in an engine: "<connection>:<table>"
+EVALUATION_TABLE_TAG = PREFIX + "evaluation_table"
 HIDDEN_TAG = PREFIX + "hidden"  # experiments ModelDeck keeps for itself (monitoring runs)
 NOTE_TAG = "mlflow.note.content"  # MLflow's own description tag of experiments and runs
 STAGES = {"production": "Production", "staging": "Staging", "archived": "Archived"}
@@ -31,6 +33,22 @@ HTTP_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
                  "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
                  "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 PAGE = 1000  # results per request when a whole listing is needed
+
+
+def version_where(model: str, version) -> str:
+    """How messages name a model version of an MLflow registry."""
+    return f"registered model '{model}' version {int(version)}"
+
+
+def evaluation_table_of(tags) -> tuple[str, str] | None:
+    """The (connection, table) a model version's tag ``modeldeck.evaluation_table`` names
+    (``"<connection>:<table>"``, docs/mlflow.md), or None without the tag; ValueError saying
+    what is wrong with a malformed value."""
+    raw = (tags or {}).get(EVALUATION_TABLE_TAG)
+    if raw in (None, ""):
+        return None
+    from .rows import table_tag
+    return table_tag(raw)
 
 
 def import_mlflow():

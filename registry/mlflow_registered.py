@@ -15,7 +15,10 @@ from datetime import datetime, timezone
 from typing import ClassVar, Sequence
 
 from .base import Listing
-from .mlflow_client import BUSINESS_PREFIX, PREFIX, STAGES, _not_found
+from .mlflow_client import (
+    BUSINESS_PREFIX, EVALUATION_TABLE_TAG, PREFIX, STAGES, _not_found, evaluation_table_of,
+    version_where,
+)
 from .mlflow_models import (
     SPLIT_PREFIX, TRAINING_DATA_PREFIX, TaskAnswer, card_doc_from_tags, data_doc_from_tags,
     images_of, infer_task, logged_model_id, logged_model_metrics, read_mlmodel, run_datasets,
@@ -191,10 +194,19 @@ class MlflowRegistered:
             runs = {rid: r for rid, r in runs.items() if rid not in deleted}
             splits = self._map(lambda v: self._splits(run_of[v.version])
                                if run_of[v.version] in runs else (), raw)
+            tables = {}  # version -> its tag modeldeck.evaluation_table, when well formed
+            for v in raw:
+                try:
+                    tables[v.version] = evaluation_table_of(v.tags)
+                except ValueError as e:  # costs the tag, not the version
+                    problems.append(Problem(version_where(model, v.version),
+                                            f"tag {EVALUATION_TABLE_TAG}", f"{e}; ignored",
+                                            model=model, severity="warning"))
             # Stored chart images stand in for ModelDeck's own charts: listed only for the
-            # versions without prediction rows.
+            # versions without prediction rows (artifacts or a table in an engine).
             images = self._map(lambda vs: images_of(self._artifacts(run_of[vs[0].version], None))
-                               if run_of[vs[0].version] in runs and not vs[1] else (),
+                               if run_of[vs[0].version] in runs and not vs[1]
+                               and not tables.get(vs[0].version) else (),
                                list(zip(raw, splits)))
         # MLflow 3 may leave ``aliases`` empty on searched versions; the model has the map.
         aliases: dict[int, set[str]] = {}
@@ -207,7 +219,7 @@ class MlflowRegistered:
             run = runs.get(run_id)
             if run_id and run is None:
                 why = "was deleted" if run_id in deleted else "cannot be found (deleted?)"
-                problems.append(Problem(f"registered model '{model}' version {number}", "run_id",
+                problems.append(Problem(version_where(model, number), "run_id",
                                         f"run {run_id} {why}; its params and metrics are not "
                                         "shown", model=model, severity="warning"))
             run_tags = run.data.tags if run is not None else {}
@@ -219,7 +231,7 @@ class MlflowRegistered:
             stage = STAGES.get((v.current_stage or "").lower())
             training = data_doc_from_tags(run_tags, TRAINING_DATA_PREFIX)
             if training is not None:
-                where = f"registered model '{model}' version {number}"
+                where = version_where(model, number)
                 try:
                     doc, _ = parse(DataDoc, training, where, model,
                                    field_prefix=f"run tag {TRAINING_DATA_PREFIX}")
@@ -232,7 +244,7 @@ class MlflowRegistered:
             for split, doc in split_docs_from_tags(run_tags).items():
                 try:
                     described[split], _ = parse(
-                        SplitDoc, doc, f"registered model '{model}' version {number}", model,
+                        SplitDoc, doc, version_where(model, number), model,
                         field_prefix=f"run tag {SPLIT_PREFIX}{split}")
                 except RegistryError as e:  # costs the split's description, not the version
                     problems.append(replace(e.problem, severity="warning",

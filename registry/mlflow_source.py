@@ -15,6 +15,8 @@ model version              ``ModelVersion``: aliases (from the registered model'
                            metrics for a ``models:/m-…`` source)
 artifact of the version's  evaluation rows: ``modeldeck/evaluation/<split>.parquet``
 run
+version tag                the "test" rows in an engine: ``modeldeck.evaluation_table`` =
+                           ``<connection>:<table>`` (``registry.rows``)
 registered-model tag       monitoring rows: the run named by ``modeldeck.monitoring_run``
                            holds ``modeldeck/monitoring.parquet``
 experiment / run           ``Experiment`` / one row of the ``runs()`` table (``search_runs``

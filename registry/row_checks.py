@@ -18,10 +18,10 @@ import pandas as pd
 
 from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
-    SEGMENT_PREFIX, Model, Problem, RegistryError,
+    SEGMENT_PREFIX, Evaluation, Model, Problem, RegistryError,
 )
 from .rows import COL_POS, Rows, connection, day_number, duckdb
-from .tables import MISSING, check_binary_labels, label_key
+from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
 
 
 def check(t, model: Model, where: str, evaluation: bool) -> Rows:
@@ -312,11 +312,13 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
 
 
 def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,
-                  where: str) -> Rows:
-    """A table in an external engine (``where`` names the registry field that names it)."""
-    backend = connection(connection_name, where, model.name,
-                         ("evaluation_table" if evaluation else "production_table")
-                         + ".connection")
+                  where: str, connection_field: str | None = None) -> Rows:
+    """A table in an external engine (``where`` names the registry file or entity that names
+    it; ``connection_field`` the field or tag that names its connection, in messages: by
+    default the folder format's ``evaluation_table.connection`` or
+    ``production_table.connection``)."""
+    backend = connection(connection_name, where, model.name, connection_field or (
+        ("evaluation_table" if evaluation else "production_table") + ".connection"))
     label = f"{table} (connection {connection_name!r})"
     try:
         parts = table.split(".")
@@ -327,3 +329,28 @@ def external_rows(connection_name: str, table: str, model: Model, evaluation: bo
                                     f"({type(e).__name__}: {str(e)[:300]})",
                                     model=model.name)) from None
     return check(t, model, label, evaluation)
+
+
+def engine_evaluation(connection_name: str, table: str, model: Model, version: int,
+                      where: str, field: str, limit: int,
+                      connection_field: str | None = None) -> Evaluation:
+    """A version's "test" rows kept in an external engine (version.json's
+    ``evaluation_table``, an MLflow version's tag ``modeldeck.evaluation_table``), read from
+    it for the pages that still work on rows in memory: at most ``limit`` rows (every source
+    passes ``registry.folder.ENGINE_MIN_ROWS``, i.e. ``MODELDECK_ENGINE_MIN_ROWS``), else a
+    RegistryError naming ``where`` and ``field``. The engine checks them as it checks any
+    table it keeps, then the pandas rules apply as to a file."""
+    rows = external_rows(connection_name, table, model, evaluation=True, where=where,
+                         connection_field=connection_field)
+    n = int(rows.execute(rows.table.count()))
+    if n > limit:
+        raise RegistryError(Problem(where, field, f"names a table of {n:,} rows; the pages "
+                                    "that work on rows in memory read at most "
+                                    f"{limit:,} evaluation rows into memory (the pages that "
+                                    "query rows where they lie, such as monitoring, take "
+                                    "any number)", model=model.name))
+    frame = rows.execute(rows.table).drop(columns=[COL_POS], errors="ignore")
+    frame, notes = prepare_predictions(frame, model, f"{table} (connection "
+                                       f"{connection_name!r})", True)
+    return Evaluation(model=model.name, version=version, split="test", frame=frame,
+                      notes=tuple(rows.notes) + tuple(notes))
