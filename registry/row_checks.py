@@ -167,9 +167,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     # then needs no scan of its own (the common case; other labels are found by a query)
     number_labels = model.task == "binary" and COL_TRUE in cols and \
         schema[COL_TRUE].is_numeric()
-    if number_labels:
-        extra.update(y_lo=truth.min(), y_hi=truth.max(),
-                     y_odd=((truth != 0) & (truth != 1)).fill_null(False).cast("int64").sum())
+    if number_labels:  # rows labelled, labelled 0, labelled 1 (NaN equals neither)
+        extra.update(y_n=truth.count(), y_0=(t[COL_TRUE] == 0).cast("int64").sum(),
+                     y_1=(t[COL_TRUE] == 1).cast("int64").sum())
     days = None
     if evaluation:
         summary = rows.execute(t.mutate(why=first_reason).group_by("why").aggregate(
@@ -189,8 +189,7 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
                              "first": kept_days["first"], "last": kept_days["last"]})
         summary = per.groupby("why", dropna=False, as_index=False).agg(
             n=("n", "sum"), **({"lo": ("lo", "min"), "hi": ("hi", "max")} if extra else {}),
-            **({"y_lo": ("y_lo", "min"), "y_hi": ("y_hi", "max"), "y_odd": ("y_odd", "sum")}
-               if number_labels else {}))
+            **({k: (k, "sum") for k in ("y_n", "y_0", "y_1")} if number_labels else {}))
     n_read = int(summary["n"].sum())
     if n_read == 0:
         fail("", "has no rows")
@@ -214,9 +213,10 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         every = t.filter(truth.notnull()).select(**{COL_TRUE: truth}) \
             if COL_TRUE in cols else None
         known = None
-        if number_labels and int(summary["y_odd"].fillna(0).sum()) == 0:
-            y_lo, y_hi = summary["y_lo"].min(), summary["y_hi"].max()  # NaN: no label
-            known = [v for v, here in ((0, y_lo == 0), (1, y_hi == 1)) if here]
+        n_0, n_1 = (int(summary[k].fillna(0).sum()) for k in ("y_0", "y_1")) \
+            if number_labels else (0, 0)
+        if number_labels and int(summary["y_n"].fillna(0).sum()) == n_0 + n_1:
+            known = [v for v, n in ((0, n_0), (1, n_1)) if n]
             if schema[COL_TRUE].is_floating():
                 known = [float(v) for v in known]
         kept = _binary_checks(rows, kept, model, lo, hi, fail, every, known)

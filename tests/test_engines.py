@@ -580,3 +580,30 @@ def test_the_engines_positive_class_is_positive_mask(values, positive):
     assert np.isnan(got[missing]).all()
     np.testing.assert_array_equal(got[~missing], positive_mask(frame["y_true"],
                                                                positive)[~missing])
+
+
+@pytest.mark.parametrize("labels,positive", [
+    ([0.0, 1.0, 1.0, 0.0], "1"), ([0, 1, 1, 0], None), ([0.0, 0.0, np.nan, 0.0], "1"),
+    ([1, 1, 1, 1], "yes"), ([0.0, 1.0, 2.0, 1.0], "1"), ([0, 2, 2, 0], None),
+    ([0, 2, 2, 0], "2"), ([0.0, 1.0, np.nan, 1.0], "yes"), ([0.5, 1.0, 0.5, 1.0], "0.5")])
+def test_the_engines_label_check_is_the_pandas_one(tmp_path, labels, positive):
+    """Numeric labels checked in the engine's own pass (0/1) or by a query (any other value)
+    pass or fail as registry.tables.prepare_predictions does on the same rows, with the same
+    message, and flag the same positives."""
+    from registry.row_checks import parquet_rows
+    from registry.rows import COL_POS
+    model = Model(name="m", task="binary", positive_label=positive)
+    frame = pd.DataFrame({"y_true": labels, "y_score": [0.2, 0.8, 0.6, 0.4]})
+    frame.to_parquet(tmp_path / "t.parquet", index=False)
+    try:
+        want, _ = prepare_predictions(frame, model, "t.parquet", True)
+    except RegistryError as e:
+        with pytest.raises(RegistryError) as got:
+            parquet_rows([tmp_path / "t.parquet"], "t.parquet", model, evaluation=True)
+        assert (got.value.problem.field, got.value.problem.message) == \
+            (e.problem.field, e.problem.message)
+        return
+    rows = parquet_rows([tmp_path / "t.parquet"], "t.parquet", model, evaluation=True)
+    got = rows.execute(rows.table.select(COL_POS))[COL_POS].to_numpy(dtype=float)
+    from registry.tables import positive_mask
+    np.testing.assert_array_equal(got, positive_mask(want["y_true"], positive))
