@@ -103,6 +103,14 @@ def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
     import ibis
     t = _of_version(rows, version)
     starts = window_starts(since if since is not None else span.first, span.last, weekly)
+    if not weekly and rows.months is not None:  # each row's month, as its partition says
+        names = [s.strftime("%Y-%m") for s in starts]
+        month = t[rows.months]
+        if since is not None:
+            t = t.filter(month >= names[0])
+            month = t[rows.months]
+        number = ibis.cases(*[(month == m, k) for k, m in enumerate(names)], else_=-1)
+        return Windowed(t.mutate(**{COL_WINDOW: number.cast("int32")}), starts)
     first_days = [day_of(s) for s in starts]
     if since is not None:
         t = t.filter(day_number(rows, t) >= first_days[0])

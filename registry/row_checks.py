@@ -20,8 +20,12 @@ from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, Evaluation, Model, Problem, RegistryError,
 )
-from .rows import COL_POS, Rows, connection, day_number, duckdb
+from .rows import COL_MONTH, COL_POS, Rows, connection, day_number, duckdb
 from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
+
+
+#: the hive partition that may hold each production row's UTC month ("YYYY-MM")
+MONTH_PARTITION = "month"
 
 
 def check(t, model: Model, where: str, evaluation: bool) -> Rows:
@@ -150,6 +154,13 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
                 numeric_features.add(c)
             else:
                 out[c] = t[c].cast("string")
+
+    # a hive partition "month" (monitoring/month=2026-01/…) travels with the rows: when it is
+    # each row's UTC month (``parquet_rows`` checks), monthly windows are numbered from it
+    partition_month = not evaluation and MONTH_PARTITION in cols and \
+        schema[MONTH_PARTITION].is_string()
+    if partition_month:
+        out[COL_MONTH] = t[MONTH_PARTITION]
 
     # one pass: rows left out, and why (each row counted under its first reason)
     drop = ibis.literal(False)
@@ -308,7 +319,53 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
         raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
                                     f"({type(e).__name__}: {str(e)[:300]})",
                                     model=model.name)) from None
-    return check(t, model, rel, evaluation)
+    rows = check(t, model, rel, evaluation)
+    if partitioned and not evaluation and rows.has(COL_MONTH) and \
+            _months_hold(con, files, t.schema().get(COL_TIME)):
+        rows = replace(rows, months=COL_MONTH)
+    return rows
+
+
+def _months_hold(con, files: list[Path], time_type) -> bool:
+    """Whether every part sits under a ``month=YYYY-MM`` folder that is the UTC month of all
+    its times, by the parts' own statistics (each row group's smallest and largest time, in
+    the footers: nothing else is read). Any part without them, or times kept as text: no."""
+    import datetime
+    if time_type is None or not time_type.is_timestamp():
+        return False
+    folder_month = {}
+    for f in files:
+        names = [x.split("=", 1)[1] for x in Path(f).parts[:-1] if x.startswith("month=")]
+        if len(names) != 1 or len(names[0]) != 7:
+            return False
+        folder_month[str(f)] = names[0]
+    try:
+        stats = con.raw_sql(
+            "SELECT file_name, stats_min, stats_max, row_group_num_rows FROM "
+            "parquet_metadata(?) WHERE path_in_schema = ?",
+            parameters=[[str(f) for f in files], COL_TIME]).fetchall()
+    except Exception:
+        return False
+    for name, lo, hi, n in stats:
+        month = folder_month.get(name)
+        if month is None:
+            return False
+        if not n:
+            continue
+        if lo is None or hi is None:
+            return False
+        for text in (lo, hi):
+            try:
+                ts = datetime.datetime.fromisoformat(str(text))
+            except ValueError:
+                return False
+            if ts.tzinfo is not None:
+                ts = ts.astimezone(datetime.timezone.utc)
+            elif time_type.timezone is not None:  # a zone-aware column's naive statistics
+                return False
+            if ts.strftime("%Y-%m") != month:
+                return False
+    return bool(stats)
 
 
 def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,

@@ -37,6 +37,8 @@ from .model import FEATURE_PREFIX, Problem, RegistryError
 COL_POS = "y_pos"
 #: the column name of the window a row falls in (analysis.queries)
 COL_WINDOW = "window"
+#: a checked table's copy of its "month" partition (``Rows.months``)
+COL_MONTH = "__month"
 
 _lock = threading.Lock()
 _connections: dict[str, Any] = {}
@@ -190,6 +192,10 @@ class Rows:
     #: (version, day, rows, labelled, first, last), so that a view's first screen needs no
     #: pass of its own for them (``analysis.queries.day_counts``); None: not counted
     days: Any = None
+    #: a column holding each row's UTC month as text, "YYYY-MM" (a hive partition such as
+    #: ``month=2026-01`` that the same pass found true of every row kept): monthly windows
+    #: are numbered from it, which is cheaper than from each row's time; None: not known
+    months: str | None = None
 
     @property
     def columns(self) -> list[str]:

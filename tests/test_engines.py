@@ -607,3 +607,31 @@ def test_the_engines_label_check_is_the_pandas_one(tmp_path, labels, positive):
     got = rows.execute(rows.table.select(COL_POS))[COL_POS].to_numpy(dtype=float)
     from registry.tables import positive_mask
     np.testing.assert_array_equal(got, positive_mask(want["y_true"], positive))
+
+
+def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(tmp_path):
+    """Parts under month=YYYY-MM folders: monthly windows come from the partition when the
+    check's pass found it true of every row, and from the rows' times when not; the
+    windows' counts are the same either way."""
+    from registry.rows import COL_MONTH
+    prod, ev = rows_for("binary"), evaluation_for("binary")
+    out = {}
+    for name, lie in (("true", False), ("shifted", True)):
+        root = tmp_path / name
+        write_registry(root, "binary", prod, ev)
+        if lie:
+            mon = root / "models" / "binary" / "monitoring"
+            (mon / "month=2026-01").rename(mon / "month=2025-12")
+        deck = CachedSource(FolderSource(root))
+        rows = q.rows_of(deck, "binary")
+        assert rows.months == (None if lie else COL_MONTH)
+        span = q.day_counts(rows, 1).span
+        win = q.windowed(rows, 1, False, span)
+        got = q.metric_summary(deck.model("binary"), win, rows, [COL_WINDOW])
+        out[name] = got.sort_values([COL_WINDOW, "score"]).reset_index(drop=True)
+        since = pd.Timestamp(win.starts[1]).tz_localize("UTC")
+        later = q.metric_summary(deck.model("binary"), q.windowed(rows, 1, False, span, since),
+                                 rows, [COL_WINDOW])
+        assert later[COL_WINDOW].min() == win.starts[1]
+    assert len(out["true"][COL_WINDOW].unique()) == 4
+    pd.testing.assert_frame_equal(out["true"], out["shifted"], check_dtype=False)
