@@ -163,11 +163,13 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         out[COL_MONTH] = t[MONTH_PARTITION]
 
     # one pass: rows left out, and why (each row counted under its first reason)
+    # (each reason is a test that is never null: a null operand is itself a reason, tested
+    # first, and SQL's "TRUE OR NULL" is TRUE; no COALESCE per row, which costs 0.5 s at 100M)
     drop = ibis.literal(False)
     for _, bad in reasons:
-        drop = drop | bad.fill_null(True)
+        drop = drop | bad
     shaped = t.mutate(**{"__drop": drop}).select("__drop", **out)
-    first_reason = ibis.cases(*[(bad.fill_null(True), why) for why, bad in reasons],
+    first_reason = ibis.cases(*[(bad, why) for why, bad in reasons],
                               else_=None) if reasons else ibis.null("string")
     rows = Rows(shaped, where, name, evaluation, (), frozenset(numeric_features),
                 t.get_backend())
@@ -217,7 +219,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
     if evaluation and schema.get(COL_TRUE) is not None and schema[COL_TRUE].is_string() \
             and model.task == "regression":
         fail(COL_TRUE, "must hold numbers")
-    kept = shaped.filter(~shaped["__drop"]).drop("__drop")
+    # every row usable (the common case): no per-row test of the reasons in later queries
+    kept = shaped.filter(~shaped["__drop"]).drop("__drop") if len(left_out) else \
+        t.select(**out)
     if model.task == "binary":
         usable = summary.loc[summary["why"].isna()]
         lo, hi = (usable["lo"].iloc[0], usable["hi"].iloc[0]) if len(usable) else (None, None)
