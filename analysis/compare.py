@@ -12,20 +12,26 @@ import numpy as np
 import pandas as pd
 
 from registry.model import (
-    COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion, challenger_of, champion_of,
+    COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion, challenger_of, champion_of,
 )
+from registry.rows import COL_POS
 
 from .language import (
     difference_digits, format_difference, interval_text, metric_name_in_sentence, plural,
     positives_phrase,
 )
+from . import evaluation_rows as er
+from . import queries as q
 from .evaluation import TASK_METRICS
-from .metrics import METRICS, headline_metric, is_better, why_undefined
+from .metrics import METRICS, headline_metric, is_better, one_outcome_reason, why_undefined
 from .reads import evaluation_frame
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, Difference, RowsMismatch, aligned_rows,
-    paired_differences, too_few_rows,
+    paired_differences, rows_mismatch, too_few_rows,
 )
+
+SEGMENT_DIFFERENCE_COLUMNS = ["segment", "value", "rows", "metric", "value_a", "value_b",
+                              "delta", "low", "high", "significant", "note"]
 
 
 @dataclass(frozen=True)
@@ -118,8 +124,7 @@ def segment_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFra
                         "rows": len(idx), "metric": metric, "value_a": d.value_a,
                         "value_b": d.value_b, "delta": d.delta, "low": d.low, "high": d.high,
                         "significant": d.significant and not note, "note": note})
-    return pd.DataFrame(out, columns=["segment", "value", "rows", "metric", "value_a",
-                                      "value_b", "delta", "low", "high", "significant", "note"])
+    return pd.DataFrame(out, columns=SEGMENT_DIFFERENCE_COLUMNS)
 
 
 # ------------------------------------------------------------------ the verdict
@@ -190,6 +195,87 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
 
     def compute():
         model = deck.model(name)
+        kept = _kept_pair(deck, name, a, b) if model.task == "binary" else None
+        if kept is not None:
+            return compare_kept(deck, model, a, b, *kept, t)
         return compare(model, a, evaluation_frame(deck, name, a), b,
                        evaluation_frame(deck, name, b), t)
     return deck.memo(("comparison", name, a, b, t), name, compute)
+
+
+# ------------------------------------------------------------------ rows an engine keeps
+def _kept_pair(deck, name: str, a: int, b: int):
+    """(summary a, summary b, rows a, rows b) when an engine keeps both versions' rows in
+    files whose rows can be paired by position, else None (the rows are read into memory)."""
+    sa, sb = er.evaluation_summary(deck, name, a), er.evaluation_summary(deck, name, b)
+    if sa is None or sb is None:
+        return None
+    ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)
+    if ra.row_numbers is None or rb.row_numbers is None:
+        return None
+    return sa, sb, ra, rb
+
+
+def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: float,
+                 settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
+    """``compare`` on two versions' rows that an engine keeps: each metric and each segment's
+    headline metric on all rows, exact, from each version's summary
+    (``analysis.evaluation_rows``); the paired intervals from the same random rows of both
+    files (``queries.paired_sample``), scaled to all rows, as ``compare`` does above 5,000."""
+    label_a, label_b = f"Version {a}", f"version {b}"
+    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
+                        q.unpaired_rows(ra, rb), label_a, label_b)
+    if why:
+        return Comparison(model.name, a, b, threshold,
+                          verdict=f"{why} Compare them on the same test set to get a verdict.",
+                          problem=why)
+    segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
+    fa, fb = q.paired_sample(ra, rb, [COL_POS, COL_SCORE, *segs], er.SAMPLE_ROWS, sa.rows,
+                             text=tuple(segs))
+    fa, fb = (f.rename(columns={COL_POS: COL_TRUE}) for f in (fa, fb))
+    m = er.sample_model(model)
+    diffs = paired_differences(m, fa, fb, threshold, settings, label_a, label_b,
+                               points=(er.points_at(sa, threshold), er.points_at(sb, threshold)),
+                               population=sa.rows)
+    segments = _kept_segments(deck, model, a, b, fa, fb, threshold, settings)
+    missing = {k: ("there are no labelled rows" if sa.rows == 0 else
+                   one_outcome_reason(sa.rows, sa.positives))
+               for k in TASK_METRICS["binary"]
+               if k not in diffs or not np.isfinite(diffs[k].delta)}
+    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
+                      unavailable=missing)
+    return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
+                      verdict=verdict(model, comp), unavailable=missing)
+
+
+def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.DataFrame,
+                   threshold: float, settings: BootstrapSettings,
+                   min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
+    """``segment_differences`` from both versions' per-segment summaries and the paired
+    sample's rows of each segment value."""
+    metric = headline_metric(model.task)
+    seg_a = er.version_segments(deck, model.name, a)
+    seg_b = er.version_segments(deck, model.name, b).set_index(["segment", "value"])
+    out = []
+    for r in seg_a.itertuples():
+        value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)
+        note, d = too_few_rows(r.rows, min_rows), None
+        if not note and seg_b["rows"].get((r.segment, r.value), 0) != r.rows:
+            note = "the two versions' files put different rows in this segment"
+        if not note:
+            if not (np.isfinite(r.estimate) and np.isfinite(value_b)):
+                note = f"{METRICS[metric].name} is undefined here: " \
+                       f"{one_outcome_reason(r.rows, r.positives)}"
+            else:
+                keep = (fa[r.segment] == r.value).to_numpy()
+                d = paired_differences(
+                    er.sample_model(model), fa.loc[keep], fb.loc[keep], threshold, settings,
+                    metrics=(metric,), points=({metric: r.estimate}, {metric: value_b}),
+                    population=r.rows).get(metric)
+        if d is None:
+            d = Difference(metric, np.nan, np.nan, np.nan, np.nan, np.nan)
+        out.append({"segment": r.segment[len(SEGMENT_PREFIX):], "value": r.value,
+                    "rows": r.rows, "metric": metric, "value_a": d.value_a,
+                    "value_b": d.value_b, "delta": d.delta, "low": d.low, "high": d.high,
+                    "significant": d.significant and not note, "note": note})
+    return pd.DataFrame(out, columns=SEGMENT_DIFFERENCE_COLUMNS)

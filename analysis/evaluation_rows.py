@@ -31,7 +31,7 @@ from . import summaries as sm
 from .curves import BinaryCurves, binary_curves_from_counts
 from .evaluation_types import (
     SEGMENT_COLUMNS, TASK_METRICS, THRESHOLDS, ThresholdResult, VersionEvaluation,
-    mark_weakest, threshold_from_counts,
+    count_metrics, mark_weakest, threshold_from_counts,
 )
 from .metrics import METRICS, headline_metric, one_outcome_reason
 from .uncertainty import (
@@ -170,17 +170,20 @@ def metric_intervals(model: Model, ev: EvaluationSummary, metrics: tuple[str, ..
                      ) -> dict[str, Interval]:
     """Each of ``metrics`` on all rows (exact, from the counts) with its 95% interval from
     the sample."""
-    if threshold == 0.5:
-        points = {k: ev.points[k] for k in metrics if k in ev.points}
-    else:
-        tp, fp, fn, tn = ev.counts_at(threshold)
-        at_t = threshold_from_counts(tp, fp, fn, tn, threshold).metrics
-        points = {k: (at_t[k].value if k in at_t else ev.points[k]) for k in metrics
-                  if k in at_t or k in ev.points}
+    points = {k: v for k, v in points_at(ev, threshold).items() if k in metrics}
     if not points:
         return {}
     return bootstrap_intervals(sample_model(model), ev.sample, threshold, settings,
                                tuple(points), point=points, population=ev.rows)
+
+
+def points_at(ev: EvaluationSummary, threshold: float) -> dict[str, float]:
+    """Every metric on all the summarised rows, the threshold-dependent ones at
+    ``threshold`` (rounded to 0.01)."""
+    if round(float(threshold), 2) == 0.5:
+        return dict(ev.points)
+    at_t = count_metrics(np.array([ev.counts_at(threshold)], float))
+    return {k: (float(at_t[k][0]) if k in at_t else v) for k, v in ev.points.items()}
 
 
 def threshold_counts(ev: EvaluationSummary, threshold: float,

@@ -105,10 +105,10 @@ def threshold_from_counts(tp: int, fp: int, fn: int, tn: int, threshold: float,
     """The threshold-dependent metrics from the four counts, each with a 95% bootstrap
     interval from a multinomial draw of the four cells (which is the row bootstrap)."""
     tp, fp, fn, tn = int(tp), int(fp), int(fn), int(tn)
-    point = _count_metrics(np.array([[tp, fp, fn, tn]], float))
+    point = count_metrics(np.array([[tp, fp, fn, tn]], float))
     rng = np.random.default_rng(settings.seed)
     n = tp + fp + fn + tn
-    draws = _count_metrics(rng.multinomial(n, np.array([tp, fp, fn, tn]) / n,
+    draws = count_metrics(rng.multinomial(n, np.array([tp, fp, fn, tn]) / n,
                                            size=settings.n_boot).astype(float)) if n else None
     alpha = (1 - settings.level) / 2
     out = {}
@@ -121,7 +121,7 @@ def threshold_from_counts(tp: int, fp: int, fn: int, tn: int, threshold: float,
     return ThresholdResult(float(threshold), tp, fp, fn, tn, out)
 
 
-def _count_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
+def count_metrics(c: np.ndarray) -> dict[str, np.ndarray]:
     """accuracy, precision, recall, F1 of each row of counts (tp, fp, fn, tn), with
     scikit-learn's zero_division=0."""
     tp, fp, fn, tn = c.T

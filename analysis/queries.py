@@ -340,6 +340,41 @@ def rows_sample(rows: Rows, columns: list[str], size: int, labelled: bool = True
     return got.reset_index(drop=True), n
 
 
+def unpaired_rows(a: Rows, b: Rows) -> int:
+    """How many rows of two evaluation files do not pair: a position one file has and the
+    other lacks, or whose positive class differs (``Rows.row_numbers``)."""
+    ta = a.table.select(r=a.table[a.row_numbers], p=a.table[COL_POS])
+    tb = b.table.select(r2=b.table[b.row_numbers], p2=b.table[COL_POS])
+    j = ta.outer_join(tb, ta.r == tb.r2)
+    bad = j.r.isnull() | j.r2.isnull() | (j.p != j.p2).fill_null(True)
+    return int(a.execute(j.filter(bad).count()))
+
+
+def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
+                  text: tuple[str, ...] = (), seed: int = 0
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same rows of two paired evaluation files (about ``size`` of their ``n``, chosen by
+    a hash of the row's position: the same rows in both), each file's ``columns`` in row
+    order; ``text``: columns returned as text (as ``rows_sample``)."""
+    def pick(rows: Rows) -> pd.DataFrame:
+        t = rows.table
+        pos = t[rows.row_numbers]
+        if n > size:
+            buckets = 1_000_003
+            keep = int(np.ceil(min(1.0, 1.2 * size / n) * buckets))
+            t = t.filter((pos.hash() % buckets).abs() < keep)
+        cols = [t[c].cast("string").fill_null("nan").name(c) if c in text else t[c]
+                for c in columns]
+        return rows.execute(t.select(t[rows.row_numbers].name("__pair"), *cols))
+    fa, fb = pick(a), pick(b)
+    both = np.intersect1d(fa["__pair"].to_numpy(), fb["__pair"].to_numpy())
+    if len(both) > size:
+        both = np.sort(np.random.default_rng(seed).choice(both, size, replace=False))
+    fa = fa.set_index("__pair").loc[both].reset_index(drop=True)
+    fb = fb.set_index("__pair").loc[both].reset_index(drop=True)
+    return fa, fb
+
+
 def output_columns(model: Model, rows: Rows) -> list[str]:
     """The columns a metric of the task reads (besides y_true)."""
     if model.task == "binary":

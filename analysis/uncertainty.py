@@ -365,48 +365,71 @@ def aligned_rows(frame_a: pd.DataFrame, frame_b: pd.DataFrame, label_a: str = "A
                  label_b: str = "B") -> None:
     """Raise RowsMismatch, in plain words, unless both tables hold the same rows in the same
     order (same length and the same true value on every row)."""
-    if len(frame_a) != len(frame_b):
-        raise RowsMismatch(
-            f"{label_a} was evaluated on {len(frame_a):,} rows and {label_b} on "
-            f"{len(frame_b):,}, so they were not evaluated on the same rows and cannot be "
-            "compared row by row.")
-    ya = frame_a[COL_TRUE].astype(str).to_numpy()
-    yb = frame_b[COL_TRUE].astype(str).to_numpy()
-    differ = int((ya != yb).sum())
+    differ = 0
+    if len(frame_a) == len(frame_b):
+        ya = frame_a[COL_TRUE].astype(str).to_numpy()
+        yb = frame_b[COL_TRUE].astype(str).to_numpy()
+        differ = int((ya != yb).sum())
+    why = rows_mismatch(len(frame_a), len(frame_b), differ, label_a, label_b)
+    if why:
+        raise RowsMismatch(why)
+
+
+def rows_mismatch(n_a: int, n_b: int, differ: int, label_a: str = "A",
+                  label_b: str = "B") -> str:
+    """Why two versions' rows cannot be compared row by row ('' when they can): ``n_a`` and
+    ``n_b`` rows, ``differ`` of them with another true value."""
+    if n_a != n_b:
+        return (f"{label_a} was evaluated on {n_a:,} rows and {label_b} on {n_b:,}, so they "
+                "were not evaluated on the same rows and cannot be compared row by row.")
     if differ:
-        raise RowsMismatch(
-            f"{label_a} and {label_b} have the same number of rows but different true values "
-            f"on {differ:,} of them, so they were not evaluated on the same rows (in the same "
-            "order) and cannot be compared row by row.")
+        return (f"{label_a} and {label_b} have the same number of rows but different true "
+                f"values on {differ:,} of them, so they were not evaluated on the same rows "
+                "(in the same order) and cannot be compared row by row.")
+    return ""
 
 
 def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFrame,
                        threshold: float = 0.5,
                        settings: BootstrapSettings = BootstrapSettings(),
                        label_a: str = "A", label_b: str = "B",
-                       metrics: tuple[str, ...] | None = None) -> dict[str, Difference]:
+                       metrics: tuple[str, ...] | None = None,
+                       points: tuple[dict, dict] | None = None,
+                       population: int | None = None) -> dict[str, Difference]:
     """``b − a`` of every metric with a paired bootstrap interval: each resample draws the same
-    rows for both versions. Raises RowsMismatch when the rows are not the same."""
+    rows for both versions. Raises RowsMismatch when the rows are not the same.
+    ``population``: the frames are the same uniform random sample of that many paired
+    labelled rows (an engine drew it, ``analysis.compare``) and ``points`` holds each
+    version's values on all of them; the spread is scaled to the population's size."""
     aligned_rows(frame_a, frame_b, label_a, label_b)
     keep = frame_a[COL_TRUE].notna().to_numpy()
     fa, fb = frame_a.loc[keep], frame_b.loc[keep]
     nan = float("nan")
     wanted = frozenset(metrics) if metrics else None
-    if len(fa) < 2:
+    if len(fa) < 2 and points is None:
         pa, pb = compute_metrics(model, fa, threshold), compute_metrics(model, fb, threshold)
         return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in pa
                 if k in pb and (wanted is None or k in wanted)}
-    pa = point_estimates(model, prepare(model, fa, threshold), wanted)
-    pb = point_estimates(model, prepare(model, fb, threshold), wanted)
+    if points is not None:
+        pa, pb = ({k: v for k, v in p.items() if wanted is None or k in wanted}
+                  for p in points)
+    else:
+        pa = point_estimates(model, prepare(model, fa, threshold), wanted)
+        pb = point_estimates(model, prepare(model, fb, threshold), wanted)
     keys = [k for k in pa if k in pb]
+    if len(fa) < 2:
+        return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in keys}
     rng = np.random.default_rng(settings.seed)
     rows, scale = _subsample(len(fa), settings, rng)
     sa, sb = (fa, fb) if rows is None else (fa.iloc[rows], fb.iloc[rows])
+    sampled = population is not None and population > len(sa)
+    if sampled:
+        scale = float(np.sqrt(len(sa) / population))
     order = _score_order(model, sa)  # the same order for both: rows stay paired
     if order is not None:
         sa, sb = sa.iloc[order], sb.iloc[order]
     prep_a, prep_b = prepare(model, sa, threshold), prepare(model, sb, threshold)
-    if rows is None:
+    if rows is None and not sampled:
         ca, cb = pa, pb
     else:
         ca, cb = point_estimates(model, prep_a, wanted), point_estimates(model, prep_b, wanted)

@@ -20,12 +20,14 @@ from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, Evaluation, Model, Problem, RegistryError,
 )
-from .rows import COL_MONTH, COL_POS, Rows, connection, day_number, duckdb
+from .rows import COL_MONTH, COL_POS, COL_ROW, Rows, connection, day_number, duckdb
 from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
 
 
 #: the hive partition that may hold each production row's UTC month ("YYYY-MM")
 MONTH_PARTITION = "month"
+#: the column DuckDB adds with each row's position in its Parquet file
+ROW_NUMBER = "file_row_number"
 
 
 def check(t, model: Model, where: str, evaluation: bool) -> Rows:
@@ -161,6 +163,9 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         schema[MONTH_PARTITION].is_string()
     if partition_month:
         out[COL_MONTH] = t[MONTH_PARTITION]
+    # an evaluation file's row positions (``parquet_rows``), which pair two versions' rows
+    if evaluation and ROW_NUMBER in cols:
+        out[COL_ROW] = t[ROW_NUMBER]
 
     # one pass: rows left out, and why (each row counted under its first reason)
     # (each reason is a test that is never null: a null operand is itself a reason, tested
@@ -318,12 +323,16 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
     con = duckdb()
     try:
         t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
-                             union_by_name=True)
+                             union_by_name=True,
+                             **({"file_row_number": True} if evaluation and len(files) == 1
+                                else {}))
     except Exception as e:
         raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
                                     f"({type(e).__name__}: {str(e)[:300]})",
                                     model=model.name)) from None
     rows = check(t, model, rel, evaluation)
+    if rows.has(COL_ROW):
+        rows = replace(rows, row_numbers=COL_ROW)
     if partitioned and not evaluation and rows.has(COL_MONTH) and \
             _months_hold(con, files, t.schema().get(COL_TIME)):
         rows = replace(rows, months=COL_MONTH)

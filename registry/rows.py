@@ -39,6 +39,8 @@ COL_POS = "y_pos"
 COL_WINDOW = "window"
 #: a checked table's copy of its "month" partition (``Rows.months``)
 COL_MONTH = "__month"
+#: a checked evaluation file's row positions (``Rows.row_numbers``)
+COL_ROW = "__row"
 
 _lock = threading.Lock()
 _connections: dict[str, Any] = {}
@@ -196,6 +198,9 @@ class Rows:
     #: ``month=2026-01`` that the same pass found true of every row kept): monthly windows
     #: are numbered from it, which is cheaper than from each row's time; None: not known
     months: str | None = None
+    #: a column holding each row's position in its file (one Parquet file, read in place), by
+    #: which two versions' evaluation rows are paired; None: the rows have no order to pair
+    row_numbers: str | None = None
 
     @property
     def columns(self) -> list[str]:
