@@ -80,9 +80,9 @@ def main() -> None:
                         help="read every evaluation table into pandas (the path before "
                              "the engine summaries)")
     args = parser.parse_args()
-    if args.in_memory:
-        import os
-        os.environ["MODELDECK_ENGINE_MIN_ROWS"] = str(10 ** 12)
+    if args.in_memory:  # the limit above which the engine keeps a table, out of reach
+        import registry.folder
+        registry.folder.ENGINE_MIN_ROWS = 10 ** 15
 
     import dash
 
