@@ -233,7 +233,7 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
     fa, fb = q.paired_sample(ra, rb, [COL_POS, COL_SCORE, *segs], er.SAMPLE_ROWS, sa.rows,
                              text=tuple(segs))
     fa, fb = (f.rename(columns={COL_POS: COL_TRUE}) for f in (fa, fb))
-    m = er.sample_model(model)
+    m = q.sample_model(model)
     diffs = paired_differences(m, fa, fb, threshold, settings, label_a, label_b,
                                points=(er.points_at(sa, threshold), er.points_at(sb, threshold)),
                                population=sa.rows)
@@ -269,7 +269,7 @@ def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.
             else:
                 keep = (fa[r.segment] == r.value).to_numpy()
                 d = paired_differences(
-                    er.sample_model(model), fa.loc[keep], fb.loc[keep], threshold, settings,
+                    q.sample_model(model), fa.loc[keep], fb.loc[keep], threshold, settings,
                     metrics=(metric,), points=({metric: r.estimate}, {metric: value_b}),
                     population=r.rows).get(metric)
         if d is None:

@@ -167,7 +167,8 @@ def calibration_from_counts(scores, pos, neg, n_bins: int = CALIBRATION_BINS) ->
 
 
 def histogram_from_counts(scores, pos, neg, bins: int = SCORE_BINS) -> pd.DataFrame:
-    """``score_histogram`` from positives and negatives per distinct score."""
+    """Rows per score bin (equal widths over 0–1, or wider to hold every score), negatives
+    and positives apart, from positives and negatives per distinct score."""
     scores = np.asarray(scores, float)
     lo = min(0.0, float(scores.min())) if len(scores) else 0.0
     hi = max(1.0, float(scores.max())) if len(scores) else 1.0
@@ -185,8 +186,3 @@ def calibration_table(y: np.ndarray, score: np.ndarray, n_bins: int = CALIBRATIO
     rate of positives, with its row count; empty bins are left out (as scikit-learn's
     ``calibration_curve`` does, whose numbers these are: tested)."""
     return calibration_from_counts(*score_counts_of(y, score), n_bins=n_bins)
-
-
-def score_histogram(y: np.ndarray, score: np.ndarray, bins: int = SCORE_BINS) -> pd.DataFrame:
-    """Rows per score bin, negatives and positives apart."""
-    return histogram_from_counts(*score_counts_of(y, score), bins=bins)

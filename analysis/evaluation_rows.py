@@ -71,11 +71,6 @@ class EvaluationSummary:
         return tp, fp, self.positives - tp, self.negatives - fp
 
 
-def sample_model(model: Model) -> Model:
-    """The model as its sample's rows read: the truth is already 1.0 for the positive class."""
-    return replace(model, positive_label=None)
-
-
 # ------------------------------------------------------------------ from the engine
 def summarise(model: Model, rows) -> EvaluationSummary:
     """The engine's summaries of a yes/no model's evaluation ``rows`` (``registry.rows.Rows``
@@ -173,7 +168,7 @@ def metric_intervals(model: Model, ev: EvaluationSummary, metrics: tuple[str, ..
     points = {k: v for k, v in points_at(ev, threshold).items() if k in metrics}
     if not points:
         return {}
-    return bootstrap_intervals(sample_model(model), ev.sample, threshold, settings,
+    return bootstrap_intervals(q.sample_model(model), ev.sample, threshold, settings,
                                tuple(points), point=points, population=ev.rows)
 
 
@@ -206,7 +201,7 @@ def segment_table(model: Model, ev: EvaluationSummary, segments: pd.DataFrame,
                        f"{one_outcome_reason(r.rows, r.positives)}"
             else:
                 part = ev.sample.loc[ev.sample[r.segment] == r.value]
-                ci = bootstrap_intervals(sample_model(model), part, 0.5, settings, (metric,),
+                ci = bootstrap_intervals(q.sample_model(model), part, 0.5, settings, (metric,),
                                          point={metric: r.estimate},
                                          population=r.rows).get(metric) \
                     if len(part) >= 2 else Interval(r.estimate, np.nan, np.nan)

@@ -177,7 +177,8 @@ def _cutoff(last: pd.Timestamp, weekly: bool, max_windows: int) -> pd.Timestamp:
 def _ci(model, rows: pd.DataFrame, metric, value, population, settings):
     if len(rows) < 2:
         return np.nan, np.nan
-    ci = bootstrap_intervals(model, _as_frame(model, rows), settings=settings.bootstrap,
+    ci = bootstrap_intervals(q.sample_model(model), _as_frame(model, rows),
+                             settings=settings.bootstrap,
                              metrics=(metric,), point={metric: value}, population=population)
     got = ci.get(metric)
     return (got.low, got.high) if got is not None else (np.nan, np.nan)

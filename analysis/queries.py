@@ -11,7 +11,7 @@ numbers holds for all of them (tests/test_engines.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -373,6 +373,12 @@ def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
     fa = fa.set_index("__pair").loc[both].reset_index(drop=True)
     fb = fb.set_index("__pair").loc[both].reset_index(drop=True)
     return fa, fb
+
+
+def sample_model(model: Model) -> Model:
+    """The model as an engine's binary sample reads: its truth is ``y_pos`` (1.0 for the
+    positive class, whatever the labels' words), so the positive class is 1."""
+    return replace(model, positive_label=None) if model.task == "binary" else model
 
 
 def output_columns(model: Model, rows: Rows) -> list[str]:

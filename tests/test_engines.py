@@ -635,3 +635,25 @@ def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(t
         assert later[COL_WINDOW].min() == win.starts[1]
     assert len(out["true"][COL_WINDOW].unique()) == 4
     pd.testing.assert_frame_equal(out["true"], out["shifted"], check_dtype=False)
+
+
+def test_text_labels_give_the_engines_monitoring_intervals(tmp_path):
+    """A yes/no model whose labels are words ("yes"/"no", positive_label "yes"): the
+    engine's per-window intervals are bootstrapped on the positive class, as on the rows in
+    memory (before, the sample's 1.0/0.0 were compared with "yes" and every row counted as
+    negative, so no window had an interval)."""
+    prod, ev = rows_for("binary", shift=1.0), evaluation_for("binary")
+    words = lambda f: f.assign(y_true=f["y_true"].map({1.0: "yes", 0.0: "no"}))  # noqa: E731
+    write_registry(tmp_path, "binary", words(prod), words(ev))
+    doc = tmp_path / "models" / "binary" / "model.json"
+    doc.write_text(json.dumps({**json.loads(doc.read_text()), "positive_label": "yes"}))
+    deck = CachedSource(FolderSource(tmp_path))
+    model = deck.model("binary")
+    settings = MonitoringSettings(weekly_below_days=0)
+    report = report_from_rows(model, q.rows_of(deck, "binary", 1, production=False),
+                              q.rows_of(deck, "binary"), 1, "roc_auc", settings)
+    p = report.performance.loc[report.performance["note"] == ""]
+    assert len(p) >= 3
+    assert np.isfinite(p["low"]).all() and np.isfinite(p["high"]).all()
+    assert (p["low"] < p["value"]).all() and (p["value"] < p["high"]).all()
+    assert report.reference_low < report.reference < report.reference_high
