@@ -205,3 +205,28 @@ def test_versions_on_other_rows_are_not_compared(tmp_path, monkeypatch):
     got = version_comparison(engine, "m", 1, 2)
     assert "different true values" in got.problem and got.problem == want.problem
     assert got.differences == {} and got.verdict == want.verdict
+
+
+def test_one_class_on_the_engine_says_why(tmp_path, monkeypatch):
+    """Every evaluation row negative, a few scores NaN: the engine's page says which metrics
+    cannot be computed and why, as the rows in memory do, and draws without an error."""
+    import dash
+
+    from app import Settings, create_app
+    rng = np.random.default_rng(3)
+    log_model(tmp_path, "neg", "binary", positive_label=1)
+    score = rng.random(3_000)
+    score[:5] = np.nan
+    log_model_version(tmp_path, "neg", y_true=np.zeros(3_000, int), y_score=score,
+                      segments={"region": rng.choice(["a", "b"], 3_000)})
+    memory = CachedSource(FolderSource(tmp_path))
+    want = version_evaluation(memory, "neg", 1)
+    _, engine = decks(tmp_path, monkeypatch)
+    got = version_evaluation(engine, "neg", 1)
+    assert got.rows == want.rows and got.binary is None and want.binary is None
+    assert got.unavailable == want.unavailable and "roc_auc" in got.unavailable
+    assert list(got.segments["note"]) == list(want.segments["note"])
+    app = create_app(Settings(registry=str(tmp_path)))
+    with app.server.test_request_context():
+        page = str(dash.page_registry["pages.model"]["layout"](name="neg"))
+    assert "How good is version 1?" in page and "all 2,995 rows are negative" in page
