@@ -254,8 +254,8 @@ def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.
     """``segment_differences`` from both versions' per-segment summaries and the paired
     sample's rows of each segment value."""
     metric = headline_metric(model.task)
-    seg_a = er.version_segments(deck, model.name, a)
-    seg_b = er.version_segments(deck, model.name, b).set_index(["segment", "value"])
+    seg_a = er.version_segments(deck, model.name, a).table
+    seg_b = er.version_segments(deck, model.name, b).table.set_index(["segment", "value"])
     out = []
     for r in seg_a.itertuples():
         value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)

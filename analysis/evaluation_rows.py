@@ -3,13 +3,17 @@
 A yes/no model's evaluation table of millions of rows (a large Parquet file, an external
 table) is never read into the web process. The engine returns small tables instead: how many
 positives and negatives have each distinct score (over all labelled rows, and per value of
-each segment column) and a uniform random sample of labelled rows. From the counts,
+each segment column). From the counts,
 ``summarise`` works out every number the model page shows, exactly as on the rows
 (``analysis.summaries``, ``analysis.curves``: equal to scikit-learn on the same rows, tested):
 the metrics at any threshold, the ROC, precision–recall, gain and calibration curves, the
 score histogram, the confusion counts at every threshold of the page's slider, each segment's
-headline metric. The sample gives the 95% intervals, by the bootstrap the in-memory path uses
-above ``BootstrapSettings.max_rows`` rows (a subsample, its spread scaled to all rows).
+headline metric. The 95% intervals come from the bootstrap the in-memory path uses above
+``BootstrapSettings.max_rows`` rows (a subsample, its spread scaled to all rows), on a uniform
+random sample of the labelled rows: drawn here from the counts themselves (a yes/no metric
+reads only a row's score and class, so positions drawn among the counted rows are rows
+drawn; ``sample_from_counts``, seeded), and for the segments' intervals drawn by the engine
+with the segment columns.
 
 What is kept (``EvaluationSummary``) is small whatever the rows: the drawn curves, counts at
 101 thresholds, a bounded sample. ``analysis.evaluation.version_evaluation`` and the other
@@ -55,8 +59,8 @@ class EvaluationSummary:
     tp: np.ndarray  # positives scoring >= each of THRESHOLDS
     fp: np.ndarray  # negatives scoring >= each of THRESHOLDS
     curves: BinaryCurves | None  # None when one outcome only
-    #: uniform random labelled rows: y_true 1.0 (positive) / 0.0, y_score, segment columns as
-    #: text; all of them when there are at most SAMPLE_ROWS
+    #: uniform random labelled rows (``sample_from_counts``): y_true 1.0 (positive) / 0.0 and
+    #: y_score; all of them when there are at most SAMPLE_ROWS
     sample: pd.DataFrame
     notes: tuple[str, ...] = ()
 
@@ -85,23 +89,56 @@ def summarise(model: Model, rows) -> EvaluationSummary:
     cpos, cneg = np.r_[0.0, np.cumsum(pos)], np.r_[0.0, np.cumsum(neg)]
     tp = np.round(cpos[-1] - cpos[below]).astype(np.int64)
     fp = np.round(cneg[-1] - cneg[below]).astype(np.int64)
-    curves = binary_curves_from_counts(scores, pos, neg) if 0 < positives < n else None
-    seg_cols = [c for c in rows.columns if c.startswith(SEGMENT_PREFIX)]
-    sample, _ = q.rows_sample(rows, [COL_POS, COL_SCORE, *seg_cols], SAMPLE_ROWS, n=n,
-                              text=tuple(seg_cols))
-    sample = sample.rename(columns={COL_POS: COL_TRUE})
+    curves = binary_curves_from_counts(scores, pos, neg, auc=points.get("roc_auc")) \
+        if 0 < positives < n else None
     return EvaluationSummary(rows=n, positives=positives, points=points, tp=tp, fp=fp,
-                             curves=curves, sample=sample, notes=tuple(rows.notes))
+                             curves=curves, sample=sample_from_counts(scores, pos, neg,
+                                                                      SAMPLE_ROWS),
+                             notes=tuple(rows.notes))
 
 
-def segment_counts(model: Model, rows) -> pd.DataFrame:
-    """segment, value, rows, positives, estimate (the headline metric, NaN when undefined) of
-    every value of every segment column: the engine's counts per value and distinct score,
-    one query per column (the costliest summaries, so a page asks for them last)."""
-    parts = [_segment_values(model, rows, c) for c in rows.columns
-             if c.startswith(SEGMENT_PREFIX)]
-    return pd.concat(parts, ignore_index=True) if parts else \
+def sample_from_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
+                       seed: int = 0) -> pd.DataFrame:
+    """A uniform random sample, without replacement, of ``size`` of the rows that ``pos`` and
+    ``neg`` count at each distinct score (all of them when there are fewer), as y_true (1.0
+    positive, 0.0 negative) and y_score, in score order. A yes/no metric reads nothing of a
+    row but its score and its class, so drawing positions among the counted rows (cell by
+    cell: each score's negatives, then its positives) draws rows; no query is needed."""
+    cells = np.rint(np.column_stack([neg, pos]).ravel()).astype(np.int64)
+    ends = np.cumsum(cells)
+    n = int(ends[-1]) if len(ends) else 0
+    at = np.arange(n) if n <= size else \
+        np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    cell = np.searchsorted(ends, at, side="right")
+    return pd.DataFrame({COL_TRUE: (cell % 2).astype(float),
+                         COL_SCORE: np.asarray(scores, float)[cell // 2]})
+
+
+@dataclass(frozen=True)
+class SegmentCounts:
+    """What the engine returned about each segment value of one version's labelled rows."""
+
+    #: segment (column), value (as text), rows, positives, estimate (the headline metric on
+    #: all the value's rows, NaN when undefined)
+    table: pd.DataFrame
+    #: uniform random labelled rows: y_true 1.0 / 0.0, y_score and every segment column as
+    #: text (each value's interval comes from its rows here)
+    sample: pd.DataFrame
+
+
+def segment_counts(model: Model, rows, n: int | None = None) -> SegmentCounts:
+    """Every value of every segment column: the engine's counts per value and distinct score,
+    one query per column (the costliest summaries, so a page asks for them last), and a
+    random sample of the labelled rows with their segment columns (``n``: how many labelled
+    rows there are, when the caller knows)."""
+    seg_cols = [c for c in rows.columns if c.startswith(SEGMENT_PREFIX)]
+    parts = [_segment_values(model, rows, c) for c in seg_cols]
+    table = pd.concat(parts, ignore_index=True) if parts else \
         pd.DataFrame(columns=["segment", "value", "rows", "positives", "estimate"])
+    sample = q.rows_sample(rows, [COL_POS, COL_SCORE, *seg_cols], SAMPLE_ROWS, n=n,
+                           text=tuple(seg_cols))[0].rename(columns={COL_POS: COL_TRUE}) \
+        if seg_cols else pd.DataFrame(columns=[COL_TRUE, COL_SCORE])
+    return SegmentCounts(table, sample)
 
 
 def _segment_values(model: Model, rows, col: str) -> pd.DataFrame:
@@ -146,7 +183,7 @@ def _segment_values(model: Model, rows, col: str) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ what the pages show
 def evaluate_summary(model: Model, version: int, ev: EvaluationSummary,
-                     segments: pd.DataFrame | None,
+                     segments: SegmentCounts | None,
                      settings: BootstrapSettings = BootstrapSettings()) -> VersionEvaluation:
     """``analysis.evaluation.evaluate`` (threshold 0.5) from an ``EvaluationSummary`` and the
     ``segment_counts``; without them (None) the segments are marked as still being worked
@@ -187,20 +224,21 @@ def threshold_counts(ev: EvaluationSummary, threshold: float,
     return threshold_from_counts(*ev.counts_at(threshold), threshold, settings)
 
 
-def segment_table(model: Model, ev: EvaluationSummary, segments: pd.DataFrame,
+def segment_table(model: Model, ev: EvaluationSummary, segments: SegmentCounts,
                   settings: BootstrapSettings = SECONDARY) -> pd.DataFrame:
     """``analysis.evaluation.segment_metrics`` from ``segment_counts``: each value's headline
     metric on all its rows, its interval from the sample's rows of that value."""
     metric = headline_metric(model.task)
+    sample = segments.sample
     out = []
-    for r in segments.itertuples():
+    for r in segments.table.itertuples():
         note, ci = too_few_rows(r.rows), None
         if not note:
             if not np.isfinite(r.estimate):
                 note = f"{METRICS[metric].name} is undefined here: " \
                        f"{one_outcome_reason(r.rows, r.positives)}"
             else:
-                part = ev.sample.loc[ev.sample[r.segment] == r.value]
+                part = sample.loc[sample[r.segment] == r.value]
                 ci = bootstrap_intervals(q.sample_model(model), part, 0.5, settings, (metric,),
                                          point={metric: r.estimate},
                                          population=r.rows).get(metric) \
@@ -240,11 +278,13 @@ def evaluation_summary(deck, name: str, version: int) -> EvaluationSummary | Non
     return deck.memo(("evaluation-summary", name, version), name, compute)
 
 
-def version_segments(deck, name: str, version: int) -> pd.DataFrame:
+def version_segments(deck, name: str, version: int) -> SegmentCounts:
     """``segment_counts`` of a version whose rows an engine keeps, cached until the model's
     files change."""
     def compute():
-        return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version))
+        summary = evaluation_summary(deck, name, version)
+        return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version),
+                              n=summary.rows if summary is not None else None)
     return deck.memo(("evaluation-segments", name, version), name, compute)
 
 

@@ -129,8 +129,10 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
     t = win.table if win is not None else t
     t = t.filter(t[COL_TRUE].notnull())
     if model.task == "binary":
+        # in score order: the engine sorts the distinct scores (in parallel, about as quick
+        # as not sorting) where ``summaries.score_counts`` would sort them in one thread
         e = t.group_by([*by, t[COL_SCORE].name("score")]).aggregate(
-            n=t.count(), pos=t[COL_POS].sum())
+            n=t.count(), pos=t[COL_POS].sum()).order_by([*by, "score"])
     elif model.task == "multiclass":
         e = t.group_by([*by, COL_TRUE, COL_PRED]).aggregate(n=t.count())
     else:

@@ -22,6 +22,11 @@ def version_table(deck: CachedSource, name: str) -> pd.DataFrame:
     return deck.memo(("version_table", name), name, lambda: _version_table(deck, name))
 
 
+def version_table_if_ready(deck: CachedSource, name: str) -> pd.DataFrame | None:
+    """``version_table``'s answer when it has already been worked out, else None (no work)."""
+    return deck.peek(("version_table", name), name)
+
+
 def logged_metrics(metrics, most: int = 4) -> str:
     """The metrics a version logged at training, as registered ('cv_roc_auc 0.875, …'):
     shown as logged, beside the ones ModelDeck computes from prediction rows."""

@@ -12,6 +12,7 @@ from dash import Input, Output, State, callback, clientside_callback, dcc, html
 from analysis.evaluation import (
     parse_threshold, threshold_result, version_evaluation, version_outline,
 )
+from analysis.evaluation_rows import evaluation_summary
 from analysis.language import (
     GLOSSARY, confused_pair_sentence, format_value, interval_text, no_curve_sentence,
     not_judged_text, one_vs_rest_sentence, plural,
@@ -19,9 +20,9 @@ from analysis.language import (
 from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS, headline_metric
 from analysis.multiclass import per_class_notes
-from analysis.portfolio import summarize
+from analysis.portfolio import summarize, summary_if_ready
 from analysis.validation import version_validation
-from analysis.versions import metric_across_versions, version_table
+from analysis.versions import metric_across_versions, version_table, version_table_if_ready
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.export import report_button
 from components.graph import chart
@@ -58,14 +59,27 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
     model, message = model_or_message(name)
     if model is None:
         return message
-    summary = summarize(d, model.name)
-    table = version_table(d, model.name)
-    metric = METRICS.get(summary.metric)
+    evaluation = _evaluation_section(d, model, version, threshold)
+    if _across_pending(d, model, evaluation):
+        # The shown version's rows are summarised by an engine and the other versions' are
+        # not yet: their numbers (health, headline, versions table, trend) come from a
+        # callback, so that the first screen waits for one version only.
+        status, health, across = (
+            dbc.Badge("Checking…", color="light", className="status-badge text-dark",
+                      id="model-status"),
+            html.P("Working out this model's health and headline from all its versions…",
+                   className="text-muted small", role="status"),
+            html.P("Working out every version's numbers…", className="text-muted small",
+                   role="status"))
+        ref = dcc.Store(id="across-ref", data={"model": model.name})
+    else:
+        status, health, across = _across_parts(d, model)
+        ref = None
     return html.Div([
         dbc.Breadcrumb(items=[{"label": "Portfolio", "href": "/"},
                               {"label": model.name, "active": True}]),
         html.Div([html.H1(model.name, className="h3 mb-0"),
-                  status_badge(summary.health.status, id="model-status")],
+                  html.Span(status, id="model-status-slot")],
                  className="d-flex align-items-center gap-3"),
         html.P(TASK_LABEL.get(model.task, "Task unknown") +
                (f" · owner: {model.owner}" if model.owner else ""), className="text-muted"),
@@ -75,19 +89,74 @@ def layout(name: str | None = None, version: str | None = None, threshold: str |
                   html.A("Retraining story", href=f"/models/{model.name}/history")],
                  id="model-links", className="small mb-2", **{"aria-label": "About this model"}),
         report_button("model", model=model.name),
-        problems_alert(list(summary.notes)),
-        dbc.Alert([html.Strong("Health: "), summary.health.reason],
-                  color={"ok": "success", "watch": "warning", "act": "danger"}.get(
-                      summary.health.status, "secondary"), className="py-2"),
-        headline_card(summary, metric),
-        _evaluation_section(d, model, version, threshold),
+        html.Div(health, id="model-health", **{"aria-live": "polite"}),
+        evaluation,
         _validation_section(d, model, version, threshold),
         _worth(model, version, threshold, query),
-        html.H2("Versions", className="h5 mt-4"),
-        versions_table(table, metric, model.target_unit),
-        _trend(model, metric, metric_across_versions(d, model.name), summary.champion)
-        if metric is not None and table["value"].notna().any() else None,
+        html.Div(across, id="model-across", **{"aria-live": "polite"}),
+        ref,
     ])
+
+
+def _across_pending(d, model, evaluation) -> bool:
+    """Whether the numbers across versions are still to be worked out and would make the
+    first screen wait for an engine's summaries of the other versions: the shown version's
+    rows are kept by an engine (so, most likely, are the others') and the health or the
+    versions table is not in the cache yet."""
+    if summary_if_ready(d, model.name) is not None and version_table_if_ready(
+            d, model.name) is not None:
+        return False
+    ref = _shown_version(evaluation)
+    if ref is None:
+        return False
+    try:
+        return evaluation_summary(d, model.name, ref) is not None
+    except (KeyError, RegistryError):
+        return False
+
+
+def _shown_version(evaluation) -> int | None:
+    """The version whose evaluation ``_evaluation_section`` shows (its "model-ref" store)."""
+    if evaluation is None:
+        return None
+    for child in evaluation.children or ():
+        if getattr(child, "id", None) == "model-ref":
+            return child.data["version"]
+    return None
+
+
+def _across_parts(d, model) -> tuple:
+    """(status badge, health, versions table and trend): what the page says from every
+    version's numbers."""
+    summary = summarize(d, model.name)
+    table = version_table(d, model.name)
+    metric = METRICS.get(summary.metric)
+    health = [problems_alert(list(summary.notes)),
+              dbc.Alert([html.Strong("Health: "), summary.health.reason],
+                        color={"ok": "success", "watch": "warning", "act": "danger"}.get(
+                            summary.health.status, "secondary"), className="py-2"),
+              headline_card(summary, metric)]
+    across = [html.H2("Versions", className="h5 mt-4"),
+              versions_table(table, metric, model.target_unit),
+              _trend(model, metric, metric_across_versions(d, model.name), summary.champion)
+              if metric is not None and table["value"].notna().any() else None]
+    return status_badge(summary.health.status, id="model-status"), health, across
+
+
+@callback(Output("model-status-slot", "children"), Output("model-health", "children"),
+          Output("model-across", "children"), Input("across-ref", "data"))
+def fill_across(ref):
+    """The parts of the page worked out from every version (``_across_parts``), once the
+    engine has summarised them."""
+    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str):
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("across-ref must be an object with 'model' as the page writes it")
+    name = ref["model"]
+    got = cached_model_view(("across", name), name,
+                            lambda: list(_across_parts(deck(), deck().model(name))))
+    if isinstance(got, list) and len(got) == 3:
+        return tuple(got)
+    return dash.no_update, got, None  # what to say instead: the model went, or its files
 
 
 def _task_note(model):

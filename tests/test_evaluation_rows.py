@@ -140,9 +140,22 @@ def test_the_model_page_draws_without_reading_the_rows(registry, monkeypatch):
         assert "too few rows to judge" in segments
         with pytest.raises(BadRequest):
             model_page.fill_segments({"model": "churn", "version": "1; drop"})
+        # the numbers across versions (health, headline, versions table, trend) follow
+        # from a callback too: the first screen waits for the shown version's summary only
+        assert "across-ref" in page and "Working out every version's numbers" in page
+        assert "versions-table" not in page and "Health: " not in page
+        status, health, across = model_page.fill_across({"model": "churn"})
+        assert "Health: " in str(health) and "headline" in str(health)
+        assert "versions-table" in str(across) and "v2" in str(across)
+        assert "model-status" in str(status) and "Checking" not in str(status)
+        with pytest.raises(BadRequest):
+            model_page.fill_across({"model": ["churn"]})
+        gone = model_page.fill_across({"model": "no-such-model"})
+        assert "no longer in the registry" in str(gone[1])
         # once worked out, the page shows the whole at once
         again = str(layout(name="churn"))
         assert "segments-ref" not in again and "islands" in again
+        assert "across-ref" not in again and "versions-table" in again and "Health: " in again
         # the comparison page too, from the engine's summaries and paired sample
         compare = str(dash.page_registry["pages.compare"]["layout"](model="churn"))
         assert 'id="verdict"' in compare or "'verdict'" in compare
@@ -157,9 +170,9 @@ def test_many_segment_values_are_grouped_by_their_text(registry, monkeypatch):
     model = engine.model("churn")
     from analysis import queries as q
     rows = q.kept_rows_of(engine, "churn", 1)
-    numbered = er.segment_counts(model, rows)
+    numbered = er.segment_counts(model, rows).table
     monkeypatch.setattr(er, "MAX_SEGMENT_VALUES", 1)
-    by_text = er.segment_counts(model, rows)
+    by_text = er.segment_counts(model, rows).table
     pd.testing.assert_frame_equal(numbered, by_text)
     assert set(numbered["value"]) == {"north", "south", "east", "islands", "basic", "premium"}
 
@@ -230,3 +243,23 @@ def test_one_class_on_the_engine_says_why(tmp_path, monkeypatch):
     with app.server.test_request_context():
         page = str(dash.page_registry["pages.model"]["layout"](name="neg"))
     assert "How good is version 1?" in page and "all 2,995 rows are negative" in page
+
+
+def test_a_sample_drawn_from_the_counts_is_a_sample_of_the_rows():
+    """Positions drawn among the counted rows are rows drawn: the sample equals the rows at
+    the same positions of the table ordered by score (negatives first at a tied score), and
+    holds every row when there are at most ``size``."""
+    from analysis.curves import score_counts_of
+    rng = np.random.default_rng(3)
+    y = (rng.random(20_000) < 0.1).astype(float)
+    s = np.round(rng.random(20_000) ** 2, 2)
+    scores, pos, neg = score_counts_of(y, s)
+    ordered = pd.DataFrame({"y_true": y, "y_score": s}).sort_values(
+        ["y_score", "y_true"], kind="stable").reset_index(drop=True)
+    got = er.sample_from_counts(scores, pos, neg, 500, seed=7)
+    at = np.sort(np.random.default_rng(7).choice(len(y), 500, replace=False))
+    pd.testing.assert_frame_equal(got, ordered.iloc[at].reset_index(drop=True))
+    every = er.sample_from_counts(scores, pos, neg, 50_000)
+    pd.testing.assert_frame_equal(every, ordered)
+    empty = er.sample_from_counts(np.array([]), np.array([]), np.array([]), 10)
+    assert len(empty) == 0 and list(empty.columns) == ["y_true", "y_score"]
