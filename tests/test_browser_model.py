@@ -122,3 +122,37 @@ def test_other_tasks_and_bad_urls(dash_duo):
     dash_duo.wait_for_contains_text("#threshold-message", "not a threshold", timeout=30)
     assert "Traceback" not in dash_duo.driver.page_source
     assert dash_duo.get_logs() == []
+
+
+def test_a_model_whose_rows_an_engine_keeps_fills_in_after_its_first_view(
+        dash_duo, tmp_path, monkeypatch):
+    """Evaluation tables an engine summarises (Parquet over the limit): the first view shows
+    the chosen version, then the browser asks for the segments and for the numbers across
+    versions, which replace their "working out" notes; accessible before and after."""
+    import numpy as np
+
+    from registry import folder
+    from registry.writer import log_model, log_model_version
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 1_000)
+    rng = np.random.default_rng(2)
+    log_model(tmp_path, "big", "binary", positive_label=1, entity="customer")
+    y = (rng.random(3_000) < 0.3).astype(int)
+    region = rng.choice(["north", "south"], 3_000)
+    for v in (1, 2):
+        score = np.round(1 / (1 + np.exp(-(-1 + (1 + v * 0.5) * y + rng.normal(0, 1, 3_000)))),
+                         3)
+        log_model_version(tmp_path, "big", y_true=y, y_score=score, segments={"region": region},
+                          aliases=["champion"] if v == 1 else ["challenger"])
+    dash_duo.start_server(create_app(Settings(registry=str(tmp_path))))
+    dash_duo.driver.get(dash_duo.server_url + "/models/big")
+    dash_duo.wait_for_text_to_equal("h1", "big", timeout=30)
+    dash_duo.wait_for_element("#roc-curve .main-svg", timeout=30)
+    wait_until(lambda: "Health:" in dash_duo.find_element("#model-health").text, timeout=60,
+               what="the health, from every version")
+    wait_until(lambda: dash_duo.find_elements("#versions-table"), timeout=60,
+               what="the versions table")
+    wait_until(lambda: "north" in dash_duo.find_element("#segments-body").text, timeout=60,
+               what="the segments")
+    assert dash_duo.find_element("#model-status").text.strip() not in ("", "Checking…")
+    assert "Working out" not in dash_duo.find_element("#model-across").text
+    assert axe_violations(dash_duo.driver) == []
