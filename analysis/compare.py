@@ -223,16 +223,12 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
     (``analysis.evaluation_rows``); the paired intervals from the same random rows of both
     files (``queries.paired_sample``), scaled to all rows, as ``compare`` does above 5,000."""
     label_a, label_b = f"Version {a}", f"version {b}"
-    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
-                        q.unpaired_rows(ra, rb), label_a, label_b)
+    segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
+    why, fa, fb = _paired_kept(sa, sb, ra, rb, label_a, label_b, segs)
     if why:
         return Comparison(model.name, a, b, threshold,
                           verdict=f"{why} Compare them on the same test set to get a verdict.",
                           problem=why)
-    segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
-    fa, fb = q.paired_sample(ra, rb, [COL_POS, COL_SCORE, *segs], er.SAMPLE_ROWS, sa.rows,
-                             text=tuple(segs))
-    fa, fb = (f.rename(columns={COL_POS: COL_TRUE}) for f in (fa, fb))
     m = q.sample_model(model)
     diffs = paired_differences(m, fa, fb, threshold, settings, label_a, label_b,
                                points=(er.points_at(sa, threshold), er.points_at(sb, threshold)),
@@ -246,6 +242,67 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
                       unavailable=missing)
     return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
                       verdict=verdict(model, comp), unavailable=missing)
+
+
+def _paired_kept(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()
+                 ) -> tuple[str, pd.DataFrame | None, pd.DataFrame | None]:
+    """(why the two files' rows do not pair, or ''; the same random rows of both: y_true
+    1.0 / 0.0, y_score and the ``segments`` columns as text)."""
+    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
+                        q.unpaired_rows(ra, rb), label_a, label_b)
+    if why:
+        return why, None, None
+    fa, fb = q.paired_sample(ra, rb, [COL_POS, COL_SCORE, *segments], er.SAMPLE_ROWS,
+                             sa.rows, text=tuple(segments))
+    return "", *(f.rename(columns={COL_POS: COL_TRUE}) for f in (fa, fb))
+
+
+@dataclass(frozen=True)
+class KeptPair:
+    """Two versions' evaluation rows that an engine keeps, paired by position: their
+    summaries, and the same random rows of both (``_paired_kept``), or why they do not
+    pair."""
+
+    a: "er.EvaluationSummary"
+    b: "er.EvaluationSummary"
+    why: str
+    sample_a: pd.DataFrame | None
+    sample_b: pd.DataFrame | None
+
+
+def kept_pair(deck, name: str, a: int, b: int, label_a: str, label_b: str) -> KeptPair | None:
+    """``KeptPair`` of versions ``a`` and ``b`` when an engine keeps both (yes/no models),
+    else None: the rows are read into memory. KeyError when a version has no rows."""
+    if deck.model(name).task != "binary":
+        return None
+    kept = _kept_pair(deck, name, a, b)
+    if kept is None:
+        return None
+    sa, sb, ra, rb = kept
+    return KeptPair(sa, sb, *_paired_kept(sa, sb, ra, rb, label_a, label_b))
+
+
+def metric_difference(deck, name: str, a: int, b: int, metric: str,
+                      settings: BootstrapSettings = BootstrapSettings()) -> Difference | None:
+    """``b − a`` of one metric at threshold 0.5 with its paired interval (not cached: for a
+    caller that caches its own answer); raises RowsMismatch when the two versions were not
+    evaluated on the same rows. From the engine's summaries and paired sample when it keeps
+    both versions' rows (as ``compare_kept``), else from the rows (``paired_differences``).
+    KeyError when a version has no evaluation rows."""
+    model = deck.model(name)
+    label_a, label_b = f"v{a}", f"v{b}"
+    pair = kept_pair(deck, name, a, b, label_a, label_b)
+    if pair is None:
+        return paired_differences(model, evaluation_frame(deck, name, a),
+                                  evaluation_frame(deck, name, b), settings=settings,
+                                  label_a=label_a, label_b=label_b,
+                                  metrics=(metric,)).get(metric)
+    if pair.why:
+        raise RowsMismatch(pair.why)
+    return paired_differences(q.sample_model(model), pair.sample_a, pair.sample_b, 0.5,
+                              settings, metrics=(metric,),
+                              points=(er.points_at(pair.a, 0.5), er.points_at(pair.b, 0.5)),
+                              population=pair.a.rows).get(metric)
 
 
 def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.DataFrame,

@@ -18,8 +18,12 @@ from registry.model import (
     COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError, challenger_of, champion_of,
 )
 
-from .business import is_complete, monthly_value, regression_cost, value_curve
-from .compare import version_comparison
+from . import evaluation_rows as er
+from . import queries as q
+from .business import (
+    is_complete, model_value_curve, monthly_value, regression_cost, value_curve,
+)
+from .compare import metric_difference, version_comparison
 from .evaluation import segment_metrics
 from .logged import headline_logged, logged_health_caveat
 from .metrics import METRICS, binary_truth, headline_metric, relative_drop
@@ -28,7 +32,7 @@ from .reads import evaluation_frame, production_table
 from .recommend import (
     Difference, Evidence, Recommendation, RecommendationSettings, SegmentResult, recommend,
 )
-from .uncertainty import BootstrapSettings, RowsMismatch, paired_differences
+from .uncertainty import BootstrapSettings, RowsMismatch
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +103,13 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
     if not model.task_known:
         return ModelAdvice(name, None, (), f"the task is {model.task_source}")
     try:
-        champ_frame = evaluation_frame(deck, name, champ.version)
+        # rows an engine keeps: their summaries (analysis.evaluation_rows), never the rows
+        summary = er.evaluation_summary(deck, name, champ.version)
+        champ_frame = evaluation_frame(deck, name, champ.version) if summary is None else None
     except KeyError:
         return _logged_advice(model, versions, champ)
+    total = summary.rows if summary is not None else \
+        int(champ_frame[COL_TRUE].notna().sum())
     metric = headline_metric(model.task)
     unit = model.target_unit if METRICS[metric].kind == "unit" else ""
     b = model.business
@@ -119,9 +127,9 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
             if d is not None and not comp.problem:
                 parts["challenger"] = _difference(d, chall.version, champ.version)
                 parts["challenger_segments"] = tuple(_segment_deltas(
-                    comp.segments, champ_frame, chall.version, champ.version))
+                    comp.segments, total, chall.version, champ.version))
                 parts["money_challenger"] = _money_gain(deck, model, chall.version,
-                                                        champ_frame)
+                                                        champ.version)
         except KeyError:  # the challenger has no evaluation rows: nothing to compare
             pass
         except RegistryError as e:  # a broken challenger never costs the champion its advice
@@ -133,10 +141,9 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         if v.version >= champ.version:
             continue
         try:
-            frame = evaluation_frame(deck, name, v.version)
-            d = paired_differences(model, frame, champ_frame, settings=EVIDENCE_BOOTSTRAP,
-                                   metrics=(metric,)).get(metric)
-        except (KeyError, RowsMismatch):
+            d = metric_difference(deck, name, v.version, champ.version, metric,
+                                  EVIDENCE_BOOTSTRAP)
+        except (KeyError, RowsMismatch):  # no rows, or not evaluated on the same rows
             continue
         except RegistryError as e:
             unread.append(str(e.problem))
@@ -147,16 +154,18 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
     worse = [e for e in earlier if e.worse]
     if worse:
         best = max(worse, key=lambda e: abs(e.delta))
-        parts["money_rollback"] = _money_gain(deck, model, best.other, champ_frame)
+        parts["money_rollback"] = _money_gain(deck, model, best.other, champ.version)
 
     # Segments of the champion.
-    seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP)
-    total = int(champ_frame[COL_TRUE].notna().sum())
+    seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP) \
+        if summary is None else er.segment_table(
+            model, summary, er.version_segments(deck, name, champ.version), EVIDENCE_BOOTSTRAP)
     parts["segments"] = tuple(
         SegmentResult(r.segment, str(r.value), int(r.rows), r.rows / max(total, 1),
                       float(r.estimate), float(r.low), float(r.high))
         for r in seg.itertuples() if r.note == "")
-    overall = _overall(model, champ_frame, metric)
+    overall = _overall(model, champ_frame, metric) if summary is None else \
+        _finite(summary.points.get(metric, np.nan))
     parts["overall"] = overall
 
     # Production.
@@ -172,12 +181,13 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         if not report.drift.empty:
             latest = report.drift["label"].iloc[-1]
             parts["latest_window"] = latest
-            corr = _score_correlations(model, champ_frame)
+            corr = _score_correlations(model, champ_frame if summary is None else
+                                       _correlation_sample(deck, name, champ.version))
             last = report.drift.loc[(report.drift["label"] == latest)
                                     & (report.drift["kind"] == "feature")]
             parts["drifted"] = tuple((r.name, float(r.psi), corr.get(r.name, 0.0))
                                      for r in last.itertuples())
-        parts["money_lost"] = _money_lost(deck, model, champ_frame, p, report, settings)
+        parts["money_lost"] = _money_lost(deck, model, champ.version, p, report, settings)
         parts["last_retrain"] = _last_retrain(deck, name)
     parts["unread"] = tuple(unread)
     evidence = Evidence(**parts)
@@ -239,8 +249,8 @@ def _difference(d, version: int, other: int) -> Difference:
                       other_value=d.value_a, delta=d.delta, low=d.low, high=d.high)
 
 
-def _segment_deltas(segments: pd.DataFrame, frame: pd.DataFrame, version: int, other: int):
-    total = int(frame[COL_TRUE].notna().sum())
+def _segment_deltas(segments: pd.DataFrame, total: int, version: int, other: int):
+    """The segments of a comparison as the rules see them (``total``: labelled rows)."""
     for r in segments.itertuples():
         if r.note:
             continue
@@ -251,35 +261,34 @@ def _segment_deltas(segments: pd.DataFrame, frame: pd.DataFrame, version: int, o
 
 def _overall(model: Model, frame: pd.DataFrame, metric: str) -> float | None:
     from .metrics import compute_metric
-    v = compute_metric(model, frame, metric)
+    return _finite(compute_metric(model, frame, metric))
+
+
+def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
 
-def _curve(model: Model, frame: pd.DataFrame):
-    frame = frame.loc[frame[COL_TRUE].notna()]
-    y = binary_truth(frame[COL_TRUE], model.positive_label)
-    return value_curve(y, frame[COL_SCORE].to_numpy(dtype=float), model.business, n_boot=100)
-
-
-def _money_gain(deck, model: Model, other: int, champ_frame: pd.DataFrame) -> float | None:
+def _money_gain(deck, model: Model, other: int, champion: int) -> float | None:
     """Monthly value of ``other`` minus the champion's, each at its own best threshold
-    (yes/no models), or the saving in error cost (number models)."""
+    (yes/no models: ``business.model_value_curve``, from an engine's summaries when it keeps
+    the rows), or the saving in error cost (number models)."""
     b = model.business
     try:
-        other_frame = evaluation_frame(deck, model.name, other)
+        if model.task == "binary" and is_complete(b):
+            return model_value_curve(deck, model.name, other, b).best_value - \
+                model_value_curve(deck, model.name, champion, b).best_value
+        if model.task == "regression":
+            from registry.model import COL_PRED
+            mine, theirs = (evaluation_frame(deck, model.name, v) for v in (champion, other))
+            mine = regression_cost(mine[COL_TRUE], mine[COL_PRED], b)
+            theirs = regression_cost(theirs[COL_TRUE], theirs[COL_PRED], b)
+            return None if mine is None or theirs is None else mine - theirs
     except (KeyError, RegistryError):
         return None
-    if model.task == "binary" and is_complete(b):
-        return _curve(model, other_frame).best_value - _curve(model, champ_frame).best_value
-    if model.task == "regression":
-        from registry.model import COL_PRED
-        mine = regression_cost(champ_frame[COL_TRUE], champ_frame[COL_PRED], b)
-        theirs = regression_cost(other_frame[COL_TRUE], other_frame[COL_PRED], b)
-        return None if mine is None or theirs is None else mine - theirs
     return None
 
 
-def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFrame, report,
+def _money_lost(deck, model: Model, champion: int, perf: pd.DataFrame, report,
                 settings: RecommendationSettings) -> float | None:
     """What the performance fall costs per month in the latest judged production window.
 
@@ -311,7 +320,7 @@ def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFram
     rows = rows.loc[rows[COL_TRUE].notna()]
     if len(rows) < settings.min_window_rows:
         return None
-    ref = _curve(model, champ_frame)
+    ref = model_value_curve(deck, model.name, champion, b)
     i = ref.best_index
     tpr = ref.tp[i] / max(ref.tp[i] + ref.fn[i], 1)
     fpr = ref.fp[i] / max(ref.fp[i] + ref.tn[i], 1)
@@ -323,9 +332,19 @@ def _money_lost(deck, model: Model, champ_frame: pd.DataFrame, perf: pd.DataFram
     return float(as_evaluated - now.value[j])
 
 
+def _correlation_sample(deck, name: str, version: int) -> pd.DataFrame:
+    """A uniform random sample (``evaluation_rows.SAMPLE_ROWS``) of the evaluation rows an
+    engine keeps, with the score and the numeric features: what ``_score_correlations``
+    reads of them."""
+    rows = q.kept_rows_of(deck, name, version)
+    cols = [c for c in rows.columns if c.startswith(FEATURE_PREFIX) and c in rows.numeric]
+    return q.rows_sample(rows, [COL_SCORE, *cols], er.SAMPLE_ROWS, labelled=False)[0]
+
+
 def _score_correlations(model: Model, frame: pd.DataFrame) -> dict[str, float]:
     """|Spearman correlation| of each numeric feature with the model's output on the
-    evaluation rows: how much the model's decisions move with that input."""
+    evaluation rows (on a random sample of them when an engine keeps them): how much the
+    model's decisions move with that input."""
     out_col = COL_SCORE if model.task == "binary" else "y_pred"
     if out_col not in frame.columns:
         return {}

@@ -21,7 +21,8 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, Model, ModelVersion, RegistryError
 
-from .business import is_complete, money, monthly_value, value_curve
+from . import evaluation_rows as er
+from .business import is_complete, model_value_curve, money, monthly_value, value_curve
 from .language import format_delta, format_value, metric_name_in_sentence
 from .logged import version_changes
 from .metrics import METRICS, binary_truth, headline_metric, is_better
@@ -184,14 +185,24 @@ def money_per_row(model: Model, frame: pd.DataFrame, threshold: float | None) ->
 
 
 def paired_money_difference(per_a: np.ndarray, per_b: np.ndarray, currency: str,
-                            settings: BootstrapSettings = SECONDARY) -> MoneyDifference:
+                            settings: BootstrapSettings = SECONDARY,
+                            population: int | None = None,
+                            totals: tuple[float, float] | None = None) -> MoneyDifference:
     """``sum(per_b) − sum(per_a)`` with a paired 95% bootstrap interval: every resample draws
-    the same rows for both versions."""
+    the same rows for both versions. ``population``: the rows are the same uniform random
+    sample of that many paired rows (each row's share computed over the sample) and
+    ``totals`` the two versions' figures on all of them; the interval is centred on their
+    difference, the sample's spread scaled by √(m / n) as ``uncertainty`` scales it."""
     d = per_b - per_a
     rng = np.random.default_rng(settings.seed)
     draws = np.concatenate([w @ d for w in resample_weights(len(d), settings, rng)])
     alpha = (1 - settings.level) / 2
     lo, hi = np.quantile(draws, [alpha, 1 - alpha]) if len(d) > 1 else (np.nan, np.nan)
+    if population is not None and totals is not None and population > len(d):
+        scale, centre, point = np.sqrt(len(d) / population), d.sum(), totals[1] - totals[0]
+        return MoneyDifference(float(totals[0]), float(totals[1]), float(point),
+                               float(point + scale * (lo - centre)),
+                               float(point + scale * (hi - centre)), currency)
     return MoneyDifference(float(per_a.sum()), float(per_b.sum()), float(d.sum()),
                            float(lo), float(hi), currency)
 
@@ -237,13 +248,16 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
         return Story(name, metric, kind, currency, tuple(steps), measured=False)
     trend = metric_across_versions(deck, name) if model.task_known else pd.DataFrame()
     by_version = {int(r.version): r for r in trend.itertuples()} if len(trend) else {}
-    frames: dict[int, pd.DataFrame | None] = {}
+    frames: dict[int, pd.DataFrame | er.EvaluationSummary | None] = {}
     problems = []
 
     def frame_of(v: int):
+        """The version's evaluation rows, or the engine's summary of them when it keeps
+        them (``analysis.evaluation_rows``: never read into memory), or None."""
         if v not in frames:
             try:
-                frames[v] = evaluation_frame(deck, name, v) if model.task_known else None
+                frames[v] = None if not model.task_known else (
+                    er.evaluation_summary(deck, name, v) or evaluation_frame(deck, name, v))
             except KeyError:
                 frames[v] = None
             except RegistryError as e:
@@ -260,6 +274,10 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
             return None
         if v not in thresholds:
             f = frame_of(v)
+            if isinstance(f, er.EvaluationSummary):
+                thresholds[v] = model_value_curve(deck, name, v, model.business).best_threshold \
+                    if f.rows else None
+                return thresholds[v]
             f = f.loc[f[COL_TRUE].notna()] if f is not None else None
             thresholds[v] = None if f is None or f.empty else value_curve(
                 binary_truth(f[COL_TRUE], model.positive_label),
@@ -276,14 +294,21 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
         tb = best_threshold(v.version)
         own_money = None
         if fb is not None and kind and (kind == "cost" or tb is not None):
-            own_money = float(money_per_row(model, fb, tb).sum())
+            own_money = _money_of(model, fb, tb)
         metric_change = money_change = None
         not_paired = ""
         if prev is not None and metric:
             fa = frame_of(prev.version)
             if fa is None or fb is None:
                 not_paired = "one of the two versions has no readable evaluation rows"
+            elif (kept := _kept_step(deck, model, prev.version, v.version, metric, kind,
+                                     currency, best_threshold(prev.version), tb)) is not None:
+                metric_change, money_change, not_paired = kept
             else:
+                if isinstance(fa, er.EvaluationSummary) or isinstance(fb, er.EvaluationSummary):
+                    # one version's rows kept by an engine, the other's read into memory
+                    # (rare: a CSV beside a large Parquet file): paired on the rows
+                    fa, fb = (evaluation_frame(deck, name, x) for x in (prev.version, v.version))
                 try:
                     aligned_rows(fa, fb, f"v{prev.version}", f"v{v.version}")
                     metric_change = paired_differences(
@@ -304,6 +329,42 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
             not_paired=not_paired, verdict=_verdict(metric_change)))
         prev = v
     return Story(name, metric, kind, currency, tuple(steps), tuple(problems))
+
+
+def _money_of(model: Model, rows, threshold: float | None) -> float:
+    """The version's money figure per month: on its rows (``money_per_row``), or for a
+    yes/no model's rows an engine keeps, from the summary's counts at ``threshold``."""
+    if isinstance(rows, er.EvaluationSummary):
+        tp, fp, fn, _ = rows.counts_at(threshold)
+        return float(monthly_value(model.business, tp, fp, fn, rows.rows))
+    return float(money_per_row(model, rows, threshold).sum())
+
+
+def _kept_step(deck, model: Model, a: int, b: int, metric: str, kind: str, currency: str,
+               ta: float | None, tb: float | None):
+    """(metric change, money change, why not paired) of a retraining whose versions' rows an
+    engine keeps: the exact values from both summaries, the paired intervals from the same
+    random rows of both files (``compare.kept_pair``), scaled to all rows; None when the
+    engine does not keep both."""
+    from .compare import kept_pair
+    from .queries import sample_model
+    pair = kept_pair(deck, model.name, a, b, f"v{a}", f"v{b}")
+    if pair is None:  # not both kept by the engine: paired on the rows by the caller
+        return None
+    if pair.why:
+        return None, None, pair.why
+    m = sample_model(model)
+    change = paired_differences(m, pair.sample_a, pair.sample_b, 0.5, SECONDARY,
+                                metrics=(metric,),
+                                points=(er.points_at(pair.a, 0.5), er.points_at(pair.b, 0.5)),
+                                population=pair.a.rows).get(metric)
+    money_change = None
+    if kind == "value" and ta is not None and tb is not None:
+        money_change = paired_money_difference(
+            money_per_row(m, pair.sample_a, ta), money_per_row(m, pair.sample_b, tb), currency,
+            population=pair.a.rows,
+            totals=(_money_of(model, pair.a, ta), _money_of(model, pair.b, tb)))
+    return change, money_change, ""
 
 
 def _verdict(d: Difference | None) -> str:

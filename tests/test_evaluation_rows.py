@@ -17,7 +17,7 @@ from registry import folder
 from registry.cached import CachedSource
 from registry.folder import FolderSource
 from registry.model import BusinessSettings
-from registry.writer import log_model, log_model_version
+from registry.writer import log_model, log_model_version, log_monitoring
 
 ROWS = 6_000
 B = BusinessSettings(positive_means="the customer leaves", value_true_positive=120,
@@ -263,3 +263,63 @@ def test_a_sample_drawn_from_the_counts_is_a_sample_of_the_rows():
     pd.testing.assert_frame_equal(every, ordered)
     empty = er.sample_from_counts(np.array([]), np.array([]), np.array([]), 10)
     assert len(empty) == 0 and list(empty.columns) == ["y_true", "y_score"]
+
+
+def test_the_portfolio_advice_from_the_engine_equals_the_rows(tmp_path, monkeypatch):
+    """The portfolio's recommendations for a model whose evaluation rows an engine keeps:
+    the champion against its challenger and an earlier version, its segments, its value in
+    money and its production evidence come from the engine's summaries (the rows are never
+    read into memory) and say what they say on the rows."""
+    import re
+
+    from analysis.evidence import model_advice
+    rng = np.random.default_rng(11)
+    n = 4_000
+    log_model(tmp_path, "churn", "binary", positive_label=1, business=B, entity="customer")
+    y = (rng.random(n) < 0.3).astype(int)
+    region = rng.choice(["north", "south", "east"], n)
+    tenure = rng.normal(24, 6, n)
+    for v, strength in ((1, 1.8), (2, 1.2), (3, 2.2)):  # v2 champion, worse than v1 and v3
+        score = np.round(1 / (1 + np.exp(-(-1 + strength * y + 0.1 * (tenure - 24)
+                                            + rng.normal(0, 1, n)))), 3)
+        log_model_version(tmp_path, "churn", y_true=y, y_score=score,
+                          segments={"region": region}, features={"tenure": tenure},
+                          aliases={2: ["champion"], 3: ["challenger"]}.get(v, []))
+    m = 900  # production rows read into memory in both cases (under the limit below)
+    months = pd.date_range("2026-01-01", periods=6, freq="MS", tz="UTC")
+    stamp = months[rng.integers(0, 6, m)] + pd.to_timedelta(rng.integers(0, 20, m), unit="D")
+    later = (stamp >= months[3]).astype(float)
+    yp = (rng.random(m) < 0.3).astype(int)
+    log_monitoring(tmp_path, "churn", timestamp=stamp, version=2, y_true=yp,
+                   y_score=np.clip(0.3 + 0.3 * yp * (1 - later) + rng.normal(0, 0.2, m), 0, 1),
+                   segments={"region": rng.choice(["north", "south", "east"], m)},
+                   features={"tenure": rng.normal(24, 6, m) + 10 * later})
+    want = model_advice(CachedSource(FolderSource(tmp_path)), "churn")
+    _, engine = decks(tmp_path, monkeypatch)
+    got = model_advice(engine, "churn")
+    assert got.problem == want.problem == "" and got.evidence is not None
+    g, w = got.evidence, want.evidence
+    assert g.overall == pytest.approx(w.overall, abs=1e-9)
+    assert g.challenger.delta == pytest.approx(w.challenger.delta, abs=1e-9)
+    assert [(e.version, e.other) for e in g.earlier] == [(e.version, e.other) for e in w.earlier]
+    assert len(g.earlier) == 1
+    for a, b in zip(g.earlier, w.earlier):
+        assert a.delta == pytest.approx(b.delta, abs=1e-9) and a.low <= a.delta <= a.high
+        assert a.worse == b.worse
+    assert [(s.column, s.value, s.rows, s.share) for s in g.segments] == \
+        [(s.column, s.value, s.rows, s.share) for s in w.segments]
+    assert len(g.segments) == 3
+    for a, b in zip(g.segments, w.segments):
+        assert a.metric_value == pytest.approx(b.metric_value, abs=1e-9)
+        assert a.low <= a.metric_value <= a.high
+    assert [(s.column, s.value, s.rows) for s in g.challenger_segments] == \
+        [(s.column, s.value, s.rows) for s in w.challenger_segments]
+    for k in ("money_challenger", "money_rollback", "money_lost"):
+        assert getattr(g, k) == pytest.approx(getattr(w, k), abs=1e-6), k
+    assert w.money_challenger is not None and w.drifted
+    assert [d[0] for d in g.drifted] == [d[0] for d in w.drifted]
+    for a, b in zip(g.drifted, w.drifted):  # the correlations come from a random sample
+        assert a[1] == pytest.approx(b[1], abs=1e-9) and a[2] == pytest.approx(b[2], abs=0.1)
+    no_ci = lambda text: re.sub(r"\(95% CI [^)]*\)", "(CI)", text)  # noqa: E731
+    assert [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in got.recommendations] \
+        == [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in want.recommendations]
