@@ -20,6 +20,7 @@ from registry.cached import CachedSource
 from registry.model import (COL_TIME, COL_TRUE, DataInfo, Model, ModelVersion, RegistryError,
                             champion_of)
 
+from . import queries as q
 from .business import is_complete, model_value_curve, money, regression_cost
 from .evaluation import TASK_METRICS, version_evaluation
 from .language import GLOSSARY, format_value, interval_text, metric_sentence, plural
@@ -243,6 +244,9 @@ def _period_of_rows(deck, name, champ: ModelVersion | None, ev) -> str:
     if champ is None or ev is None:
         return ""
     try:
+        rows = q.kept_rows_of(deck, name, champ.version)
+        if rows is not None:  # an engine keeps them: their first and last time, queried
+            return _period_text(q.time_range(rows)) if rows.has(COL_TIME) else ""
         frame = evaluation_frame(deck, name, champ.version)
     except (KeyError, RegistryError):
         return ""
@@ -250,9 +254,14 @@ def _period_of_rows(deck, name, champ: ModelVersion | None, ev) -> str:
         return ""
     t = pd.to_datetime(frame.loc[frame[COL_TRUE].notna(), COL_TIME], errors="coerce",
                        utc=True).dropna()
-    if t.empty:
+    return _period_text((t.min(), t.max()) if len(t) else None)
+
+
+def _period_text(span) -> str:
+    if span is None:
         return ""
-    return f"{t.min():%d %b %Y} to {t.max():%d %b %Y} (the rows' timestamps)".lstrip("0")
+    first, last = span
+    return f"{first:%d %b %Y} to {last:%d %b %Y} (the rows' timestamps)".lstrip("0")
 
 
 def _metrics(model: Model, champ, ev, problem: str) -> tuple[tuple[CardMetric, ...], str]:

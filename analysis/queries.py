@@ -67,6 +67,15 @@ def _of_version(rows: Rows, version: int | None):
     return t
 
 
+def time_range(rows: Rows) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """(first, last) time of the labelled rows (UTC), None when none has a time."""
+    t = rows.table.filter(rows.table[COL_TRUE].notnull() & rows.table[COL_TIME].notnull())
+    got = rows.execute(t.aggregate(first=t[COL_TIME].min(), last=t[COL_TIME].max()))
+    if got.empty or pd.isna(got["first"].iloc[0]):
+        return None
+    return _utc(got["first"].iloc[0]), _utc(got["last"].iloc[0])
+
+
 @dataclass(frozen=True)
 class Windowed:
     """Rows of one version cut into windows: ``table`` has the window's number (0 = the

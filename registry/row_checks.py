@@ -163,6 +163,12 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         schema[MONTH_PARTITION].is_string()
     if partition_month:
         out[COL_MONTH] = t[MONTH_PARTITION]
+    # an evaluation table's times, when stored as times (the model card's period)
+    if evaluation and COL_TIME in cols and (schema[COL_TIME].is_timestamp()
+                                            or schema[COL_TIME].is_date()):
+        typ = schema[COL_TIME]
+        out[COL_TIME] = t[COL_TIME].cast(typ if typ.is_timestamp() and typ.timezone
+                                         else dt.Timestamp(timezone="UTC"))
     # an evaluation file's row positions (``parquet_rows``), which pair two versions' rows
     if evaluation and ROW_NUMBER in cols:
         out[COL_ROW] = t[ROW_NUMBER]

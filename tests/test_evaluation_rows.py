@@ -320,6 +320,36 @@ def test_the_portfolio_advice_from_the_engine_equals_the_rows(tmp_path, monkeypa
     assert [d[0] for d in g.drifted] == [d[0] for d in w.drifted]
     for a, b in zip(g.drifted, w.drifted):  # the correlations come from a random sample
         assert a[1] == pytest.approx(b[1], abs=1e-9) and a[2] == pytest.approx(b[2], abs=0.1)
-    no_ci = lambda text: re.sub(r"\(95% CI [^)]*\)", "(CI)", text)  # noqa: E731
+    # (intervals and correlations: from random samples)
+    no_ci = lambda text: re.sub(r"\(95% CI [^)]*\)|correlation [0-9.]+", "~", text)  # noqa: E731
     assert [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in got.recommendations] \
         == [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in want.recommendations]
+
+
+def test_the_model_card_from_the_engine_equals_the_rows(tmp_path, monkeypatch):
+    """The model card of a model whose evaluation rows an engine keeps: its metrics, segments,
+    worth and the period of the rows' own timestamps, as on the rows."""
+    from analysis.card import model_card
+    rng = np.random.default_rng(4)
+    n = 3_000
+    log_model(tmp_path, "churn", "binary", positive_label="yes", business=B)
+    y = rng.random(n) < 0.3
+    stamp = pd.Timestamp("2026-02-03T22:30:00Z") + pd.to_timedelta(rng.integers(0, 40, n),
+                                                                    unit="D")
+    log_model_version(tmp_path, "churn", y_true=np.where(y, "yes", "no"),
+                      y_score=np.round(1 / (1 + np.exp(-(-1 + 1.5 * y + rng.normal(0, 1, n)))),
+                                       3),
+                      segments={"plan": rng.choice(["basic", "premium"], n)}, timestamp=stamp,
+                      aliases=["champion"])
+    want = model_card(CachedSource(FolderSource(tmp_path)), "churn")
+    _, engine = decks(tmp_path, monkeypatch)
+    got = model_card(engine, "churn")
+    period = lambda c: next(f.text for f in c.evaluation if f.label.endswith("period"))  # noqa: E731
+    assert period(got) == period(want) == \
+        f"{stamp.min():%d %b %Y} to {stamp.max():%d %b %Y} (the rows' timestamps)".lstrip("0")
+    assert [(m.key, m.value) for m in got.metrics] == [(m.key, m.value) for m in want.metrics]
+    assert len(got.metrics) >= 4
+    import re
+    no_ci = lambda texts: [re.sub(r"95% CI [^,]*,", "CI,", t) for t in texts]  # noqa: E731
+    assert no_ci(got.segments) == no_ci(want.segments) and got.segments
+    assert got.business == want.business
