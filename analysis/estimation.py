@@ -36,7 +36,8 @@ import pandas as pd
 from registry.model import COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, Model, champion_of
 from registry.rows import Rows
 
-from .business import is_complete, monthly_value, value_curve
+from . import evaluation_rows as er
+from .business import is_complete, model_value_curve, monthly_value, value_curve
 from .calibration import Calibration, CalibrationSettings, check_calibration
 from .metrics import binary_truth
 from .monitoring_types import MonitoringSettings, window_codes, window_label
@@ -191,17 +192,20 @@ class PerformanceEstimate:
         return w.loc[w["labelled"] == 0] if len(w) else w
 
 
-def chosen_threshold(model: Model, reference: pd.DataFrame | None) -> tuple[float, str]:
+def chosen_threshold(model: Model, reference: pd.DataFrame | None,
+                     curve=None) -> tuple[float, str]:
     """The threshold an estimate uses when none is asked for: the best one for the model's
-    business settings on its evaluation rows (as the model page's value curve), else 0.5."""
-    if is_complete(model.business) and reference is not None:
+    business settings on its evaluation rows (as the model page's value curve; ``curve``:
+    that curve when the caller has it, e.g. from an engine's counts), else 0.5."""
+    if is_complete(model.business) and curve is None and reference is not None:
         rows = reference.loc[reference[COL_TRUE].notna()]
         if len(rows):
             curve = value_curve(binary_truth(rows[COL_TRUE], model.positive_label),
                                 rows[COL_SCORE].to_numpy(dtype=float), model.business,
                                 n_boot=2)
-            return curve.best_threshold, ("the best threshold for the business settings on "
-                                          "the evaluation rows")
+    if is_complete(model.business) and curve is not None:
+        return curve.best_threshold, ("the best threshold for the business settings on "
+                                      "the evaluation rows")
     return 0.5, "the default threshold"
 
 
@@ -225,18 +229,19 @@ def _unavailable(model, version, threshold, source, why, calibration=None, kind=
 def estimate_performance(model: Model, reference: pd.DataFrame | None,
                          production: pd.DataFrame, version: int | None,
                          threshold: float | None = None,
-                         settings: EstimationSettings = EstimationSettings()
-                         ) -> PerformanceEstimate:
+                         settings: EstimationSettings = EstimationSettings(),
+                         curve=None) -> PerformanceEstimate:
     """Estimated ROC AUC, precision, recall and money per month (at ``threshold``; default
     ``chosen_threshold``) of every production window of ``version``, from its scores alone,
     with 95% intervals: the same windows and labels as ``monitoring_report``.
 
     ``reference``: the version's evaluation rows (labelled), on which calibration is checked
-    and, if needed, fitted; ``production``: the monitoring table (rows of other versions are
-    left out). No estimate (``unavailable`` says why) for a model that is not yes/no, without
+    and, if needed, fitted (``curve``: the version's value curve on all of them, when
+    ``reference`` is a sample of its rows); ``production``: the monitoring table (rows of
+    other versions are left out). No estimate (``unavailable`` says why) for a model that is not yes/no, without
     enough labelled evaluation rows, or without production rows of the version."""
     setup = estimate_setup(model, reference, COL_SCORE in production.columns, version,
-                           threshold, settings)
+                           threshold, settings, curve)
     if isinstance(setup, PerformanceEstimate):
         return setup
     threshold, source, calibration = setup
@@ -292,12 +297,12 @@ def estimate_of_windows(model: Model, version, threshold: float, source: str,
 
 def estimate_setup(model: Model, reference: pd.DataFrame | None, has_scores: bool,
                    version: int | None, threshold: float | None,
-                   settings: EstimationSettings):
+                   settings: EstimationSettings, curve=None):
     """(threshold, where it comes from, the scores' calibration) for an estimate of
     ``version``, or the ``PerformanceEstimate`` saying why there can be none (not a yes/no
     model, no scores, too few labelled evaluation rows, one outcome only)."""
     if threshold is None:
-        threshold, source = chosen_threshold(model, reference)
+        threshold, source = chosen_threshold(model, reference, curve)
     else:
         threshold, source = float(threshold), "the chosen threshold"
     if model.task != "binary":
@@ -329,15 +334,15 @@ def estimate_setup(model: Model, reference: pd.DataFrame | None, has_scores: boo
 # ------------------------------------------------------------------ rows in an engine
 def estimate_from_rows(model: Model, reference: pd.DataFrame | None, production: Rows,
                        version: int | None, threshold: float | None = None,
-                       settings: EstimationSettings = EstimationSettings()
-                       ) -> PerformanceEstimate:
+                       settings: EstimationSettings = EstimationSettings(),
+                       curve=None) -> PerformanceEstimate:
     """``estimate_performance`` on production rows an engine keeps. The engine returns, per
     window, how many rows have each distinct score (one pass over every row, labelled or
     not), and ``estimate_window`` works on those counts as on the rows they stand for: the
     same estimate, interval and words as ``estimate_performance`` on the table in memory
     (tested on DuckDB and Spark), without the rows."""
     setup = estimate_setup(model, reference, production.has(COL_SCORE), version, threshold,
-                           settings)
+                           settings, curve)
     if isinstance(setup, PerformanceEstimate):
         return setup
     threshold, source, calibration = setup
@@ -381,16 +386,32 @@ def model_estimate(deck, name: str, version: int | None = None,
         rows = production_rows(deck, name)
         if rows is None:
             return None
+        m, reference, curve, summary = model, None, None, None
         try:
-            reference = evaluation_frame(deck, name, version) if version is not None else None
+            summary = er.evaluation_summary(deck, name, version) if version is not None \
+                else None
+            if summary is not None:  # an engine keeps them: a random sample of its rows
+                # (their positive class is 1), the value curve from its counts
+                m, reference = q.sample_model(model), summary.sample
+                if is_complete(model.business):
+                    curve = model_value_curve(deck, name, version, model.business)
+            elif version is not None:
+                reference = evaluation_frame(deck, name, version)
         except KeyError:
             reference = None
         if not rows.in_memory:  # never read a large table or an engine's rows into memory
-            return estimate_from_rows(model, reference, rows, version, t)
-        mon = production_table(deck, name)
-        if mon is None:
-            return None
-        return estimate_performance(model, reference, mon.frame, version, t)
+            est = estimate_from_rows(m, reference, rows, version, t, curve=curve)
+        else:
+            mon = production_table(deck, name)
+            if mon is None:
+                return None
+            est = estimate_performance(m, reference, mon.frame, version, t, curve=curve)
+        cal = est.calibration
+        if summary is not None and cal is not None and summary.rows > cal.rows:
+            # checked on the engine's random sample: say so, and how many rows there are
+            est = replace(est, calibration=replace(cal, rows=summary.rows,
+                                                   checked_on=cal.checked_on or cal.rows))
+        return est
     return model, version, deck.memo(("estimate", name, version, t), name, compute)
 
 

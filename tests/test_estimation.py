@@ -284,3 +284,26 @@ def test_evaluation_rows_that_cannot_calibrate_are_said_not_a_crash(churn):
     no_scores = prod.drop(columns=["y_score"])
     assert "needs the model's scores" in estimate_performance(model, ref, no_scores,
                                                               3).unavailable
+
+
+def test_a_large_calibration_check_works_on_a_bounded_random_sample():
+    """Above ``max_rows`` labelled rows the check (whose chance reference draws
+    ``calibration_draws`` × rows labels) works on a seeded random sample of them, says so,
+    and is the check of that sample."""
+    from dataclasses import replace as dc_replace
+
+    from analysis.calibration import CalibrationSettings, check_calibration
+    rng = np.random.default_rng(1)
+    s = rng.random(3_000)
+    y = (rng.random(3_000) < s ** 2).astype(float)  # not calibrated: recalibrated
+    settings = CalibrationSettings(max_rows=1_000, calibration_maps=5)
+    got = check_calibration(y, s, settings)
+    keep = np.sort(np.random.default_rng(settings.seed).choice(3_000, 1_000, replace=False))
+    want = check_calibration(y[keep], s[keep], settings)
+    assert (got.rows, got.checked_on) == (3_000, 1_000) and not got.calibrated
+    assert dc_replace(got, rows=want.rows, checked_on=0, resampled=()) == \
+        dc_replace(want, resampled=())
+    assert len(got.resampled) == len(want.resampled) > 0
+    assert "3,000 evaluation rows (checked on a random 1,000 of them)" in got.sentence(2)
+    small = check_calibration(y[:500], s[:500], settings)
+    assert small.rows == 500 and small.checked_on == 0

@@ -353,3 +353,31 @@ def test_the_model_card_from_the_engine_equals_the_rows(tmp_path, monkeypatch):
     no_ci = lambda texts: [re.sub(r"95% CI [^,]*,", "CI,", t) for t in texts]  # noqa: E731
     assert no_ci(got.segments) == no_ci(want.segments) and got.segments
     assert got.business == want.business
+
+
+def test_the_estimate_without_labels_reads_no_evaluation_rows(tmp_path, monkeypatch):
+    """The estimate on the monitoring page checks the scores' calibration on the evaluation
+    rows: when an engine keeps them, on a random sample drawn from its counts (said in
+    words), at the threshold the value curve of all rows chooses."""
+    from analysis.estimation import model_estimate
+    rng = np.random.default_rng(8)
+    n, m = 3_000, 600
+    log_model(tmp_path, "churn", "binary", positive_label="yes", business=B)
+    y = rng.random(n) < 0.3
+    score = np.round(np.clip(0.3 + 0.35 * y + rng.normal(0, 0.2, n), 0, 1), 3)
+    log_model_version(tmp_path, "churn", y_true=np.where(y, "yes", "no"), y_score=score,
+                      aliases=["champion"])
+    stamp = pd.Timestamp("2026-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 90, m),
+                                                                    unit="D")
+    log_monitoring(tmp_path, "churn", timestamp=stamp, version=1,
+                   y_score=np.round(rng.random(m), 3))
+    _, _, want = model_estimate(CachedSource(FolderSource(tmp_path)), "churn")
+    _, engine = decks(tmp_path, monkeypatch)  # SAMPLE_ROWS 2,000 of the 3,000 rows
+    _, _, got = model_estimate(engine, "churn")
+    assert not got.unavailable and len(got.windows) == len(want.windows) > 0
+    assert (got.threshold, got.threshold_source) == (want.threshold, want.threshold_source)
+    assert got.calibration.rows == want.calibration.rows == n
+    assert got.calibration.checked_on == 2_000 and want.calibration.checked_on == 0
+    assert "3,000 evaluation rows (checked on a random 2,000 of them)" in \
+        got.calibration.sentence(1)
+    assert got.calibration.calibrated == want.calibration.calibrated
