@@ -15,29 +15,35 @@ the 95% interval ``analysis.uncertainty.bootstrap_intervals`` gives with
 
 Cases: ``memory`` (200,000 rows, 0.2% positives, bootstrapped in memory); ``engine`` (a uniform
 sample of 50,000 rows standing for 10,000,000 rows with 0.1% positives); ``k`` (how noisy the
-scaled interval of a frame holding k positives is, for several k: the frames are uniform
-samples of 5,000 rows standing for 1,000,000). Each line gives, over ``--seeds`` frames or
+scaled interval of a frame holding about k positives is, for several k: the frames are
+uniform samples of 50,000 rows standing for 10,000,000). Each line gives, over ``--seeds`` frames or
 seeds, the median ratio of the interval's width to the truth and its 10th and 90th
 percentiles, and how often the width was under half the truth.
 
     .venv/bin/python benchmarks/rare_class_intervals.py [--case memory,engine,k] [--seeds 20]
 
-Run it with ``PYTHONPATH`` pointing at an older checkout to measure that code's intervals.
+``MODELDECK_BENCH_CODE=/path/to/older/checkout`` measures that code's intervals.
 """
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
-from analysis.uncertainty import (
+sys.path.insert(0, os.environ.get("MODELDECK_BENCH_CODE",
+                                  str(Path(__file__).resolve().parents[1])))
+
+from analysis.uncertainty import (  # noqa: E402
     BootstrapSettings, _distributions, bootstrap_intervals, point_estimates, prepare_binary,
 )
-from registry.model import Model
+from registry.model import Model  # noqa: E402
 
 MU = float(np.sqrt(2) * norm.ppf(0.80))  # binormal, equal variances: ROC AUC 0.80
 MODEL = Model(name="simulated", task="binary")
@@ -131,11 +137,12 @@ def case_engine(seeds: int, reps: int) -> None:
 
 
 def case_k(seeds: int, reps: int) -> None:
-    population, n = 1_000_000, 5_000
+    """Engine-like samples of 50,000 rows with about k positives, standing for 10,000,000."""
+    population, n = 10_000_000, 50_000
     for kind in ("ranked", "calibrated"):
-        for k in (10, 20, 50, 100, 200, 400):
+        for k in (10, 20, 30, 50, 100, 200):
             pi = k / n
-            truth = truth_width(200_000, pi, kind, reps, population)
+            truth = truth_width(500_000, pi, kind, reps, population)
             rng = np.random.default_rng(300 + k)
             got = []
             for seed in range(seeds):
@@ -149,6 +156,11 @@ if __name__ == "__main__":
     ap.add_argument("--case", default="memory,engine,k")
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--reps", type=int, default=100, help="independent test sets for truth")
+    ap.add_argument("--min-class-rows", type=int, default=None,
+                    help="measure with another floor (analysis.uncertainty.MIN_CLASS_ROWS)")
     a = ap.parse_args()
+    if a.min_class_rows is not None:
+        import analysis.uncertainty as u
+        u.MIN_CLASS_ROWS = a.min_class_rows
     for c in a.case.split(","):
         {"memory": case_memory, "engine": case_engine, "k": case_k}[c](a.seeds, a.reps)
