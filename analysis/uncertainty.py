@@ -282,16 +282,22 @@ def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | N
 
 
 #: A yes/no table whose uniform subsample would hold fewer rows than this of its rarer class
-#: is subsampled per class instead (``_plan``). Measured (benchmarks/rare_class_intervals.py):
-#: a scaled bootstrap on 200 rows of the rarer class gives every metric's width within about
-#: 0.8x-1.25x of the true spread (10th-90th percentile over frames); on 10-50 rows the width
-#: of average precision is under half the truth for 10-25% of frames, of ROC AUC for up to 10%.
+#: is subsampled per class instead (``_plan``), and a frame standing for more rows than it
+#: holds (``population=``) needs this many of each class for an interval of average
+#: precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled from 200
+#: rows of the rarer class, every metric's width is within about 0.8x-1.3x of the true spread
+#: between test sets (average precision 1.0x-2.4x); from 50-100, average precision's width is
+#: under half the true spread for 15-20% of samples.
 CLASS_ROWS = 200
 
-#: A frame that stands for more rows than it holds (an engine's sample, ``population=``) with
-#: fewer rows than this of either class gets no interval: the spread of the rows it does not
-#: hold would be guessed from a handful (measured as for CLASS_ROWS).
-MIN_CLASS_ROWS = 50
+#: A frame standing for more rows than it holds with fewer rows than this of either class gets
+#: no interval at all: the spread of the rows it stands for would be guessed from a handful.
+#: Measured as for CLASS_ROWS: from 10-20 rows of the rarer class, ROC AUC's width was under
+#: half the true spread for 5% of samples; from 30 or more, no metric's but average precision's.
+MIN_CLASS_ROWS = 30
+
+#: Metrics whose scaled interval needs CLASS_ROWS rows of each class (above).
+NEEDS_CLASS_ROWS = frozenset({"average_precision"})
 
 
 @dataclass(frozen=True)
@@ -308,6 +314,7 @@ class _Plan:
     design: np.ndarray | None = None
     spread: np.ndarray | None = None
     no_interval: bool = False  # too few rows of a class to scale from
+    thin: frozenset = frozenset()  # metrics without an interval: too few rows of a class
 
     def ordered(self, order: np.ndarray) -> "_Plan":
         if self.design is None:
@@ -330,7 +337,8 @@ def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
     of rows of the whole it stands for and ``f = sqrt(rows drawn of its class / rows of the
     whole of its class)``, so each class adds to the spread what all its rows would, and
     the share of each class varies as it does between test sets. A frame standing for more
-    rows than it holds with fewer than ``MIN_CLASS_ROWS`` rows of a class: no interval."""
+    rows than it holds with fewer than ``MIN_CLASS_ROWS`` rows of a class: no interval; with
+    fewer than ``CLASS_ROWS``: none for ``NEEDS_CLASS_ROWS``."""
     m = min(n, settings.max_rows)
     whole = population if population is not None and population > m else n
     y = truth() if whole > m else None
@@ -340,12 +348,16 @@ def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
         rare = int(np.argmin(counts))
         if whole > n and counts[rare] < MIN_CLASS_ROWS:
             return _Plan(scaled=True, no_interval=True)
+        thin = NEEDS_CLASS_ROWS if whole > n and counts[rare] < CLASS_ROWS else frozenset()
         if n > m and 0 < counts[rare] and m * counts[rare] / n < CLASS_ROWS:
-            return _per_class(np.asarray(y, dtype=bool), counts, rare, whole, m, rng)
+            return replace(_per_class(np.asarray(y, dtype=bool), counts, rare, whole, m, rng),
+                           thin=thin)
+    else:
+        thin = frozenset()
     rows, scale = _subsample(n, settings, rng)
     if whole > m and whole == population:
         scale = float(np.sqrt(m / population))
-    return _Plan(rows, scale, scaled=whole > m)
+    return _Plan(rows, scale, scaled=whole > m, thin=thin)
 
 
 def _per_class(y: np.ndarray, counts: np.ndarray, rare: int, whole: int, m: int,
@@ -454,7 +466,8 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
     dist = _distributions([prepared], settings, rng, wanted, plan)[0]
     out = {}
     for k, v in point.items():
-        lo, hi = _interval(v, dist[k], centre.get(k, np.nan), plan.scale, settings.level)
+        lo, hi = _interval(v, dist[k], centre.get(k, np.nan), plan.scale, settings.level) \
+            if k not in plan.thin else (float("nan"), float("nan"))
         out[k] = Interval(v, lo, hi)
     return out
 
@@ -552,7 +565,7 @@ def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFram
     out = {}
     for k in keys:
         delta = pb[k] - pa[k]
-        if k in da and k in db:
+        if k in da and k in db and k not in plan.thin:
             lo, hi = _interval(delta, db[k] - da[k], cb.get(k, nan) - ca.get(k, nan),
                                plan.scale, settings.level)
         else:
