@@ -21,7 +21,23 @@ set) cancels. That needs both versions evaluated on the same rows in the same or
 Intervals are 95% percentile intervals (``level``). Above ``max_rows`` rows, the bootstrap runs
 on one random subsample of ``m = max_rows`` rows and the spread of its resamples is scaled by
 ``sqrt(m / n)`` to the full size (an m-out-of-n bootstrap); with ``n <= max_rows`` it is the
-ordinary bootstrap. Everything is seeded.
+ordinary bootstrap. A frame that is a uniform sample of a larger table (``population=``, drawn
+by an engine) is scaled the same way to the table's size.
+
+**A rare class.** The spread of a yes/no metric comes from both classes, and a uniform
+subsample of a table with 0.1% positives holds about 5 of them: the scaled interval then
+ranged from a quarter of the true spread to twice it (measured, docs/numbers.md). So when a
+uniform subsample would hold fewer than ``CLASS_ROWS`` (200) rows of the rarer class, the
+subsample is drawn per class (the rarer class's rows up to ``m / 2``, the rest from the other)
+and each class's spread is scaled to its own rows: a rescaled Poisson bootstrap in which a row
+drawn ``k`` times weighs ``d (1 + f (k - 1))``, with ``d`` the rows it stands for and
+``f = sqrt(rows drawn of its class / rows of its class in all)`` (``_plan``). When the frame
+itself holds too few rows of a class for the rows it stands for (an engine's sample with fewer
+than ``MIN_CLASS_ROWS`` = 30 of a class; fewer than 200 for average precision), the metric
+gets no interval (NaN bounds: "no interval (too few rows)") rather than a narrow one.
+Frames of at most ``max_rows`` rows that stand only for themselves are unchanged. Paired
+intervals follow the same rule with the same rows and weights for both versions. Everything
+is seeded.
 """
 from __future__ import annotations
 
@@ -285,7 +301,7 @@ def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | N
 #: is subsampled per class instead (``_plan``), and a frame standing for more rows than it
 #: holds (``population=``) needs this many of each class for an interval of average
 #: precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled from 200
-#: rows of the rarer class, every metric's width is within about 0.8x-1.3x of the true spread
+#: rows of the rarer class, every metric's width is within about 0.9x-1.35x of the true spread
 #: between test sets (average precision 1.0x-2.4x); from 50-100, average precision's width is
 #: under half the true spread for 15-20% of samples.
 CLASS_ROWS = 200
