@@ -339,10 +339,11 @@ class _Plan:
 
 
 def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
-          rng) -> _Plan:
+          rng, population_positives: int | None = None) -> _Plan:
     """How to bootstrap a labelled frame of ``n`` rows that is all the rows, or a uniform
-    random sample of ``population`` rows. ``truth()`` gives a yes/no table's 0/1 outcomes
-    (None for other tasks), asked only when the spread is scaled.
+    random sample of ``population`` rows, or (``population_positives`` given) a sample of
+    them drawn per class, of which that many are positive. ``truth()`` gives a yes/no
+    table's 0/1 outcomes (None for other tasks), asked only when the spread is scaled.
 
     Uniform (as before): up to ``max_rows`` random rows, their spread scaled by
     sqrt(rows bootstrapped / rows of the whole). A yes/no table whose uniform subsample would
@@ -357,34 +358,45 @@ def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
     fewer than ``CLASS_ROWS``: none for ``NEEDS_CLASS_ROWS``."""
     m = min(n, settings.max_rows)
     whole = population if population is not None and population > m else n
-    y = truth() if whole > m else None
-    if y is not None:
-        pos = int(np.count_nonzero(y))
-        counts = np.array([n - pos, pos])
-        rare = int(np.argmin(counts))
-        if whole > n and counts[rare] < MIN_CLASS_ROWS:
-            return _Plan(scaled=True, no_interval=True)
-        thin = NEEDS_CLASS_ROWS if whole > n and counts[rare] < CLASS_ROWS else frozenset()
-        if n > m and 0 < counts[rare] and m * counts[rare] / n < CLASS_ROWS:
-            return replace(_per_class(np.asarray(y, dtype=bool), counts, rare, whole, m, rng),
-                           thin=thin)
+    per_class = population_positives is not None and population is not None \
+        and 0 < population_positives < population
+    y = truth() if whole > m or per_class else None
+    if y is None:
+        rows, scale = _subsample(n, settings, rng)
+        if whole > m and whole == population:
+            scale = float(np.sqrt(m / population))
+        return _Plan(rows, scale, scaled=whole > m)
+    y = np.asarray(y, dtype=bool)
+    pos = int(np.count_nonzero(y))
+    counts = np.array([n - pos, pos])
+    rare = int(np.argmin(counts))
+    if per_class:
+        stands = np.maximum([population - population_positives, population_positives], counts)
     else:
-        thin = frozenset()
+        stands = max(whole, n) * counts / n  # a uniform sample: each class in proportion
+    beyond = bool(np.any(stands > counts))  # the frame stands for rows it does not hold
+    if beyond and counts[rare] < MIN_CLASS_ROWS:
+        return _Plan(scaled=True, no_interval=True)
+    thin = NEEDS_CLASS_ROWS if beyond and counts[rare] < CLASS_ROWS else frozenset()
+    if per_class or (n > m and 0 < counts[rare] and m * counts[rare] / n < CLASS_ROWS):
+        return replace(_per_class(y, counts, rare, stands, m, rng), thin=thin)
     rows, scale = _subsample(n, settings, rng)
     if whole > m and whole == population:
         scale = float(np.sqrt(m / population))
     return _Plan(rows, scale, scaled=whole > m, thin=thin)
 
 
-def _per_class(y: np.ndarray, counts: np.ndarray, rare: int, whole: int, m: int,
+def _per_class(y: np.ndarray, counts: np.ndarray, rare: int, stands: np.ndarray, m: int,
                rng) -> _Plan:
-    """``_plan``'s subsample drawn per class, with each row's design weight and spread."""
-    take = np.empty(2, dtype=int)
-    take[rare] = min(counts[rare], m // 2)
-    take[1 - rare] = m - take[rare]
+    """``_plan``'s subsample of ``m`` rows drawn per class (all rows when the frame holds
+    no more), with each row's design weight and spread; ``stands``: each class's rows in
+    the whole."""
+    take = counts.copy()
+    if counts.sum() > m:
+        take[rare] = min(counts[rare], m // 2)
+        take[1 - rare] = m - take[rare]
     rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == bool(c)), take[c],
                                               replace=False) for c in (0, 1)]))
-    stands = max(whole, len(y)) * counts / len(y)  # rows of each class in the whole
     cls = y[rows].astype(int)
     return _Plan(rows, 1.0, scaled=True, design=(stands / take)[cls],
                  spread=np.sqrt(take / stands)[cls])
@@ -454,15 +466,22 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
                         settings: BootstrapSettings = BootstrapSettings(),
                         metrics: tuple[str, ...] | None = None,
                         point: dict[str, float] | None = None,
-                        population: int | None = None) -> dict[str, Interval]:
+                        population: int | None = None,
+                        population_positives: int | None = None) -> dict[str, Interval]:
     """Every metric of the task (as ``compute_metrics``; only ``metrics`` when given) with
     its bootstrap interval. ``point`` passes values the caller already computed on all rows
     (e.g. with ``compute_metric``), which spares preparing a large table twice.
     ``population``: ``frame`` is a uniform random sample of that many labelled rows (an
     engine drew it, ``analysis.queries``) and ``point`` holds the values on all of them; the
-    spread is scaled to the population's size as for a subsample drawn here."""
+    spread is scaled to the population's size as for a subsample drawn here.
+    ``population_positives`` (yes/no): the sample was drawn per class instead — uniformly
+    among the population's positives, of which there are that many, and uniformly among its
+    negatives — so that a rare class is well represented; each class is scaled to its own
+    rows (``_plan``). ``point`` must then hold the population's values."""
     frame = _labelled(frame)
     wanted = frozenset(metrics) if metrics else None
+    if population_positives is not None and point is None:
+        raise ValueError("a sample drawn per class needs the population's values (point=)")
     if len(frame) < 2:
         point = compute_metrics(model, frame, threshold)
         return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()
@@ -470,7 +489,8 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
     if point is None:
         point = point_estimates(model, prepare(model, frame, threshold), wanted)
     rng = np.random.default_rng(settings.seed)
-    plan = _plan(len(frame), lambda: _truth(model, frame), population, settings, rng)
+    plan = _plan(len(frame), lambda: _truth(model, frame), population, settings, rng,
+                 population_positives)
     if plan.no_interval:
         return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()}
     sub = frame if plan.rows is None else frame.iloc[plan.rows]
@@ -539,13 +559,17 @@ def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFram
                        label_a: str = "A", label_b: str = "B",
                        metrics: tuple[str, ...] | None = None,
                        points: tuple[dict, dict] | None = None,
-                       population: int | None = None) -> dict[str, Difference]:
+                       population: int | None = None,
+                       population_positives: int | None = None) -> dict[str, Difference]:
     """``b − a`` of every metric with a paired bootstrap interval: each resample draws the same
     rows for both versions. Raises RowsMismatch when the rows are not the same.
     ``population``: the frames are the same uniform random sample of that many paired
     labelled rows (an engine drew it, ``analysis.compare``) and ``points`` holds each
-    version's values on all of them; the spread is scaled to the population's size."""
+    version's values on all of them; the spread is scaled to the population's size
+    (``population_positives``: drawn per class, as for ``bootstrap_intervals``)."""
     aligned_rows(frame_a, frame_b, label_a, label_b)
+    if population_positives is not None and points is None:
+        raise ValueError("a sample drawn per class needs the population's values (points=)")
     keep = frame_a[COL_TRUE].notna().to_numpy()
     fa, fb = frame_a.loc[keep], frame_b.loc[keep]
     nan = float("nan")
@@ -565,7 +589,8 @@ def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFram
         return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in keys}
     rng = np.random.default_rng(settings.seed)
     # the same rows, resamples and scaling for both versions (their outcomes are the same)
-    plan = _plan(len(fa), lambda: _truth(model, fa), population, settings, rng)
+    plan = _plan(len(fa), lambda: _truth(model, fa), population, settings, rng,
+                 population_positives)
     if plan.no_interval:
         return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in keys}
     sa, sb = (fa, fb) if plan.rows is None else (fa.iloc[plan.rows], fb.iloc[plan.rows])

@@ -159,3 +159,34 @@ def test_paired_differences_use_the_same_rows_and_match_the_full_paired_bootstra
     for k in metrics:
         full = float(np.subtract(*np.quantile(db[k] - da[k], [0.975, 0.025])))
         assert 0.67 < (d[k].high - d[k].low) / full < 1.5, (k, d[k], full)
+
+
+def test_a_sample_drawn_per_class_is_scaled_class_by_class():
+    """An engine may draw its sample per class: 2,000 of the 10,000 positives and 48,000 of
+    the 9,990,000 negatives. Each class is scaled to its own rows, from the population's
+    values (here from the distribution)."""
+    rng = np.random.default_rng(8)
+    y = np.r_[np.ones(2_000), np.zeros(48_000)]
+    x = rng.normal(size=len(y)) + MU * y
+    frame = pd.DataFrame({"y_true": y, "y_score": expit(x - SHIFT)})
+    n1, n0 = 10_000, 9_990_000
+    recall, fpr = norm.cdf(0.5), norm.sf(SHIFT)
+    point = {"roc_auc": float(norm.cdf(MU / np.sqrt(2))), "recall": float(recall),
+             "precision": float(n1 * recall / (n1 * recall + n0 * fpr))}
+    truth = true_widths(n1, n0)
+    with pytest.raises(ValueError):
+        bootstrap_intervals(MODEL, frame, population=n1 + n0, population_positives=n1)
+    for seed in range(3):
+        ci = bootstrap_intervals(MODEL, frame, settings=BootstrapSettings(n_boot=400, seed=seed),
+                                 metrics=tuple(point), point=point, population=n1 + n0,
+                                 population_positives=n1)
+        for k, t in truth.items():
+            assert ci[k].value == point[k] and ci[k].low < ci[k].value < ci[k].high, (seed, k)
+            assert 0.75 < width(ci[k]) / t < 1.33, (seed, k, width(ci[k]), t)
+    # read as a uniform sample, its 4% positives would stand for 400,000: far too narrow
+    uniform = bootstrap_intervals(MODEL, frame, settings=FAST, metrics=("roc_auc",),
+                                  point=point, population=n1 + n0)["roc_auc"]
+    assert width(uniform) / truth["roc_auc"] < 0.5
+    d = paired_differences(MODEL, frame, frame.copy(), settings=FAST, metrics=tuple(point),
+                           points=(point, point), population=n1 + n0, population_positives=n1)
+    assert all(v.delta == 0 and v.low == 0 and v.high == 0 for v in d.values())
