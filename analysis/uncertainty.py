@@ -24,20 +24,21 @@ on one random subsample of ``m = max_rows`` rows and the spread of its resamples
 ordinary bootstrap. A frame that is a uniform sample of a larger table (``population=``, drawn
 by an engine) is scaled the same way to the table's size.
 
-**A rare class.** The spread of a yes/no metric comes from both classes, and a uniform
+**A rare class.** The spread of a classifier's metric comes from every class, and a uniform
 subsample of a table with 0.1% positives holds about 5 of them: the scaled interval then
 ranged from a quarter of the true spread to twice it (measured, docs/numbers.md). So when a
-uniform subsample would hold fewer than ``CLASS_ROWS`` (200) rows of the rarer class, the
-subsample is drawn per class (the rarer class's rows up to ``m / 2``, the rest from the other)
-and each class's spread is scaled to its own rows: a rescaled Poisson bootstrap in which a row
-drawn ``k`` times weighs ``d (1 + f (k - 1))``, with ``d`` the rows it stands for and
-``f = sqrt(rows drawn of its class / rows of its class in all)`` (``_plan``). When the frame
-itself holds too few rows of a class for the rows it stands for (an engine's sample with fewer
-than ``MIN_CLASS_ROWS`` = 30 of a class; fewer than 200 for average precision), the metric
-gets no interval (NaN bounds: "no interval (too few rows)") rather than a narrow one.
-Frames of at most ``max_rows`` rows that stand only for themselves are unchanged. Paired
-intervals follow the same rule with the same rows and weights for both versions. Everything
-is seeded.
+uniform subsample would hold fewer than ``CLASS_ROWS`` (200) rows of some class, the
+subsample is drawn per class (each such class's rows up to ``m / classes``, the rest from the
+others in proportion) and each class's spread is scaled to its own rows: a rescaled Poisson
+bootstrap in which a row drawn ``k`` times weighs ``d (1 + f (k - 1))``, with ``d`` the rows
+it stands for and ``f = sqrt(rows drawn of its class / rows of its class in all)``
+(``_plan``). An engine may also draw its sample per class (``population_positives``). When a
+yes/no frame itself holds too few rows of a class for the rows it stands for (an engine's
+sample with fewer than ``MIN_CLASS_ROWS`` = 30 of a class; fewer than 200 for average
+precision), the metric gets no interval (NaN bounds: "no interval (too few rows)") rather
+than a narrow one. Frames of at most ``max_rows`` rows that stand only for themselves are
+unchanged. Paired intervals follow the same rule with the same rows and weights for both
+versions. Everything is seeded.
 """
 from __future__ import annotations
 
@@ -297,8 +298,8 @@ def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | N
     return rows, float(np.sqrt(settings.max_rows / n))
 
 
-#: A yes/no table whose uniform subsample would hold fewer rows than this of its rarer class
-#: is subsampled per class instead (``_plan``), and a frame standing for more rows than it
+#: A yes/no or multiclass table whose uniform subsample would hold fewer rows than this of a
+#: class is subsampled per class instead (``_plan``), and a yes/no frame standing for more rows than it
 #: holds (``population=``) needs this many of each class for an interval of average
 #: precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled from 200
 #: rows of the rarer class, every metric's width is within about 0.9x-1.35x of the true spread
@@ -342,62 +343,68 @@ def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
           rng, population_positives: int | None = None) -> _Plan:
     """How to bootstrap a labelled frame of ``n`` rows that is all the rows, or a uniform
     random sample of ``population`` rows, or (``population_positives`` given) a sample of
-    them drawn per class, of which that many are positive. ``truth()`` gives a yes/no
-    table's 0/1 outcomes (None for other tasks), asked only when the spread is scaled.
+    them drawn per class, of which that many are positive. ``truth()`` gives each row's
+    class as a code 0, 1, … (a yes/no table: 1 is positive; None for regression) and whether
+    the floors below apply (yes/no tables), asked only when the spread is scaled.
 
     Uniform (as before): up to ``max_rows`` random rows, their spread scaled by
-    sqrt(rows bootstrapped / rows of the whole). A yes/no table whose uniform subsample would
-    hold fewer than ``CLASS_ROWS`` rows of its rarer class is subsampled per class instead:
-    the rarer class's rows up to half of ``max_rows``, the rest from the other class. Each
-    class is then scaled on its own (a rescaled bootstrap, as for a stratified survey): a row
-    drawn ``k`` times (Poisson, mean 1) weighs ``d (1 + f (k - 1))``, where ``d`` is the number
-    of rows of the whole it stands for and ``f = sqrt(rows drawn of its class / rows of the
-    whole of its class)``, so each class adds to the spread what all its rows would, and
-    the share of each class varies as it does between test sets. A frame standing for more
-    rows than it holds with fewer than ``MIN_CLASS_ROWS`` rows of a class: no interval; with
-    fewer than ``CLASS_ROWS``: none for ``NEEDS_CLASS_ROWS``."""
+    sqrt(rows bootstrapped / rows of the whole). A table whose uniform subsample would hold
+    fewer than ``CLASS_ROWS`` rows of some class is subsampled per class instead: each such
+    class's rows up to ``max_rows / classes``, the rest from the other classes in proportion.
+    Each class is then scaled on its own (a rescaled bootstrap, as for a stratified survey): a
+    row drawn ``k`` times (Poisson, mean 1) weighs ``d (1 + f (k - 1))``, where ``d`` is the
+    number of rows of the whole it stands for and ``f = sqrt(rows drawn of its class / rows of
+    the whole of its class)``, so each class adds to the spread what all its rows would, and
+    the share of each class varies as it does between test sets. A yes/no frame standing for
+    more rows than it holds with fewer than ``MIN_CLASS_ROWS`` rows of a class: no interval;
+    with fewer than ``CLASS_ROWS``: none for ``NEEDS_CLASS_ROWS``."""
     m = min(n, settings.max_rows)
     whole = population if population is not None and population > m else n
     per_class = population_positives is not None and population is not None \
         and 0 < population_positives < population
-    y = truth() if whole > m or per_class else None
-    if y is None:
+    got = truth() if whole > m or per_class else None
+    if got is None:
         rows, scale = _subsample(n, settings, rng)
         if whole > m and whole == population:
             scale = float(np.sqrt(m / population))
         return _Plan(rows, scale, scaled=whole > m)
-    y = np.asarray(y, dtype=bool)
-    pos = int(np.count_nonzero(y))
-    counts = np.array([n - pos, pos])
-    rare = int(np.argmin(counts))
+    codes, floors = got
+    counts = np.bincount(codes, minlength=2)
     if per_class:
         stands = np.maximum([population - population_positives, population_positives], counts)
     else:
         stands = max(whole, n) * counts / n  # a uniform sample: each class in proportion
     beyond = bool(np.any(stands > counts))  # the frame stands for rows it does not hold
-    if beyond and counts[rare] < MIN_CLASS_ROWS:
+    fewest = int(counts.min())
+    if floors and beyond and fewest < MIN_CLASS_ROWS:
         return _Plan(scaled=True, no_interval=True)
-    thin = NEEDS_CLASS_ROWS if beyond and counts[rare] < CLASS_ROWS else frozenset()
-    if per_class or (n > m and 0 < counts[rare] and m * counts[rare] / n < CLASS_ROWS):
-        return replace(_per_class(y, counts, rare, stands, m, rng), thin=thin)
+    thin = NEEDS_CLASS_ROWS if floors and beyond and fewest < CLASS_ROWS else frozenset()
+    if per_class or (n > m and 0 < fewest and m * fewest / n < CLASS_ROWS):
+        return replace(_per_class(codes, counts, stands, m, rng), thin=thin)
     rows, scale = _subsample(n, settings, rng)
     if whole > m and whole == population:
         scale = float(np.sqrt(m / population))
     return _Plan(rows, scale, scaled=whole > m, thin=thin)
 
 
-def _per_class(y: np.ndarray, counts: np.ndarray, rare: int, stands: np.ndarray, m: int,
+def _per_class(codes: np.ndarray, counts: np.ndarray, stands: np.ndarray, m: int,
                rng) -> _Plan:
     """``_plan``'s subsample of ``m`` rows drawn per class (all rows when the frame holds
     no more), with each row's design weight and spread; ``stands``: each class's rows in
     the whole."""
     take = counts.copy()
     if counts.sum() > m:
-        take[rare] = min(counts[rare], m // 2)
-        take[1 - rare] = m - take[rare]
-    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(y == bool(c)), take[c],
-                                              replace=False) for c in (0, 1)]))
-    cls = y[rows].astype(int)
+        small = m * counts / counts.sum() < CLASS_ROWS
+        take[small] = np.minimum(counts[small], m // len(counts))
+        big = np.flatnonzero(~small)
+        if len(big):
+            rest = m - int(take[small].sum())
+            share = rest * counts[big] // counts[big].sum()
+            share[np.argmax(counts[big])] += rest - share.sum()
+            take[big] = np.clip(share, 1, counts[big])
+    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(codes == c), take[c],
+                                              replace=False) for c in range(len(counts))]))
+    cls = codes[rows]
     return _Plan(rows, 1.0, scaled=True, design=(stands / take)[cls],
                  spread=np.sqrt(take / stands)[cls])
 
@@ -508,11 +515,15 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
     return out
 
 
-def _truth(model: Model, frame: pd.DataFrame) -> np.ndarray | None:
-    """A yes/no table's outcomes as 0/1 (None for other tasks): the classes ``_plan`` counts."""
-    if model.task != "binary":
-        return None
-    return binary_truth(frame[COL_TRUE], model.positive_label)
+def _truth(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, bool] | None:
+    """The classes ``_plan`` counts: each row's true class as a code (a yes/no table: 1 for
+    positive) and whether the floors for a rare class apply (measured for yes/no tables);
+    None for regression."""
+    if model.task == "binary":
+        return binary_truth(frame[COL_TRUE], model.positive_label).astype(int), True
+    if model.task == "multiclass":
+        return np.unique(multiclass_labels(frame)[0], return_inverse=True)[1].ravel(), False
+    return None
 
 
 def _centre(model: Model, prepared: _Prepared, plan: _Plan,

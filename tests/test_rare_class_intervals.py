@@ -12,8 +12,8 @@ from scipy.stats import norm
 
 from analysis.language import interval_text
 from analysis.uncertainty import (
-    CLASS_ROWS, MIN_CLASS_ROWS, BootstrapSettings, _distributions, _plan, bootstrap_intervals,
-    paired_differences, point_estimates, prepare_binary,
+    CLASS_ROWS, MIN_CLASS_ROWS, BootstrapSettings, _distributions, _plan, _truth,
+    bootstrap_intervals, paired_differences, point_estimates, prepare, prepare_binary,
 )
 from registry.model import Model
 
@@ -113,7 +113,7 @@ def test_point_values_are_those_of_all_rows():
 def test_a_balanced_large_table_keeps_its_uniform_subsample():
     """30% positives: the uniform subsample holds about 1,500, nothing changes."""
     frame = rows(40_000, 12_000, seed=4)
-    plan = _plan(len(frame), lambda: frame["y_true"].to_numpy(), None, FAST,
+    plan = _plan(len(frame), lambda: _truth(MODEL, frame), None, FAST,
                  np.random.default_rng(0))
     assert plan.design is None and len(plan.rows) == FAST.max_rows
     assert plan.scale == pytest.approx(np.sqrt(5_000 / 40_000))
@@ -190,3 +190,22 @@ def test_a_sample_drawn_per_class_is_scaled_class_by_class():
     d = paired_differences(MODEL, frame, frame.copy(), settings=FAST, metrics=tuple(point),
                            points=(point, point), population=n1 + n0, population_positives=n1)
     assert all(v.delta == 0 and v.low == 0 and v.high == 0 for v in d.values())
+
+
+def test_a_rare_class_of_a_multiclass_table_is_represented():
+    """200,000 rows, one of three classes 0.05% of them (about 100): a uniform 5,000 would hold
+    2 or 3, and macro F1 weighs that class as much as the others (its width was a quarter of
+    the full bootstrap's for two of these four seeds)."""
+    rng = np.random.default_rng(9)
+    n = 200_000
+    y = rng.choice(3, size=n, p=[0.6, 0.3995, 0.0005])
+    pred = np.where(rng.random(n) < 0.75, y, rng.choice(3, size=n, p=[0.5, 0.45, 0.05]))
+    frame = pd.DataFrame({"y_true": y.astype(str), "y_pred": pred.astype(str)})
+    model = Model(name="three", task="multiclass")
+    d = _distributions([prepare(model, frame)], BootstrapSettings(n_boot=200, chunk=10),
+                       np.random.default_rng(5), frozenset({"f1_macro"}))[0]["f1_macro"]
+    full = float(np.subtract(*np.quantile(d, [0.975, 0.025])))
+    for seed in range(4):
+        ci = bootstrap_intervals(model, frame, settings=BootstrapSettings(n_boot=400, seed=seed),
+                                 metrics=("f1_macro",))["f1_macro"]
+        assert 0.67 < width(ci) / full < 1.5, (seed, width(ci), full)
