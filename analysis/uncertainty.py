@@ -301,10 +301,10 @@ def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | N
 #: A yes/no or multiclass table whose uniform subsample would hold fewer rows than this of a
 #: class is subsampled per class instead (``_plan``), and a yes/no frame standing for more
 #: rows than it holds (``population=``) needs this many of each class for an interval of
-#: average precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled from 200
-#: rows of the rarer class, every metric's width is within about 0.9x-1.35x of the true spread
-#: between test sets (average precision 1.0x-2.4x); from 50-100, average precision's width is
-#: under half the true spread for 15-20% of samples.
+#: average precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled
+#: from 200 rows of the rarer class, every metric's width is within about 0.9x-1.35x of the
+#: true spread between test sets (average precision 1.0x-2.4x); from 50-100, average
+#: precision's width is under half the true spread for 15-20% of samples.
 CLASS_ROWS = 200
 
 #: A frame standing for more rows than it holds with fewer rows than this of either class gets
