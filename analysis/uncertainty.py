@@ -21,11 +21,28 @@ set) cancels. That needs both versions evaluated on the same rows in the same or
 Intervals are 95% percentile intervals (``level``). Above ``max_rows`` rows, the bootstrap runs
 on one random subsample of ``m = max_rows`` rows and the spread of its resamples is scaled by
 ``sqrt(m / n)`` to the full size (an m-out-of-n bootstrap); with ``n <= max_rows`` it is the
-ordinary bootstrap. Everything is seeded.
+ordinary bootstrap. A frame that is a uniform sample of a larger table (``population=``, drawn
+by an engine) is scaled the same way to the table's size.
+
+**A rare class.** The spread of a classifier's metric comes from every class, and a uniform
+subsample of a table with 0.1% positives holds about 5 of them: the scaled interval then
+ranged from a quarter of the true spread to twice it (measured, docs/numbers.md). So when a
+uniform subsample would hold fewer than ``CLASS_ROWS`` (200) rows of some class, the
+subsample is drawn per class (each such class's rows up to ``m / classes``, the rest from the
+others in proportion) and each class's spread is scaled to its own rows: a rescaled Poisson
+bootstrap in which a row drawn ``k`` times weighs ``d (1 + f (k - 1))``, with ``d`` the rows
+it stands for and ``f = sqrt(rows drawn of its class / rows of its class in all)``
+(``_plan``). An engine may also draw its sample per class (``population_positives``). When a
+yes/no frame itself holds too few rows of a class for the rows it stands for (an engine's
+sample with fewer than ``MIN_CLASS_ROWS`` = 30 of a class; fewer than 200 for average
+precision), the metric gets no interval (NaN bounds: "no interval (too few rows)") rather
+than a narrow one. Frames of at most ``max_rows`` rows that stand only for themselves are
+unchanged. Paired intervals follow the same rule with the same rows and weights for both
+versions. Everything is seeded.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import numpy as np
@@ -281,6 +298,117 @@ def _subsample(n: int, settings: BootstrapSettings, rng) -> tuple[np.ndarray | N
     return rows, float(np.sqrt(settings.max_rows / n))
 
 
+#: A yes/no or multiclass table whose uniform subsample would hold fewer rows than this of a
+#: class is subsampled per class instead (``_plan``), and a yes/no frame standing for more
+#: rows than it holds (``population=``) needs this many of each class for an interval of
+#: average precision. Measured (benchmarks/rare_class_intervals.py, docs/numbers.md): scaled
+#: from 200 rows of the rarer class, every metric's width is within about 0.9x-1.35x of the
+#: true spread between test sets (average precision 1.0x-2.4x); from 50-100, average
+#: precision's width is under half the true spread for 15-20% of samples.
+CLASS_ROWS = 200
+
+#: A frame standing for more rows than it holds with fewer rows than this of either class gets
+#: no interval at all: the spread of the rows it stands for would be guessed from a handful.
+#: Measured as for CLASS_ROWS: from 10-20 rows of the rarer class, ROC AUC's width was under
+#: half the true spread for 5% of samples; from 30 or more, no metric's but average precision's.
+MIN_CLASS_ROWS = 30
+
+#: Metrics whose scaled interval needs CLASS_ROWS rows of each class (above).
+NEEDS_CLASS_ROWS = frozenset({"average_precision"})
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Which rows of a labelled frame to bootstrap, and how their spread becomes that of all
+    the rows the interval is about."""
+
+    rows: np.ndarray | None = None  # the frame's rows to bootstrap, in order (None: all)
+    scale: float = 1.0  # uniform rows: the resamples' spread is multiplied by this
+    scaled: bool = False  # the spread is not that of the frame's own rows
+    #: per class (None: rows drawn uniformly with replacement): for each bootstrapped row, the
+    #: rows of the whole it stands for, and sqrt(rows drawn of its class / rows of the whole
+    #: of its class), the factor on its Poisson resampling count's deviation from 1
+    design: np.ndarray | None = None
+    spread: np.ndarray | None = None
+    no_interval: bool = False  # too few rows of a class to scale from
+    thin: frozenset = frozenset()  # metrics without an interval: too few rows of a class
+
+    def ordered(self, order: np.ndarray) -> "_Plan":
+        if self.design is None:
+            return self
+        return replace(self, design=self.design[order], spread=self.spread[order])
+
+
+def _plan(n: int, truth, population: int | None, settings: BootstrapSettings,
+          rng, population_positives: int | None = None) -> _Plan:
+    """How to bootstrap a labelled frame of ``n`` rows that is all the rows, or a uniform
+    random sample of ``population`` rows, or (``population_positives`` given) a sample of
+    them drawn per class, of which that many are positive. ``truth()`` gives each row's
+    class as a code 0, 1, … (a yes/no table: 1 is positive; None for regression) and whether
+    the floors below apply (yes/no tables), asked only when the spread is scaled.
+
+    Uniform (as before): up to ``max_rows`` random rows, their spread scaled by
+    sqrt(rows bootstrapped / rows of the whole). A table whose uniform subsample would hold
+    fewer than ``CLASS_ROWS`` rows of some class is subsampled per class instead: each such
+    class's rows up to ``max_rows / classes``, the rest from the other classes in proportion.
+    Each class is then scaled on its own (a rescaled bootstrap, as for a stratified survey): a
+    row drawn ``k`` times (Poisson, mean 1) weighs ``d (1 + f (k - 1))``, where ``d`` is the
+    number of rows of the whole it stands for and ``f = sqrt(rows drawn of its class / rows of
+    the whole of its class)``, so each class adds to the spread what all its rows would, and
+    the share of each class varies as it does between test sets. A yes/no frame standing for
+    more rows than it holds with fewer than ``MIN_CLASS_ROWS`` rows of a class: no interval;
+    with fewer than ``CLASS_ROWS``: none for ``NEEDS_CLASS_ROWS``."""
+    m = min(n, settings.max_rows)
+    whole = population if population is not None and population > m else n
+    per_class = population_positives is not None and population is not None \
+        and 0 < population_positives < population
+    got = truth() if whole > m or per_class else None
+    if got is None:
+        rows, scale = _subsample(n, settings, rng)
+        if whole > m and whole == population:
+            scale = float(np.sqrt(m / population))
+        return _Plan(rows, scale, scaled=whole > m)
+    codes, floors = got
+    counts = np.bincount(codes, minlength=2)
+    if per_class:
+        stands = np.maximum([population - population_positives, population_positives], counts)
+    else:
+        stands = max(whole, n) * counts / n  # a uniform sample: each class in proportion
+    beyond = bool(np.any(stands > counts))  # the frame stands for rows it does not hold
+    fewest = int(counts.min())
+    if floors and beyond and fewest < MIN_CLASS_ROWS:
+        return _Plan(scaled=True, no_interval=True)
+    thin = NEEDS_CLASS_ROWS if floors and beyond and fewest < CLASS_ROWS else frozenset()
+    if per_class or (n > m and 0 < fewest and m * fewest / n < CLASS_ROWS):
+        return replace(_per_class(codes, counts, stands, m, rng), thin=thin)
+    rows, scale = _subsample(n, settings, rng)
+    if whole > m and whole == population:
+        scale = float(np.sqrt(m / population))
+    return _Plan(rows, scale, scaled=whole > m, thin=thin)
+
+
+def _per_class(codes: np.ndarray, counts: np.ndarray, stands: np.ndarray, m: int,
+               rng) -> _Plan:
+    """``_plan``'s subsample of ``m`` rows drawn per class (all rows when the frame holds
+    no more), with each row's design weight and spread; ``stands``: each class's rows in
+    the whole."""
+    take = counts.copy()
+    if counts.sum() > m:
+        small = m * counts / counts.sum() < CLASS_ROWS
+        take[small] = np.minimum(counts[small], m // len(counts))
+        big = np.flatnonzero(~small)
+        if len(big):
+            rest = m - int(take[small].sum())
+            share = rest * counts[big] // counts[big].sum()
+            share[np.argmax(counts[big])] += rest - share.sum()
+            take[big] = np.clip(share, 1, counts[big])
+    rows = np.sort(np.concatenate([rng.choice(np.flatnonzero(codes == c), take[c],
+                                              replace=False) for c in range(len(counts))]))
+    cls = codes[rows]
+    return _Plan(rows, 1.0, scaled=True, design=(stands / take)[cls],
+                 spread=np.sqrt(take / stands)[cls])
+
+
 def _score_order(model: Model, frame: pd.DataFrame) -> np.ndarray | None:
     """Binary: the rows' order by score. Resampling rows is blind to their order, so tables
     are bootstrapped in this order, which spares the ROC/AP step a permutation."""
@@ -289,12 +417,30 @@ def _score_order(model: Model, frame: pd.DataFrame) -> np.ndarray | None:
     return np.argsort(frame[COL_SCORE].to_numpy(dtype=float), kind="mergesort")
 
 
+def _rescaled_weights(plan: _Plan, settings: BootstrapSettings,
+                      rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """``_plan``'s per-class weights, ``chunk`` resamples at a time."""
+    done = 0
+    while done < settings.n_boot:
+        b = min(settings.chunk, settings.n_boot - done)
+        k = rng.poisson(1.0, size=(b, len(plan.design))).astype(float)
+        k -= 1.0
+        k *= plan.spread
+        k += 1.0
+        k *= plan.design
+        yield k
+        done += b
+
+
 def _distributions(prepared: list[_Prepared], settings: BootstrapSettings, rng,
-                   wanted: frozenset | None = None) -> list[dict[str, np.ndarray]]:
+                   wanted: frozenset | None = None,
+                   plan: _Plan | None = None) -> list[dict[str, np.ndarray]]:
     """Bootstrap distribution of every metric, for each prepared table, same weights."""
     n = prepared[0].n
     parts: list[list[dict]] = [[] for _ in prepared]
-    for w in resample_weights(n, settings, rng):
+    weights = resample_weights(n, settings, rng) if plan is None or plan.design is None \
+        else _rescaled_weights(plan, settings, rng)
+    for w in weights:
         for i, p in enumerate(prepared):
             parts[i].append(p.stats(w, wanted))
     return [{k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]} for chunks in parts]
@@ -327,15 +473,22 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
                         settings: BootstrapSettings = BootstrapSettings(),
                         metrics: tuple[str, ...] | None = None,
                         point: dict[str, float] | None = None,
-                        population: int | None = None) -> dict[str, Interval]:
+                        population: int | None = None,
+                        population_positives: int | None = None) -> dict[str, Interval]:
     """Every metric of the task (as ``compute_metrics``; only ``metrics`` when given) with
     its bootstrap interval. ``point`` passes values the caller already computed on all rows
     (e.g. with ``compute_metric``), which spares preparing a large table twice.
     ``population``: ``frame`` is a uniform random sample of that many labelled rows (an
     engine drew it, ``analysis.queries``) and ``point`` holds the values on all of them; the
-    spread is scaled to the population's size as for a subsample drawn here."""
+    spread is scaled to the population's size as for a subsample drawn here.
+    ``population_positives`` (yes/no): the sample was drawn per class instead — uniformly
+    among the population's positives, of which there are that many, and uniformly among its
+    negatives — so that a rare class is well represented; each class is scaled to its own
+    rows (``_plan``). ``point`` must then hold the population's values."""
     frame = _labelled(frame)
     wanted = frozenset(metrics) if metrics else None
+    if population_positives is not None and point is None:
+        raise ValueError("a sample drawn per class needs the population's values (point=)")
     if len(frame) < 2:
         point = compute_metrics(model, frame, threshold)
         return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()
@@ -343,21 +496,43 @@ def bootstrap_intervals(model: Model, frame: pd.DataFrame, threshold: float = 0.
     if point is None:
         point = point_estimates(model, prepare(model, frame, threshold), wanted)
     rng = np.random.default_rng(settings.seed)
-    rows, scale = _subsample(len(frame), settings, rng)
-    sub = frame if rows is None else frame.iloc[rows]
-    sampled = population is not None and population > len(sub)
-    if sampled:
-        scale = float(np.sqrt(len(sub) / population))
+    plan = _plan(len(frame), lambda: _truth(model, frame), population, settings, rng,
+                 population_positives)
+    if plan.no_interval:
+        return {k: Interval(v, float("nan"), float("nan")) for k, v in point.items()}
+    sub = frame if plan.rows is None else frame.iloc[plan.rows]
     order = _score_order(model, sub)
-    prepared = prepare(model, sub if order is None else sub.iloc[order], threshold)
-    centre = point if rows is None and not sampled else \
-        point_estimates(model, prepared, wanted)
-    dist = _distributions([prepared], settings, rng, wanted)[0]
+    if order is not None:
+        sub, plan = sub.iloc[order], plan.ordered(order)
+    prepared = prepare(model, sub, threshold)
+    centre = _centre(model, prepared, plan, wanted) if plan.scaled else point
+    dist = _distributions([prepared], settings, rng, wanted, plan)[0]
     out = {}
     for k, v in point.items():
-        lo, hi = _interval(v, dist[k], centre.get(k, np.nan), scale, settings.level)
+        lo, hi = _interval(v, dist[k], centre.get(k, np.nan), plan.scale, settings.level) \
+            if k not in plan.thin else (float("nan"), float("nan"))
         out[k] = Interval(v, lo, hi)
     return out
+
+
+def _truth(model: Model, frame: pd.DataFrame) -> tuple[np.ndarray, bool] | None:
+    """The classes ``_plan`` counts: each row's true class as a code (a yes/no table: 1 for
+    positive) and whether the floors for a rare class apply (measured for yes/no tables);
+    None for regression."""
+    if model.task == "binary":
+        return binary_truth(frame[COL_TRUE], model.positive_label).astype(int), True
+    if model.task == "multiclass":
+        return np.unique(multiclass_labels(frame)[0], return_inverse=True)[1].ravel(), False
+    return None
+
+
+def _centre(model: Model, prepared: _Prepared, plan: _Plan,
+            wanted: frozenset | None) -> dict[str, float]:
+    """The metrics of the bootstrapped rows, each weighing the rows it stands for: the
+    centre of their resamples' spread."""
+    if plan.design is None:
+        return point_estimates(model, prepared, wanted)
+    return {k: float(v[0]) for k, v in prepared.stats(plan.design[None, :], wanted).items()}
 
 
 # ------------------------------------------------------------------ paired
@@ -395,13 +570,17 @@ def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFram
                        label_a: str = "A", label_b: str = "B",
                        metrics: tuple[str, ...] | None = None,
                        points: tuple[dict, dict] | None = None,
-                       population: int | None = None) -> dict[str, Difference]:
+                       population: int | None = None,
+                       population_positives: int | None = None) -> dict[str, Difference]:
     """``b − a`` of every metric with a paired bootstrap interval: each resample draws the same
     rows for both versions. Raises RowsMismatch when the rows are not the same.
     ``population``: the frames are the same uniform random sample of that many paired
     labelled rows (an engine drew it, ``analysis.compare``) and ``points`` holds each
-    version's values on all of them; the spread is scaled to the population's size."""
+    version's values on all of them; the spread is scaled to the population's size
+    (``population_positives``: drawn per class, as for ``bootstrap_intervals``)."""
     aligned_rows(frame_a, frame_b, label_a, label_b)
+    if population_positives is not None and points is None:
+        raise ValueError("a sample drawn per class needs the population's values (points=)")
     keep = frame_a[COL_TRUE].notna().to_numpy()
     fa, fb = frame_a.loc[keep], frame_b.loc[keep]
     nan = float("nan")
@@ -420,26 +599,27 @@ def paired_differences(model: Model, frame_a: pd.DataFrame, frame_b: pd.DataFram
     if len(fa) < 2:
         return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in keys}
     rng = np.random.default_rng(settings.seed)
-    rows, scale = _subsample(len(fa), settings, rng)
-    sa, sb = (fa, fb) if rows is None else (fa.iloc[rows], fb.iloc[rows])
-    sampled = population is not None and population > len(sa)
-    if sampled:
-        scale = float(np.sqrt(len(sa) / population))
+    # the same rows, resamples and scaling for both versions (their outcomes are the same)
+    plan = _plan(len(fa), lambda: _truth(model, fa), population, settings, rng,
+                 population_positives)
+    if plan.no_interval:
+        return {k: Difference(k, pa[k], pb[k], pb[k] - pa[k], nan, nan) for k in keys}
+    sa, sb = (fa, fb) if plan.rows is None else (fa.iloc[plan.rows], fb.iloc[plan.rows])
     order = _score_order(model, sa)  # the same order for both: rows stay paired
     if order is not None:
-        sa, sb = sa.iloc[order], sb.iloc[order]
+        sa, sb, plan = sa.iloc[order], sb.iloc[order], plan.ordered(order)
     prep_a, prep_b = prepare(model, sa, threshold), prepare(model, sb, threshold)
-    if rows is None and not sampled:
-        ca, cb = pa, pb
+    if plan.scaled:
+        ca, cb = _centre(model, prep_a, plan, wanted), _centre(model, prep_b, plan, wanted)
     else:
-        ca, cb = point_estimates(model, prep_a, wanted), point_estimates(model, prep_b, wanted)
-    da, db = _distributions([prep_a, prep_b], settings, rng, frozenset(keys))
+        ca, cb = pa, pb
+    da, db = _distributions([prep_a, prep_b], settings, rng, frozenset(keys), plan)
     out = {}
     for k in keys:
         delta = pb[k] - pa[k]
-        if k in da and k in db:
-            lo, hi = _interval(delta, db[k] - da[k], cb.get(k, nan) - ca.get(k, nan), scale,
-                               settings.level)
+        if k in da and k in db and k not in plan.thin:
+            lo, hi = _interval(delta, db[k] - da[k], cb.get(k, nan) - ca.get(k, nan),
+                               plan.scale, settings.level)
         else:
             lo = hi = nan
         out[k] = Difference(k, pa[k], pb[k], delta, lo, hi)
