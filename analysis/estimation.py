@@ -392,7 +392,7 @@ def model_estimate(deck, name: str, version: int | None = None,
                 else None
             if summary is not None:  # an engine keeps them: a random sample of its rows
                 # (their positive class is 1), the value curve from its counts
-                m, reference = q.sample_model(model), summary.sample
+                m, reference = q.sample_model(model), er.uniform_sample(summary)
                 if is_complete(model.business):
                     curve = model_value_curve(deck, name, version, model.business)
             elif version is not None:

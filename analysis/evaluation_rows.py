@@ -45,6 +45,9 @@ from .uncertainty import (
 #: labelled rows drawn for the intervals: every bootstrap takes at most
 #: ``BootstrapSettings.max_rows`` of them, and a segment's value its share
 SAMPLE_ROWS = 50_000
+#: rows of each class the sample holds at least (or all of that class's): a rare class's
+#: spread is then measured on enough of its rows (``uncertainty.CLASS_ROWS`` and after)
+CLASS_SAMPLE_ROWS = 2_500
 #: segment values numbered in the engine (more are grouped by their text)
 MAX_SEGMENT_VALUES = 256
 
@@ -59,8 +62,9 @@ class EvaluationSummary:
     tp: np.ndarray  # positives scoring >= each of THRESHOLDS
     fp: np.ndarray  # negatives scoring >= each of THRESHOLDS
     curves: BinaryCurves | None  # None when one outcome only
-    #: uniform random labelled rows (``sample_from_counts``): y_true 1.0 (positive) / 0.0 and
-    #: y_score; all of them when there are at most SAMPLE_ROWS
+    #: random labelled rows drawn per class (``sample_from_counts``): y_true 1.0 (positive) /
+    #: 0.0 and y_score; all of them when there are at most SAMPLE_ROWS (``uniform_sample``:
+    #: the classes in their proportions)
     sample: pd.DataFrame
     notes: tuple[str, ...] = ()
 
@@ -92,26 +96,65 @@ def summarise(model: Model, rows) -> EvaluationSummary:
     curves = binary_curves_from_counts(scores, pos, neg, auc=points.get("roc_auc")) \
         if 0 < positives < n else None
     return EvaluationSummary(rows=n, positives=positives, points=points, tp=tp, fp=fp,
-                             curves=curves, sample=sample_from_counts(scores, pos, neg,
-                                                                      SAMPLE_ROWS),
+                             curves=curves, sample=sample_from_counts(
+                                 scores, pos, neg, SAMPLE_ROWS, per_class=True),
                              notes=tuple(rows.notes))
 
 
 def sample_from_counts(scores: np.ndarray, pos: np.ndarray, neg: np.ndarray, size: int,
-                       seed: int = 0) -> pd.DataFrame:
-    """A uniform random sample, without replacement, of ``size`` of the rows that ``pos`` and
-    ``neg`` count at each distinct score (all of them when there are fewer), as y_true (1.0
-    positive, 0.0 negative) and y_score, in score order. A yes/no metric reads nothing of a
-    row but its score and its class, so drawing positions among the counted rows (cell by
-    cell: each score's negatives, then its positives) draws rows; no query is needed."""
-    cells = np.rint(np.column_stack([neg, pos]).ravel()).astype(np.int64)
-    ends = np.cumsum(cells)
-    n = int(ends[-1]) if len(ends) else 0
-    at = np.arange(n) if n <= size else \
-        np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
-    cell = np.searchsorted(ends, at, side="right")
-    return pd.DataFrame({COL_TRUE: (cell % 2).astype(float),
-                         COL_SCORE: np.asarray(scores, float)[cell // 2]})
+                       seed: int = 0, per_class: bool = False) -> pd.DataFrame:
+    """A random sample, without replacement, of ``size`` of the rows that ``pos`` and ``neg``
+    count at each distinct score (all of them when there are fewer), as y_true (1.0
+    positive, 0.0 negative) and y_score, in score order (positives first at a tied score
+    only with ``per_class``). A yes/no metric reads nothing of a row but its score and its
+    class, so drawing positions among the counted rows (cell by cell: each score's
+    negatives, then its positives) draws rows; no query is needed.
+
+    Uniform by default. ``per_class``: uniform among the positives and, apart, among the
+    negatives, each class holding at least ``CLASS_SAMPLE_ROWS`` rows (or all of its own)
+    and otherwise its share: a rare class is then well represented, and the bootstrap
+    scales each class to its own rows (``uncertainty.bootstrap_intervals``'s
+    ``population_positives``)."""
+    cells = np.rint(np.column_stack([neg, pos])).astype(np.int64)
+    n_neg, n_pos = (int(x) for x in cells.sum(axis=0)) if len(cells) else (0, 0)
+    n = n_neg + n_pos
+    rng = np.random.default_rng(seed)
+    if n <= size or not per_class:
+        flat = cells.ravel()
+        ends = np.cumsum(flat)
+        at = np.arange(n) if n <= size else np.sort(rng.choice(n, size, replace=False))
+        cell = np.searchsorted(ends, at, side="right")
+        return pd.DataFrame({COL_TRUE: (cell % 2).astype(float),
+                             COL_SCORE: np.asarray(scores, float)[cell // 2]})
+    floor = min(CLASS_SAMPLE_ROWS, size // 2)
+    k_pos = min(n_pos, max(int(round(size * n_pos / n)), min(n_pos, floor)))
+    k_pos = min(k_pos, size - min(n_neg, floor))
+    parts = []
+    for y, k, total in ((0.0, size - k_pos, n_neg), (1.0, k_pos, n_pos)):
+        ends = np.cumsum(cells[:, int(y)])
+        at = np.sort(rng.choice(total, k, replace=False))
+        parts.append(pd.DataFrame({COL_TRUE: np.full(k, y), COL_SCORE: np.asarray(
+            scores, float)[np.searchsorted(ends, at, side="right")]}))
+    return pd.concat(parts, ignore_index=True).sort_values(
+        COL_SCORE, kind="stable").reset_index(drop=True)
+
+
+def uniform_sample(ev: "EvaluationSummary", seed: int = 0) -> pd.DataFrame:
+    """A uniform random sample of the summarised rows, from ``ev.sample`` (drawn per class):
+    the over-represented class thinned to its share (what a check that reads rows as they
+    come, such as the scores' calibration, needs)."""
+    s = ev.sample
+    if len(s) >= ev.rows or ev.positives in (0, ev.rows):
+        return s
+    is_pos = s[COL_TRUE].to_numpy() == 1.0
+    k_pos, k_neg = int(is_pos.sum()), int((~is_pos).sum())
+    rate_pos, rate_neg = k_pos / ev.positives, k_neg / ev.negatives
+    keep_pos, keep_neg = (k_pos, int(round(ev.negatives * rate_pos))) if rate_pos < rate_neg \
+        else (int(round(ev.positives * rate_neg)), k_neg)
+    rng = np.random.default_rng(seed)
+    rows = np.r_[rng.choice(np.flatnonzero(is_pos), min(keep_pos, k_pos), replace=False),
+                 rng.choice(np.flatnonzero(~is_pos), min(keep_neg, k_neg), replace=False)]
+    return s.iloc[np.sort(rows)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -206,7 +249,9 @@ def metric_intervals(model: Model, ev: EvaluationSummary, metrics: tuple[str, ..
     if not points:
         return {}
     return bootstrap_intervals(q.sample_model(model), ev.sample, threshold, settings,
-                               tuple(points), point=points, population=ev.rows)
+                               tuple(points), point=points, population=ev.rows,
+                               population_positives=ev.positives
+                               if ev.rows > len(ev.sample) else None)
 
 
 def points_at(ev: EvaluationSummary, threshold: float) -> dict[str, float]:

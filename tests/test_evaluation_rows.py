@@ -377,7 +377,37 @@ def test_the_estimate_without_labels_reads_no_evaluation_rows(tmp_path, monkeypa
     assert not got.unavailable and len(got.windows) == len(want.windows) > 0
     assert (got.threshold, got.threshold_source) == (want.threshold, want.threshold_source)
     assert got.calibration.rows == want.calibration.rows == n
-    assert got.calibration.checked_on == 2_000 and want.calibration.checked_on == 0
-    assert "3,000 evaluation rows (checked on a random 2,000 of them)" in \
+    k = got.calibration.checked_on  # the sample drawn per class, thinned to a uniform one
+    assert 1_000 < k < 3_000 and want.calibration.checked_on == 0
+    assert f"3,000 evaluation rows (checked on a random {k:,} of them)" in \
         got.calibration.sentence(1)
     assert got.calibration.calibrated == want.calibration.calibrated
+
+
+def test_a_sample_drawn_per_class_holds_enough_of_a_rare_class():
+    """Drawn per class, the sample holds at least CLASS_SAMPLE_ROWS rows of a rare class
+    (or all of them), each class's rows a uniform sample of that class; thinned back to the
+    classes' proportions (``uniform_sample``) it is a uniform sample again. (The bootstrap's
+    scaling of such a sample, per class: tests/test_rare_class_intervals.py.)"""
+    from analysis.curves import score_counts_of
+    rng = np.random.default_rng(9)
+    n = 400_000
+    y = (rng.random(n) < 0.005).astype(float)  # about 2,000 positives
+    p = int(y.sum())
+    s = np.round(np.clip(0.2 + 0.3 * y + rng.normal(0, 0.15, n), 0, 1), 4)
+    scores, pos, neg = score_counts_of(y, s)
+    got = er.sample_from_counts(scores, pos, neg, 20_000, seed=1, per_class=True)
+    assert len(got) == 20_000 and (got["y_true"] == 1).sum() == p  # every positive
+    assert np.all(np.diff(got["y_score"].to_numpy()) >= 0)
+    # the negatives drawn are a uniform sample of the negatives (their mean score, within noise)
+    drawn_neg = got.loc[got["y_true"] == 0, "y_score"]
+    assert abs(drawn_neg.mean() - s[y == 0].mean()) < 4 * s[y == 0].std() / np.sqrt(17_000)
+    balanced = er.sample_from_counts(scores, pos + neg * 0.3, neg * 0.7, 20_000, seed=1,
+                                     per_class=True)
+    share = (balanced["y_true"] == 1).mean()
+    assert abs(share - 0.3) < 0.01  # its share when a class is not rare
+    ev = er.EvaluationSummary(rows=n, positives=p, points={}, tp=np.zeros(101),
+                              fp=np.zeros(101), curves=None, sample=got)
+    uni = er.uniform_sample(ev)  # every negative drawn, the positives at their share
+    assert (uni["y_true"] == 0).sum() == 20_000 - p
+    assert abs((uni["y_true"] == 1).sum() - p * (20_000 - p) / (n - p)) <= 1
