@@ -148,6 +148,12 @@ def verdict(model: Model, comp: Comparison) -> str:
     if h is None or not np.isfinite(h.delta):
         sentences.append(f"{METRICS[metric].name} cannot be computed on these rows, so there "
                          "is no verdict on it.")
+    elif not (np.isfinite(h.low) and np.isfinite(h.high)):
+        unit = model.target_unit if METRICS[metric].kind == "unit" else ""
+        sentences.append(
+            f"{METRICS[metric].name} is {format_difference(metric, h.delta, unit)} for "
+            f"{b.lower()} against {a} on these rows, but they hold too few of one outcome "
+            "to tell how sure that difference is, so there is no verdict on it.")
     elif h.significant:
         up = is_better(metric, h.value_b, h.value_a)
         noun = positives_phrase(model)[0]
@@ -176,6 +182,9 @@ def _threshold_clause(model: Model, comp: Comparison) -> str:
     at = f"At threshold {comp.threshold:.2f}"
     noun = positives_phrase(model)[0]
     b, a = f"version {comp.b}", f"version {comp.a}"
+    if not all(np.isfinite(x) for d in (rec, prec) for x in (d.low, d.high)):
+        return (f"{at}, the rows hold too few of one outcome to tell whether recall or "
+                "precision changed.")
     if rec.significant:
         more = "more" if rec.delta > 0 else "fewer"
         tail = (f", with {_quote(model, prec)}" if prec.significant

@@ -209,3 +209,19 @@ def test_a_rare_class_of_a_multiclass_table_is_represented():
         ci = bootstrap_intervals(model, frame, settings=BootstrapSettings(n_boot=400, seed=seed),
                                  metrics=("f1_macro",))["f1_macro"]
         assert 0.67 < width(ci) / full < 1.5, (seed, width(ci), full)
+
+
+def test_a_comparison_without_intervals_gives_no_verdict():
+    """When the paired intervals cannot be worked out (too few of one outcome in the sample),
+    the verdict says so instead of "no significant difference"."""
+    from analysis.compare import Comparison, verdict
+    from analysis.uncertainty import Difference
+    from registry.model import Model
+    model = Model(name="m", task="binary")
+    nan = float("nan")
+    diffs = {k: Difference(k, 0.7, 0.75, 0.05, nan, nan)
+             for k in ("roc_auc", "recall", "precision")}
+    text = verdict(model, Comparison("m", 1, 2, 0.5, 10_000_000, diffs, None))
+    assert "no verdict" in text and "too few of one outcome" in text
+    assert "No significant difference" not in text and "cannot be told apart" not in text
+    assert "recall or precision changed" in text
