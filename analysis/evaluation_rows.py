@@ -83,9 +83,7 @@ class EvaluationSummary:
 def summarise(model: Model, rows) -> EvaluationSummary:
     """The engine's summaries of a yes/no model's evaluation ``rows`` (``registry.rows.Rows``
     with the positive column), reduced to ``EvaluationSummary``."""
-    t = rows.table
-    summary = q.metric_summary(model, t, rows, [])
-    scores, pos, neg = sm.score_counts(summary)
+    scores, pos, neg = sm.score_counts(q.score_counts(rows))
     n, positives = int(round(pos.sum() + neg.sum())), int(round(pos.sum()))
     points = sm.binary_from_counts(scores, pos, neg, 0.5) if n else {}
     # counts at every threshold of the slider, from the top: rows scoring >= t
@@ -251,7 +249,18 @@ def metric_intervals(model: Model, ev: EvaluationSummary, metrics: tuple[str, ..
     return bootstrap_intervals(q.sample_model(model), ev.sample, threshold, settings,
                                tuple(points), point=points, population=ev.rows,
                                population_positives=ev.positives
-                               if ev.rows > len(ev.sample) else None)
+                               if _boosted(ev) else None)
+
+
+def _boosted(ev: EvaluationSummary) -> bool:
+    """Whether the sample holds a class beyond its share (``sample_from_counts`` per class,
+    a rare class): its bootstrap then scales each class to its own rows. A sample in the
+    classes' own proportions is bootstrapped as a uniform one (the same spread, quicker)."""
+    m = len(ev.sample)
+    if m >= ev.rows or ev.rows == 0:
+        return False
+    held = int((ev.sample[COL_TRUE].to_numpy() == 1.0).sum())
+    return abs(held - m * ev.positives / ev.rows) > 1
 
 
 def points_at(ev: EvaluationSummary, threshold: float) -> dict[str, float]:

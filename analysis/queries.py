@@ -133,9 +133,19 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
     """What every metric of the task needs, for the labelled rows of each group of ``by``:
     binary (score, n, pos) per distinct score; multiclass (y_true, y_pred, n); regression
     the sums n, abs, sq, y, y2, ape, zeros (``analysis.summaries``)."""
-    import ibis
     win = t if isinstance(t, Windowed) else None
-    t = win.table if win is not None else t
+    out = rows.execute(_metric_expr(model, win.table if win is not None else t, by))
+    return win.start_of(out) if win is not None and COL_WINDOW in by else out
+
+
+def score_counts(rows: Rows) -> dict:
+    """A yes/no model's labelled rows as ``metric_summary`` counts them over all rows
+    (score, n, pos per distinct score, in score order), as numpy arrays."""
+    return rows.arrays(_metric_expr(Model(name="", task="binary"), rows.table, []))
+
+
+def _metric_expr(model: Model, t, by: list[str]):
+    import ibis
     t = t.filter(t[COL_TRUE].notnull())
     if model.task == "binary":
         # in score order: the engine sorts the distinct scores (in parallel, about as quick
@@ -152,8 +162,7 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
             n=t.count(), abs=err.abs().sum(), sq=(err * err).sum(), y=y.sum(), y2=(y * y).sum(),
             ape=nonzero.ifelse(err.abs() / y.abs(), 0.0).sum(),
             zeros=(~nonzero).cast("int64").sum())
-    out = rows.execute(e)
-    return win.start_of(out) if win is not None and COL_WINDOW in by else out
+    return e
 
 
 def window_score_counts(win: Windowed, rows: Rows) -> pd.DataFrame:

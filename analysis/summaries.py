@@ -26,15 +26,15 @@ EPS_BINARY = 1e-15  # the clip analysis.metrics applies before log loss
 
 # ------------------------------------------------------------------ binary
 def score_counts(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distinct scores ascending, positives, negatives) of a (score, n, pos) summary whose
-    scores may repeat (e.g. summed over parts)."""
-    if summary.empty:
+    """(distinct scores ascending, positives, negatives) of a (score, n, pos) summary (a
+    frame, or arrays by name) whose scores may repeat (e.g. summed over parts)."""
+    s = np.asarray(summary["score"], dtype=float)
+    if len(s) == 0:
         return np.array([]), np.array([]), np.array([])
-    s = summary["score"].to_numpy(dtype=float)
     order = np.argsort(s, kind="stable")
     s = s[order]
-    n = summary["n"].to_numpy(dtype=float)[order]
-    pos = summary["pos"].to_numpy(dtype=float)[order]
+    n = np.asarray(summary["n"], dtype=float)[order]
+    pos = np.asarray(summary["pos"], dtype=float)[order]
     if len(s) > 1 and not (np.diff(s) > 0).all():  # repeated scores: add them up
         starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
         s, n, pos = s[starts], np.add.reduceat(n, starts), np.add.reduceat(pos, starts)

@@ -221,6 +221,19 @@ class Rows:
                                         f"({type(e).__name__}: {str(e)[:300]})",
                                         model=self.model)) from None
 
+    def arrays(self, expr) -> dict:
+        """``execute`` as numpy arrays, one per column (no pandas frame: quicker for the
+        summaries of hundreds of thousands of rows, such as counts per distinct score)."""
+        try:
+            table = (self.backend or duckdb()).to_pyarrow(expr)
+        except RegistryError:
+            raise
+        except Exception as e:
+            raise RegistryError(Problem(self.where, "", f"the query failed "
+                                        f"({type(e).__name__}: {str(e)[:300]})",
+                                        model=self.model)) from None
+        return {name: table.column(name).to_numpy() for name in table.column_names}
+
     @classmethod
     def from_frame(cls, frame, model: str, where: str, evaluation: bool,
                    notes=()) -> "Rows":
