@@ -353,7 +353,12 @@ def rows_sample(rows: Rows, columns: list[str], size: int, labelled: bool = True
     if n <= size:
         return rows.execute(t.select(*picked)), n
     frac = min(1.0, 1.2 * size / n)
-    got = rows.execute(t.filter(ibis.random() < frac).select(*picked))
+    if rows.row_numbers is not None:  # rows with positions: chosen by a hash of the position,
+        # the same rows every time (``paired_sample``'s choice)
+        t = t.filter(_by_position(t[rows.row_numbers], frac))
+    else:  # the engine's random numbers: not seeded (DuckDB draws them per thread)
+        t = t.filter(ibis.random() < frac)
+    got = rows.execute(t.select(*picked))
     if len(got) > size:
         rng = np.random.default_rng(seed)
         got = got.iloc[np.sort(rng.choice(len(got), size, replace=False))]
@@ -378,11 +383,8 @@ def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
     order; ``text``: columns returned as text (as ``rows_sample``)."""
     def pick(rows: Rows) -> pd.DataFrame:
         t = rows.table
-        pos = t[rows.row_numbers]
         if n > size:
-            buckets = 1_000_003
-            keep = int(np.ceil(min(1.0, 1.2 * size / n) * buckets))
-            t = t.filter((pos.hash() % buckets).abs() < keep)
+            t = t.filter(_by_position(t[rows.row_numbers], min(1.0, 1.2 * size / n)))
         cols = [t[c].cast("string").fill_null("nan").name(c) if c in text else t[c]
                 for c in columns]
         return rows.execute(t.select(t[rows.row_numbers].name("__pair"), *cols))
@@ -393,6 +395,13 @@ def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
     fa = fa.set_index("__pair").loc[both].reset_index(drop=True)
     fb = fb.set_index("__pair").loc[both].reset_index(drop=True)
     return fa, fb
+
+
+def _by_position(position, share: float):
+    """A test keeping about ``share`` of the rows, by a hash of each row's position: the same
+    rows on every run (and in two files paired by position)."""
+    buckets = 1_000_003
+    return (position.hash() % buckets).abs() < int(np.ceil(share * buckets))
 
 
 def sample_model(model: Model) -> Model:

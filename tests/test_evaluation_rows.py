@@ -411,3 +411,17 @@ def test_a_sample_drawn_per_class_holds_enough_of_a_rare_class():
     uni = er.uniform_sample(ev)  # every negative drawn, the positives at their share
     assert (uni["y_true"] == 0).sum() == 20_000 - p
     assert abs((uni["y_true"] == 1).sum() - p * (20_000 - p) / (n - p)) <= 1
+
+
+def test_the_engines_samples_of_a_file_are_the_same_every_time(registry, monkeypatch):
+    """Rows of one Parquet file are sampled by a hash of their position: two fresh decks
+    draw the same rows, so the segments' intervals do not move between cold starts."""
+    from analysis import queries as q
+    got = []
+    for _ in range(2):
+        _, engine = decks(registry, monkeypatch)
+        rows = q.kept_rows_of(engine, "churn", 1)
+        sample, n = q.rows_sample(rows, ["y_pos", "y_score", "segment.region"], 1_000)
+        got.append(sample)
+        assert n == ROWS and 800 < len(sample) <= 1_000
+    pd.testing.assert_frame_equal(got[0], got[1])
