@@ -212,27 +212,23 @@ class Rows:
     def execute(self, expr):
         """Run ``expr`` (built on ``self.table``) and return pandas; an engine error is a
         RegistryError naming the table."""
-        try:
-            return (self.backend or duckdb()).execute(expr)
-        except RegistryError:
-            raise
-        except Exception as e:
-            raise RegistryError(Problem(self.where, "", f"the query failed "
-                                        f"({type(e).__name__}: {str(e)[:300]})",
-                                        model=self.model)) from None
+        return self._run(expr, "execute")
 
     def arrays(self, expr) -> dict:
         """``execute`` as numpy arrays, one per column (no pandas frame: quicker for the
         summaries of hundreds of thousands of rows, such as counts per distinct score)."""
+        table = self._run(expr, "to_pyarrow")
+        return {name: table.column(name).to_numpy() for name in table.column_names}
+
+    def _run(self, expr, how: str):
         try:
-            table = (self.backend or duckdb()).to_pyarrow(expr)
+            return getattr(self.backend or duckdb(), how)(expr)
         except RegistryError:
             raise
         except Exception as e:
             raise RegistryError(Problem(self.where, "", f"the query failed "
                                         f"({type(e).__name__}: {str(e)[:300]})",
                                         model=self.model)) from None
-        return {name: table.column(name).to_numpy() for name in table.column_names}
 
     @classmethod
     def from_frame(cls, frame, model: str, where: str, evaluation: bool,
