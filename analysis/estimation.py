@@ -238,8 +238,9 @@ def estimate_performance(model: Model, reference: pd.DataFrame | None,
     ``reference``: the version's evaluation rows (labelled), on which calibration is checked
     and, if needed, fitted (``curve``: the version's value curve on all of them, when
     ``reference`` is a sample of its rows); ``production``: the monitoring table (rows of
-    other versions are left out). No estimate (``unavailable`` says why) for a model that is not yes/no, without
-    enough labelled evaluation rows, or without production rows of the version."""
+    other versions are left out). No estimate (``unavailable`` says why) for a model that
+    is not yes/no, without enough labelled evaluation rows, or without production rows of
+    the version."""
     setup = estimate_setup(model, reference, COL_SCORE in production.columns, version,
                            threshold, settings, curve)
     if isinstance(setup, PerformanceEstimate):

@@ -9,11 +9,11 @@ each segment column). From the counts,
 the metrics at any threshold, the ROC, precision–recall, gain and calibration curves, the
 score histogram, the confusion counts at every threshold of the page's slider, each segment's
 headline metric. The 95% intervals come from the bootstrap the in-memory path uses above
-``BootstrapSettings.max_rows`` rows (a subsample, its spread scaled to all rows), on a uniform
-random sample of the labelled rows: drawn here from the counts themselves (a yes/no metric
-reads only a row's score and class, so positions drawn among the counted rows are rows
-drawn; ``sample_from_counts``, seeded), and for the segments' intervals drawn by the engine
-with the segment columns.
+``BootstrapSettings.max_rows`` rows (a subsample, its spread scaled to all rows), on a random
+sample of the labelled rows: drawn here from the counts themselves, per class so that a rare
+class is well represented (a yes/no metric reads only a row's score and class, so positions
+drawn among the counted rows are rows drawn; ``sample_from_counts``, seeded), and for the
+segments' intervals drawn by the engine with the segment columns.
 
 What is kept (``EvaluationSummary``) is small whatever the rows: the drawn curves, counts at
 101 thresholds, a bounded sample. ``analysis.evaluation.version_evaluation`` and the other

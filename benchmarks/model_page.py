@@ -11,9 +11,10 @@ then, in this fresh process, prints:
   analysis computed (metrics with bootstrap intervals, curves, segments, the trend across
   versions, the portfolio summary), except, for tables an engine keeps, what the page then
   asks for with callbacks (the segments; the numbers across versions when the other
-  versions are not summarised yet), timed after it one by one. Evaluation tables of at least ``MODELDECK_ENGINE_MIN_ROWS``
-  rows (default 1,000,000) are summarised by DuckDB where they lie
-  (``analysis.evaluation_rows``); ``--in-memory`` reads them into pandas instead, as before;
+  versions are not summarised yet), timed after it one by one. Evaluation tables of at
+  least ``MODELDECK_ENGINE_MIN_ROWS`` rows (default 1,000,000) are summarised by DuckDB
+  where they lie (``analysis.evaluation_rows``); ``--in-memory`` reads them into pandas
+  instead, as before;
 * warm: the threshold callback at a threshold already viewed (cached), and the first time at
   a new threshold;
 * the largest figure's JSON size in bytes;
@@ -147,8 +148,9 @@ def main() -> None:
             print(f"  then its segments (a callback):            {cold_segments:.2f} s")
         if across is not None:
             print(f"  then the numbers across versions (one):    {cold_across:.2f} s")
-        print(f"  first view to everything:                  "
-              f"{cold + (cold_segments if segments is not None else 0) + (cold_across if across is not None else 0):.2f} s")
+        everything = cold + (cold_segments if segments is not None else 0) + \
+            (cold_across if across is not None else 0)
+        print(f"  first view to everything:                  {everything:.2f} s")
         print(f"peak RSS after the model page:              {peak_page:,.0f} MiB")
         print(f"warm /models/{MODEL} (cached):               {warm_page * 1000:.0f} ms")
         print(f"threshold callback, new threshold:          {new_threshold * 1000:.0f} ms")

@@ -344,7 +344,8 @@ def test_the_model_card_from_the_engine_equals_the_rows(tmp_path, monkeypatch):
     want = model_card(CachedSource(FolderSource(tmp_path)), "churn")
     _, engine = decks(tmp_path, monkeypatch)
     got = model_card(engine, "churn")
-    period = lambda c: next(f.text for f in c.evaluation if f.label.endswith("period"))  # noqa: E731
+    def period(card):
+        return next(f.text for f in card.evaluation if f.label.endswith("period"))
     assert period(got) == period(want) == \
         f"{stamp.min():%d %b %Y} to {stamp.max():%d %b %Y} (the rows' timestamps)".lstrip("0")
     assert [(m.key, m.value) for m in got.metrics] == [(m.key, m.value) for m in want.metrics]
