@@ -189,22 +189,31 @@ def paired_money_difference(per_a: np.ndarray, per_b: np.ndarray, currency: str,
                             population: int | None = None,
                             totals: tuple[float, float] | None = None) -> MoneyDifference:
     """``sum(per_b) − sum(per_a)`` with a paired 95% bootstrap interval: every resample draws
-    the same rows for both versions. ``population``: the rows are the same uniform random
+    the same rows for both versions. Above ``settings.max_rows`` rows, on a seeded random
+    subsample of that many (each row's share scaled to stand for the rows left out), its
+    spread scaled by √(m / n) as ``uncertainty`` scales it: memory stays bounded (the
+    weights are ``chunk`` × rows). ``population``: the rows are the same uniform random
     sample of that many paired rows (each row's share computed over the sample) and
     ``totals`` the two versions' figures on all of them; the interval is centred on their
-    difference, the sample's spread scaled by √(m / n) as ``uncertainty`` scales it."""
+    difference and scaled to the population."""
     d = per_b - per_a
     rng = np.random.default_rng(settings.seed)
-    draws = np.concatenate([w @ d for w in resample_weights(len(d), settings, rng)])
+    sampled = population is not None and totals is not None and population > len(d)
+    whole = population if sampled else len(d)
+    point_a, point_b = totals if sampled else (float(per_a.sum()), float(per_b.sum()))
+    sub = d
+    if len(d) > settings.max_rows:
+        keep = np.sort(rng.choice(len(d), settings.max_rows, replace=False))
+        sub = d[keep] * (len(d) / settings.max_rows)
+    draws = np.concatenate([w @ sub for w in resample_weights(len(sub), settings, rng)])
     alpha = (1 - settings.level) / 2
     lo, hi = np.quantile(draws, [alpha, 1 - alpha]) if len(d) > 1 else (np.nan, np.nan)
-    if population is not None and totals is not None and population > len(d):
-        scale, centre, point = np.sqrt(len(d) / population), d.sum(), totals[1] - totals[0]
-        return MoneyDifference(float(totals[0]), float(totals[1]), float(point),
-                               float(point + scale * (lo - centre)),
-                               float(point + scale * (hi - centre)), currency)
-    return MoneyDifference(float(per_a.sum()), float(per_b.sum()), float(d.sum()),
-                           float(lo), float(hi), currency)
+    point = point_b - point_a
+    if whole > len(sub):  # a subsample, or a sample of more rows: scaled to all of them
+        scale, centre = np.sqrt(len(sub) / whole), sub.sum()
+        lo, hi = point + scale * (lo - centre), point + scale * (hi - centre)
+    return MoneyDifference(float(point_a), float(point_b), float(point), float(lo), float(hi),
+                           currency)
 
 
 # ------------------------------------------------------------------ the story

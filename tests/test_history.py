@@ -140,3 +140,26 @@ def test_retrain_recommendation_names_the_last_retraining_that_helped():
                   windows=(("Oct", 2000, 0.78, 0.76, 0.80),))
     [r2] = [r for r in recommend(e2) if r.action == "retrain"]
     assert not any("last retraining" in x for x in r2.evidence)
+
+
+def test_a_large_paired_money_difference_is_bootstrapped_on_a_bounded_subsample(monkeypatch):
+    """Above ``max_rows`` rows the paired bootstrap runs on a seeded subsample (the weights
+    would be chunk × rows: 1.6 GB at a million rows), its spread scaled to all rows: about
+    the width of the bootstrap on all of them, centred on the exact difference."""
+    import analysis.history as history
+    widths = []
+    real = history.resample_weights
+
+    def recorded(n, settings, rng):
+        widths.append(n)
+        return real(n, settings, rng)
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(1, 1, 40_000), rng.normal(1.02, 1, 40_000)
+    full = paired_money_difference(a, b, "EUR", BootstrapSettings(n_boot=400, max_rows=10 ** 6,
+                                                                 chunk=20))
+    monkeypatch.setattr(history, "resample_weights", recorded)
+    sub = paired_money_difference(a, b, "EUR", BootstrapSettings(n_boot=400, max_rows=4_000))
+    assert widths == [4_000]  # the weights' width: the subsample, not the 40,000 rows
+    assert sub.delta == pytest.approx(b.sum() - a.sum()) == pytest.approx(full.delta)
+    assert 0.7 < (sub.high - sub.low) / (full.high - full.low) < 1.4
+    assert sub.low < sub.delta < sub.high
