@@ -155,10 +155,20 @@ def calibration_from_counts(scores, pos, neg, n_bins: int = CALIBRATION_BINS) ->
         raise ValueError("scores must lie between 0 and 1 for a calibration curve")
     rows = np.asarray(pos, float) + np.asarray(neg, float)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    ids = np.searchsorted(edges[1:-1], scores)
-    total = np.bincount(ids, weights=rows, minlength=n_bins)
-    sums = np.bincount(ids, weights=scores * rows, minlength=n_bins)
-    true = np.bincount(ids, weights=np.asarray(pos, float), minlength=n_bins)
+    # each score's bin: a score on an inner edge belongs to the bin below it
+    if len(scores) > 1 and (scores[1:] >= scores[:-1]).all():  # in order: the bins' bounds
+        bounds = np.r_[0, np.searchsorted(scores, edges[1:-1], side="right"), len(scores)]
+        filled = bounds[1:] > bounds[:-1]
+        starts = bounds[:-1][filled]
+        total, sums, true = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
+        total[filled] = np.add.reduceat(rows, starts)
+        sums[filled] = np.add.reduceat(scores * rows, starts)
+        true[filled] = np.add.reduceat(np.asarray(pos, float), starts)
+    else:
+        ids = np.searchsorted(edges[1:-1], scores)
+        total = np.bincount(ids, weights=rows, minlength=n_bins)
+        sums = np.bincount(ids, weights=scores * rows, minlength=n_bins)
+        true = np.bincount(ids, weights=np.asarray(pos, float), minlength=n_bins)
     nonzero = total > 0
     return pd.DataFrame({"bin_left": edges[:-1][nonzero], "bin_right": edges[1:][nonzero],
                          "mean_predicted": sums[nonzero] / total[nonzero],
@@ -173,8 +183,16 @@ def histogram_from_counts(scores, pos, neg, bins: int = SCORE_BINS) -> pd.DataFr
     lo = min(0.0, float(scores.min())) if len(scores) else 0.0
     hi = max(1.0, float(scores.max())) if len(scores) else 1.0
     edges = np.linspace(lo, hi, bins + 1)
-    n_neg, _ = np.histogram(scores, edges, weights=np.asarray(neg, float))
-    n_pos, _ = np.histogram(scores, edges, weights=np.asarray(pos, float))
+    if len(scores) > 1 and (scores[1:] >= scores[:-1]).all():
+        # in order: numpy's own method for given edges (``np.histogram`` sorts the scores
+        # and differences the running sums of the weights at the edges), without the sort
+        at = np.r_[np.searchsorted(scores, edges[:-1], side="left"),
+                   np.searchsorted(scores, edges[-1:], side="right")]
+        n_neg = np.diff(np.r_[0.0, np.cumsum(np.asarray(neg, float))][at])
+        n_pos = np.diff(np.r_[0.0, np.cumsum(np.asarray(pos, float))][at])
+    else:
+        n_neg, _ = np.histogram(scores, edges, weights=np.asarray(neg, float))
+        n_pos, _ = np.histogram(scores, edges, weights=np.asarray(pos, float))
     return pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:],
                          "negatives": np.round(n_neg).astype(np.int64),
                          "positives": np.round(n_pos).astype(np.int64)})

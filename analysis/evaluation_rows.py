@@ -85,14 +85,16 @@ def summarise(model: Model, rows) -> EvaluationSummary:
     with the positive column), reduced to ``EvaluationSummary``."""
     scores, pos, neg = sm.score_counts(q.score_counts(rows))
     n, positives = int(round(pos.sum() + neg.sum())), int(round(pos.sum()))
-    points = sm.binary_from_counts(scores, pos, neg, 0.5) if n else {}
+    curves = binary_curves_from_counts(scores, pos, neg) if 0 < positives < n else None
+    # ROC AUC and average precision are the areas the curves report (the same sums of the
+    # same arrays), so the counts are not walked for them twice
+    points = sm.binary_from_counts(scores, pos, neg, 0.5, known=None if curves is None else {
+        "roc_auc": curves.roc.area, "average_precision": curves.pr.area}) if n else {}
     # counts at every threshold of the slider, from the top: rows scoring >= t
     below = np.searchsorted(scores, THRESHOLDS, side="left")
     cpos, cneg = np.r_[0.0, np.cumsum(pos)], np.r_[0.0, np.cumsum(neg)]
     tp = np.round(cpos[-1] - cpos[below]).astype(np.int64)
     fp = np.round(cneg[-1] - cneg[below]).astype(np.int64)
-    curves = binary_curves_from_counts(scores, pos, neg, auc=points.get("roc_auc")) \
-        if 0 < positives < n else None
     return EvaluationSummary(rows=n, positives=positives, points=points, tp=tp, fp=fp,
                              curves=curves, sample=sample_from_counts(
                                  scores, pos, neg, SAMPLE_ROWS, per_class=True),

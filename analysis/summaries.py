@@ -31,10 +31,11 @@ def score_counts(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndar
     s = np.asarray(summary["score"], dtype=float)
     if len(s) == 0:
         return np.array([]), np.array([]), np.array([])
-    order = np.argsort(s, kind="stable")
-    s = s[order]
-    n = np.asarray(summary["n"], dtype=float)[order]
-    pos = np.asarray(summary["pos"], dtype=float)[order]
+    n = np.asarray(summary["n"], dtype=float)
+    pos = np.asarray(summary["pos"], dtype=float)
+    if not (s[1:] >= s[:-1]).all():  # an engine returns them in order: no sort then
+        order = np.argsort(s, kind="stable")
+        s, n, pos = s[order], n[order], pos[order]
     if len(s) > 1 and not (np.diff(s) > 0).all():  # repeated scores: add them up
         starts = np.r_[0, np.flatnonzero(np.diff(s)) + 1]
         s, n, pos = s[starts], np.add.reduceat(n, starts), np.add.reduceat(pos, starts)
@@ -90,8 +91,12 @@ def confusion_at(scores, pos, neg, threshold: float) -> dict[str, float]:
 
 
 def binary_from_counts(scores, pos, neg, threshold: float = 0.5,
-                       wanted: tuple[str, ...] | None = None) -> dict[str, float]:
-    """Every metric of ``analysis.metrics.binary_metrics`` from per-score counts."""
+                       wanted: tuple[str, ...] | None = None,
+                       known: dict[str, float] | None = None) -> dict[str, float]:
+    """Every metric of ``analysis.metrics.binary_metrics`` from per-score counts; ``known``:
+    ROC AUC and average precision when the caller has them from the same counts (the areas
+    of ``analysis.curves.binary_curves_from_counts``)."""
+    known = known or {}
     c = confusion_at(scores, pos, neg, threshold)
     tp, fp, fn, tn = c["tp"], c["fp"], c["fn"], c["tn"]
     n = tp + fp + fn + tn
@@ -104,9 +109,11 @@ def binary_from_counts(scores, pos, neg, threshold: float = 0.5,
     if pos.sum() > 0 and neg.sum() > 0:
         want = lambda k: wanted is None or k in wanted  # noqa: E731
         if want("roc_auc"):
-            out["roc_auc"] = auc_from_counts(pos, neg)
+            out["roc_auc"] = known["roc_auc"] if "roc_auc" in known else \
+                auc_from_counts(pos, neg)
         if want("average_precision"):
-            out["average_precision"] = ap_from_counts(scores, pos, neg)
+            out["average_precision"] = known["average_precision"] \
+                if "average_precision" in known else ap_from_counts(scores, pos, neg)
         p = np.clip(scores, EPS_BINARY, 1 - EPS_BINARY)
         out["log_loss"] = float(-(pos * np.log(p) + neg * np.log(1 - p)).sum() / n)
     return {k: float(v) for k, v in out.items()}

@@ -10,8 +10,8 @@ then, in this fresh process, prints:
 * cold: the first view of ``/models/<model>`` as a server gives it, from the files: every
   analysis computed (metrics with bootstrap intervals, curves, segments, the trend across
   versions, the portfolio summary), except, for tables an engine keeps, what the page then
-  asks for with callbacks (the segments; the numbers across versions when the other
-  versions are not summarised yet), timed after it one by one. Evaluation tables of at
+  asks for with callbacks (the charts of the scores; the segments; the numbers across
+  versions when the other versions are not summarised yet), timed after it one by one. Evaluation tables of at
   least ``MODELDECK_ENGINE_MIN_ROWS`` rows (default 1,000,000) are summarised by DuckDB
   where they lie (``analysis.evaluation_rows``); ``--in-memory`` reads them into pandas
   instead, as before;
@@ -109,8 +109,14 @@ def main() -> None:
             t = time.perf_counter()
             page = model_layout(name=MODEL)
             cold = time.perf_counter() - t
-            # what the browser asks next, when the first view left them out: the segments
-            # and the numbers across versions (one request each, in this order here)
+            # what the browser asks next, when the first view left them out: the charts of
+            # the scores, the segments and the numbers across versions (one request each,
+            # in this order here)
+            t = time.perf_counter()
+            charts = model_page.fill_charts({"model": MODEL, "version": champion,
+                                             "threshold": 0.5}) \
+                if "charts-ref" in str(page) else None
+            cold_charts = time.perf_counter() - t
             t = time.perf_counter()
             segments = model_page.fill_segments({"model": MODEL, "version": champion}) \
                 if "segments-ref" in str(page) else None
@@ -139,16 +145,20 @@ def main() -> None:
 
             sizes = [(gid, len(pio.to_json(fig))) for gid, fig in
                      figures_of(page) + figures_of(comp) + figures_of(segments or []) +
+                     figures_of(charts or []) +
                      figures_of(list(across or []))]
         largest = max(sizes, key=lambda s: s[1])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
         how = "read into pandas" if args.in_memory else "summarised where they lie"
         print(f"cold /models/{MODEL} (tables {how}, from the files): {cold:.2f} s")
+        if charts is not None:
+            print(f"  then its charts (a callback):              {cold_charts:.2f} s")
         if segments is not None:
             print(f"  then its segments (a callback):            {cold_segments:.2f} s")
         if across is not None:
             print(f"  then the numbers across versions (one):    {cold_across:.2f} s")
-        everything = cold + (cold_segments if segments is not None else 0) + \
+        everything = cold + (cold_charts if charts is not None else 0) + \
+            (cold_segments if segments is not None else 0) + \
             (cold_across if across is not None else 0)
         print(f"  first view to everything:                  {everything:.2f} s")
         print(f"peak RSS after the model page:              {peak_page:,.0f} MiB")

@@ -269,10 +269,23 @@ def _version_label(v) -> str:
     return f"v{v.version}" + (f" ({role})" if role else "")
 
 
+#: the charts of a yes/no model's scores, under the threshold's section
+SCORE_CHARTS = ("roc-curve", "pr-curve", "calibration", "gain-curve", "score-distribution")
+
+
 def _binary_parts(d, model, v, ev, t):
     tr = threshold_result(d, model.name, v, t)
-    sections = by_key(binary_sections(model, v, ev, tr))
-    at_t = sections["confusion-matrix"]
+    if ev.segments_pending:
+        # A first view of rows an engine keeps: the charts below the threshold's section
+        # follow from a callback (``fill_charts``), as the segments do.
+        at_t, charts = threshold_section(model, tr), [
+            html.P("Drawing the ROC, precision–recall, calibration, gain and score charts…",
+                   className="text-muted small", role="status"),
+            dcc.Store(id="charts-ref", data={"model": model.name, "version": v,
+                                             "threshold": t})]
+    else:
+        sections = by_key(binary_sections(model, v, ev, tr))
+        at_t, charts = sections["confusion-matrix"], _score_charts(sections)
     return [
         html.H2("Choosing a threshold", className="h5 mt-4"),
         html.P(["Cases scoring at or above the ",
@@ -294,10 +307,38 @@ def _binary_parts(d, model, v, ev, t):
             dbc.Col(chart(at_t.figure, id=at_t.key, caption=at_t.caption), lg=6),
         ], className="g-3"),
         html.H2("Charts of the scores", className="h5 mt-4"),
-        dbc.Row([dbc.Col(section_view(sections[k]), lg=12 if k == "score-distribution" else 6)
-                 for k in ("roc-curve", "pr-curve", "calibration", "gain-curve",
-                           "score-distribution")], className="g-3"),
+        html.Div(charts, id="score-charts", **{"aria-live": "polite"}),
     ]
+
+
+def _score_charts(sections) -> list:
+    return [dbc.Row([dbc.Col(section_view(sections[k]),
+                             lg=12 if k == "score-distribution" else 6)
+                     for k in SCORE_CHARTS], className="g-3")]
+
+
+@callback(Output("score-charts", "children"), Input("charts-ref", "data"))
+def fill_charts(ref):
+    """The charts of a yes/no version's scores (``SCORE_CHARTS``) at the page's threshold,
+    when the first view of rows an engine keeps left them out."""
+    t = ref.get("threshold") if isinstance(ref, dict) else None
+    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
+            type(ref.get("version")) is not int or type(t) not in (int, float) or \
+            not 0 <= t <= 1:
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("charts-ref must be an object with 'model', 'version' and "
+                         "'threshold' as the page writes it")
+    name, v, t = ref["model"], ref["version"], round(float(t), 2)
+
+    def build():
+        d = deck()
+        model, ev = d.model(name), version_outline(d, name, v)
+        if model.task != "binary" or ev.binary is None:  # the files changed meanwhile
+            return html.P("This version's rows no longer give these charts; reload the page.",
+                          className="small")
+        return _score_charts(by_key(binary_sections(model, v, ev,
+                                                    threshold_result(d, name, v, t))))
+    return cached_model_view(("score-charts", name, v, t), name, build)
 
 
 def _threshold_cards(tr, model):

@@ -135,6 +135,19 @@ def test_the_model_page_draws_without_reading_the_rows(registry, monkeypatch):
         assert "could not be read" not in page and "AssertionError" not in page
         assert "Working out each segment's ROC AUC on all 6,000 rows" in page
         assert "segments-ref" in page and "islands" not in page
+        # the charts under the threshold's section too, at the page's threshold
+        assert "charts-ref" in page and "confusion-matrix" in page and "roc-curve" not in page
+        charts = str(model_page.fill_charts({"model": "churn", "version": 1,
+                                             "threshold": 0.5}))
+        for key in model_page.SCORE_CHARTS:
+            assert f"'{key}'" in charts or f'"{key}"' in charts, key
+        for bad in ({"model": "churn", "version": 1, "threshold": 2},
+                    {"model": "churn", "version": 1, "threshold": "0.5"},
+                    {"model": "churn", "version": "1"}, ["churn"]):
+            with pytest.raises(BadRequest):
+                model_page.fill_charts(bad)
+        gone = str(model_page.fill_charts({"model": "gone", "version": 1, "threshold": 0.5}))
+        assert "no longer in the registry" in gone
         segments = str(model_page.fill_segments({"model": "churn", "version": 1}))
         assert "Where is it weaker?" in segments and "islands" in segments
         assert "too few rows to judge" in segments
@@ -155,6 +168,7 @@ def test_the_model_page_draws_without_reading_the_rows(registry, monkeypatch):
         # once worked out, the page shows the whole at once
         again = str(layout(name="churn"))
         assert "segments-ref" not in again and "islands" in again
+        assert "charts-ref" not in again and "roc-curve" in again
         assert "across-ref" not in again and "versions-table" in again and "Health: " in again
         # the comparison page too, from the engine's summaries and paired sample
         compare = str(dash.page_registry["pages.compare"]["layout"](model="churn"))
