@@ -6,7 +6,7 @@ says plainly that the rows cannot tell the two versions apart.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -47,6 +47,9 @@ class Comparison:
     problem: str = ""  # why the versions cannot be compared, in plain words
     #: metrics of the task that these rows cannot give, with why (e.g. MAPE with a true 0)
     unavailable: dict[str, str] = field(default_factory=dict)
+    #: the segments are still being worked out (a first view of rows an engine keeps:
+    #: ``comparison_outline``); ``segments`` is empty until then
+    segments_pending: bool = False
 
     def table(self) -> pd.DataFrame:
         """One row per metric: metric, value_a, value_b, delta, low, high, significant,
@@ -212,6 +215,24 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
     return deck.memo(("comparison", name, a, b, t), name, compute)
 
 
+def comparison_outline(deck, name: str, a: int, b: int, threshold: float = 0.5) -> Comparison:
+    """What the compare page shows first of ``version_comparison``: the whole when it is
+    cached or the rows are read into memory; for rows an engine keeps, everything but the
+    segments (each segment column costs the engine a pass per version), with
+    ``segments_pending`` set, so that the page asks for the whole in a callback of its own.
+    The verdict does not read the segments: it is the whole's."""
+    t = round(float(threshold), 2)
+    whole = deck.peek(("comparison", name, a, b, t), name)
+    if whole is not None:
+        return whole
+    model = deck.model(name)
+    kept = _kept_pair(deck, name, a, b) if model.task == "binary" else None
+    if kept is None:
+        return version_comparison(deck, name, a, b, t)
+    return deck.memo(("comparison-outline", name, a, b, t), name,
+                     lambda: compare_kept(deck, model, a, b, *kept, t, segments=False))
+
+
 # ------------------------------------------------------------------ rows an engine keeps
 def _kept_pair(deck, name: str, a: int, b: int):
     """(summary a, summary b, rows a, rows b) when an engine keeps both versions' rows in
@@ -226,11 +247,13 @@ def _kept_pair(deck, name: str, a: int, b: int):
 
 
 def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: float,
-                 settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
+                 settings: BootstrapSettings = BootstrapSettings(),
+                 segments: bool = True) -> Comparison:
     """``compare`` on two versions' rows that an engine keeps: each metric and each segment's
     headline metric on all rows, exact, from each version's summary
     (``analysis.evaluation_rows``); the paired intervals from the same random rows of both
-    files (``queries.paired_sample``), scaled to all rows, as ``compare`` does above 5,000."""
+    files (``queries.paired_sample``), scaled to all rows, as ``compare`` does above 5,000.
+    ``segments=False``: without the segments (``Comparison.segments_pending``)."""
     label_a, label_b = f"Version {a}", f"version {b}"
     segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
     why, fa, fb = _paired_kept(sa, sb, ra, rb, label_a, label_b, segs)
@@ -242,15 +265,15 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
     diffs = paired_differences(m, fa, fb, threshold, settings, label_a, label_b,
                                points=(er.points_at(sa, threshold), er.points_at(sb, threshold)),
                                population=sa.rows)
-    segments = _kept_segments(deck, model, a, b, fa, fb, threshold, settings)
+    seg = _kept_segments(deck, model, a, b, fa, fb, threshold, settings) if segments \
+        else pd.DataFrame()
     missing = {k: ("there are no labelled rows" if sa.rows == 0 else
                    one_outcome_reason(sa.rows, sa.positives))
                for k in TASK_METRICS["binary"]
                if k not in diffs or not np.isfinite(diffs[k].delta)}
-    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
-                      unavailable=missing)
-    return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
-                      verdict=verdict(model, comp), unavailable=missing)
+    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, seg, unavailable=missing,
+                      segments_pending=not segments)
+    return replace(comp, verdict=verdict(model, comp))
 
 
 def _paired_kept(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()

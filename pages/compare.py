@@ -11,8 +11,8 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html
 
-from analysis.compare import default_pair, version_comparison
-from analysis.evaluation import parse_threshold, threshold_result, version_evaluation
+from analysis.compare import comparison_outline, default_pair, version_comparison
+from analysis.evaluation import parse_threshold, threshold_result, version_outline
 from analysis.language import (
     GLOSSARY, difference_digits, format_difference, format_value, interval_text,
     not_judged_text,
@@ -30,7 +30,7 @@ from sections.compare import (
     difference_lines, logged_verdict, overlay_sections, segment_delta_section, verdict_word,
 )
 
-from ._data import deck, one
+from ._data import cached_model_view, deck, one
 
 dash.register_page(__name__, path="/compare", name="Compare",
                    title=lambda model=None, **_: f"Compare {model or 'versions'} · ModelDeck")
@@ -103,8 +103,10 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
     try:
         if not m.task_known:
             raise KeyError(m.name)
-        comp = version_comparison(d, m.name, va, vb, t)
-        ea, eb = version_evaluation(d, m.name, va), version_evaluation(d, m.name, vb)
+        # for rows an engine keeps, everything but the segments first (they follow from
+        # ``fill_segments``); the charts need each version's curves, not its segments
+        comp = comparison_outline(d, m.name, va, vb, t)
+        ea, eb = version_outline(d, m.name, va), version_outline(d, m.name, vb)
     except KeyError:
         return html.Div(parts + _logged_only(m, by_number[va], by_number[vb]) + [changes])
     except RegistryError as e:
@@ -127,15 +129,49 @@ def layout(model: str | None = None, a: str | None = None, b: str | None = None,
                               comp.unavailable.items()], id="compare-unavailable",
                              className="small"))
     parts += _overlays(d, m, va, vb, ea, eb, t, comp)
-    section = segment_delta_section(comp, m, va, vb)
-    if section is not None:
-        parts += [html.H2(section.title, className="h5 mt-4"),
-                  section_view(section, title=False)]
-        if not_judged_text(comp.segments):
-            parts.append(html.P(not_judged_text(comp.segments), id="segments-not-judged",
-                                className="small text-muted"))
+    if comp.segments_pending:
+        parts += [html.Div(html.P("Working out how each segment changed…",
+                                  className="text-muted small", role="status"),
+                           id="compare-segments", **{"aria-live": "polite"}),
+                  dcc.Store(id="compare-segments-ref",
+                            data={"model": m.name, "a": va, "b": vb, "threshold": t})]
+    else:
+        parts += _segment_parts(comp, m, va, vb)
     parts.append(changes)
     return html.Div(parts)
+
+
+def _segment_parts(comp, m, va: int, vb: int) -> list:
+    section = segment_delta_section(comp, m, va, vb)
+    if section is None:
+        return []
+    parts = [html.H2(section.title, className="h5 mt-4"), section_view(section, title=False)]
+    if not_judged_text(comp.segments):
+        parts.append(html.P(not_judged_text(comp.segments), id="segments-not-judged",
+                            className="small text-muted"))
+    return parts
+
+
+@callback(Output("compare-segments", "children"), Input("compare-segments-ref", "data"))
+def fill_segments(ref):
+    """How each segment changed between two versions whose rows an engine keeps, once
+    worked out (the first view left it out)."""
+    t = ref.get("threshold") if isinstance(ref, dict) else None
+    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
+            type(ref.get("a")) is not int or type(ref.get("b")) is not int or \
+            type(t) not in (int, float) or not 0 <= t <= 1:
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("compare-segments-ref must be an object with 'model', 'a', 'b' and "
+                         "'threshold' as the page writes it")
+    name, a, b = ref["model"], ref["a"], ref["b"]
+
+    def build():
+        d = deck()
+        comp = version_comparison(d, name, a, b, t)
+        return _segment_parts(comp, d.model(name), a, b) or \
+            [html.P("These versions' rows have no segment columns.", className="small")]
+    return cached_model_view(("compare-segments", name, a, b, round(float(t), 2)), name,
+                             build)
 
 
 def _logged_only(m, a, b):

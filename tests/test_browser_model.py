@@ -156,3 +156,10 @@ def test_a_model_whose_rows_an_engine_keeps_fills_in_after_its_first_view(
     assert dash_duo.find_element("#model-status").text.strip() not in ("", "Checking…")
     assert "Working out" not in dash_duo.find_element("#model-across").text
     assert axe_violations(dash_duo.driver) == []
+    # the compare page likewise: the verdict first, then how each segment changed
+    dash_duo.driver.get(dash_duo.server_url + "/compare?model=big")
+    dash_duo.wait_for_element("#verdict", timeout=30)
+    dash_duo.wait_for_element("#segment-deltas .main-svg", timeout=60)
+    assert "Working out" not in dash_duo.find_element("#compare-segments").text
+    assert axe_violations(dash_duo.driver) == []
+    assert dash_duo.get_logs() == []

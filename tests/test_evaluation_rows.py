@@ -175,6 +175,18 @@ def test_the_model_page_draws_without_reading_the_rows(registry, monkeypatch):
         assert 'id="verdict"' in compare or "'verdict'" in compare
         assert "could not be read" not in compare and "AssertionError" not in compare
         assert "Both versions on the same 6,000 evaluation rows" in compare
+        # its segments follow from a callback, then the page shows the whole at once
+        import pages.compare as compare_page
+        assert "compare-segments-ref" in compare and "Working out how each segment" in compare
+        segments = str(compare_page.fill_segments({"model": "churn", "a": 1, "b": 2,
+                                                   "threshold": 0.5}))
+        assert "segment-deltas" in segments or "islands" in segments, segments[:500]
+        for bad in ({"model": "churn", "a": 1, "b": "2", "threshold": 0.5},
+                    {"model": "churn", "a": 1, "b": 2, "threshold": -1}, "churn"):
+            with pytest.raises(BadRequest):
+                compare_page.fill_segments(bad)
+        again = str(dash.page_registry["pages.compare"]["layout"](model="churn"))
+        assert "compare-segments-ref" not in again and "islands" in again
 
 
 def test_many_segment_values_are_grouped_by_their_text(registry, monkeypatch):
