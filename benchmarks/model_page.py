@@ -18,7 +18,8 @@ then, in this fresh process, prints:
 * warm: the threshold callback at a threshold already viewed (cached), and the first time at
   a new threshold;
 * the largest figure's JSON size in bytes;
-* cold ``/compare`` (paired bootstrap, per-segment differences);
+* cold ``/compare`` (paired bootstrap, per-segment differences; for tables an engine keeps,
+  the segments then from a callback, timed after it);
 * peak RSS of the process.
 """
 from __future__ import annotations
@@ -65,6 +66,11 @@ def figures_of(component) -> list:
         if isinstance(c, (list, tuple)):
             for x in c:
                 walk(x)
+        elif isinstance(c, dict) and isinstance(c.get("props"), dict):  # a callback's JSON
+            props = c["props"]
+            if props.get("figure") is not None:
+                out.append((props.get("id"), props["figure"]))
+            walk(props.get("children"))
         elif hasattr(c, "to_plotly_json"):
             fig = getattr(c, "figure", None)
             if fig is not None:
@@ -142,10 +148,21 @@ def main() -> None:
             t = time.perf_counter()
             comp = compare_layout(model=MODEL)
             cold_compare = time.perf_counter() - t
+            # then, for rows an engine keeps, how each segment changed (a callback)
+            t = time.perf_counter()
+            compare_segments = None
+            if "compare-segments-ref" in str(comp):
+                import pages.compare as compare_page
+                from analysis.compare import default_pair
+                from pages._data import deck
+                a, b = default_pair(deck().versions(MODEL).items)
+                compare_segments = compare_page.fill_segments(
+                    {"model": MODEL, "a": a, "b": b, "threshold": 0.5})
+            cold_compare_segments = time.perf_counter() - t
 
             sizes = [(gid, len(pio.to_json(fig))) for gid, fig in
                      figures_of(page) + figures_of(comp) + figures_of(segments or []) +
-                     figures_of(charts or []) +
+                     figures_of(charts or []) + figures_of(compare_segments or []) +
                      figures_of(list(across or []))]
         largest = max(sizes, key=lambda s: s[1])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB (Linux)
@@ -166,6 +183,9 @@ def main() -> None:
         print(f"threshold callback, new threshold:          {new_threshold * 1000:.0f} ms")
         print(f"threshold callback, warm (median of 20):    {np.median(warm) * 1000:.1f} ms")
         print(f"cold /compare (paired bootstrap, segments): {cold_compare:.2f} s")
+        if compare_segments is not None:
+            print(f"  then how each segment changed (a callback): "
+                  f"{cold_compare_segments:.2f} s")
         print(f"largest figure: {largest[0]} {largest[1]:,} bytes of JSON "
               f"({len(sizes)} figures, all <= 250 KB: {all(s <= 250_000 for _, s in sizes)})")
         print(f"peak RSS: {peak:,.0f} MiB")
