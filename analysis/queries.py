@@ -327,7 +327,9 @@ def sample(win: Windowed, rows: Rows, columns: list[str], counts: pd.DataFrame,
     if by_any:
         f_any = ibis.cases(*[(c, v) for c, v in by_any], else_=1.0)
         f_lab = ibis.cases(*[(c, v) for c, v in by_lab], else_=1.0)
-    u = t.mutate(__u=ibis.random())
+    # a number in [0, 1) per row: from a hash of its place in the files (the same rows on
+    # every run), else the engine's random numbers
+    u = t.mutate(__u=_uniform(t, rows.positions))
     keep_any = u["__u"] < f_any
     keep_lab = u[COL_TRUE].notnull() & (u["__u"] < f_lab)
     e = u.filter(keep_any | keep_lab).select(
@@ -353,9 +355,9 @@ def rows_sample(rows: Rows, columns: list[str], size: int, labelled: bool = True
     if n <= size:
         return rows.execute(t.select(*picked)), n
     frac = min(1.0, 1.2 * size / n)
-    if rows.row_numbers is not None:  # rows with positions: chosen by a hash of the position,
+    if rows.positions:  # rows with places in their files: chosen by a hash of the place,
         # the same rows every time (``paired_sample``'s choice)
-        t = t.filter(_by_position(t[rows.row_numbers], frac))
+        t = t.filter(_by_position(t, rows.positions, frac))
     else:  # the engine's random numbers: not seeded (DuckDB draws them per thread)
         t = t.filter(ibis.random() < frac)
     got = rows.execute(t.select(*picked))
@@ -384,7 +386,7 @@ def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
     def pick(rows: Rows) -> pd.DataFrame:
         t = rows.table
         if n > size:
-            t = t.filter(_by_position(t[rows.row_numbers], min(1.0, 1.2 * size / n)))
+            t = t.filter(_by_position(t, (rows.row_numbers,), min(1.0, 1.2 * size / n)))
         cols = [t[c].cast("string").fill_null("nan").name(c) if c in text else t[c]
                 for c in columns]
         return rows.execute(t.select(t[rows.row_numbers].name("__pair"), *cols))
@@ -397,11 +399,31 @@ def paired_sample(a: Rows, b: Rows, columns: list[str], size: int, n: int,
     return fa, fb
 
 
-def _by_position(position, share: float):
-    """A test keeping about ``share`` of the rows, by a hash of each row's position: the same
+_BUCKETS = 1_000_003
+
+
+def _bucket(t, positions: tuple[str, ...]):
+    """Each row's bucket, 0 to ``_BUCKETS`` - 1, from a hash of the columns that place it in
+    its files (``Rows.positions``)."""
+    h = t[positions[0]].hash()
+    for c in positions[1:]:
+        h = h ^ t[c].hash()
+    return (h % _BUCKETS).abs()
+
+
+def _by_position(t, positions: tuple[str, ...], share: float):
+    """A test keeping about ``share`` of the rows, by a hash of each row's place: the same
     rows on every run (and in two files paired by position)."""
-    buckets = 1_000_003
-    return (position.hash() % buckets).abs() < int(np.ceil(share * buckets))
+    return _bucket(t, positions) < int(np.ceil(share * _BUCKETS))
+
+
+def _uniform(t, positions: tuple[str, ...]):
+    """A number in [0, 1) per row: its bucket (``_bucket``) scaled, or, for rows without a
+    place in files, the engine's random numbers (not seeded)."""
+    import ibis
+    if not positions:
+        return ibis.random()
+    return _bucket(t, positions).cast("float64") / _BUCKETS
 
 
 def sample_model(model: Model) -> Model:

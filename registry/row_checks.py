@@ -20,7 +20,7 @@ from .model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, FEATURE_PREFIX, PROBA_PREFIX,
     SEGMENT_PREFIX, Evaluation, Model, Problem, RegistryError,
 )
-from .rows import COL_MONTH, COL_POS, COL_ROW, Rows, connection, day_number, duckdb
+from .rows import COL_FILE, COL_MONTH, COL_POS, COL_ROW, Rows, connection, day_number, duckdb
 from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
 
 
@@ -28,12 +28,14 @@ from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
 MONTH_PARTITION = "month"
 #: the column DuckDB adds with each row's position in its Parquet file
 ROW_NUMBER = "file_row_number"
+FILE_NAME = "filename"
 
 
-def check(t, model: Model, where: str, evaluation: bool) -> Rows:
+def check(t, model: Model, where: str, evaluation: bool, positions: bool = False) -> Rows:
     """``t`` in the documented shape, checked and normalised by the engine itself: the rules
     of ``registry.tables.prepare_predictions`` for typed columns. Raises RegistryError naming
-    ``where`` and the column."""
+    ``where`` and the column. ``positions``: ``t`` carries DuckDB's ``file_row_number`` (and,
+    for production rows, ``filename``), kept as ``COL_ROW`` (and ``COL_FILE``)."""
     import ibis
     import ibis.expr.datatypes as dt
 
@@ -169,9 +171,12 @@ def check(t, model: Model, where: str, evaluation: bool) -> Rows:
         typ = schema[COL_TIME]
         out[COL_TIME] = t[COL_TIME].cast(typ if typ.is_timestamp() and typ.timezone
                                          else dt.Timestamp(timezone="UTC"))
-    # an evaluation file's row positions (``parquet_rows``), which pair two versions' rows
-    if evaluation and ROW_NUMBER in cols:
+    # the rows' places in their files (``parquet_rows``): an evaluation file's positions pair
+    # two versions' rows; samples hash them (``Rows.positions``)
+    if positions and ROW_NUMBER in cols:
         out[COL_ROW] = t[ROW_NUMBER]
+    if positions and not evaluation and FILE_NAME in cols:
+        out[COL_FILE] = t[FILE_NAME]
 
     # one pass: rows left out, and why (each row counted under its first reason)
     # (each reason is a test that is never null: a null operand is itself a reason, tested
@@ -327,18 +332,27 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
     names such as ``month=2026-01`` become columns) read in place by DuckDB and checked by
     it. Only the parts' footers are read here; a query reads only the columns it uses."""
     con = duckdb()
-    try:
-        t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
-                             union_by_name=True,
-                             **({"file_row_number": True} if evaluation and len(files) == 1
-                                else {}))
-    except Exception as e:
-        raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
-                                    f"({type(e).__name__}: {str(e)[:300]})",
-                                    model=model.name)) from None
-    rows = check(t, model, rel, evaluation)
-    if rows.has(COL_ROW):
-        rows = replace(rows, row_numbers=COL_ROW)
+    # each row's place: an evaluation file's positions (which pair two versions' rows), a
+    # production table's file and position (which its samples hash)
+    places = {ROW_NUMBER: True} if evaluation and len(files) == 1 else \
+        {} if evaluation else {ROW_NUMBER: True, FILE_NAME: True}
+    t = None
+    for options in (places, {}) if places else ({},):
+        try:
+            t = con.read_parquet([str(f) for f in files], hive_partitioning=partitioned,
+                                 union_by_name=True, **options)
+            break
+        except Exception as e:
+            if options:  # e.g. the files have a column of that name: read without places
+                continue
+            raise RegistryError(Problem(rel, "", f"cannot be read as Parquet "
+                                        f"({type(e).__name__}: {str(e)[:300]})",
+                                        model=model.name)) from None
+    rows = check(t, model, rel, evaluation, positions=bool(options))
+    if evaluation and rows.has(COL_ROW):
+        rows = replace(rows, row_numbers=COL_ROW, positions=(COL_ROW,))
+    elif not evaluation and rows.has(COL_ROW) and rows.has(COL_FILE):
+        rows = replace(rows, positions=(COL_FILE, COL_ROW))
     if partitioned and not evaluation and rows.has(COL_MONTH) and \
             _months_hold(con, files, t.schema().get(COL_TIME)):
         rows = replace(rows, months=COL_MONTH)

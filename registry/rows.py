@@ -39,8 +39,11 @@ COL_POS = "y_pos"
 COL_WINDOW = "window"
 #: a checked table's copy of its "month" partition (``Rows.months``)
 COL_MONTH = "__month"
-#: a checked evaluation file's row positions (``Rows.row_numbers``)
+#: a checked Parquet table's row positions in their files (``Rows.row_numbers``,
+#: ``Rows.positions``)
 COL_ROW = "__row"
+#: a checked Parquet production table's file of each row (``Rows.positions``)
+COL_FILE = "__file"
 
 _lock = threading.Lock()
 _connections: dict[str, Any] = {}
@@ -201,6 +204,11 @@ class Rows:
     #: a column holding each row's position in its file (one Parquet file, read in place), by
     #: which two versions' evaluation rows are paired; None: the rows have no order to pair
     row_numbers: str | None = None
+    #: columns that together place each row in the Parquet files read in place (its file and
+    #: its position there): samples keep rows by a hash of them, so that they draw the same
+    #: rows on every run; () when the rows have no such place (an external engine's table:
+    #: its own random numbers, not seeded)
+    positions: tuple[str, ...] = ()
 
     @property
     def columns(self) -> list[str]:

@@ -657,3 +657,51 @@ def test_text_labels_give_the_engines_monitoring_intervals(tmp_path):
     assert np.isfinite(p["low"]).all() and np.isfinite(p["high"]).all()
     assert (p["low"] < p["value"]).all() and (p["value"] < p["high"]).all()
     assert report.reference_low < report.reference < report.reference_high
+
+
+def test_samples_of_parquet_parts_draw_the_same_rows_on_every_run(tmp_path):
+    """Production rows in Parquet parts are sampled by a hash of each row's file and
+    position, not by the engine's unseeded random numbers: two cold starts give the same
+    intervals and drift (before, each start drew other rows)."""
+    from analysis.uncertainty import BootstrapSettings
+    prod = rows_for("binary", n=2_000, shift=1.0)
+    write_registry(tmp_path, "binary", prod, evaluation_for("binary"))
+    settings = MonitoringSettings(bootstrap=BootstrapSettings(n_boot=200, max_rows=60),
+                                  ks_max_rows=80)
+
+    def cold_report():
+        deck = CachedSource(FolderSource(tmp_path))
+        prod_rows = q.rows_of(deck, "binary")
+        assert prod_rows.positions == ("__file", "__row")
+        return report_from_rows(deck.model("binary"), q.rows_of(deck, "binary", 1,
+                                                                 production=False),
+                                prod_rows, 1, "roc_auc", settings), prod_rows
+
+    (one, rows), (two, _) = cold_report(), cold_report()
+    assert one.performance["low"].notna().sum() >= 10  # weeks larger than their samples
+    pd.testing.assert_frame_equal(one.performance, two.performance)
+    pd.testing.assert_frame_equal(one.drift, two.drift)
+    a, n = q.rows_sample(rows, ["y_true", "y_score"], 100)
+    b, _ = q.rows_sample(rows, ["y_true", "y_score"], 100)
+    assert n == prod["y_true"].notna().sum() and len(a) == 100
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_a_column_named_as_duckdbs_row_number_still_opens(tmp_path, monkeypatch):
+    """A table with its own ``file_row_number`` or ``filename`` column opens (without the
+    rows' places: not paired, samples from the engine's random numbers) rather than failing
+    on the name."""
+    from registry import folder
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 10)  # the evaluation file in DuckDB too
+    prod = rows_for("binary")
+    prod["filename"], prod["file_row_number"] = "x", 7
+    ev = evaluation_for("binary")
+    ev["file_row_number"] = np.arange(len(ev))
+    write_registry(tmp_path, "binary", prod, ev)
+    deck = CachedSource(FolderSource(tmp_path))
+    prod_rows = q.rows_of(deck, "binary")
+    ev_rows = q.rows_of(deck, "binary", 1, production=False)
+    assert prod_rows.positions == () and ev_rows.row_numbers is None
+    assert not ev_rows.in_memory
+    assert int(prod_rows.execute(prod_rows.table.count())) == len(prod)
+    assert int(ev_rows.execute(ev_rows.table.count())) == len(ev)
