@@ -166,7 +166,7 @@ def version_regression_cost(deck, name: str, version: int) -> float | None:
     b = deck.model(name).business
     if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
         return None
-    kept = tr.task_summary(deck, name, version)
+    kept = tr.task_points(deck, name, version)
     if kept is not None:
         return cost_of_errors(kept.points.get("mae", float("nan")), b)
     frame = evaluation_frame(deck, name, version)

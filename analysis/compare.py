@@ -263,7 +263,7 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
 def _kept_task_pair(deck, name: str, a: int, b: int):
     """(summary a, summary b, rows a, rows b) of a number or class model when an engine
     keeps both versions' rows in files whose rows pair by position, else None."""
-    sa, sb = tr.task_summary(deck, name, a), tr.task_summary(deck, name, b)
+    sa, sb = tr.task_points(deck, name, a), tr.task_points(deck, name, b)
     if sa is None or sb is None:
         return None
     ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)

@@ -241,7 +241,7 @@ def _headline(deck, model, version: int, metric: str) -> float:
     summary = evaluation_summary(deck, model.name, version)
     if summary is not None:
         return summary_metric(model, summary, metric).value
-    kept = tr.task_summary(deck, model.name, version)
+    kept = tr.task_points(deck, model.name, version)
     if kept is not None:  # a number or class model's rows an engine keeps
         return tr.summary_metric(model, kept, metric).value
     return compute_metric(model, evaluation_frame(deck, model.name, version), metric)

@@ -70,12 +70,41 @@ class TaskSummary:
 
 
 # ------------------------------------------------------------------ from the engine
-def summarise_task(model: Model, rows) -> TaskSummary:
+def summarise_task(model: Model, rows, charts: bool = True) -> TaskSummary:
     """The engine's summaries of a number or class model's evaluation ``rows``
-    (``registry.rows.Rows``), reduced to ``TaskSummary``."""
+    (``registry.rows.Rows``), reduced to ``TaskSummary``; without ``charts``, only what the
+    metrics need (the numbers across versions: no pass for the charts' counts)."""
     if model.task == "regression":
-        return _regression(model, rows)
-    return _multiclass(model, rows)
+        ev = _regression(model, rows)
+    else:
+        ev = _multiclass(model, rows)
+    return with_charts(model, rows, ev) if charts else ev
+
+
+def with_charts(model: Model, rows, ev: TaskSummary) -> TaskSummary:
+    """``ev`` with the charts' data: a number model's three charts, a class model's
+    one-vs-rest ROC curves and confidence chart (from the engine's counts)."""
+    if ev.rows == 0:
+        return ev
+    if model.task == "regression":
+        if len(ev.sample) >= ev.rows or ev.rows <= MAX_SCATTER_POINTS:  # few: from the rows
+            every = ev.sample if len(ev.sample) >= ev.rows else \
+                q.rows_sample(rows, [COL_TRUE, COL_PRED], ev.rows, n=ev.rows)[0]
+            diagnostics = regression_diagnostics(every[COL_TRUE].to_numpy(dtype=float),
+                                                 every[COL_PRED].to_numpy(dtype=float))
+        else:
+            diagnostics = regression_diagnostics_of(rows, ev.rows)
+        return replace(ev, regression=diagnostics)
+    proba = [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
+    if not proba:
+        return ev
+    cells = q.class_probability_counts(rows, proba, MAX_PROBABILITY_CELLS)
+    if cells is None:
+        return replace(ev, notes=ev.notes + (
+            "The one-vs-rest ROC curves and the confidence chart are left out: the "
+            f"{ev.rows:,} rows hold more than {MAX_PROBABILITY_CELLS:,} distinct "
+            "probabilities, too many to count exactly here.",))
+    return replace(ev, multiclass=replace(ev.multiclass, **curves_from_counts(cells, proba)))
 
 
 def _regression(model: Model, rows) -> TaskSummary:
@@ -86,16 +115,8 @@ def _regression(model: Model, rows) -> TaskSummary:
     if n == 0:
         return TaskSummary(model.task, 0, {}, pd.DataFrame(columns=[COL_TRUE, COL_PRED]),
                            notes=notes)
-    points = sm.regression_from_sums(s)
     sample, _ = q.rows_sample(rows, [COL_TRUE, COL_PRED], er.SAMPLE_ROWS, n=n)
-    if len(sample) >= n or n <= MAX_SCATTER_POINTS:  # few: the charts from the rows
-        every = sample if len(sample) >= n else \
-            q.rows_sample(rows, [COL_TRUE, COL_PRED], n, n=n)[0]
-        diagnostics = regression_diagnostics(every[COL_TRUE].to_numpy(dtype=float),
-                                             every[COL_PRED].to_numpy(dtype=float))
-    else:
-        diagnostics = regression_diagnostics_of(rows, n)
-    return TaskSummary(model.task, n, points, sample, regression=diagnostics,
+    return TaskSummary(model.task, n, sm.regression_from_sums(s), sample,
                        zeros=int(s["zeros"]), notes=notes)
 
 
@@ -141,29 +162,20 @@ def regression_diagnostics_of(rows, n: int) -> RegressionDiagnostics:
 
 
 def _multiclass(model: Model, rows) -> TaskSummary:
-    notes = list(rows.notes)
     counts = q.metric_summary(model, rows.table, rows, [])
     n = int(counts["n"].sum()) if len(counts) else 0
     proba = [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
     if n == 0:
         return TaskSummary(model.task, 0, {}, pd.DataFrame(columns=[COL_TRUE, COL_PRED]),
-                           notes=tuple(notes))
+                           notes=tuple(rows.notes))
     counts = counts.assign(y_true=counts["y_true"].astype(str),
                            y_pred=counts["y_pred"].astype(str))
     points = sm.multiclass_from_counts(counts)
     if proba:
         points["log_loss"] = q.class_log_loss(rows, proba) / n
-    details = details_from_counts(counts)
-    if proba:
-        cells = q.class_probability_counts(rows, proba, MAX_PROBABILITY_CELLS)
-        if cells is None:
-            notes.append("The one-vs-rest ROC curves and the confidence chart are left out: "
-                         f"the {n:,} rows hold more than {MAX_PROBABILITY_CELLS:,} distinct "
-                         "probabilities, too many to count exactly here.")
-        else:
-            details = replace(details, **curves_from_counts(cells, proba))
     sample, _ = q.rows_sample(rows, [COL_TRUE, COL_PRED, *proba], er.SAMPLE_ROWS, n=n)
-    return TaskSummary(model.task, n, points, sample, multiclass=details, notes=tuple(notes))
+    return TaskSummary(model.task, n, points, sample, multiclass=details_from_counts(counts),
+                       notes=tuple(rows.notes))
 
 
 def details_from_counts(counts: pd.DataFrame) -> MulticlassDetails:
@@ -324,23 +336,34 @@ def summary_metric(model: Model, ev: TaskSummary, metric: str,
 # ------------------------------------------------------------------ cached, per version
 def task_summary(deck, name: str, version: int) -> TaskSummary | None:
     """The summary of a number or class model's evaluation rows of ``version`` when an
-    engine keeps them, cached until the model's files change; None when the rows are read
-    into memory (or the model is a yes/no model: ``evaluation_rows.evaluation_summary``).
-    KeyError when the version has no rows; RegistryError when the table cannot be read."""
+    engine keeps them, with the charts' data, cached until the model's files change; None
+    when the rows are read into memory (or the model is a yes/no model:
+    ``evaluation_rows.evaluation_summary``). KeyError when the version has no rows;
+    RegistryError when the table cannot be read."""
+    def compute():
+        points = task_points(deck, name, version)
+        return None if points is None else \
+            with_charts(deck.model(name), q.kept_rows_of(deck, name, version), points)
+    return deck.memo(("task-summary", name, version), name, compute)
+
+
+def task_points(deck, name: str, version: int) -> TaskSummary | None:
+    """``task_summary`` without the charts' data: what the numbers across versions (the
+    versions table, the trend, the headline, the cost of the errors) need."""
     def compute():
         model = deck.model(name)
         if model.task not in ("regression", "multiclass"):
             return None
         rows = q.kept_rows_of(deck, name, version)
-        return None if rows is None else summarise_task(model, rows)
-    return deck.memo(("task-summary", name, version), name, compute)
+        return None if rows is None else summarise_task(model, rows, charts=False)
+    return deck.memo(("task-points", name, version), name, compute)
 
 
 def version_segments(deck, name: str, version: int) -> er.SegmentCounts:
     """``segment_counts`` of a version whose rows an engine keeps, cached until the model's
     files change."""
     def compute():
-        summary = task_summary(deck, name, version)
+        summary = task_points(deck, name, version)
         return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version),
                               n=summary.rows if summary is not None else None)
     return deck.memo(("task-segments", name, version), name, compute)

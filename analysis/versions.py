@@ -46,7 +46,7 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
             if not model.task_known:
                 raise KeyError(name)  # its rows cannot be read without a task
             summary = evaluation_summary(deck, name, v.version)
-            kept = tr.task_summary(deck, name, v.version) if summary is None else None
+            kept = tr.task_points(deck, name, v.version) if summary is None else None
             if summary is not None:  # rows an engine keeps: their summary
                 n, value = summary.rows, summary_metric(model, summary, metric).value
             elif kept is not None:  # a number or class model's rows an engine keeps
@@ -93,7 +93,7 @@ def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataF
         n, problem = 0, ""
         try:
             summary = evaluation_summary(deck, name, v.version)
-            kept = tr.task_summary(deck, name, v.version) if summary is None else None
+            kept = tr.task_points(deck, name, v.version) if summary is None else None
             if summary is not None:  # rows an engine keeps: their summary and sample
                 n = summary.rows
                 ci = summary_metric(model, summary, metric, threshold, settings)
