@@ -280,18 +280,11 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
     intervals from the same random rows of both files, scaled to all rows."""
     label_a, label_b = f"Version {a}", f"version {b}"
     segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
-    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
-                        q.unpaired_truth(ra, rb), label_a, label_b)
+    why, fa, fb, points = _paired_task(sa, sb, ra, rb, label_a, label_b, segs)
     if why:
         return Comparison(model.name, a, b, threshold,
                           verdict=f"{why} Compare them on the same test set to get a verdict.",
                           problem=why)
-    proba = [c for c in ra.columns if c.startswith(PROBA_PREFIX)]
-    same_proba = proba == [c for c in rb.columns if c.startswith(PROBA_PREFIX)]
-    points = tuple({k: v for k, v in s.points.items() if k != "log_loss" or same_proba}
-                   for s in (sa, sb))
-    fa, fb = q.paired_sample(ra, rb, [COL_TRUE, COL_PRED, *(proba if same_proba else []),
-                                      *segs], er.SAMPLE_ROWS, sa.rows, text=tuple(segs))
     diffs = paired_differences(model, fa, fb, threshold, settings, label_a, label_b,
                                points=points, population=sa.rows)
     segments = _kept_task_segments(deck, model, a, b, fa, fb, threshold, settings)
@@ -302,6 +295,25 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
                       unavailable=missing)
     return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
                       verdict=verdict(model, comp), unavailable=missing)
+
+
+def _paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()):
+    """(why the two files' rows do not pair, or ''; the same random rows of both: y_true,
+    y_pred, a class model's probability columns when both versions have the same ones, and
+    the ``segments`` columns as text; each version's values on all rows of the metrics the
+    sample can give)."""
+    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
+                        q.unpaired_truth(ra, rb), label_a, label_b)
+    if why:
+        return why, None, None, None
+    proba = [c for c in ra.columns if c.startswith(PROBA_PREFIX)]
+    same_proba = proba == [c for c in rb.columns if c.startswith(PROBA_PREFIX)]
+    points = tuple({k: v for k, v in s.points.items() if k != "log_loss" or same_proba}
+                   for s in (sa, sb))
+    fa, fb = q.paired_sample(ra, rb, [COL_TRUE, COL_PRED, *(proba if same_proba else []),
+                                      *segments], er.SAMPLE_ROWS, sa.rows,
+                             text=tuple(segments))
+    return "", fa, fb, points
 
 
 def _kept_task_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame,
@@ -380,6 +392,13 @@ def metric_difference(deck, name: str, a: int, b: int, metric: str,
     KeyError when a version has no evaluation rows."""
     model = deck.model(name)
     label_a, label_b = f"v{a}", f"v{b}"
+    task_pair = _kept_task_pair(deck, name, a, b) if model.task != "binary" else None
+    if task_pair is not None:  # a number or class model's rows an engine keeps
+        why, fa, fb, points = _paired_task(*task_pair, label_a, label_b)
+        if why:
+            raise RowsMismatch(why)
+        return paired_differences(model, fa, fb, 0.5, settings, metrics=(metric,),
+                                  points=points, population=task_pair[0].rows).get(metric)
     pair = kept_pair(deck, name, a, b, label_a, label_b)
     if pair is None:
         return paired_differences(model, evaluation_frame(deck, name, a),

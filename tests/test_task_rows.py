@@ -223,6 +223,52 @@ def test_the_comparison_from_the_engine_equals_the_rows(registry, monkeypatch, n
             (want.problem, want.verdict, want.differences)
 
 
+def test_the_portfolio_advice_for_a_number_model_from_the_engine_equals_the_rows(
+        tmp_path, monkeypatch):
+    """The advice for a number model whose evaluation rows an engine keeps: the champion
+    against its challenger and an earlier version (paired, from the same hashed rows of both
+    files), its segments and the money its errors cost come from the engine's summaries and
+    say what they say on the rows."""
+    import re
+
+    from analysis.evidence import model_advice
+    from registry.model import BusinessSettings
+    rng = np.random.default_rng(12)
+    n = 4_000
+    log_model(tmp_path, "price", "regression", target_unit="EUR",
+              business=BusinessSettings(cost_per_unit_error=2.0, volume_per_month=10_000))
+    y = np.round(rng.normal(200, 40, n), 1)
+    region = rng.choice(["north", "south", "east"], n)
+    for v, noise in ((1, 8), (2, 12), (3, 6)):  # v2 champion, worse than v1 and v3
+        log_model_version(tmp_path, "price", y_true=y,
+                          y_pred=np.round(y + rng.normal(0, noise, n), 1),
+                          segments={"region": region},
+                          aliases={2: ["champion"], 3: ["challenger"]}.get(v, []))
+    want = model_advice(CachedSource(FolderSource(tmp_path)), "price")
+    _, engine = decks(tmp_path, monkeypatch)
+    got = model_advice(engine, "price")
+    assert got.problem == want.problem == "" and got.evidence is not None
+    g, w = got.evidence, want.evidence
+    assert g.overall == pytest.approx(w.overall, abs=1e-9)
+    assert g.challenger.delta == pytest.approx(w.challenger.delta, abs=1e-9)
+    assert g.challenger.better == w.challenger.better and g.challenger.low <= g.challenger.delta
+    assert [(e.version, e.other) for e in g.earlier] == [(e.version, e.other) for e in w.earlier]
+    assert len(g.earlier) == 1
+    for a, b in zip(g.earlier, w.earlier):
+        assert a.delta == pytest.approx(b.delta, abs=1e-9) and a.low <= a.delta <= a.high
+        assert a.worse == b.worse
+    assert [(s.column, s.value, s.rows) for s in g.segments] == \
+        [(s.column, s.value, s.rows) for s in w.segments] and len(g.segments) == 3
+    for a, b in zip(g.segments, w.segments):
+        assert a.metric_value == pytest.approx(b.metric_value, abs=1e-9)
+    for k in ("money_challenger", "money_rollback"):
+        assert getattr(g, k) == pytest.approx(getattr(w, k), abs=1e-6), k
+    assert w.money_challenger is not None and w.money_rollback is not None
+    no_ci = lambda text: re.sub(r"\(95% CI [^)]*\)", "~", text)  # noqa: E731
+    assert [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in got.recommendations] \
+        == [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in want.recommendations]
+
+
 def test_too_many_probabilities_are_left_out_in_words(registry, monkeypatch):
     """Past MAX_PROBABILITY_CELLS distinct probabilities the curves and the confidence chart
     are left out, and the page's notes say so; every number stays exact."""
