@@ -211,7 +211,7 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
         kept = _kept_pair(deck, name, a, b) if model.task == "binary" else None
         if kept is not None:
             return compare_kept(deck, model, a, b, *kept, t)
-        pair = _kept_task_pair(deck, name, a, b) if model.task != "binary" else None
+        pair = kept_task_pair(deck, name, a, b) if model.task != "binary" else None
         if pair is not None:  # a number or class model's rows an engine keeps
             return compare_kept_task(deck, model, a, b, *pair, t)
         return compare(model, a, evaluation_frame(deck, name, a), b,
@@ -260,7 +260,7 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
                       verdict=verdict(model, comp), unavailable=missing)
 
 
-def _kept_task_pair(deck, name: str, a: int, b: int):
+def kept_task_pair(deck, name: str, a: int, b: int):
     """(summary a, summary b, rows a, rows b) of a number or class model when an engine
     keeps both versions' rows in files whose rows pair by position, else None."""
     sa, sb = tr.task_points(deck, name, a), tr.task_points(deck, name, b)
@@ -280,7 +280,7 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
     intervals from the same random rows of both files, scaled to all rows."""
     label_a, label_b = f"Version {a}", f"version {b}"
     segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
-    why, fa, fb, points = _paired_task(sa, sb, ra, rb, label_a, label_b, segs)
+    why, fa, fb, points = paired_task(sa, sb, ra, rb, label_a, label_b, segs)
     if why:
         return Comparison(model.name, a, b, threshold,
                           verdict=f"{why} Compare them on the same test set to get a verdict.",
@@ -297,7 +297,7 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
                       verdict=verdict(model, comp), unavailable=missing)
 
 
-def _paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()):
+def paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()):
     """(why the two files' rows do not pair, or ''; the same random rows of both: y_true,
     y_pred, a class model's probability columns when both versions have the same ones, and
     the ``segments`` columns as text; each version's values on all rows of the metrics the
@@ -392,9 +392,9 @@ def metric_difference(deck, name: str, a: int, b: int, metric: str,
     KeyError when a version has no evaluation rows."""
     model = deck.model(name)
     label_a, label_b = f"v{a}", f"v{b}"
-    task_pair = _kept_task_pair(deck, name, a, b) if model.task != "binary" else None
+    task_pair = kept_task_pair(deck, name, a, b) if model.task != "binary" else None
     if task_pair is not None:  # a number or class model's rows an engine keeps
-        why, fa, fb, points = _paired_task(*task_pair, label_a, label_b)
+        why, fa, fb, points = paired_task(*task_pair, label_a, label_b)
         if why:
             raise RowsMismatch(why)
         return paired_differences(model, fa, fb, 0.5, settings, metrics=(metric,),

@@ -1,8 +1,10 @@
 """One version's evaluation of a number model or a class model from rows an engine keeps.
 
 ``analysis.evaluation_rows`` does this for yes/no models; this module does it for the two
-other tasks, so that the model page, the comparison page and the reports of a regression or
-multiclass model of millions of rows never read them into the web process. The engine
+other tasks, so that the model page, the comparison page, the reports, the model card, the
+portfolio's advice and the retraining story of a regression or multiclass model of millions
+of rows never read them into the web process (the numbers across versions take
+``task_points``: the metrics' sums and sample, without the charts' counts). The engine
 (``analysis.queries``) returns small tables, and from them every number is worked out exactly
 as ``analysis.evaluation.evaluate`` works it out on the rows (tested equal to it and to
 scikit-learn on the same rows, tests/test_task_rows.py):

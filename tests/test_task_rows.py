@@ -223,15 +223,17 @@ def test_the_comparison_from_the_engine_equals_the_rows(registry, monkeypatch, n
             (want.problem, want.verdict, want.differences)
 
 
-def test_the_portfolio_advice_for_a_number_model_from_the_engine_equals_the_rows(
+def test_the_advice_and_story_of_a_number_model_from_the_engine_equal_the_rows(
         tmp_path, monkeypatch):
-    """The advice for a number model whose evaluation rows an engine keeps: the champion
-    against its challenger and an earlier version (paired, from the same hashed rows of both
-    files), its segments and the money its errors cost come from the engine's summaries and
-    say what they say on the rows."""
+    """The portfolio's advice and the retraining story of a number model whose evaluation
+    rows an engine keeps: the champion against its challenger and an earlier version, each
+    retraining's change (paired, from the same hashed rows of both files), the segments and
+    the money its errors cost come from the engine's summaries and say what they say on the
+    rows."""
     import re
 
     from analysis.evidence import model_advice
+    from analysis.history import retraining_story
     from registry.model import BusinessSettings
     rng = np.random.default_rng(12)
     n = 4_000
@@ -245,6 +247,7 @@ def test_the_portfolio_advice_for_a_number_model_from_the_engine_equals_the_rows
                           segments={"region": region},
                           aliases={2: ["champion"], 3: ["challenger"]}.get(v, []))
     want = model_advice(CachedSource(FolderSource(tmp_path)), "price")
+    want_story = retraining_story(CachedSource(FolderSource(tmp_path)), "price")
     _, engine = decks(tmp_path, monkeypatch)
     got = model_advice(engine, "price")
     assert got.problem == want.problem == "" and got.evidence is not None
@@ -267,6 +270,21 @@ def test_the_portfolio_advice_for_a_number_model_from_the_engine_equals_the_rows
     no_ci = lambda text: re.sub(r"\(95% CI [^)]*\)", "~", text)  # noqa: E731
     assert [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in got.recommendations] \
         == [(r.action, r.headline, [no_ci(e) for e in r.evidence]) for r in want.recommendations]
+    # the retraining story: each step's paired change of MAE and of the errors' cost
+    story = retraining_story(engine, "price")
+    assert story.money_kind == want_story.money_kind == "cost"
+    assert len(story.steps) == len(want_story.steps) == 3
+    for g, w in zip(story.steps, want_story.steps):
+        assert (g.version, g.not_paired, g.verdict) == (w.version, w.not_paired, w.verdict)
+        assert g.value == pytest.approx(w.value, abs=1e-9)
+        assert g.money == pytest.approx(w.money, rel=1e-12)
+        if w.metric_change is None:
+            assert g.metric_change is None and g.money_change is None
+            continue
+        assert g.metric_change.delta == pytest.approx(w.metric_change.delta, abs=1e-9)
+        assert g.money_change.delta == pytest.approx(w.money_change.delta, rel=1e-9)
+        for c in (g.metric_change, g.money_change):
+            assert c.low <= c.delta <= c.high
 
 
 def test_too_many_probabilities_are_left_out_in_words(registry, monkeypatch):
