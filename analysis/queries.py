@@ -501,10 +501,12 @@ def _class_probabilities(t, columns: list[str]) -> dict:
     return {c: t[c].cast("float64") / total for c in columns}, total
 
 
-def class_log_loss(rows: Rows, columns: list[str]) -> float:
-    """The sum over the labelled rows of −log of the probability given to the true class
-    (each row's probabilities divided by their sum, clipped to [eps, 1 − eps], 0 for a true
-    class without a column), as ``analysis.uncertainty``'s multiclass log loss adds it up."""
+def class_probability_sums(rows: Rows, columns: list[str]) -> tuple[float, int]:
+    """(the sum over the labelled rows of −log of the probability given to the true class —
+    each row's probabilities divided by their sum, clipped to [eps, 1 − eps], 0 for a true
+    class without a column, as ``analysis.uncertainty``'s multiclass log loss adds it up —,
+    about how many distinct probabilities the columns hold together: the engine's
+    approximate count, which tells whether ``class_probability_counts`` can be asked)."""
     import ibis
     eps = float(np.finfo(float).eps)
     t = labelled(rows)
@@ -512,8 +514,11 @@ def class_log_loss(rows: Rows, columns: list[str]) -> float:
     true_p = ibis.cases(*[(t[COL_TRUE] == c[len(PROBA_PREFIX):], p[c]) for c in columns],
                         else_=0.0)
     clipped = (true_p < eps).ifelse(eps, (true_p > 1 - eps).ifelse(1 - eps, true_p))
-    got = rows.execute(t.aggregate(s=(-clipped.ln()).sum()))
-    return float(got["s"].iloc[0])
+    got = rows.execute(t.aggregate(s=(-clipped.ln()).sum(),
+                                   **{f"d{i}": t[c].approx_nunique()
+                                      for i, c in enumerate(columns)}))
+    distinct = sum(int(got[f"d{i}"].iloc[0] or 0) for i in range(len(columns)))
+    return float(got["s"].iloc[0]), distinct
 
 
 def class_probability_counts(rows: Rows, columns: list[str], most: int

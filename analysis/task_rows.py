@@ -68,6 +68,9 @@ class TaskSummary:
     regression: RegressionDiagnostics | None = None
     multiclass: MulticlassDetails | None = None
     zeros: int = 0  # a number model's true values equal to 0 (MAPE is then undefined)
+    #: about how many distinct probabilities a class model's columns hold together (the
+    #: engine's approximate count: the cells the curves would need at least)
+    probability_values: int = 0
     notes: tuple[str, ...] = ()
 
 
@@ -100,7 +103,8 @@ def with_charts(model: Model, rows, ev: TaskSummary) -> TaskSummary:
     proba = [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
     if not proba:
         return ev
-    cells = q.class_probability_counts(rows, proba, MAX_PROBABILITY_CELLS)
+    cells = q.class_probability_counts(rows, proba, MAX_PROBABILITY_CELLS) \
+        if ev.probability_values <= MAX_PROBABILITY_CELLS else None
     if cells is None:
         return replace(ev, notes=ev.notes + (
             "The one-vs-rest ROC curves and the confidence chart are left out: the "
@@ -172,12 +176,13 @@ def _multiclass(model: Model, rows) -> TaskSummary:
                            notes=tuple(rows.notes))
     counts = counts.assign(y_true=counts["y_true"].astype(str),
                            y_pred=counts["y_pred"].astype(str))
-    points = sm.multiclass_from_counts(counts)
+    points, distinct = sm.multiclass_from_counts(counts), 0
     if proba:
-        points["log_loss"] = q.class_log_loss(rows, proba) / n
+        log_loss, distinct = q.class_probability_sums(rows, proba)
+        points["log_loss"] = log_loss / n
     sample, _ = q.rows_sample(rows, [COL_TRUE, COL_PRED, *proba], er.SAMPLE_ROWS, n=n)
     return TaskSummary(model.task, n, points, sample, multiclass=details_from_counts(counts),
-                       notes=tuple(rows.notes))
+                       probability_values=distinct, notes=tuple(rows.notes))
 
 
 def details_from_counts(counts: pd.DataFrame) -> MulticlassDetails:

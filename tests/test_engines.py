@@ -741,6 +741,9 @@ def test_a_class_models_curves_and_log_loss_from_the_engine_equal_the_rows(engin
     pd.testing.assert_frame_equal(got["confidence"].table, want.confidence.table,
                                   check_dtype=False, atol=1e-12)
     model = Model(name="m", task="multiclass")
-    assert q.class_log_loss(rows, proba) / n == pytest.approx(
+    log_loss, distinct = q.class_probability_sums(rows, proba)
+    assert log_loss / n == pytest.approx(
         point_estimates(model, prepare(model, frame))["log_loss"], abs=1e-12)
+    exact = sum(len(np.unique(p[:, j])) for j in range(3))
+    assert 0.8 * exact <= distinct <= 1.2 * exact  # the engine's approximate count
     assert q.class_probability_counts(rows, proba, 10) is None  # too many: left out
