@@ -420,7 +420,7 @@ def output_columns(model: Model, rows: Rows) -> list[str]:
 
 
 # ------------------------------------------------------------------ a number, several classes
-def labelled(rows: Rows):
+def labelled_table(rows: Rows):
     """The labelled rows of ``rows``' table."""
     t = rows.table
     return t.filter(t[COL_TRUE].notnull())
@@ -435,7 +435,7 @@ def regression_values(t) -> dict:
 
 def regression_ranges(rows: Rows) -> dict[str, tuple[float, float]]:
     """{name: (least, greatest)} of each of ``regression_values`` over the labelled rows."""
-    t = labelled(rows)
+    t = labelled_table(rows)
     values = regression_values(t)
     got = rows.execute(t.aggregate(**{f"{k}_{w}": getattr(x, w)() for k, x in values.items()
                                       for w in ("min", "max")}))
@@ -469,7 +469,7 @@ def regression_bins(rows: Rows, bins: dict[str, tuple[str, float, float, int]],
     (``{"px": ("predicted", first, last, 60)}``: ``regression_values``' predicted value in 60
     equal bins from first to last, numpy's bins, ``_numpy_bin``); for each group of names,
     one frame of those names' bin numbers and n (combinations without rows left out)."""
-    t = labelled(rows)
+    t = labelled_table(rows)
     values = regression_values(t)
     t = t.select(**{f"v_{name}": values[v] for name, (v, *_) in bins.items()})
     for name, (_, first, last, n) in bins.items():
@@ -482,7 +482,7 @@ def segment_sums(model: Model, rows: Rows, col: str) -> pd.DataFrame:
     "nan", as a frame's ``astype(str)`` groups them), its labelled rows and the sum of the
     headline metric's per-row terms: a number model's absolute errors (MAE = total / n), a
     class model's right answers (accuracy = total / n)."""
-    t = labelled(rows)
+    t = labelled_table(rows)
     text = t[col].cast("string").fill_null("nan")
     if model.task == "regression":
         term = regression_values(t)["residual"].abs()
@@ -492,9 +492,9 @@ def segment_sums(model: Model, rows: Rows, col: str) -> pd.DataFrame:
                         .order_by("value"))
 
 
-def _class_probabilities(t, columns: list[str]) -> dict:
-    """Each ``proba.<class>`` column divided by the row's sum of them (in column order, as
-    ``analysis.metrics.class_probabilities``)."""
+def _class_probabilities(t, columns: list[str]) -> tuple[dict, object]:
+    """({column: each ``proba.<class>`` column divided by the row's sum of them}, that sum),
+    the sum added in column order, as ``analysis.metrics.class_probabilities`` adds it."""
     total = t[columns[0]].cast("float64")
     for c in columns[1:]:
         total = total + t[c].cast("float64")
@@ -509,7 +509,7 @@ def class_probability_sums(rows: Rows, columns: list[str]) -> tuple[float, int]:
     approximate count, which tells whether ``class_probability_counts`` can be asked)."""
     import ibis
     eps = float(np.finfo(float).eps)
-    t = labelled(rows)
+    t = labelled_table(rows)
     p, _ = _class_probabilities(t, columns)
     true_p = ibis.cases(*[(t[COL_TRUE] == c[len(PROBA_PREFIX):], p[c]) for c in columns],
                         else_=0.0)
@@ -531,7 +531,7 @@ def class_probability_counts(rows: Rows, columns: list[str], most: int
     probable class (the first on ties, as numpy's argmax) as their true class. None when
     there are more than ``most`` such cells (too many to count exactly here)."""
     import ibis
-    t = labelled(rows)
+    t = labelled_table(rows)
     p, total = _class_probabilities(t, columns)
     t = t.filter(total > 0)
     p, _ = _class_probabilities(t, columns)
