@@ -144,8 +144,34 @@ def regression_cost(y: np.ndarray, pred: np.ndarray, b: BusinessSettings | None)
     """Monthly cost of a number model's errors, or None when no cost per unit is set."""
     if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
         return None
-    mae = float(np.mean(np.abs(np.asarray(y, float) - np.asarray(pred, float))))
+    return cost_of_errors(float(np.mean(np.abs(np.asarray(y, float) - np.asarray(pred, float)))),
+                          b)
+
+
+def cost_of_errors(mae: float, b: BusinessSettings | None) -> float | None:
+    """Monthly cost of a number model's errors of mean absolute size ``mae``, or None when no
+    cost per unit is set."""
+    if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
+        return None
     return mae * b.cost_per_unit_error * b.volume_per_month
+
+
+def version_regression_cost(deck, name: str, version: int) -> float | None:
+    """``regression_cost`` of a version's labelled evaluation rows: from the engine's sums
+    when an engine keeps them (``analysis.task_rows``), else on the rows. KeyError when the
+    version has no rows; RegistryError when they cannot be read."""
+    from registry.model import COL_PRED, COL_TRUE
+
+    from . import task_rows as tr
+    b = deck.model(name).business
+    if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
+        return None
+    kept = tr.task_points(deck, name, version)
+    if kept is not None:
+        return cost_of_errors(kept.points.get("mae", float("nan")), b)
+    frame = evaluation_frame(deck, name, version)
+    frame = frame.loc[frame[COL_TRUE].notna()]
+    return regression_cost(frame[COL_TRUE], frame[COL_PRED], b)
 
 
 def money(value: float | None, currency: str) -> str:

@@ -21,7 +21,7 @@ from registry.model import (COL_TIME, COL_TRUE, DataInfo, Model, ModelVersion, R
                             champion_of)
 
 from . import queries as q
-from .business import is_complete, model_value_curve, money, regression_cost
+from .business import is_complete, model_value_curve, money, version_regression_cost
 from .evaluation import TASK_METRICS, version_evaluation
 from .language import GLOSSARY, format_value, interval_text, metric_sentence, plural
 from .metrics import METRICS, headline_metric
@@ -347,8 +347,7 @@ def _worth(deck, model: Model, champ) -> str:
                     f"{money(c.low[c.best_index], c.currency)} to "
                     f"{money(c.high[c.best_index], c.currency)}).")
         if model.task == "regression":
-            frame = evaluation_frame(deck, model.name, champ.version)
-            cost = regression_cost(frame[COL_TRUE], frame["y_pred"], b)
+            cost = version_regression_cost(deck, model.name, champ.version)
             if cost is not None:
                 return (f"v{champ.version}'s errors cost about {money(cost, b.currency)} a "
                         "month.")

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from registry.model import (
-    COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model, ModelVersion, challenger_of, champion_of,
+    COL_PRED, COL_SCORE, COL_TRUE, PROBA_PREFIX, SEGMENT_PREFIX, Model, ModelVersion,
+    challenger_of, champion_of,
 )
 from registry.rows import COL_POS
 
@@ -22,8 +23,11 @@ from .language import (
 )
 from . import evaluation_rows as er
 from . import queries as q
+from . import task_rows as tr
 from .evaluation import TASK_METRICS
-from .metrics import METRICS, headline_metric, is_better, one_outcome_reason, why_undefined
+from .metrics import (
+    METRICS, headline_metric, is_better, one_outcome_reason, undefined_reason, why_undefined,
+)
 from .reads import evaluation_frame
 from .uncertainty import (
     MIN_JUDGE_ROWS, BootstrapSettings, Difference, RowsMismatch, aligned_rows,
@@ -210,6 +214,9 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
         kept = _kept_pair(deck, name, a, b) if model.task == "binary" else None
         if kept is not None:
             return compare_kept(deck, model, a, b, *kept, t)
+        pair = kept_task_pair(deck, name, a, b) if model.task != "binary" else None
+        if pair is not None:  # a number or class model's rows an engine keeps
+            return compare_kept_task(deck, model, a, b, *pair, t)
         return compare(model, a, evaluation_frame(deck, name, a), b,
                        evaluation_frame(deck, name, b), t)
     return deck.memo(("comparison", name, a, b, t), name, compute)
@@ -276,6 +283,91 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
     return replace(comp, verdict=verdict(model, comp))
 
 
+def kept_task_pair(deck, name: str, a: int, b: int):
+    """(summary a, summary b, rows a, rows b) of a number or class model when an engine
+    keeps both versions' rows in files whose rows pair by position, else None."""
+    sa, sb = tr.task_points(deck, name, a), tr.task_points(deck, name, b)
+    if sa is None or sb is None:
+        return None
+    ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)
+    if ra.row_numbers is None or rb.row_numbers is None:
+        return None
+    return sa, sb, ra, rb
+
+
+def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: float,
+                      settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
+    """``compare`` on a number or class model's rows that an engine keeps, as
+    ``compare_kept`` does for a yes/no model: each metric and each segment's headline metric
+    on all rows, exact, from each version's summary (``analysis.task_rows``); the paired
+    intervals from the same random rows of both files, scaled to all rows."""
+    label_a, label_b = f"Version {a}", f"version {b}"
+    segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
+    why, fa, fb, points = paired_task(sa, sb, ra, rb, label_a, label_b, segs)
+    if why:
+        return Comparison(model.name, a, b, threshold,
+                          verdict=f"{why} Compare them on the same test set to get a verdict.",
+                          problem=why)
+    diffs = paired_differences(model, fa, fb, threshold, settings, label_a, label_b,
+                               points=points, population=sa.rows)
+    segments = _kept_task_segments(deck, model, a, b, fa, fb, threshold, settings)
+    missing = {k: undefined_reason(model.task, k, sa.rows, sa.zeros)
+               for k in TASK_METRICS[model.task]
+               if k not in diffs or not np.isfinite(diffs[k].delta)}
+    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
+                      unavailable=missing)
+    return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
+                      verdict=verdict(model, comp), unavailable=missing)
+
+
+def paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()):
+    """(why the two files' rows do not pair, or ''; the same random rows of both: y_true,
+    y_pred, a class model's probability columns when both versions have the same ones, and
+    the ``segments`` columns as text; each version's values on all rows of the metrics the
+    sample can give)."""
+    why = rows_mismatch(sa.rows, sb.rows, 0 if sa.rows != sb.rows else
+                        q.unpaired_truth(ra, rb), label_a, label_b)
+    if why:
+        return why, None, None, None
+    proba = [c for c in ra.columns if c.startswith(PROBA_PREFIX)]
+    same_proba = proba == [c for c in rb.columns if c.startswith(PROBA_PREFIX)]
+    points = tuple({k: v for k, v in s.points.items() if k != "log_loss" or same_proba}
+                   for s in (sa, sb))
+    fa, fb = q.paired_sample(ra, rb, [COL_TRUE, COL_PRED, *(proba if same_proba else []),
+                                      *segments], er.SAMPLE_ROWS, sa.rows,
+                             text=tuple(segments))
+    return "", fa, fb, points
+
+
+def _kept_task_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame,
+                        fb: pd.DataFrame, threshold: float, settings: BootstrapSettings,
+                        min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
+    """``segment_differences`` from both versions' per-segment sums
+    (``task_rows.version_segments``) and the paired sample's rows of each segment value."""
+    metric = headline_metric(model.task)
+    seg_a = tr.version_segments(deck, model.name, a).table
+    seg_b = tr.version_segments(deck, model.name, b).table.set_index(["segment", "value"])
+    out = []
+    for r in seg_a.itertuples():
+        value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)
+        note, d = too_few_rows(r.rows, min_rows), None
+        if not note and seg_b["rows"].get((r.segment, r.value), 0) != r.rows:
+            note = "the two versions' files put different rows in this segment"
+        if not note:
+            keep = (fa[r.segment] == r.value).to_numpy()
+            d = paired_differences(model, fa.loc[keep], fb.loc[keep], threshold, settings,
+                                   metrics=(metric,),
+                                   points=({metric: r.estimate}, {metric: value_b}),
+                                   population=r.rows).get(metric)
+        if d is None:
+            d = Difference(metric, np.nan, np.nan, np.nan, np.nan, np.nan)
+        out.append({"segment": r.segment[len(SEGMENT_PREFIX):], "value": r.value,
+                    "rows": r.rows, "metric": metric, "value_a": d.value_a,
+                    "value_b": d.value_b, "delta": d.delta, "low": d.low, "high": d.high,
+                    "significant": d.significant and not note, "note": note})
+    return pd.DataFrame(out, columns=SEGMENT_DIFFERENCE_COLUMNS)
+
+
 def _paired_kept(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()
                  ) -> tuple[str, pd.DataFrame | None, pd.DataFrame | None]:
     """(why the two files' rows do not pair, or ''; the same random rows of both: y_true
@@ -323,6 +415,13 @@ def metric_difference(deck, name: str, a: int, b: int, metric: str,
     KeyError when a version has no evaluation rows."""
     model = deck.model(name)
     label_a, label_b = f"v{a}", f"v{b}"
+    task_pair = kept_task_pair(deck, name, a, b) if model.task != "binary" else None
+    if task_pair is not None:  # a number or class model's rows an engine keeps
+        why, fa, fb, points = paired_task(*task_pair, label_a, label_b)
+        if why:
+            raise RowsMismatch(why)
+        return paired_differences(model, fa, fb, 0.5, settings, metrics=(metric,),
+                                  points=points, population=task_pair[0].rows).get(metric)
     pair = kept_pair(deck, name, a, b, label_a, label_b)
     if pair is None:
         return paired_differences(model, evaluation_frame(deck, name, a),

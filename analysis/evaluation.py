@@ -22,10 +22,11 @@ import pandas as pd
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, SEGMENT_PREFIX, Model
 
 from . import evaluation_rows as er
+from . import task_rows as tr
 from .curves import binary_curves
-from .evaluation_types import (  # noqa: F401  (the result types, re-exported for callers)
-    SEGMENT_COLUMNS, TASK_METRICS, Binned, RegressionDiagnostics, ThresholdResult,
-    VersionEvaluation, mark_weakest, threshold_from_counts,
+from .evaluation_types import (  # the result types and a number model's charts, re-exported
+    SEGMENT_COLUMNS, TASK_METRICS, Binned, ThresholdResult, VersionEvaluation, binned_scatter,
+    mark_weakest, regression_diagnostics, threshold_from_counts,
 )
 from .metrics import METRICS, binary_truth, compute_metric, headline_metric, why_undefined
 from .multiclass import multiclass_details
@@ -34,7 +35,10 @@ from .uncertainty import (
     MIN_JUDGE_ROWS, SECONDARY, BootstrapSettings, bootstrap_intervals, too_few_rows,
 )
 
-MAX_SCATTER_POINTS = 2_000
+__all__ = ["Binned", "SEGMENT_COLUMNS", "TASK_METRICS", "ThresholdResult", "VersionEvaluation",
+           "at_threshold", "binary_rows", "binned_scatter", "evaluate", "parse_threshold",
+           "regression_diagnostics", "segment_metrics", "threshold_result",
+           "unavailable_metrics", "version_evaluation", "version_outline"]
 
 
 # ------------------------------------------------------------------ at a threshold
@@ -48,27 +52,6 @@ def at_threshold(y: np.ndarray, score: np.ndarray, threshold: float,
     fp = int(np.count_nonzero(pred & ~yb))
     fn = int(np.count_nonzero(~pred & yb))
     return threshold_from_counts(tp, fp, fn, len(y) - tp - fp - fn, threshold, settings)
-
-
-# ------------------------------------------------------------------ regression
-def binned_scatter(x: np.ndarray, y: np.ndarray, max_points: int = MAX_SCATTER_POINTS,
-                   bins: int = 60) -> Binned:
-    """The rows themselves when there are at most ``max_points``, else a count grid."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    if len(x) <= max_points:
-        return Binned("points", x, y, None, len(x))
-    counts, xe, ye = np.histogram2d(x, y, bins=bins)
-    return Binned("bins", (xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, counts.T, len(x))
-
-
-def regression_diagnostics(y: np.ndarray, pred: np.ndarray, bins: int = 40
-                           ) -> RegressionDiagnostics:
-    residual = y - pred
-    counts, edges = np.histogram(residual, bins=bins)
-    return RegressionDiagnostics(
-        actual_vs_predicted=binned_scatter(pred, y),
-        residuals=binned_scatter(pred, residual),
-        errors=pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "rows": counts}))
 
 
 # ------------------------------------------------------------------ segments
@@ -167,13 +150,18 @@ def parse_threshold(value, default: float = 0.5) -> tuple[float, str]:
 
 def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
     """``evaluate`` of one version, cached until the model's files change; from the engine's
-    summaries when an engine keeps the rows (``analysis.evaluation_rows``)."""
+    summaries when an engine keeps the rows (``analysis.evaluation_rows`` for a yes/no
+    model, ``analysis.task_rows`` for a number or class model)."""
     def compute():
         model = deck.model(name)
         summary = er.evaluation_summary(deck, name, version)
         if summary is not None:
             return er.evaluate_summary(model, version, summary,
                                        er.version_segments(deck, name, version))
+        kept = tr.task_summary(deck, name, version)
+        if kept is not None:  # a number or class model's rows an engine keeps
+            return tr.evaluate_task(model, version, kept,
+                                    tr.version_segments(deck, name, version))
         table = evaluation_table(deck, name, version)
         return replace(evaluate(model, version, table.frame), notes=tuple(table.notes))
     return deck.memo(("evaluation", name, version), name, compute)
@@ -189,7 +177,11 @@ def version_outline(deck, name: str, version: int) -> VersionEvaluation:
         return whole
     summary = er.evaluation_summary(deck, name, version)
     if summary is None:
-        return version_evaluation(deck, name, version)
+        kept = tr.task_summary(deck, name, version)
+        if kept is None:
+            return version_evaluation(deck, name, version)
+        return deck.memo(("evaluation-outline", name, version), name,
+                         lambda: tr.evaluate_task(deck.model(name), version, kept, None))
     return deck.memo(("evaluation-outline", name, version), name,
                      lambda: er.evaluate_summary(deck.model(name), version, summary, None))
 

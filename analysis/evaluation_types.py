@@ -1,6 +1,7 @@
-"""The shapes of one version's evaluation as the model page shows it, and the numbers at a
-threshold from the four counts: shared by ``analysis.evaluation`` (rows in memory) and
-``analysis.evaluation_rows`` (rows an engine keeps), which fill them in the same way.
+"""The shapes of one version's evaluation as the model page shows it, the numbers at a
+threshold from the four counts and a number model's charts of a few rows: shared by
+``analysis.evaluation`` (rows in memory), ``analysis.evaluation_rows`` and
+``analysis.task_rows`` (rows an engine keeps), which fill them in the same way.
 """
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ TASK_METRICS = {"binary": ("roc_auc", "average_precision", "log_loss", "brier"),
 
 #: the thresholds a page offers (0.00, 0.01, … 1.00): the slider's, the value curve's
 THRESHOLDS = np.round(np.linspace(0.0, 1.0, 101), 2)
+
+#: a number model's scatter charts: the rows themselves up to this many, else counts on a grid
+#: of SCATTER_BINS × SCATTER_BINS; its error histogram: ERROR_BINS bins
+MAX_SCATTER_POINTS = 2_000
+SCATTER_BINS = 60
+ERROR_BINS = 40
 
 SEGMENT_COLUMNS = ["segment", "value", "rows", "metric", "estimate", "low", "high", "weakest",
                    "note"]
@@ -97,6 +104,27 @@ class VersionEvaluation:
     #: the segments are still being worked out (a first view of rows an engine keeps:
     #: ``analysis.evaluation.version_outline``); ``segments`` is empty until then
     segments_pending: bool = False
+
+
+# ------------------------------------------------------------------ a number model's charts
+def binned_scatter(x: np.ndarray, y: np.ndarray, max_points: int = MAX_SCATTER_POINTS,
+                   bins: int = SCATTER_BINS) -> Binned:
+    """The rows themselves when there are at most ``max_points``, else a count grid."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if len(x) <= max_points:
+        return Binned("points", x, y, None, len(x))
+    counts, xe, ye = np.histogram2d(x, y, bins=bins)
+    return Binned("bins", (xe[:-1] + xe[1:]) / 2, (ye[:-1] + ye[1:]) / 2, counts.T, len(x))
+
+
+def regression_diagnostics(y: np.ndarray, pred: np.ndarray, bins: int = ERROR_BINS
+                           ) -> RegressionDiagnostics:
+    residual = y - pred
+    counts, edges = np.histogram(residual, bins=bins)
+    return RegressionDiagnostics(
+        actual_vs_predicted=binned_scatter(pred, y),
+        residuals=binned_scatter(pred, residual),
+        errors=pd.DataFrame({"bin_left": edges[:-1], "bin_right": edges[1:], "rows": counts}))
 
 
 # ------------------------------------------------------------------ at a threshold

@@ -15,13 +15,14 @@ import pandas as pd
 
 from registry.cached import CachedSource
 from registry.model import (
-    COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError, challenger_of, champion_of,
+    COL_PRED, COL_SCORE, COL_TRUE, FEATURE_PREFIX, Model, RegistryError, challenger_of, champion_of,
 )
 
 from . import evaluation_rows as er
 from . import queries as q
+from . import task_rows as tr
 from .business import (
-    is_complete, model_value_curve, monthly_value, regression_cost, value_curve,
+    is_complete, model_value_curve, monthly_value, value_curve, version_regression_cost,
 )
 from .compare import metric_difference, version_comparison
 from .evaluation import segment_metrics
@@ -104,11 +105,14 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         return ModelAdvice(name, None, (), f"the task is {model.task_source}")
     try:
         # rows an engine keeps: their summaries (analysis.evaluation_rows), never the rows
+        # (analysis.task_rows for a number or class model)
         summary = er.evaluation_summary(deck, name, champ.version)
-        champ_frame = evaluation_frame(deck, name, champ.version) if summary is None else None
+        kept = tr.task_points(deck, name, champ.version) if summary is None else None
+        champ_frame = evaluation_frame(deck, name, champ.version) \
+            if summary is None and kept is None else None
     except KeyError:
         return _logged_advice(model, versions, champ)
-    total = summary.rows if summary is not None else \
+    total = summary.rows if summary is not None else kept.rows if kept is not None else \
         int(champ_frame[COL_TRUE].notna().sum())
     metric = headline_metric(model.task)
     unit = model.target_unit if METRICS[metric].kind == "unit" else ""
@@ -157,15 +161,21 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         parts["money_rollback"] = _money_gain(deck, model, best.other, champ.version)
 
     # Segments of the champion.
-    seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP) \
-        if summary is None else er.segment_table(
-            model, summary, er.version_segments(deck, name, champ.version), EVIDENCE_BOOTSTRAP)
+    if summary is not None:
+        seg = er.segment_table(model, summary, er.version_segments(deck, name, champ.version),
+                               EVIDENCE_BOOTSTRAP)
+    elif kept is not None:
+        seg = tr.segment_table(model, tr.version_segments(deck, name, champ.version),
+                               EVIDENCE_BOOTSTRAP)
+    else:
+        seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP)
     parts["segments"] = tuple(
         SegmentResult(r.segment, str(r.value), int(r.rows), r.rows / max(total, 1),
                       float(r.estimate), float(r.low), float(r.high))
         for r in seg.itertuples() if r.note == "")
-    overall = _overall(model, champ_frame, metric) if summary is None else \
-        _finite(summary.points.get(metric, np.nan))
+    overall = _finite(summary.points.get(metric, np.nan)) if summary is not None else \
+        _finite(kept.points.get(metric, np.nan)) if kept is not None else \
+        _overall(model, champ_frame, metric)
     parts["overall"] = overall
 
     # Production.
@@ -181,8 +191,8 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         if not report.drift.empty:
             latest = report.drift["label"].iloc[-1]
             parts["latest_window"] = latest
-            corr = _score_correlations(model, champ_frame if summary is None else
-                                       _correlation_sample(deck, name, champ.version))
+            corr = _score_correlations(model, champ_frame if champ_frame is not None else
+                                       _correlation_sample(deck, model, champ.version))
             last = report.drift.loc[(report.drift["label"] == latest)
                                     & (report.drift["kind"] == "feature")]
             parts["drifted"] = tuple((r.name, float(r.psi), corr.get(r.name, 0.0))
@@ -277,11 +287,9 @@ def _money_gain(deck, model: Model, other: int, champion: int) -> float | None:
         if model.task == "binary" and is_complete(b):
             return model_value_curve(deck, model.name, other, b).best_value - \
                 model_value_curve(deck, model.name, champion, b).best_value
-        if model.task == "regression":
-            from registry.model import COL_PRED
-            mine, theirs = (evaluation_frame(deck, model.name, v) for v in (champion, other))
-            mine = regression_cost(mine[COL_TRUE], mine[COL_PRED], b)
-            theirs = regression_cost(theirs[COL_TRUE], theirs[COL_PRED], b)
+        if model.task == "regression":  # from the engine's sums when it keeps the rows
+            mine, theirs = (version_regression_cost(deck, model.name, v)
+                            for v in (champion, other))
             return None if mine is None or theirs is None else mine - theirs
     except (KeyError, RegistryError):
         return None
@@ -332,13 +340,14 @@ def _money_lost(deck, model: Model, champion: int, perf: pd.DataFrame, report,
     return float(as_evaluated - now.value[j])
 
 
-def _correlation_sample(deck, name: str, version: int) -> pd.DataFrame:
+def _correlation_sample(deck, model: Model, version: int) -> pd.DataFrame:
     """A uniform random sample (``evaluation_rows.SAMPLE_ROWS``) of the evaluation rows an
-    engine keeps, with the score and the numeric features: what ``_score_correlations``
-    reads of them."""
-    rows = q.kept_rows_of(deck, name, version)
+    engine keeps, with the model's output (the score, or the prediction) and the numeric
+    features: what ``_score_correlations`` reads of them."""
+    rows = q.kept_rows_of(deck, model.name, version)
     cols = [c for c in rows.columns if c.startswith(FEATURE_PREFIX) and c in rows.numeric]
-    return q.rows_sample(rows, [COL_SCORE, *cols], er.SAMPLE_ROWS, labelled=False)[0]
+    out = COL_SCORE if model.task == "binary" else COL_PRED
+    return q.rows_sample(rows, [out, *cols], er.SAMPLE_ROWS, labelled=False)[0]
 
 
 def _score_correlations(model: Model, frame: pd.DataFrame) -> dict[str, float]:

@@ -22,7 +22,10 @@ from registry.cached import CachedSource
 from registry.model import COL_PRED, COL_SCORE, COL_TRUE, Model, ModelVersion, RegistryError
 
 from . import evaluation_rows as er
-from .business import is_complete, model_value_curve, money, monthly_value, value_curve
+from . import task_rows as tr
+from .business import (
+    cost_of_errors, is_complete, model_value_curve, money, monthly_value, value_curve,
+)
 from .language import format_delta, format_value, metric_name_in_sentence
 from .logged import version_changes
 from .metrics import METRICS, binary_truth, headline_metric, is_better
@@ -257,16 +260,18 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
         return Story(name, metric, kind, currency, tuple(steps), measured=False)
     trend = metric_across_versions(deck, name) if model.task_known else pd.DataFrame()
     by_version = {int(r.version): r for r in trend.itertuples()} if len(trend) else {}
-    frames: dict[int, pd.DataFrame | er.EvaluationSummary | None] = {}
+    frames: dict[int, pd.DataFrame | er.EvaluationSummary | tr.TaskSummary | None] = {}
     problems = []
 
     def frame_of(v: int):
         """The version's evaluation rows, or the engine's summary of them when it keeps
-        them (``analysis.evaluation_rows``: never read into memory), or None."""
+        them (``analysis.evaluation_rows``, ``analysis.task_rows``: never read into memory),
+        or None."""
         if v not in frames:
             try:
                 frames[v] = None if not model.task_known else (
-                    er.evaluation_summary(deck, name, v) or evaluation_frame(deck, name, v))
+                    er.evaluation_summary(deck, name, v) or tr.task_points(deck, name, v)
+                    or evaluation_frame(deck, name, v))
             except KeyError:
                 frames[v] = None
             except RegistryError as e:
@@ -314,7 +319,7 @@ def build_story(deck: CachedSource, name: str, measure: bool = True) -> Story:
                                      currency, best_threshold(prev.version), tb)) is not None:
                 metric_change, money_change, not_paired = kept
             else:
-                if isinstance(fa, er.EvaluationSummary) or isinstance(fb, er.EvaluationSummary):
+                if not all(isinstance(f, pd.DataFrame) for f in (fa, fb)):
                     # one version's rows kept by an engine, the other's read into memory
                     # (rare: a CSV beside a large Parquet file): paired on the rows
                     fa, fb = (evaluation_frame(deck, name, x) for x in (prev.version, v.version))
@@ -346,6 +351,8 @@ def _money_of(model: Model, rows, threshold: float | None) -> float:
     if isinstance(rows, er.EvaluationSummary):
         tp, fp, fn, _ = rows.counts_at(threshold)
         return float(monthly_value(model.business, tp, fp, fn, rows.rows))
+    if isinstance(rows, tr.TaskSummary):  # a number model's: from the engine's sums
+        return float(cost_of_errors(rows.points.get("mae", np.nan), model.business))
     return float(money_per_row(model, rows, threshold).sum())
 
 
@@ -355,8 +362,21 @@ def _kept_step(deck, model: Model, a: int, b: int, metric: str, kind: str, curre
     engine keeps: the exact values from both summaries, the paired intervals from the same
     random rows of both files (``compare.kept_pair``), scaled to all rows; None when the
     engine does not keep both."""
-    from .compare import kept_pair
+    from .compare import kept_pair, kept_task_pair, paired_task
     from .queries import sample_model
+    task_pair = kept_task_pair(deck, model.name, a, b) if model.task != "binary" else None
+    if task_pair is not None:  # a number or class model's rows an engine keeps
+        sa, sb = task_pair[:2]
+        why, fa, fb, points = paired_task(*task_pair, f"v{a}", f"v{b}")
+        if why:
+            return None, None, why
+        change = paired_differences(model, fa, fb, 0.5, SECONDARY, metrics=(metric,),
+                                    points=points, population=sa.rows).get(metric)
+        money_change = paired_money_difference(
+            money_per_row(model, fa, None), money_per_row(model, fb, None), currency,
+            population=sa.rows, totals=(_money_of(model, sa, None), _money_of(model, sb, None))
+        ) if kind == "cost" else None
+        return change, money_change, ""
     pair = kept_pair(deck, model.name, a, b, f"v{a}", f"v{b}")
     if pair is None:  # not both kept by the engine: paired on the rows by the caller
         return None

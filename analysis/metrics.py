@@ -108,7 +108,8 @@ def multiclass_metrics(frame: pd.DataFrame) -> dict[str, float]:
     }
     if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
         p, classes = class_probabilities(frame)
-        out["log_loss"] = skm.log_loss(y_true, p, labels=classes)
+        order = np.argsort(classes)  # scikit-learn reads the columns in the labels' sorted order
+        out["log_loss"] = skm.log_loss(y_true, p[:, order], labels=[classes[i] for i in order])
     return {k: float(v) for k, v in out.items()}
 
 
@@ -207,18 +208,26 @@ def why_undefined(model: Model, frame: pd.DataFrame, metric: str) -> str:
     words."""
     frame = frame.loc[frame[COL_TRUE].notna()]
     n = len(frame)
-    if n == 0:
-        return "there are no labelled rows"
-    if model.task == "binary" and metric in ("roc_auc", "average_precision", "log_loss"):
+    if n and model.task == "binary" and metric in ("roc_auc", "average_precision", "log_loss"):
         y = binary_truth(frame[COL_TRUE], model.positive_label)
         return one_outcome_reason(n, int(y.sum()))
-    if model.task == "multiclass" and metric == "log_loss":
+    zeros = int((frame[COL_TRUE].to_numpy(dtype=float) == 0).sum()) \
+        if n and model.task == "regression" and metric == "mape" else 0
+    return undefined_reason(model.task, metric, n, zeros)
+
+
+def undefined_reason(task: str, metric: str, n: int, zeros: int = 0) -> str:
+    """``why_undefined`` from counts: ``n`` labelled rows, of which ``zeros`` have a true
+    value of 0 (a number model's MAPE); for what an engine counts
+    (``analysis.task_rows``)."""
+    if n == 0:
+        return "there are no labelled rows"
+    if task == "multiclass" and metric == "log_loss":
         return "it needs the probability of each class (proba.<class> columns)"
-    if model.task == "regression" and metric == "r2":
+    if task == "regression" and metric == "r2":
         return ("it needs at least two rows" if n < 2 else
                 "every true value is the same, so there is no variation to explain")
-    if model.task == "regression" and metric == "mape":
-        zeros = int((frame[COL_TRUE].to_numpy(dtype=float) == 0).sum())
+    if task == "regression" and metric == "mape":
         return (f"{zeros:,} of the {n:,} true values {'is' if zeros == 1 else 'are'} 0, and an "
                 "error as a percentage of 0 is undefined")
     return "these rows do not allow it"

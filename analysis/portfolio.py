@@ -25,6 +25,7 @@ from .language import format_delta, format_value, metric_sentence
 from .logged import headline_logged, logged_health_caveat
 from .metrics import HEADLINE, METRICS, compute_metric, relative_drop
 from .monitoring import model_monitoring
+from . import task_rows as tr
 from .evaluation_rows import evaluation_summary, summary_metric
 from .reads import evaluation_frame, has_production
 
@@ -240,4 +241,7 @@ def _headline(deck, model, version: int, metric: str) -> float:
     summary = evaluation_summary(deck, model.name, version)
     if summary is not None:
         return summary_metric(model, summary, metric).value
+    kept = tr.task_points(deck, model.name, version)
+    if kept is not None:  # a number or class model's rows an engine keeps
+        return tr.summary_metric(model, kept, metric).value
     return compute_metric(model, evaluation_frame(deck, model.name, version), metric)

@@ -439,3 +439,145 @@ def output_columns(model: Model, rows: Rows) -> list[str]:
     if model.task == "multiclass":
         return [COL_PRED] + [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
     return [COL_PRED]
+
+
+# ------------------------------------------------------------------ a number, several classes
+def labelled_table(rows: Rows):
+    """The labelled rows of ``rows``' table."""
+    t = rows.table
+    return t.filter(t[COL_TRUE].notnull())
+
+
+def regression_values(t) -> dict:
+    """A number model's predicted, actual and residual (actual − predicted) value of each
+    row, in float64, as numpy computes them from the rows."""
+    y, p = t[COL_TRUE].cast("float64"), t[COL_PRED].cast("float64")
+    return {"predicted": p, "actual": y, "residual": y - p}
+
+
+def regression_ranges(rows: Rows) -> dict[str, tuple[float, float]]:
+    """{name: (least, greatest)} of each of ``regression_values`` over the labelled rows."""
+    t = labelled_table(rows)
+    values = regression_values(t)
+    got = rows.execute(t.aggregate(**{f"{k}_{w}": getattr(x, w)() for k, x in values.items()
+                                      for w in ("min", "max")}))
+    return {k: (float(got[f"{k}_min"].iloc[0]), float(got[f"{k}_max"].iloc[0]))
+            for k in values}
+
+
+def _numpy_bin(t, x: str, out: str, first: float, last: float, bins: int):
+    """``t`` with column ``out``: the bin of column ``x`` among ``bins`` equal bins from
+    ``first`` to ``last``, as ``np.histogram`` finds it: its edges are
+    ``np.linspace(first, last, bins + 1)`` (edge k is k × step + first, the last edge
+    ``last`` itself), bin i holds edges[i] <= x < edges[i + 1] and the last bin its right
+    edge too. numpy's own steps: an index from the value's distance to ``first``, then
+    moved by one where the value lies on the other side of an edge."""
+    import ibis
+    step = (last - first) / bins
+
+    def edge(k):
+        return (k >= bins).ifelse(ibis.literal(float(last)),
+                                  k.cast("float64") * ibis.literal(step) + ibis.literal(first))
+    guess = ((t[x] - first) / (last - first) * bins).floor().cast("int64")
+    t = t.mutate(**{out: (guess >= bins).ifelse(bins - 1, guess)})
+    t = t.mutate(**{out: t[out] - (t[x] < edge(t[out])).cast("int64")})
+    return t.mutate(**{out: t[out] + ((t[x] >= edge(t[out] + 1)) & (t[out] != bins - 1))
+                       .cast("int64")})
+
+
+def regression_bins(rows: Rows, bins: dict[str, tuple[str, float, float, int]],
+                    groups: list[tuple[str, ...]]) -> list[pd.DataFrame]:
+    """Labelled rows counted per combination of bins: ``bins`` names each binned value
+    (``{"px": ("predicted", first, last, 60)}``: ``regression_values``' predicted value in 60
+    equal bins from first to last, numpy's bins, ``_numpy_bin``); for each group of names,
+    one frame of those names' bin numbers and n (combinations without rows left out)."""
+    t = labelled_table(rows)
+    values = regression_values(t)
+    t = t.select(**{f"v_{name}": values[v] for name, (v, *_) in bins.items()})
+    for name, (_, first, last, n) in bins.items():
+        t = _numpy_bin(t, f"v_{name}", name, first, last, n)
+    return [rows.execute(t.group_by(list(g)).aggregate(n=t.count())) for g in groups]
+
+
+def segment_sums(model: Model, rows: Rows, col: str) -> pd.DataFrame:
+    """value, n, total: per value of segment column ``col`` (as text, a missing value
+    "nan", as a frame's ``astype(str)`` groups them), its labelled rows and the sum of the
+    headline metric's per-row terms: a number model's absolute errors (MAE = total / n), a
+    class model's right answers (accuracy = total / n)."""
+    t = labelled_table(rows)
+    text = t[col].cast("string").fill_null("nan")
+    if model.task == "regression":
+        term = regression_values(t)["residual"].abs()
+    else:
+        term = (t[COL_TRUE] == t[COL_PRED]).cast("int64")
+    return rows.execute(t.group_by(text.name("value")).aggregate(n=t.count(), total=term.sum())
+                        .order_by("value"))
+
+
+def _class_probabilities(t, columns: list[str]) -> tuple[dict, object]:
+    """({column: each ``proba.<class>`` column divided by the row's sum of them}, that sum),
+    the sum added in column order, as ``analysis.metrics.class_probabilities`` adds it."""
+    total = t[columns[0]].cast("float64")
+    for c in columns[1:]:
+        total = total + t[c].cast("float64")
+    return {c: t[c].cast("float64") / total for c in columns}, total
+
+
+def class_probability_sums(rows: Rows, columns: list[str]) -> tuple[float, int]:
+    """(the sum over the labelled rows of −log of the probability given to the true class —
+    each row's probabilities divided by their sum, clipped to [eps, 1 − eps], 0 for a true
+    class without a column, as ``analysis.uncertainty``'s multiclass log loss adds it up —,
+    about how many distinct probabilities the columns hold together: the engine's
+    approximate count, which tells whether ``class_probability_counts`` can be asked)."""
+    import ibis
+    eps = float(np.finfo(float).eps)
+    t = labelled_table(rows)
+    p, _ = _class_probabilities(t, columns)
+    true_p = ibis.cases(*[(t[COL_TRUE] == c[len(PROBA_PREFIX):], p[c]) for c in columns],
+                        else_=0.0)
+    clipped = (true_p < eps).ifelse(eps, (true_p > 1 - eps).ifelse(1 - eps, true_p))
+    got = rows.execute(t.aggregate(s=(-clipped.ln()).sum(),
+                                   **{f"d{i}": t[c].approx_nunique()
+                                      for i, c in enumerate(columns)}))
+    distinct = sum(int(got[f"d{i}"].iloc[0] or 0) for i in range(len(columns)))
+    return float(got["s"].iloc[0]), distinct
+
+
+def class_probability_counts(rows: Rows, columns: list[str], most: int
+                             ) -> pd.DataFrame | None:
+    """What the one-vs-rest ROC curves and the confidence chart of a class model are drawn
+    from, over the labelled rows whose probabilities sum to more than 0: per class column
+    (``i``: its position in ``columns``) and distinct probability ``v`` (divided by the row's
+    sum), the rows ``n`` and how many of them are truly of that class (``pos``); and with
+    ``i`` = −1, per distinct top probability, the rows and how many of them have the most
+    probable class (the first on ties, as numpy's argmax) as their true class. None when
+    there are more than ``most`` such cells (too many to count exactly here)."""
+    import ibis
+    t = labelled_table(rows)
+    p, total = _class_probabilities(t, columns)
+    t = t.filter(total > 0)
+    p, _ = _class_probabilities(t, columns)
+    best, arg = p[columns[0]], ibis.literal(columns[0][len(PROBA_PREFIX):])
+    for c in columns[1:]:
+        better = p[c] > best
+        arg = better.ifelse(ibis.literal(c[len(PROBA_PREFIX):]), arg)
+        best = better.ifelse(p[c], best)
+    parts = [t.select(i=ibis.literal(i), v=p[c],
+                      pos=(t[COL_TRUE] == c[len(PROBA_PREFIX):]).cast("int64"))
+             for i, c in enumerate(columns)]
+    parts.append(t.select(i=ibis.literal(-1), v=best, pos=(t[COL_TRUE] == arg).cast("int64")))
+    u = parts[0].union(*parts[1:], distinct=False)
+    got = rows.execute(u.group_by(["i", "v"]).aggregate(n=u.count(), pos=u["pos"].sum())
+                       .limit(most + 1))
+    return None if len(got) > most else got.sort_values(["i", "v"], kind="stable")
+
+
+def unpaired_truth(a: Rows, b: Rows) -> int:
+    """How many rows of two evaluation files do not pair: a position one file has and the
+    other lacks, or whose true value differs (``unpaired_rows`` for a number or class
+    model)."""
+    ta = a.table.select(r=a.table[a.row_numbers], y=a.table[COL_TRUE])
+    tb = b.table.select(r2=b.table[b.row_numbers], y2=b.table[COL_TRUE])
+    j = ta.outer_join(tb, ta.r == tb.r2)
+    bad = j.r.isnull() | j.r2.isnull() | (j.y != j.y2).fill_null(True)
+    return int(a.execute(j.filter(bad).count()))

@@ -7,6 +7,7 @@ import pandas as pd
 from registry.cached import CachedSource
 from registry.model import RegistryError
 
+from . import task_rows as tr
 from .evaluation_rows import evaluation_summary, summary_metric
 from .metrics import HEADLINE, compute_metric
 from .reads import evaluation_frame, evaluation_table
@@ -45,8 +46,11 @@ def _version_table(deck: CachedSource, name: str) -> pd.DataFrame:
             if not model.task_known:
                 raise KeyError(name)  # its rows cannot be read without a task
             summary = evaluation_summary(deck, name, v.version)
+            kept = tr.task_points(deck, name, v.version) if summary is None else None
             if summary is not None:  # rows an engine keeps: their summary
                 n, value = summary.rows, summary_metric(model, summary, metric).value
+            elif kept is not None:  # a number or class model's rows an engine keeps
+                n, value = kept.rows, tr.summary_metric(model, kept, metric).value
             else:
                 ev = evaluation_table(deck, name, v.version)
                 n = len(ev.frame)
@@ -89,9 +93,12 @@ def _metric_across_versions(deck, name, metric, threshold, settings) -> pd.DataF
         n, problem = 0, ""
         try:
             summary = evaluation_summary(deck, name, v.version)
+            kept = tr.task_points(deck, name, v.version) if summary is None else None
             if summary is not None:  # rows an engine keeps: their summary and sample
                 n = summary.rows
                 ci = summary_metric(model, summary, metric, threshold, settings)
+            elif kept is not None:  # a number or class model's rows an engine keeps
+                n, ci = kept.rows, tr.summary_metric(model, kept, metric, settings)
             else:
                 frame = evaluation_frame(deck, name, v.version)
                 n = int(frame["y_true"].notna().sum())

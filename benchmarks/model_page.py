@@ -1,10 +1,12 @@
 """Benchmark: the model page and the compare page on versions with 1,000,000 evaluation rows.
 
     .venv/bin/python benchmarks/model_page.py [--rows 1000000] [--versions 2] [--dir DIR]
+                                              [--task binary|regression|multiclass]
                                               [--in-memory]
 
-Generates a registry (a yes/no model, ``--versions`` versions of ``--rows`` rows each, with
-two segment columns; in a temporary folder, or in ``--dir`` where it is kept and reused),
+Generates a registry (a yes/no model, or with ``--task`` a number or class model,
+``--versions`` versions of ``--rows`` rows each, with two segment columns; in a temporary
+folder, or in ``--dir`` where it is kept and reused),
 then, in this fresh process, prints:
 
 * cold: the first view of ``/models/<model>`` as a server gives it, from the files: every
@@ -13,8 +15,8 @@ then, in this fresh process, prints:
   asks for with callbacks (the charts of the scores; the segments; the numbers across
   versions when the other versions are not summarised yet), timed after it one by one. Evaluation tables of at
   least ``MODELDECK_ENGINE_MIN_ROWS`` rows (default 1,000,000) are summarised by DuckDB
-  where they lie (``analysis.evaluation_rows``); ``--in-memory`` reads them into pandas
-  instead, as before;
+  where they lie (``analysis.evaluation_rows``, ``analysis.task_rows``); ``--in-memory``
+  reads them into pandas instead, as before;
 * warm: the threshold callback at a threshold already viewed (cached), and the first time at
   a new threshold;
 * the largest figure's JSON size in bytes;
@@ -42,20 +44,36 @@ from registry.writer import log_model, log_model_version  # noqa: E402
 MODEL = "bench-churn"
 
 
-def build(root: Path, rows: int, versions: int, seed: int = 0) -> None:
+def build(root: Path, rows: int, versions: int, seed: int = 0, task: str = "binary") -> None:
+    """A model of ``task``: yes/no (scores with 6 digits), a number (values with 2 digits)
+    or one of four classes (probabilities with 3 digits)."""
     rng = np.random.default_rng(seed)
-    log_model(root, MODEL, "binary", description="Benchmark model", entity="customer",
-              positive_label=1)
-    y = (rng.random(rows) < 0.25).astype(int)
+    log_model(root, MODEL, task, description="Benchmark model", entity="customer",
+              positive_label=1 if task == "binary" else None,
+              target_unit="EUR" if task == "regression" else None)
     region = rng.choice(["north", "south", "east", "west"], rows)
     plan = rng.choice(["basic", "standard", "premium"], rows)
+    y = (rng.random(rows) < 0.25).astype(int) if task == "binary" else \
+        np.round(rng.normal(200, 40, rows), 2) if task == "regression" else \
+        rng.choice(4, rows, p=[0.4, 0.3, 0.2, 0.1])
+    classes = ["basic", "gold", "silver", "none"]
     for v in range(1, versions + 1):
-        logit = -1.5 + (1.2 + 0.2 * v) * y + rng.normal(0, 1, rows)
-        score = np.round(1 / (1 + np.exp(-logit)), 6)
         aliases = ["champion"] if v == versions - 1 else (["challenger"] if v == versions
                                                           else [])
-        log_model_version(root, MODEL, y_true=y, y_score=score, aliases=aliases,
-                          segments={"region": region, "plan": plan}, algorithm="Synthetic")
+        out: dict = {}
+        if task == "binary":
+            logit = -1.5 + (1.2 + 0.2 * v) * y + rng.normal(0, 1, rows)
+            out = {"y_true": y, "y_score": np.round(1 / (1 + np.exp(-logit)), 6)}
+        elif task == "regression":
+            out = {"y_true": y, "y_pred": np.round(y + rng.normal(0, 20 - v, rows), 2)}
+        else:
+            logits = rng.normal(0, 1, (rows, 4))
+            logits[np.arange(rows), y] += 1.0 + 0.2 * v
+            p = np.exp(logits)
+            out = {"y_true": np.asarray(classes)[y],
+                   "proba": np.round(p / p.sum(axis=1, keepdims=True), 3), "classes": classes}
+        log_model_version(root, MODEL, aliases=aliases, segments={"region": region, "plan": plan},
+                          algorithm="Synthetic", **out)
 
 
 def figures_of(component) -> list:
@@ -85,6 +103,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--versions", type=int, default=2)
     parser.add_argument("--dir", help="keep the generated registry here (reused if there)")
+    parser.add_argument("--task", choices=["binary", "regression", "multiclass"],
+                        default="binary", help="the model's task (default: yes/no)")
     parser.add_argument("--in-memory", action="store_true",
                         help="read every evaluation table into pandas (the path before "
                              "the engine summaries)")
@@ -98,11 +118,12 @@ def main() -> None:
     from app import Settings, create_app
 
     with tempfile.TemporaryDirectory(prefix="modeldeck-bench-") as tmp:
-        root = Path(args.dir) / f"registry-{args.rows}x{args.versions}" if args.dir else \
-            Path(tmp) / "registry"
+        kind = "" if args.task == "binary" else f"-{args.task}"
+        root = Path(args.dir) / f"registry-{args.rows}x{args.versions}{kind}" if args.dir \
+            else Path(tmp) / "registry"
         if not (root / "models" / MODEL).is_dir():
             t = time.perf_counter()
-            build(root, args.rows, args.versions)
+            build(root, args.rows, args.versions, task=args.task)
             print(f"generated {args.versions} versions x {args.rows:,} rows in "
                   f"{time.perf_counter() - t:.1f} s")
         app = create_app(Settings(registry=str(root)))
@@ -136,14 +157,16 @@ def main() -> None:
             model_layout(name=MODEL)
             warm_page = time.perf_counter() - t
 
-            t = time.perf_counter()
-            model_page.threshold_outputs(MODEL, champion, 0.35)
-            new_threshold = time.perf_counter() - t
-            warm = []
-            for _ in range(20):
+            new_threshold, warm = float("nan"), [float("nan")]
+            if args.task == "binary":  # only a yes/no model has a threshold
                 t = time.perf_counter()
                 model_page.threshold_outputs(MODEL, champion, 0.35)
-                warm.append(time.perf_counter() - t)
+                new_threshold = time.perf_counter() - t
+                warm = []
+                for _ in range(20):
+                    t = time.perf_counter()
+                    model_page.threshold_outputs(MODEL, champion, 0.35)
+                    warm.append(time.perf_counter() - t)
 
             t = time.perf_counter()
             comp = compare_layout(model=MODEL)

@@ -7,13 +7,12 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, clientside_callback, dcc, html
 
 from analysis.business import (
-    is_complete, model_value_curve, money, parse_what_if, regression_cost,
-    value_sentence, with_overrides,
+    is_complete, model_value_curve, money, parse_what_if, value_sentence,
+    version_regression_cost, with_overrides,
 )
-from analysis.reads import evaluation_frame
 from components.business_figures import value_curve_figure
 from components.graph import chart
-from registry.model import COL_PRED, COL_TRUE, RegistryError, challenger_of, champion_of
+from registry.model import RegistryError, challenger_of, champion_of
 
 from ._data import cached_outputs, deck
 
@@ -119,10 +118,9 @@ def what_if_outputs(name: str, version: int, other: int | None, threshold: float
 def _regression(d, model, v):
     b = model.business
     try:
-        frame = evaluation_frame(d, model.name, v)
+        cost = version_regression_cost(d, model.name, v)
     except (KeyError, RegistryError):
         return None
-    cost = regression_cost(frame[COL_TRUE], frame[COL_PRED], b)
     if cost is None:
         text = ("No cost per unit of error is set for this model, so its errors cannot be "
                 "priced. Add business.cost_per_unit_error and volume_per_month to model.json.")

@@ -13,6 +13,7 @@ from analysis.evaluation import (
     parse_threshold, threshold_result, version_evaluation, version_outline,
 )
 from analysis.evaluation_rows import evaluation_summary
+from analysis.task_rows import task_points
 from analysis.language import (
     GLOSSARY, confused_pair_sentence, format_value, interval_text, no_curve_sentence,
     not_judged_text, one_vs_rest_sentence, plural,
@@ -110,7 +111,8 @@ def _across_pending(d, model, evaluation) -> bool:
     if ref is None:
         return False
     try:
-        return evaluation_summary(d, model.name, ref) is not None
+        return evaluation_summary(d, model.name, ref) is not None or \
+            task_points(d, model.name, ref) is not None
     except (KeyError, RegistryError):
         return False
 

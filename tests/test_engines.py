@@ -705,3 +705,93 @@ def test_a_column_named_as_duckdbs_row_number_still_opens(tmp_path, monkeypatch)
     assert not ev_rows.in_memory
     assert int(prod_rows.execute(prod_rows.table.count())) == len(prod)
     assert int(ev_rows.execute(ev_rows.table.count())) == len(ev)
+
+
+@pytest.mark.parametrize("task", ["regression", "multiclass"])
+def test_a_number_or_class_models_page_from_the_engine_equals_the_rows(engine, task,
+                                                                       monkeypatch):
+    """A number or class model's version whose evaluation rows an engine keeps: the model
+    page's metrics, per-class details, segments and a number model's binned charts
+    (``analysis.task_rows``) equal ``evaluate`` / numpy on the same rows read into memory."""
+    from analysis import task_rows as tr
+    from analysis.evaluation import binned_scatter, evaluate, regression_diagnostics
+    from registry import folder
+    name, deck, data = engine
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 10)
+    _, ev = data[task]
+    model = deck.model(task)
+    rows = q.kept_rows_of(deck.deck, task, 1)
+    assert rows is not None, "the rows are kept by the engine"
+    summary = tr.summarise_task(model, rows)
+    got = tr.evaluate_task(model, 1, summary, tr.segment_counts(model, rows))
+    frame, _ = prepare_predictions(ev, model, "test.parquet", True)
+    want = evaluate(model, 1, frame)
+    assert got.rows == want.rows and set(got.metrics) == set(want.metrics)
+    for k, ci in want.metrics.items():  # every row is in the sample: the same intervals
+        for f in ("value", "low", "high"):
+            assert getattr(got.metrics[k], f) == pytest.approx(getattr(ci, f), abs=1e-9), k
+    assert got.unavailable == want.unavailable
+    cols = ["segment", "value", "rows", "note", "weakest"]
+    assert got.segments[cols].equals(want.segments[cols])
+    np.testing.assert_allclose(got.segments["estimate"], want.segments["estimate"], atol=1e-9)
+    if task == "multiclass":
+        np.testing.assert_array_equal(got.multiclass.confusion, want.multiclass.confusion)
+        pd.testing.assert_frame_equal(got.multiclass.per_class, want.multiclass.per_class,
+                                      check_dtype=False, atol=1e-12)
+        return
+    # the engine's bins (forced: the rows are few enough to be drawn as points)
+    f = labelled(frame)
+    y, p = f["y_true"].to_numpy(float), f["y_pred"].to_numpy(float)
+    binned = tr.regression_diagnostics_of(rows, len(f))
+    for part, (x, v) in (("actual_vs_predicted", (p, y)), ("residuals", (p, y - p))):
+        a, b = getattr(binned, part), binned_scatter(x, v, max_points=0)
+        np.testing.assert_array_equal(a.counts, b.counts)
+        np.testing.assert_allclose(a.x, b.x, atol=1e-12)
+        np.testing.assert_allclose(a.y, b.y, atol=1e-12)
+    pd.testing.assert_frame_equal(binned.errors, regression_diagnostics(y, p).errors,
+                                  check_dtype=False)
+
+
+def test_a_class_models_curves_and_log_loss_from_the_engine_equal_the_rows(engine, request):
+    """A class model's probability columns as the engine counts them (per class and
+    distinct probability, and per distinct top probability) give the one-vs-rest ROC
+    curves, the confidence chart and the log loss of the rows."""
+    from analysis import task_rows as tr
+    from analysis.multiclass import multiclass_details
+    from analysis.uncertainty import point_estimates, prepare
+    from registry.rows import Rows, connection
+    name, _, _ = engine
+    rng = np.random.default_rng(4)
+    n = 300
+    t = rng.integers(0, 3, n)
+    logits = rng.normal(0, 1, (n, 3))
+    logits[np.arange(n), t] += 1.2
+    p = np.round(np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True), 2)
+    frame = pd.DataFrame({"y_true": np.asarray(CLASSES)[t],
+                          **{f"proba.{c}": p[:, j] for j, c in enumerate(CLASSES)}})
+    frame["y_pred"] = np.asarray(CLASSES)[p.argmax(axis=1)]
+    if name == "spark":
+        request.getfixturevalue("spark").createDataFrame(frame).createOrReplaceTempView(
+            "eval_proba")
+        backend = connection("spark")
+        rows = Rows(backend.table("eval_proba"), "spark:eval_proba", "m", True,
+                    backend=backend)
+    else:
+        rows = Rows.from_frame(frame, "m", "proba.parquet", True)
+    proba = [f"proba.{c}" for c in CLASSES]
+    got = tr.curves_from_counts(q.class_probability_counts(rows, proba, 10_000), proba)
+    want = multiclass_details(frame)
+    assert [c.label for c in got["roc"]] == [c.label for c in want.roc] and len(want.roc) == 3
+    for a, b in zip(got["roc"], want.roc):
+        assert a.roc.area == pytest.approx(b.roc.area, abs=1e-12)
+        np.testing.assert_allclose(a.roc.x, b.roc.x, atol=1e-12)
+        np.testing.assert_allclose(a.roc.y, b.roc.y, atol=1e-12)
+    pd.testing.assert_frame_equal(got["confidence"].table, want.confidence.table,
+                                  check_dtype=False, atol=1e-12)
+    model = Model(name="m", task="multiclass")
+    log_loss, distinct = q.class_probability_sums(rows, proba)
+    assert log_loss / n == pytest.approx(
+        point_estimates(model, prepare(model, frame))["log_loss"], abs=1e-12)
+    exact = sum(len(np.unique(p[:, j])) for j in range(3))
+    assert 0.8 * exact <= distinct <= 1.2 * exact  # the engine's approximate count
+    assert q.class_probability_counts(rows, proba, 10) is None  # too many: left out
