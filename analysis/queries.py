@@ -403,12 +403,16 @@ _BUCKETS = 1_000_003
 
 
 def _bucket(t, positions: tuple[str, ...]):
-    """Each row's bucket, 0 to ``_BUCKETS`` - 1, from a hash of the columns that place it in
-    its files (``Rows.positions``)."""
-    h = t[positions[0]].hash()
-    for c in positions[1:]:
-        h = h ^ t[c].hash()
-    return (h % _BUCKETS).abs()
+    """Each row's bucket, 0 to ``_BUCKETS`` - 1, from DuckDB's hash of the columns that place
+    it in its files (``Rows.positions``: only Parquet files read by DuckDB have them): each
+    column's bucket, added up modulo the buckets, is as uniform as any one column's."""
+    from registry.engine_functions import hash_number, hash_text
+    bucket = None
+    for c in positions:
+        h = hash_text(t[c]) if t[c].type().is_string() else hash_number(t[c].cast("int64"))
+        b = (h % _BUCKETS).cast("int64")
+        bucket = b if bucket is None else (bucket + b) % _BUCKETS
+    return bucket
 
 
 def _by_position(t, positions: tuple[str, ...], share: float):
