@@ -241,10 +241,13 @@ def comparison_outline(deck, name: str, a: int, b: int, threshold: float = 0.5) 
 
 
 # ------------------------------------------------------------------ rows an engine keeps
-def _kept_pair(deck, name: str, a: int, b: int):
+def _kept_pair(deck, name: str, a: int, b: int, summary=None):
     """(summary a, summary b, rows a, rows b) when an engine keeps both versions' rows in
-    files whose rows can be paired by position, else None (the rows are read into memory)."""
-    sa, sb = er.evaluation_summary(deck, name, a), er.evaluation_summary(deck, name, b)
+    files whose rows can be paired by position, else None (the rows are read into memory).
+    ``summary``: how a version is summarised (a yes/no model's
+    ``evaluation_rows.evaluation_summary`` by default)."""
+    summary = summary or er.evaluation_summary
+    sa, sb = summary(deck, name, a), summary(deck, name, b)
     if sa is None or sb is None:
         return None
     ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)
@@ -286,13 +289,7 @@ def compare_kept(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: 
 def kept_task_pair(deck, name: str, a: int, b: int):
     """(summary a, summary b, rows a, rows b) of a number or class model when an engine
     keeps both versions' rows in files whose rows pair by position, else None."""
-    sa, sb = tr.task_points(deck, name, a), tr.task_points(deck, name, b)
-    if sa is None or sb is None:
-        return None
-    ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)
-    if ra.row_numbers is None or rb.row_numbers is None:
-        return None
-    return sa, sb, ra, rb
+    return _kept_pair(deck, name, a, b, tr.task_points)
 
 
 def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: float,
@@ -310,7 +307,7 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
                           problem=why)
     diffs = paired_differences(model, fa, fb, threshold, settings, label_a, label_b,
                                points=points, population=sa.rows)
-    segments = _kept_task_segments(deck, model, a, b, fa, fb, threshold, settings)
+    segments = _kept_segments(deck, model, a, b, fa, fb, threshold, settings)
     missing = {k: undefined_reason(model.task, k, sa.rows, sa.zeros)
                for k in TASK_METRICS[model.task]
                if k not in diffs or not np.isfinite(diffs[k].delta)}
@@ -337,35 +334,6 @@ def paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] 
                                       *segments], er.SAMPLE_ROWS, sa.rows,
                              text=tuple(segments))
     return "", fa, fb, points
-
-
-def _kept_task_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame,
-                        fb: pd.DataFrame, threshold: float, settings: BootstrapSettings,
-                        min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
-    """``segment_differences`` from both versions' per-segment sums
-    (``task_rows.version_segments``) and the paired sample's rows of each segment value."""
-    metric = headline_metric(model.task)
-    seg_a = tr.version_segments(deck, model.name, a).table
-    seg_b = tr.version_segments(deck, model.name, b).table.set_index(["segment", "value"])
-    out = []
-    for r in seg_a.itertuples():
-        value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)
-        note, d = too_few_rows(r.rows, min_rows), None
-        if not note and seg_b["rows"].get((r.segment, r.value), 0) != r.rows:
-            note = "the two versions' files put different rows in this segment"
-        if not note:
-            keep = (fa[r.segment] == r.value).to_numpy()
-            d = paired_differences(model, fa.loc[keep], fb.loc[keep], threshold, settings,
-                                   metrics=(metric,),
-                                   points=({metric: r.estimate}, {metric: value_b}),
-                                   population=r.rows).get(metric)
-        if d is None:
-            d = Difference(metric, np.nan, np.nan, np.nan, np.nan, np.nan)
-        out.append({"segment": r.segment[len(SEGMENT_PREFIX):], "value": r.value,
-                    "rows": r.rows, "metric": metric, "value_a": d.value_a,
-                    "value_b": d.value_b, "delta": d.delta, "low": d.low, "high": d.high,
-                    "significant": d.significant and not note, "note": note})
-    return pd.DataFrame(out, columns=SEGMENT_DIFFERENCE_COLUMNS)
 
 
 def _paired_kept(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()
@@ -439,11 +407,13 @@ def metric_difference(deck, name: str, a: int, b: int, metric: str,
 def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.DataFrame,
                    threshold: float, settings: BootstrapSettings,
                    min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
-    """``segment_differences`` from both versions' per-segment summaries and the paired
-    sample's rows of each segment value."""
+    """``segment_differences`` from both versions' per-segment summaries
+    (``evaluation_rows.version_segments`` of a yes/no model, ``task_rows.version_segments``
+    of the others) and the paired sample's rows of each segment value."""
     metric = headline_metric(model.task)
-    seg_a = er.version_segments(deck, model.name, a).table
-    seg_b = er.version_segments(deck, model.name, b).table.set_index(["segment", "value"])
+    of = er.version_segments if model.task == "binary" else tr.version_segments
+    seg_a = of(deck, model.name, a).table
+    seg_b = of(deck, model.name, b).table.set_index(["segment", "value"])
     out = []
     for r in seg_a.itertuples():
         value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)
@@ -452,8 +422,9 @@ def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.
             note = "the two versions' files put different rows in this segment"
         if not note:
             if not (np.isfinite(r.estimate) and np.isfinite(value_b)):
-                note = f"{METRICS[metric].name} is undefined here: " \
-                       f"{one_outcome_reason(r.rows, r.positives)}"
+                why = one_outcome_reason(r.rows, r.positives) if model.task == "binary" \
+                    else undefined_reason(model.task, metric, r.rows)
+                note = f"{METRICS[metric].name} is undefined here: {why}"
             else:
                 keep = (fa[r.segment] == r.value).to_numpy()
                 d = paired_differences(

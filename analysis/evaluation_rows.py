@@ -37,7 +37,7 @@ from .evaluation_types import (
     SEGMENT_COLUMNS, TASK_METRICS, THRESHOLDS, ThresholdResult, VersionEvaluation,
     count_metrics, mark_weakest, threshold_from_counts,
 )
-from .metrics import METRICS, headline_metric, one_outcome_reason
+from .metrics import METRICS, headline_metric, one_outcome_reason, undefined_reason
 from .uncertainty import (
     SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, too_few_rows,
 )
@@ -232,7 +232,7 @@ def evaluate_summary(model: Model, version: int, ev: EvaluationSummary,
     ``segment_counts``; without them (None) the segments are marked as still being worked
     out (``VersionEvaluation.segments_pending``), for a page's first view."""
     metrics = metric_intervals(model, ev, tuple(ev.points), 0.5, settings)
-    seg = segment_table(model, ev, segments, replace(SECONDARY, seed=settings.seed)) \
+    seg = segment_table(model, segments, replace(SECONDARY, seed=settings.seed)) \
         if segments is not None else pd.DataFrame(columns=SEGMENT_COLUMNS)
     return VersionEvaluation(
         model=model.name, version=version, task=model.task, rows=ev.rows, metrics=metrics,
@@ -280,10 +280,11 @@ def threshold_counts(ev: EvaluationSummary, threshold: float,
     return threshold_from_counts(*ev.counts_at(threshold), threshold, settings)
 
 
-def segment_table(model: Model, ev: EvaluationSummary, segments: SegmentCounts,
+def segment_table(model: Model, segments: SegmentCounts,
                   settings: BootstrapSettings = SECONDARY) -> pd.DataFrame:
-    """``analysis.evaluation.segment_metrics`` from ``segment_counts``: each value's headline
-    metric on all its rows, its interval from the sample's rows of that value."""
+    """``analysis.evaluation.segment_metrics`` from ``segment_counts`` (this module's for a
+    yes/no model, ``task_rows``' for the others): each value's headline metric on all its
+    rows, its interval from the sample's rows of that value."""
     metric = headline_metric(model.task)
     sample = segments.sample
     out = []
@@ -291,8 +292,9 @@ def segment_table(model: Model, ev: EvaluationSummary, segments: SegmentCounts,
         note, ci = too_few_rows(r.rows), None
         if not note:
             if not np.isfinite(r.estimate):
-                note = f"{METRICS[metric].name} is undefined here: " \
-                       f"{one_outcome_reason(r.rows, r.positives)}"
+                why = one_outcome_reason(r.rows, r.positives) if model.task == "binary" \
+                    else undefined_reason(model.task, metric, r.rows)
+                note = f"{METRICS[metric].name} is undefined here: {why}"
             else:
                 part = sample.loc[sample[r.segment] == r.value]
                 ci = bootstrap_intervals(q.sample_model(model), part, 0.5, settings, (metric,),

@@ -162,10 +162,10 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
 
     # Segments of the champion.
     if summary is not None:
-        seg = er.segment_table(model, summary, er.version_segments(deck, name, champ.version),
+        seg = er.segment_table(model, er.version_segments(deck, name, champ.version),
                                EVIDENCE_BOOTSTRAP)
     elif kept is not None:
-        seg = tr.segment_table(model, tr.version_segments(deck, name, champ.version),
+        seg = er.segment_table(model, tr.version_segments(deck, name, champ.version),
                                EVIDENCE_BOOTSTRAP)
     else:
         seg = segment_metrics(model, champ_frame, settings=EVIDENCE_BOOTSTRAP)

@@ -74,7 +74,7 @@ class MulticlassDetails:
 
 def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
     y_true, y_pred = multiclass_labels(frame)
-    labels = _natural_sort(np.union1d(y_true, y_pred))
+    labels = natural_sort(np.union1d(y_true, y_pred))
     cm = skm.confusion_matrix(y_true, y_pred, labels=labels)
     p, r, f, s = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels,
                                                      zero_division=0)
@@ -87,7 +87,7 @@ def multiclass_details(frame: pd.DataFrame) -> MulticlassDetails:
     if any(c.startswith(PROBA_PREFIX) for c in frame.columns):
         proba, classes = class_probabilities(frame)
         keep = np.isfinite(proba).all(axis=1)
-        order = _natural_sort(classes)
+        order = natural_sort(classes)
         cols = [classes.index(c) for c in order]
         parts["roc"], parts["roc_missing"] = one_vs_rest_curves(y_true[keep],
                                                                 proba[keep][:, cols], order)
@@ -162,7 +162,7 @@ def per_class_notes(per_class: pd.DataFrame) -> list[str]:
     return out
 
 
-def _natural_sort(labels) -> list[str]:
+def natural_sort(labels) -> list[str]:
     """'2' before '10'; text labels alphabetically."""
     def key(v):
         try:

@@ -40,14 +40,13 @@ from . import summaries as sm
 from .curves import calibration_from_counts, drawn_curve, roc_and_pr_from_counts
 from .evaluation_types import (
     ERROR_BINS, MAX_SCATTER_POINTS, SCATTER_BINS, SEGMENT_COLUMNS, TASK_METRICS, Binned,
-    RegressionDiagnostics, VersionEvaluation, mark_weakest, regression_diagnostics,
+    RegressionDiagnostics, VersionEvaluation, regression_diagnostics,
 )
-from .metrics import headline_metric, undefined_reason
+from .metrics import undefined_reason
 from .multiclass import (
-    ClassCurve, ConfidenceCalibration, MulticlassDetails, _natural_sort, most_confused,
+    ClassCurve, ConfidenceCalibration, MulticlassDetails, most_confused, natural_sort,
 )
-from .uncertainty import SECONDARY, BootstrapSettings, Interval, bootstrap_intervals, \
-    too_few_rows
+from .uncertainty import SECONDARY, BootstrapSettings, Interval, bootstrap_intervals
 
 #: distinct (class, probability) cells counted at most for a class model's ROC curves and
 #: confidence chart; beyond, they are left out (said in the page's notes)
@@ -189,7 +188,7 @@ def details_from_counts(counts: pd.DataFrame) -> MulticlassDetails:
     """``analysis.multiclass.multiclass_details``' confusion matrix, per-class table and most
     confused pairs from (y_true, y_pred, n) counts of text labels (the probability parts
     are ``curves_from_counts``')."""
-    labels = _natural_sort(set(counts["y_true"]) | set(counts["y_pred"]))
+    labels = natural_sort(set(counts["y_true"]) | set(counts["y_pred"]))
     at = {label: i for i, label in enumerate(labels)}
     cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
     np.add.at(cm, (counts["y_true"].map(at).to_numpy(), counts["y_pred"].map(at).to_numpy()),
@@ -211,7 +210,7 @@ def curves_from_counts(cells: pd.DataFrame, columns: list[str]) -> dict:
     ``confidence`` from ``queries.class_probability_counts``."""
     classes = [c[len(PROBA_PREFIX):] for c in columns]
     curves, missing = [], []
-    for label in _natural_sort(classes):
+    for label in natural_sort(classes):
         part = cells.loc[cells["i"] == classes.index(label)]
         s = part["v"].to_numpy(dtype=float)
         n, pos = part["n"].to_numpy(dtype=float), part["pos"].to_numpy(dtype=float)
@@ -265,29 +264,6 @@ def segment_counts(model: Model, rows, n: int | None = None) -> er.SegmentCounts
     return er.SegmentCounts(table, sample)
 
 
-def segment_table(model: Model, segments: er.SegmentCounts,
-                  settings: BootstrapSettings = SECONDARY) -> pd.DataFrame:
-    """``analysis.evaluation.segment_metrics`` from ``segment_counts``: each value's headline
-    metric on all its rows, its interval from the sample's rows of that value."""
-    metric = headline_metric(model.task)
-    sample = segments.sample
-    out = []
-    for r in segments.table.itertuples():
-        note, ci = too_few_rows(r.rows), None
-        if not note:
-            part = sample.loc[sample[r.segment] == r.value]
-            ci = bootstrap_intervals(model, part, 0.5, settings, (metric,),
-                                     point={metric: r.estimate},
-                                     population=r.rows).get(metric) \
-                if len(part) >= 2 else Interval(r.estimate, np.nan, np.nan)
-        out.append({"segment": r.segment[len(SEGMENT_PREFIX):], "value": r.value,
-                    "rows": r.rows, "metric": metric,
-                    "estimate": ci.value if ci else np.nan,
-                    "low": ci.low if ci else np.nan, "high": ci.high if ci else np.nan,
-                    "weakest": False, "note": note})
-    return mark_weakest(pd.DataFrame(out, columns=SEGMENT_COLUMNS))
-
-
 # ------------------------------------------------------------------ what the pages show
 def evaluate_task(model: Model, version: int, ev: TaskSummary,
                   segments: er.SegmentCounts | None,
@@ -296,7 +272,7 @@ def evaluate_task(model: Model, version: int, ev: TaskSummary,
     without them (None) the segments are marked as still being worked out
     (``VersionEvaluation.segments_pending``), for a page's first view."""
     metrics = metric_intervals(model, ev, settings)
-    seg = segment_table(model, segments, replace(SECONDARY, seed=settings.seed)) \
+    seg = er.segment_table(model, segments, replace(SECONDARY, seed=settings.seed)) \
         if segments is not None else pd.DataFrame(columns=SEGMENT_COLUMNS)
     return VersionEvaluation(
         model=model.name, version=version, task=model.task, rows=ev.rows, metrics=metrics,
