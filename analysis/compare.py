@@ -224,8 +224,8 @@ def version_comparison(deck, name: str, a: int, b: int, threshold: float = 0.5) 
 
 def comparison_outline(deck, name: str, a: int, b: int, threshold: float = 0.5) -> Comparison:
     """What the compare page shows first of ``version_comparison``: the whole when it is
-    cached or the rows are read into memory; for rows an engine keeps, everything but the
-    segments (each segment column costs the engine a pass per version), with
+    cached or the rows are read into memory; for rows an engine keeps (any task), everything
+    but the segments (each segment column costs the engine a pass per version), with
     ``segments_pending`` set, so that the page asks for the whole in a callback of its own.
     The verdict does not read the segments: it is the whole's."""
     t = round(float(threshold), 2)
@@ -233,11 +233,14 @@ def comparison_outline(deck, name: str, a: int, b: int, threshold: float = 0.5) 
     if whole is not None:
         return whole
     model = deck.model(name)
-    kept = _kept_pair(deck, name, a, b) if model.task == "binary" else None
+    if model.task == "binary":
+        kept, how = _kept_pair(deck, name, a, b), compare_kept
+    else:
+        kept, how = kept_task_pair(deck, name, a, b), compare_kept_task
     if kept is None:
         return version_comparison(deck, name, a, b, t)
     return deck.memo(("comparison-outline", name, a, b, t), name,
-                     lambda: compare_kept(deck, model, a, b, *kept, t, segments=False))
+                     lambda: how(deck, model, a, b, *kept, t, segments=False))
 
 
 # ------------------------------------------------------------------ rows an engine keeps
@@ -293,11 +296,13 @@ def kept_task_pair(deck, name: str, a: int, b: int):
 
 
 def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, threshold: float,
-                      settings: BootstrapSettings = BootstrapSettings()) -> Comparison:
+                      settings: BootstrapSettings = BootstrapSettings(),
+                      segments: bool = True) -> Comparison:
     """``compare`` on a number or class model's rows that an engine keeps, as
     ``compare_kept`` does for a yes/no model: each metric and each segment's headline metric
     on all rows, exact, from each version's summary (``analysis.task_rows``); the paired
-    intervals from the same random rows of both files, scaled to all rows."""
+    intervals from the same random rows of both files, scaled to all rows.
+    ``segments=False``: without the segments (``Comparison.segments_pending``)."""
     label_a, label_b = f"Version {a}", f"version {b}"
     segs = [c for c in ra.columns if c.startswith(SEGMENT_PREFIX)]
     why, fa, fb, points = paired_task(sa, sb, ra, rb, label_a, label_b, segs)
@@ -307,14 +312,14 @@ def compare_kept_task(deck, model: Model, a: int, b: int, sa, sb, ra, rb, thresh
                           problem=why)
     diffs = paired_differences(model, fa, fb, threshold, settings, label_a, label_b,
                                points=points, population=sa.rows)
-    segments = _kept_segments(deck, model, a, b, fa, fb, threshold, settings)
+    seg = _kept_segments(deck, model, a, b, fa, fb, threshold, settings) if segments \
+        else pd.DataFrame()
     missing = {k: undefined_reason(model.task, k, sa.rows, sa.zeros)
                for k in TASK_METRICS[model.task]
                if k not in diffs or not np.isfinite(diffs[k].delta)}
-    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
-                      unavailable=missing)
-    return Comparison(model.name, a, b, threshold, sa.rows, diffs, segments,
-                      verdict=verdict(model, comp), unavailable=missing)
+    comp = Comparison(model.name, a, b, threshold, sa.rows, diffs, seg, unavailable=missing,
+                      segments_pending=not segments)
+    return replace(comp, verdict=verdict(model, comp))
 
 
 def paired_task(sa, sb, ra, rb, label_a: str, label_b: str, segments: list[str] = ()):

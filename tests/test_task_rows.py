@@ -337,6 +337,12 @@ def test_the_pages_draw_without_reading_the_rows(registry, monkeypatch):
                                                                      b="2"))
         assert "could not be read" not in compare and "AssertionError" not in compare
         assert "Both versions on the same 6,000 evaluation rows" in compare
+        # how each segment changed follows from a callback, as for a yes/no model
+        import pages.compare as compare_page
+        assert "compare-segments-ref" in compare
+        changed = str(compare_page.fill_segments({"model": "price", "a": 1, "b": 2,
+                                                  "threshold": 0.5}))
+        assert "segment-deltas" in changed and "islands" in changed
     # the model card: the champion's metrics, segments and the cost of its errors
     from analysis.card import model_card
     card = model_card(CachedSource(FolderSource(registry)), "price")
