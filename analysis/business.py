@@ -142,8 +142,6 @@ def value_curve_from_counts(tp: np.ndarray, fp: np.ndarray, positives: int, rows
 
 def regression_cost(y: np.ndarray, pred: np.ndarray, b: BusinessSettings | None) -> float | None:
     """Monthly cost of a number model's errors, or None when no cost per unit is set."""
-    if b is None or b.cost_per_unit_error is None or b.volume_per_month is None:
-        return None
     return cost_of_errors(float(np.mean(np.abs(np.asarray(y, float) - np.asarray(pred, float)))),
                           b)
 

@@ -452,3 +452,21 @@ def test_the_engines_samples_of_a_file_are_the_same_every_time(registry, monkeyp
         got.append(sample)
         assert n == ROWS and 800 < len(sample) <= 1_000
     pd.testing.assert_frame_equal(got[0], got[1])
+
+
+def test_the_compare_pages_first_view_says_what_the_whole_says(registry, monkeypatch):
+    """The outline the compare page shows first (no segments) holds the whole comparison's
+    differences, intervals, verdict and reasons: only the segments follow later."""
+    from cachelib import SimpleCache
+
+    from analysis.compare import comparison_outline, version_comparison
+    _, uncached = decks(registry, monkeypatch)
+    engine = CachedSource(uncached.source, SimpleCache())  # as a server's cache keeps them
+    outline = comparison_outline(engine, "churn", 1, 2)
+    whole = version_comparison(engine, "churn", 1, 2)
+    assert outline.segments_pending and outline.segments.empty
+    assert not whole.segments_pending and len(whole.segments)
+    assert outline.differences == whole.differences and outline.differences
+    assert outline.verdict == whole.verdict and outline.unavailable == whole.unavailable
+    again = comparison_outline(engine, "churn", 1, 2)  # once cached, the whole
+    assert not again.segments_pending and again.segments.equals(whole.segments)
