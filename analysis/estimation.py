@@ -357,6 +357,8 @@ def estimate_from_rows(model: Model, reference: pd.DataFrame | None, production:
         < mon.weekly_below_days
     cutoff = _cutoff(span.last, weekly, mon.max_windows)
     win = q.windowed(production, version, weekly, span, cutoff if cutoff > span.first else None)
+    if weekly and days.monthly:  # the check counted per month: weeks need the days
+        days = q.day_counts(production, version, per_day=True)
     counts, _ = days.windows(win.starts)
     per_score = q.window_score_counts(win, production)
     by_window = dict(tuple(per_score.groupby(q.COL_WINDOW))) if len(per_score) else {}

@@ -80,6 +80,8 @@ def report_from_rows(model: Model, reference: Rows | None, production: Rows,
     cutoff = _cutoff(span.last, weekly, settings.max_windows)
     since = cutoff if cutoff > span.first else None
     t = q.windowed(production, version, weekly, span, since)
+    if weekly and days.monthly:  # the check counted per month: weeks need the days
+        days = q.day_counts(production, version, per_day=True)
     counts, bin_counts = days.windows(t.starts)
     dropped = span.rows - int(counts["rows"].sum())
     if points is not None and not counts[["rows", "labelled"]].reset_index(drop=True).equals(

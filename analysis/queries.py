@@ -83,6 +83,22 @@ class Windowed:
 
     table: object
     starts: list
+    #: when each window is a partition (a month folder): the window's rows, one table per
+    #: window, so that a summary per window is one aggregate per partition (``per_window``)
+    parts: tuple = ()
+
+    def per_window(self, build, order: tuple[str, ...] = ()):
+        """One expression: ``build(rows of one window)`` for each window, with its number in
+        column ``window``, stacked (``order``: the columns to sort by after the window).
+        Grouping each partition on its own keeps each aggregate's table small; at 100M rows
+        in 12 months the per-window score counts take 1.3 s this way against 2.1 s grouped by
+        a window column computed per row."""
+        import ibis
+        got = [build(part).mutate(**{COL_WINDOW: ibis.literal(k, "int32")})
+               for k, part in enumerate(self.parts)]
+        u = got[0].union(*got[1:], distinct=False) if len(got) > 1 else got[0]
+        return u.select(COL_WINDOW, *[c for c in u.columns if c != COL_WINDOW]) \
+            .order_by([COL_WINDOW, *order])
 
     def start_of(self, out: pd.DataFrame) -> pd.DataFrame:
         """``out`` with its window numbers replaced by the windows' starts."""
@@ -119,7 +135,8 @@ def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
             t = t.filter(month >= names[0])
             month = t[rows.months]
         number = ibis.cases(*[(month == m, k) for k, m in enumerate(names)], else_=-1)
-        return Windowed(t.mutate(**{COL_WINDOW: number.cast("int32")}), starts)
+        return Windowed(t.mutate(**{COL_WINDOW: number.cast("int32")}), starts,
+                        tuple(t.filter(t[rows.months] == m) for m in names))
     first_days = [day_of(s) for s in starts]
     if since is not None:
         t = t.filter(day_number(rows, t) >= first_days[0])
@@ -134,6 +151,11 @@ def metric_summary(model: Model, t, rows: Rows, by: list[str]) -> pd.DataFrame:
     binary (score, n, pos) per distinct score; multiclass (y_true, y_pred, n); regression
     the sums n, abs, sq, y, y2, ape, zeros (``analysis.summaries``)."""
     win = t if isinstance(t, Windowed) else None
+    if win is not None and win.parts and COL_WINDOW in by:
+        rest = [b for b in by if b != COL_WINDOW]
+        return win.start_of(rows.execute(win.per_window(
+            lambda part: _metric_expr(model, part, rest, ordered=False),
+            tuple(rest) + (("score",) if model.task == "binary" else ()))))
     out = rows.execute(_metric_expr(model, win.table if win is not None else t, by))
     return win.start_of(out) if win is not None and COL_WINDOW in by else out
 
@@ -144,14 +166,16 @@ def score_counts(rows: Rows) -> dict:
     return rows.arrays(_metric_expr(Model(name="", task="binary"), rows.table, []))
 
 
-def _metric_expr(model: Model, t, by: list[str]):
+def _metric_expr(model: Model, t, by: list[str], ordered: bool = True):
     import ibis
     t = t.filter(t[COL_TRUE].notnull())
     if model.task == "binary":
         # in score order: the engine sorts the distinct scores (in parallel, about as quick
         # as not sorting) where ``summaries.score_counts`` would sort them in one thread
         e = t.group_by([*by, t[COL_SCORE].name("score")]).aggregate(
-            n=t.count(), pos=t[COL_POS].sum()).order_by([*by, "score"])
+            n=t.count(), pos=t[COL_POS].sum())
+        if ordered:
+            e = e.order_by([*by, "score"])
     elif model.task == "multiclass":
         e = t.group_by([*by, COL_TRUE, COL_PRED]).aggregate(n=t.count())
     else:
@@ -168,6 +192,9 @@ def _metric_expr(model: Model, t, by: list[str]):
 def window_score_counts(win: Windowed, rows: Rows) -> pd.DataFrame:
     """window, score, n: how many rows of each window have each distinct score, labelled or
     not (the estimate without labels, ``analysis.estimation.estimate_from_rows``)."""
+    if win.parts:
+        return win.start_of(rows.execute(win.per_window(
+            lambda p: p.group_by(p[COL_SCORE].name("score")).aggregate(n=p.count()))))
     t = win.table
     return win.start_of(rows.execute(
         t.group_by([COL_WINDOW, t[COL_SCORE].name("score")]).aggregate(n=t.count())))
@@ -225,6 +252,9 @@ class Days:
 
     table: pd.DataFrame
     bins: dict
+    #: counted per month (``Rows.days_monthly``): each month stands as its first day, so
+    #: the counts fit monthly windows only
+    monthly: bool = False
 
     @property
     def span(self) -> TimeSpan:
@@ -237,6 +267,9 @@ class Days:
         """Per window of ``starts`` (UTC wall times at midnight, oldest first) that has rows:
         (window, rows, labelled) and {column: array windows × bins}. Days before the first
         start are left out; a window runs to the next start."""
+        if self.monthly and any(pd.Timestamp(s).day != 1 for s in starts):
+            raise ValueError("rows counted per month cannot be cut into weeks: "
+                             "count them per day (day_counts(..., per_day=True))")
         day = self.table["day"].to_numpy(dtype=np.int64)
         first = np.array([day_of(s) for s in starts], dtype=np.int64)
         w = np.searchsorted(first, day, side="right") - 1
@@ -256,7 +289,7 @@ class Days:
 
 
 def day_counts(rows: Rows, version: int | None, numeric: dict[str, np.ndarray] | None = None,
-               text: dict[str, tuple] | None = None) -> Days:
+               text: dict[str, tuple] | None = None, per_day: bool = False) -> Days:
     """One pass over the rows of ``version``: per UTC day its rows, labelled rows, first and
     last time, and for drift the counts of every input per bin — numeric inputs cut at
     ``numeric``'s edges (bin k holds the values with k edges at or below them), text inputs
@@ -265,17 +298,20 @@ def day_counts(rows: Rows, version: int | None, numeric: dict[str, np.ndarray] |
     not windows: the time span comes from the same pass, and the days are summed into
     months or weeks afterwards (``Days.windows``), exactly, since windows start at
     midnight UTC. Without drift bins, no pass at all when the table's check already counted
-    its rows per version and day (``Rows.days``)."""
+    its rows per version and day (``Rows.days``), or per month (``Rows.days_monthly``:
+    then the Days are ``monthly``, unless ``per_day``)."""
     import ibis
     numeric, text = numeric or {}, text or {}
-    if rows.days is not None and not numeric and not text:  # counted when checked
+    if rows.days is not None and not numeric and not text and \
+            not (per_day and rows.days_monthly):  # counted when checked
         d = rows.days
         if version is not None:
             d = d.loc[d[COL_VERSION] == version]
         table = d.groupby("day", as_index=False).agg(
             rows=("rows", "sum"), labelled=("labelled", "sum"), first=("first", "min"),
             last=("last", "max")).astype({"rows": np.int64, "labelled": np.int64})
-        return Days(table.sort_values("day").reset_index(drop=True), {})
+        return Days(table.sort_values("day").reset_index(drop=True), {},
+                    monthly=rows.days_monthly)
     t = _of_version(rows, version)
     codes, sizes = {}, {}
     for i, (col, edges) in enumerate(numeric.items()):

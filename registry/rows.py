@@ -197,6 +197,10 @@ class Rows:
     #: (version, day, rows, labelled, first, last), so that a view's first screen needs no
     #: pass of its own for them (``analysis.queries.day_counts``); None: not counted
     days: Any = None
+    #: ``days`` counts the rows per month, not per day (month partitions, ``check``): each
+    #: month stands as its first day, its first and last times only on a version's first and
+    #: last month; right for monthly windows only (``analysis.queries.day_counts``)
+    days_monthly: bool = False
     #: a column holding each row's UTC month as text, "YYYY-MM" (a hive partition such as
     #: ``month=2026-01`` that the same pass found true of every row kept): monthly windows
     #: are numbered from it, which is cheaper than from each row's time; None: not known

@@ -201,16 +201,25 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
     days = q.day_counts(rows, 1)
     assert rows.days is not None  # counted by the pass that checked the table
     from dataclasses import replace
-    asked = q.day_counts(replace(rows, days=None), 1)  # the same, asked of the engine
-    pd.testing.assert_frame_equal(days.table, asked.table, check_dtype=False)
+    asked = q.day_counts(replace(rows, days=None), 1)  # per day, asked of the engine
+    # Parquet parts in month folders are counted per month (no time read), else per day
+    assert days.monthly == (name == "duckdb") == rows.days_monthly
+    if days.monthly:
+        pd.testing.assert_frame_equal(q.day_counts(rows, 1, per_day=True).table,
+                                      asked.table, check_dtype=False)
+        assert len(days.table) == len(MONTHS)
+    else:
+        pd.testing.assert_frame_equal(days.table, asked.table, check_dtype=False)
+    assert days.span == asked.span
     assert days.span.rows == len(prod)
     assert days.span.first == prod["timestamp"].min() and \
         days.span.last == prod["timestamp"].max()
     t = q.windowed(rows, 1, weekly=False, span=days.span)
     counts, _ = days.windows(t.starts)
+    pd.testing.assert_frame_equal(counts, asked.windows(t.starts)[0])
     month = prod["timestamp"].dt.strftime("%Y-%m")
     per_day = prod["timestamp"].dt.floor("D").value_counts().sort_index()
-    assert days.table["rows"].tolist() == per_day.tolist()
+    assert asked.table["rows"].tolist() == per_day.tolist()
     assert [w.strftime("%Y-%m") for w in counts[COL_WINDOW]] == MONTHS
     assert counts["rows"].tolist() == month.value_counts().sort_index().tolist()
     assert counts["labelled"].tolist() == \
@@ -635,6 +644,79 @@ def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(t
         assert later[COL_WINDOW].min() == win.starts[1]
     assert len(out["true"][COL_WINDOW].unique()) == 4
     pd.testing.assert_frame_equal(out["true"], out["shifted"], check_dtype=False)
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_month_partitions_are_checked_per_month_with_the_per_day_passs_numbers(
+        tmp_path, monkeypatch, task):
+    """Parts in month folders whose footers show only times of that month, none missing, are
+    checked one partition at a time without reading the times (``Rows.days_monthly``): with
+    two versions and rows left out, the notes, each version's span and monthly counts, the
+    monitoring report (months, and weeks, which are counted per day) and the estimate equal
+    those of the per-day pass on the same files."""
+    from analysis.estimation import EstimationSettings, estimate_from_rows
+    from registry import row_checks
+    prod = rows_for(task, n=960, seed=3)
+    prod["version"] = np.where(prod["timestamp"] >= pd.Timestamp("2026-03-10", tz="UTC"),
+                               2.0, 1.0)
+    prod.loc[[5, 300], "version"] = [np.nan, 1.5]  # left out: no whole version number
+    out_col = "y_score" if task == "binary" else "y_pred"
+    if task != "multiclass":
+        prod.loc[[7, 700], out_col] = [np.nan, np.inf]  # left out: NaN or infinite output
+    write_registry(tmp_path, task, prod, evaluation_for(task))
+    model = Model(name=task, task=task, positive_label="1" if task == "binary" else None)
+    hold = row_checks._months_hold
+
+    def opened(monthly: bool):
+        monkeypatch.setattr(row_checks, "_months_hold", hold if monthly else
+                            lambda *a: (hold(*a)[0], False))  # as if a time were missing
+        deck = CachedSource(FolderSource(tmp_path))
+        return deck, q.rows_of(deck, task)
+
+    (deck, per_month), (_, per_day) = opened(True), opened(False)
+    assert per_month.days_monthly and not per_day.days_monthly
+    assert per_month.notes == per_day.notes and "left out" in per_month.notes[0]
+    for version in (1, 2, None):
+        a, b = q.day_counts(per_month, version), q.day_counts(per_day, version)
+        assert a.monthly and not b.monthly
+        assert a.span == b.span and a.span.rows > 0
+        starts = q.windowed(per_month, version, False, a.span).starts
+        pd.testing.assert_frame_equal(a.windows(starts)[0], b.windows(starts)[0])
+        with pytest.raises(ValueError, match="per day"):
+            a.windows(q.window_starts(a.span.first, a.span.last, weekly=True))
+    reference = q.rows_of(deck, task, 1, production=False)
+    metric = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "mae"}[task]
+    for weekly_below in (0, 10_000):  # months; weeks
+        settings = MonitoringSettings(weekly_below_days=weekly_below)
+        got, want = (report_from_rows(model, reference, rows, 2, metric, settings,
+                                      intervals=False) for rows in (per_month, per_day))
+        assert (got.window_kind, got.notes) == (want.window_kind, want.notes)
+        assert got.window_kind == ("month" if weekly_below == 0 else "week")
+        pd.testing.assert_frame_equal(got.performance, want.performance)
+    if task == "binary":
+        ev = evaluation_for(task)
+        est = [estimate_from_rows(model, ev, rows, 2, 0.5, EstimationSettings(
+            min_reference_rows=50, monitoring=MonitoringSettings(weekly_below_days=10_000)))
+            for rows in (per_month, per_day)]
+        assert est[0].available, est[0].unavailable
+        pd.testing.assert_frame_equal(est[0].windows, est[1].windows)
+
+
+def test_a_missing_time_in_a_month_partition_counts_it_per_day(tmp_path):
+    """A part whose footer counts a missing time: the check reads the times (per day), so the
+    row is left out and said to be, as on any other table."""
+    prod = rows_for("binary")
+    write_registry(tmp_path, "binary", prod, evaluation_for("binary"))
+    extra = prod.iloc[:3].copy()
+    extra["timestamp"] = extra["timestamp"].astype(object)
+    extra.loc[extra.index[1], "timestamp"] = None
+    extra["timestamp"] = pd.to_datetime(extra["timestamp"], utc=True)
+    extra.to_parquet(tmp_path / "models" / "binary" / "monitoring" / "month=2026-01" /
+                     "part-9.parquet", index=False)
+    rows = q.rows_of(CachedSource(FolderSource(tmp_path)), "binary")
+    assert rows.months is not None and not rows.days_monthly
+    assert "1 with no readable timestamp" in rows.notes[0]
+    assert q.day_counts(rows, 1).span.rows == len(prod) + 2
 
 
 def test_text_labels_give_the_engines_monitoring_intervals(tmp_path):
