@@ -19,7 +19,7 @@ import pandas as pd
 from registry.model import (
     COL_PRED, COL_SCORE, COL_TIME, COL_TRUE, COL_VERSION, PROBA_PREFIX, Model,
 )
-from registry.row_checks import with_positive
+from registry.row_checks import STACK_MAX_MONTHS, with_positive
 from registry.rows import COL_POS, COL_WINDOW, Rows
 from registry.rows import day_number as registry_day_number
 
@@ -136,7 +136,8 @@ def windowed(rows: Rows, version: int | None, weekly: bool, span: "TimeSpan",
             month = t[rows.months]
         number = ibis.cases(*[(month == m, k) for k, m in enumerate(names)], else_=-1)
         return Windowed(t.mutate(**{COL_WINDOW: number.cast("int32")}), starts,
-                        tuple(t.filter(t[rows.months] == m) for m in names))
+                        tuple(t.filter(t[rows.months] == m) for m in names)
+                        if rows.stack_months and len(names) <= STACK_MAX_MONTHS else ())
     first_days = [day_of(s) for s in starts]
     if since is not None:
         t = t.filter(day_number(rows, t) >= first_days[0])

@@ -26,6 +26,12 @@ from .tables import MISSING, check_binary_labels, label_key, prepare_predictions
 
 #: the hive partition that may hold each production row's UTC month ("YYYY-MM")
 MONTH_PARTITION = "month"
+#: month folders are aggregated one at a time (stacked in one query: ``_month_counts``,
+#: ``analysis.queries.Windowed.per_window``) when they hold this many rows on average, and
+#: there are at most ``STACK_MAX_MONTHS`` of them: each folder's aggregate has a fixed cost
+#: (~25 ms to build, compile and start), which smaller aggregates repay only on many rows
+STACK_MIN_ROWS = 2_000_000
+STACK_MAX_MONTHS = 36
 #: the column DuckDB adds with each row's position in its Parquet file
 ROW_NUMBER = "file_row_number"
 FILE_NAME = "filename"
@@ -429,28 +435,31 @@ def parquet_rows(files: list[Path], rel: str, model: Model, evaluation: bool,
                                         f"({type(e).__name__}: {str(e)[:300]})",
                                         model=model.name)) from None
     schema = t.schema()
-    months, complete = _months_hold(con, files, schema.get(COL_TIME)) \
+    months, complete, n = _months_hold(con, files, schema.get(COL_TIME)) \
         if partitioned and not evaluation and MONTH_PARTITION in schema.names and \
-        schema[MONTH_PARTITION].is_string() else (None, False)
+        schema[MONTH_PARTITION].is_string() else (None, False, 0)
+    stack = bool(months) and len(months) <= STACK_MAX_MONTHS and \
+        n >= STACK_MIN_ROWS * len(months)
     rows = check(t, model, rel, evaluation, positions=bool(options),
-                 months=months if months and complete else ())
+                 months=months if stack and complete else ())
     if evaluation and rows.has(COL_ROW):
         rows = replace(rows, row_numbers=COL_ROW, positions=(COL_ROW,))
     elif not evaluation and rows.has(COL_ROW) and rows.has(COL_FILE):
         rows = replace(rows, positions=(COL_FILE, COL_ROW))
     if months and rows.has(COL_MONTH):
-        rows = replace(rows, months=COL_MONTH)
+        rows = replace(rows, months=COL_MONTH, stack_months=stack)
     return rows
 
 
-def _months_hold(con, files: list[Path], time_type) -> tuple[tuple[str, ...] | None, bool]:
+def _months_hold(con, files: list[Path], time_type
+                 ) -> tuple[tuple[str, ...] | None, bool, int]:
     """(the months, in order, when every part sits under a ``month=YYYY-MM`` folder that is
-    the UTC month of all its times, else None; whether no time is missing), by the parts'
-    own statistics (each row group's smallest and largest time and count of missing times,
-    in the footers: nothing else is read). Any part without them, or times kept as text:
-    (None, False)."""
+    the UTC month of all its times, else None; whether no time is missing; how many rows),
+    by the parts' own statistics (each row group's smallest and largest time, count of
+    missing times and rows, in the footers: nothing else is read). Any part without them,
+    or times kept as text: (None, False, 0)."""
     import datetime
-    no = (None, False)
+    no = (None, False, 0)
     if time_type is None or not time_type.is_timestamp():
         return no
     folder_month = {}
@@ -466,13 +475,14 @@ def _months_hold(con, files: list[Path], time_type) -> tuple[tuple[str, ...] | N
             parameters=[[str(f) for f in files], COL_TIME]).fetchall()
     except Exception:
         return no
-    complete = True
+    complete, total = True, 0
     for name, lo, hi, n, nulls in stats:
         month = folder_month.get(name)
         if month is None:
             return no
         if not n:
             continue
+        total += n
         complete = complete and nulls == 0
         if lo is None or hi is None:
             return no
@@ -487,7 +497,7 @@ def _months_hold(con, files: list[Path], time_type) -> tuple[tuple[str, ...] | N
                 return no
             if ts.strftime("%Y-%m") != month:
                 return no
-    return (tuple(sorted(set(folder_month.values()))), complete) if stats else no
+    return (tuple(sorted(set(folder_month.values()))), complete, total) if stats else no
 
 
 def external_rows(connection_name: str, table: str, model: Model, evaluation: bool,

@@ -205,6 +205,9 @@ class Rows:
     #: ``month=2026-01`` that the same pass found true of every row kept): monthly windows
     #: are numbered from it, which is cheaper than from each row's time; None: not known
     months: str | None = None
+    #: each month folder holds many rows (``registry.row_checks.STACK_MIN_ROWS``): a summary
+    #: per monthly window is one aggregate per folder, stacked (``analysis.queries.windowed``)
+    stack_months: bool = False
     #: a column holding each row's position in its file (one Parquet file, read in place), by
     #: which two versions' evaluation rows are paired; None: the rows have no order to pair
     row_numbers: str | None = None

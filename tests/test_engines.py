@@ -119,10 +119,16 @@ def spark():
     session.stop()
 
 
-@pytest.fixture(scope="module", params=["duckdb", "spark"])
+@pytest.fixture(scope="module", params=["duckdb", "duckdb-stacked", "spark"])
 def engine(request, tmp_path_factory):
-    """(engine name, {task: (deck, production frame, evaluation frame)})."""
+    """(engine name, {task: (deck, production frame, evaluation frame)}). "duckdb-stacked":
+    the month folders aggregated one at a time, as for folders of millions of rows
+    (``registry.row_checks.STACK_MIN_ROWS``; these tables are small)."""
+    from registry import row_checks
     external = request.param == "spark"
+    patch = pytest.MonkeyPatch()
+    if request.param == "duckdb-stacked":
+        patch.setattr(row_checks, "STACK_MIN_ROWS", 0)
     if external:
         session = request.getfixturevalue("spark")
     root = tmp_path_factory.mktemp(f"registry-{request.param}")
@@ -135,7 +141,8 @@ def engine(request, tmp_path_factory):
             session.createDataFrame(ev).createOrReplaceTempView(f"eval_{task}")
         out[task] = (prod, ev)
     deck = CachedSource(FolderSource(root))
-    return request.param, Reader(deck), out
+    yield request.param, Reader(deck), out
+    patch.undo()
 
 
 class Reader:
@@ -203,7 +210,7 @@ def test_windows_count_rows_and_metric_per_month(engine, task):
     from dataclasses import replace
     asked = q.day_counts(replace(rows, days=None), 1)  # per day, asked of the engine
     # Parquet parts in month folders are counted per month (no time read), else per day
-    assert days.monthly == (name == "duckdb") == rows.days_monthly
+    assert days.monthly == (name == "duckdb-stacked") == rows.days_monthly
     if days.monthly:
         pd.testing.assert_frame_equal(q.day_counts(rows, 1, per_day=True).table,
                                       asked.table, check_dtype=False)
@@ -618,11 +625,17 @@ def test_the_engines_label_check_is_the_pandas_one(tmp_path, labels, positive):
     np.testing.assert_array_equal(got, positive_mask(want["y_true"], positive))
 
 
-def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(tmp_path):
+@pytest.mark.parametrize("stacked", [False, True])
+def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(
+        tmp_path, monkeypatch, stacked):
     """Parts under month=YYYY-MM folders: monthly windows come from the partition when the
     check's pass found it true of every row, and from the rows' times when not; the
-    windows' counts are the same either way."""
+    windows' counts are the same either way, and whether each folder is aggregated on its
+    own (``stacked``, as for folders of millions of rows) or all rows by window."""
+    from registry import row_checks
     from registry.rows import COL_MONTH
+    if stacked:
+        monkeypatch.setattr(row_checks, "STACK_MIN_ROWS", 0)
     prod, ev = rows_for("binary"), evaluation_for("binary")
     out = {}
     for name, lie in (("true", False), ("shifted", True)):
@@ -634,6 +647,7 @@ def test_a_month_partition_numbers_the_windows_only_when_it_is_each_rows_month(t
         deck = CachedSource(FolderSource(root))
         rows = q.rows_of(deck, "binary")
         assert rows.months == (None if lie else COL_MONTH)
+        assert rows.stack_months == (stacked and not lie)
         span = q.day_counts(rows, 1).span
         win = q.windowed(rows, 1, False, span)
         got = q.metric_summary(deck.model("binary"), win, rows, [COL_WINDOW])
@@ -668,11 +682,13 @@ def test_month_partitions_are_checked_per_month_with_the_per_day_passs_numbers(
     hold = row_checks._months_hold
 
     def opened(monthly: bool):
-        monkeypatch.setattr(row_checks, "_months_hold", hold if monthly else
-                            lambda *a: (hold(*a)[0], False))  # as if a time were missing
+        as_if_a_time_were_missing = lambda *a: (hold(*a)[0], False, hold(*a)[2])  # noqa: E731
+        monkeypatch.setattr(row_checks, "_months_hold",
+                            hold if monthly else as_if_a_time_were_missing)
         deck = CachedSource(FolderSource(tmp_path))
         return deck, q.rows_of(deck, task)
 
+    monkeypatch.setattr(row_checks, "STACK_MIN_ROWS", 0)  # as for folders of millions
     (deck, per_month), (_, per_day) = opened(True), opened(False)
     assert per_month.days_monthly and not per_day.days_monthly
     assert per_month.notes == per_day.notes and "left out" in per_month.notes[0]
@@ -702,9 +718,11 @@ def test_month_partitions_are_checked_per_month_with_the_per_day_passs_numbers(
         pd.testing.assert_frame_equal(est[0].windows, est[1].windows)
 
 
-def test_a_missing_time_in_a_month_partition_counts_it_per_day(tmp_path):
+def test_a_missing_time_in_a_month_partition_counts_it_per_day(tmp_path, monkeypatch):
     """A part whose footer counts a missing time: the check reads the times (per day), so the
     row is left out and said to be, as on any other table."""
+    from registry import row_checks
+    monkeypatch.setattr(row_checks, "STACK_MIN_ROWS", 0)  # as for folders of millions
     prod = rows_for("binary")
     write_registry(tmp_path, "binary", prod, evaluation_for("binary"))
     extra = prod.iloc[:3].copy()
@@ -714,7 +732,7 @@ def test_a_missing_time_in_a_month_partition_counts_it_per_day(tmp_path):
     extra.to_parquet(tmp_path / "models" / "binary" / "monitoring" / "month=2026-01" /
                      "part-9.parquet", index=False)
     rows = q.rows_of(CachedSource(FolderSource(tmp_path)), "binary")
-    assert rows.months is not None and not rows.days_monthly
+    assert rows.months is not None and rows.stack_months and not rows.days_monthly
     assert "1 with no readable timestamp" in rows.notes[0]
     assert q.day_counts(rows, 1).span.rows == len(prod) + 2
 
