@@ -68,6 +68,7 @@ def check(t, model: Model, where: str, evaluation: bool, positions: bool = False
 
     out: dict[str, Any] = {}
     reasons: list[tuple[str, Any]] = []  # (why, boolean expression: the row is left out)
+    no_time = f"no readable {COL_TIME}"
     if not evaluation:
         for col in (COL_TIME, COL_VERSION):
             if col not in cols:
@@ -85,7 +86,7 @@ def check(t, model: Model, where: str, evaluation: bool, positions: bool = False
         else:
             fail(COL_TIME, f"must hold times; the column's type is {typ}")
         out[COL_TIME] = ts
-        reasons.append((f"no readable {COL_TIME}", ts.isnull()))
+        reasons.append((no_time, ts.isnull()))
         vtyp = schema[COL_VERSION]
         if vtyp.is_integer():
             v = t[COL_VERSION].cast("int64")
@@ -217,7 +218,8 @@ def check(t, model: Model, where: str, evaluation: bool, positions: bool = False
     elif months and schema[COL_TIME].is_timestamp():
         # the same pass counts the kept rows per version and month (no time is missing, so
         # the first reason, a time that cannot be read, is never true and no time is read)
-        per, days = _month_counts(t, rows, months, reasons[1:], out, extra)
+        per, days = _month_counts(t, rows, months, [r for r in reasons if r[0] != no_time],
+                                  out, extra)
         summary = per.groupby("why", dropna=False, as_index=False).agg(
             n=("n", "sum"), **({"lo": ("lo", "min"), "hi": ("hi", "max")} if extra else {}),
             **({k: (k, "sum") for k in ("y_n", "y_0", "y_1")} if number_labels else {}))
