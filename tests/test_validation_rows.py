@@ -178,3 +178,43 @@ def test_a_malformed_kept_split_is_a_note_naming_it(tmp_path, monkeypatch):
     (note,) = got.notes
     assert "'fold-2'" in note and "fold-2.parquet" in note and "y_score" in note
     assert [r.split for r in got.splits] == ["test", "fold-1"]
+
+
+def test_the_model_page_fills_the_section_from_a_callback(registry, monkeypatch):
+    """First view of a version whose splits an engine keeps: a placeholder, not a wait; the
+    section follows from ``fill_validation`` (a hand-made bad request is refused), and
+    once worked out the page shows it at once. No split is read into memory."""
+    import dash
+    from werkzeug.exceptions import BadRequest
+
+    from app import Settings, create_app
+    monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", 10)
+
+    def no_frames(self, *a, **k):
+        raise AssertionError("the evaluation rows were read into memory")
+
+    monkeypatch.setattr(FolderSource, "evaluation", no_frames)
+    app = create_app(Settings(registry=str(registry)))
+    layout = dash.page_registry["pages.model"]["layout"]
+    import pages.model as model_page
+    with app.server.test_request_context():
+        page = str(layout(name="churn", version="1", threshold="0.4"))
+        assert "AssertionError" not in page and "could not be read" not in page
+        assert "validation-ref" in page and "validation-sentences" not in page
+        assert "Working out version 1's metrics on each of its 7 evaluation splits" in page
+        ref = {"model": "churn", "version": 1, "threshold": 0.4}
+        filled = str(model_page.fill_validation(ref))
+        assert "validation-sentences" in filled and "validation-table" in filled
+        assert "The 2 folds agree within" in filled and "With noise added" in filled
+        assert "AssertionError" not in filled
+        for bad in ({"model": "churn", "version": 1, "threshold": 2},
+                    {"model": "churn", "version": 1, "threshold": "0.4"},
+                    {"model": "churn", "version": "1"}, ["churn"]):
+            with pytest.raises(BadRequest):
+                model_page.fill_validation(bad)
+        gone = str(model_page.fill_validation({"model": "gone", "version": 1,
+                                               "threshold": 0.5}))
+        assert "no longer in the registry" in gone
+        again = str(layout(name="churn", version="1", threshold="0.4"))
+        assert "validation-ref" not in again and "validation-sentences" in again
+        assert "The 2 folds agree within" in again
