@@ -247,19 +247,32 @@ def _natural(name: str) -> tuple:
     return (head, int(tail), "") if tail.isdigit() else (name, -1, name)
 
 
-def _asked(version: ModelVersion, split: str) -> str | None:
-    """How to ask the registry for ``split``: None for the default ``test`` split, so that its
+def _asked(split: str) -> str | None:
+    """How to ask the registry for ``split``: None for the ``test`` split (the default one
+    whenever a version has it: a file or an external ``evaluation_table``), so that its
     engine summary is the one the rest of the model page already cached."""
-    return None if split == "test" and "test" in version.splits else split
+    return None if split == "test" else split
+
+
+def evaluation_splits(deck, name: str, version: ModelVersion) -> tuple[str, ...]:
+    """The version's evaluation splits: its files (``ModelVersion.splits``) and, when it has
+    no ``test`` file but an external ``evaluation_table`` (the "test" rows in an engine),
+    ``test`` as well."""
+    if not version.splits or "test" in version.splits:
+        return version.splits
+    try:
+        external = q.kept_rows_of(deck, name, version.version, "test") is not None
+    except (KeyError, RegistryError):
+        external = False  # no "test" rows at all (or the evaluation section says why)
+    return ("test", *version.splits) if external else version.splits
 
 
 def split_table(deck, model: Model, version: ModelVersion, split: str):
     """One split's rows for ``validate``: the engine's summary when an engine keeps them
     (``evaluation_rows.evaluation_summary``, ``task_rows.task_points``), else the rows read
     into memory. KeyError when the split is gone; RegistryError when it cannot be read."""
-    asked = _asked(version, split)
     summary = er.evaluation_summary if model.task == "binary" else tr.task_points
-    kept = summary(deck, model.name, version.version, asked)
+    kept = summary(deck, model.name, version.version, _asked(split))
     return kept if kept is not None else \
         evaluation_frame(deck, model.name, version.version, split)
 
@@ -275,10 +288,11 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
     def compute():
         model = deck.model(name)
         v = deck.version(name, version)
-        if len(v.splits) < 2:
+        splits = evaluation_splits(deck, name, v)
+        if len(splits) < 2:
             return None
         frames, notes = {}, []
-        for split in v.splits:
+        for split in splits:
             try:
                 frames[split] = split_table(deck, model, v, split)
             except RegistryError as e:
@@ -287,7 +301,7 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
                 notes.append(f"The {split!r} split is no longer in the registry.")
         main = main_split(frames) if frames else None
         shown = None
-        if main == main_split(v.splits):  # the split the evaluation section's cards show
+        if main == main_split(splits):  # the split the evaluation section's cards show
             # (the cards' intervals; an outline has them without the segments' cost)
             shown = dict(version_outline(deck, name, version).metrics)
             if model.task == "binary":
@@ -295,7 +309,7 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
 
         def kept_pair(main, split, metric, at, settings):
             got = kept_differences(deck, name, version, version, (metric,), at, settings,
-                                   splits=(_asked(v, main), _asked(v, split)),
+                                   splits=(_asked(main), _asked(split)),
                                    labels=(f"The {main!r} split", f"the {split!r} split"))
             return None if got is None else got.get(metric)
         return validate(model, v, frames, t, notes=tuple(notes), main_metrics=shown,
@@ -309,12 +323,12 @@ def validation_pending(deck, name: str, version: int, threshold: float = 0.5) ->
     than wait). Nothing is read or summarised here."""
     if deck.peek(("validation", name, version, round(float(threshold), 2)), name) is not None:
         return False
-    v = deck.version(name, version)
-    if len(v.splits) < 2:
+    splits = evaluation_splits(deck, name, deck.version(name, version))
+    if len(splits) < 2:
         return False
-    for split in v.splits:
+    for split in splits:
         try:
-            if q.kept_rows_of(deck, name, version, _asked(v, split)) is not None:
+            if q.kept_rows_of(deck, name, version, _asked(split)) is not None:
                 return True
         except (KeyError, RegistryError):
             continue  # the section names it

@@ -22,7 +22,7 @@ from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS, headline_metric
 from analysis.multiclass import per_class_notes
 from analysis.portfolio import summarize, summary_if_ready
-from analysis.validation import validation_pending, version_validation
+from analysis.validation import evaluation_splits, validation_pending, version_validation
 from analysis.versions import metric_across_versions, version_table, version_table_if_ready
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.export import report_button
@@ -453,11 +453,12 @@ def _validation_section(d, model, version, threshold):
         v = int(version) if version not in (None, "") else champion_of(versions)[0].version
         t = parse_threshold(threshold)[0]
         if validation_pending(d, model.name, v, t):
+            n = len(evaluation_splits(d, model.name, d.version(model.name, v)))
             return html.Section([
                 html.Div([_validation_heading(v),
-                          html.P(f"Working out version {v}'s metrics on each of its "
-                                 f"{len(d.version(model.name, v).splits)} evaluation "
-                                 "splits…", className="text-muted small", role="status")],
+                          html.P(f"Working out version {v}'s metrics on each of its {n} "
+                                 "evaluation splits…", className="text-muted small",
+                                 role="status")],
                          id="validation-body", **{"aria-live": "polite"}),
                 dcc.Store(id="validation-ref", data={"model": model.name, "version": v,
                                                      "threshold": t})],

@@ -218,3 +218,43 @@ def test_the_model_page_fills_the_section_from_a_callback(registry, monkeypatch)
         again = str(layout(name="churn", version="1", threshold="0.4"))
         assert "validation-ref" not in again and "validation-sentences" in again
         assert "The 2 folds agree within" in again
+
+
+def test_an_external_test_table_is_the_main_split(tmp_path, monkeypatch):
+    """A version whose "test" rows are an engine's table (``evaluation_table``) and whose folds
+    and stress set are files: the table is the main split, summarised where it lies (never
+    read into memory), the folds are read into memory; an engine's table has no row order,
+    so the stress set's change is not paired (the sentence says no more than the numbers)."""
+    import json
+
+    import ibis
+
+    from registry.rows import register_connection
+    rng = np.random.default_rng(4)
+    test = pd.DataFrame(_rows("binary", rng, N))
+    con = ibis.duckdb.connect()
+    con.create_table("eval_churn", test)
+    register_connection("validation-house", con)
+    log_model(tmp_path, "churn", "binary", positive_label="yes")
+    log_model_version(tmp_path, "churn", **_rows("binary", rng, N))
+    log_folds(tmp_path, "churn", 1, [_rows("binary", rng, FOLD) for _ in range(2)])
+    log_stress(tmp_path, "churn", 1, "noisy", "with noise added",
+               **_rows("binary", rng, N, test["y_true"].to_numpy() == "yes"))
+    v = tmp_path / "models" / "churn" / "versions" / "1"
+    (v / "evaluation" / "test.parquet").unlink()
+    doc = json.loads((v / "version.json").read_text())
+    doc["evaluation_table"] = {"connection": "validation-house", "table": "eval_churn"}
+    (v / "version.json").write_text(json.dumps(doc))
+    _, engine = _kept_only(tmp_path, monkeypatch, 1_000_000, {"fold-1", "fold-2", "noisy"})
+    got = version_validation(engine, "churn", 1, 0.5)
+    assert got.notes == () and got.main == "test"
+    assert [r.split for r in got.splits] == ["test", "fold-1", "fold-2", "noisy"]
+    main = got.splits[0]
+    assert main.rows == N
+    for k, value in _sklearn("binary", test, 0.5).items():
+        assert main.metrics[k].value == pytest.approx(value, abs=1e-9), k
+        assert main.metrics[k].low <= main.metrics[k].value <= main.metrics[k].high
+    (noisy,) = [r for r in got.splits if r.split == "noisy"]
+    assert noisy.change is None
+    (sentence,) = got.stress_sentences
+    assert sentence.startswith("With noise added, ROC AUC") and "same rows" not in sentence
