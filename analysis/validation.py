@@ -38,7 +38,7 @@ from . import queries as q
 from . import task_rows as tr
 from .compare import kept_differences
 from .evaluation import threshold_result, version_outline
-from .language import format_value, interval_text
+from .language import format_value, interval_text, metric_name_in_sentence
 from .metrics import METRICS, headline_metric
 from .reads import evaluation_frame
 from .uncertainty import (
@@ -126,7 +126,7 @@ def fold_sentence(metric: str, values: list[float], unit: str = "") -> str:
     values = [v for v in values if v is not None and math.isfinite(v)]
     if len(values) < 2:
         return ""
-    name = METRICS[metric].name
+    name = metric_name_in_sentence(metric)
     lo, hi = min(values), max(values)
     if hi - lo == 0:
         return f"The {len(values)} folds give the same {name}, {format_value(metric, lo, unit)}."
@@ -164,7 +164,7 @@ def stress_sentence(description: str, split: str, reference: dict[str, Interval]
     body = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     text = f"{what}, {body} (compared with the {main!r} split)."
     if change is not None and math.isfinite(change.low) and math.isfinite(change.high):
-        name = METRICS[change.metric].name
+        name = metric_name_in_sentence(change.metric)
         ci = interval_text(change.metric, change.low, change.high, unit, difference=True)
         text += (f" On the same rows, the change in {name} is more than chance alone would "
                  f"give ({ci})." if change.significant else

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
+from analysis import evaluation_rows as er
 from analysis.validation import version_validation
 from registry import folder
 from registry.cached import CachedSource
@@ -62,10 +63,12 @@ def registry(tmp_path_factory):
 
 def _kept_only(root, monkeypatch, limit: int, in_memory: set[str]):
     """(a deck reading every split into memory, a deck whose engine keeps the splits of at
-    least ``limit`` rows and whose source fails if any split but ``in_memory`` is read into
-    memory)."""
+    least ``limit`` rows, draws its samples of at most 300 rows, and whose source fails if
+    any split but ``in_memory`` is read into memory)."""
     memory = CachedSource(FolderSource(root))
     monkeypatch.setattr(folder, "ENGINE_MIN_ROWS", limit)
+    # the engine's intervals from a sample of half the test rows, scaled to all of them
+    monkeypatch.setattr(er, "SAMPLE_ROWS", 300)
 
     class NoFrames(FolderSource):
         def evaluation(self, model, version, split=None):
