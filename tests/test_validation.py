@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from analysis.uncertainty import BootstrapSettings, Difference, Interval
 from analysis.validation import (
-    fold_sentence, split_metrics, stress_sentence, validate, version_validation,
+    fold_sentence, stress_sentence, validate, version_validation,
 )
 from components.validation_figures import splits_figure
 from registry import SAMPLE_REGISTRY, open_source
