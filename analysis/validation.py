@@ -320,7 +320,8 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
 def validation_pending(deck, name: str, version: int, threshold: float = 0.5) -> bool:
     """Whether ``version_validation`` is not cached yet and would ask an engine to summarise
     at least one split (a page's first view then leaves the section to a callback rather
-    than wait). Nothing is read or summarised here."""
+    than wait). Nothing is summarised here; a split small enough to be read into memory is
+    read (the source keeps it for the section)."""
     if deck.peek(("validation", name, version, round(float(threshold), 2)), name) is not None:
         return False
     splits = evaluation_splits(deck, name, deck.version(name, version))
