@@ -244,16 +244,18 @@ def comparison_outline(deck, name: str, a: int, b: int, threshold: float = 0.5) 
 
 
 # ------------------------------------------------------------------ rows an engine keeps
-def _kept_pair(deck, name: str, a: int, b: int, summary=None):
+def _kept_pair(deck, name: str, a: int, b: int, summary=None,
+               splits: tuple[str | None, str | None] = (None, None)):
     """(summary a, summary b, rows a, rows b) when an engine keeps both versions' rows in
     files whose rows can be paired by position, else None (the rows are read into memory).
     ``summary``: how a version is summarised (a yes/no model's
-    ``evaluation_rows.evaluation_summary`` by default)."""
+    ``evaluation_rows.evaluation_summary`` by default). ``splits``: each side's split (None:
+    the default split), e.g. one version's main split and a stress set (a == b)."""
     summary = summary or er.evaluation_summary
-    sa, sb = summary(deck, name, a), summary(deck, name, b)
+    sa, sb = summary(deck, name, a, splits[0]), summary(deck, name, b, splits[1])
     if sa is None or sb is None:
         return None
-    ra, rb = q.kept_rows_of(deck, name, a), q.kept_rows_of(deck, name, b)
+    ra, rb = q.kept_rows_of(deck, name, a, splits[0]), q.kept_rows_of(deck, name, b, splits[1])
     if ra.row_numbers is None or rb.row_numbers is None:
         return None
     return sa, sb, ra, rb
@@ -384,29 +386,51 @@ def metric_difference(deck, name: str, a: int, b: int, metric: str,
     """``b − a`` of one metric at threshold 0.5 with its paired interval (not cached: for a
     caller that caches its own answer); raises RowsMismatch when the two versions were not
     evaluated on the same rows. From the engine's summaries and paired sample when it keeps
-    both versions' rows (as ``compare_kept``), else from the rows (``paired_differences``).
+    both versions' rows (``kept_differences``), else from the rows (``paired_differences``).
     KeyError when a version has no evaluation rows."""
-    model = deck.model(name)
     label_a, label_b = f"v{a}", f"v{b}"
-    task_pair = kept_task_pair(deck, name, a, b) if model.task != "binary" else None
-    if task_pair is not None:  # a number or class model's rows an engine keeps
-        why, fa, fb, points = paired_task(*task_pair, label_a, label_b)
+    kept = kept_differences(deck, name, a, b, (metric,), 0.5, settings, labels=(label_a, label_b))
+    if kept is not None:
+        return kept.get(metric)
+    return paired_differences(deck.model(name), evaluation_frame(deck, name, a),
+                              evaluation_frame(deck, name, b), settings=settings,
+                              label_a=label_a, label_b=label_b,
+                              metrics=(metric,)).get(metric)
+
+
+def kept_differences(deck, name: str, a: int, b: int, metrics: tuple[str, ...],
+                     threshold: float = 0.5,
+                     settings: BootstrapSettings = BootstrapSettings(),
+                     splits: tuple[str | None, str | None] = (None, None),
+                     labels: tuple[str, str] = ("A", "B")) -> dict[str, Difference] | None:
+    """``b − a`` of ``metrics`` at ``threshold`` with paired intervals, from the engine's
+    summaries of both tables (each metric on all rows, exact) and the same random rows of
+    both (``_paired_kept`` / ``paired_task``), the spread scaled to all rows, as
+    ``compare_kept`` does; None when an engine does not keep both tables' rows in files
+    that pair by position (the caller pairs them in memory). ``a``, ``b``: versions;
+    ``splits``: their splits (None: the default), e.g. one version's main split and one of
+    its stress sets. RowsMismatch when the two tables do not hold the same rows."""
+    model = deck.model(name)
+    if model.task != "binary":  # a number or class model
+        pair = _kept_pair(deck, name, a, b, tr.task_points, splits)
+        if pair is None:
+            return None
+        why, fa, fb, points = paired_task(*pair, *labels)
         if why:
             raise RowsMismatch(why)
-        return paired_differences(model, fa, fb, 0.5, settings, metrics=(metric,),
-                                  points=points, population=task_pair[0].rows).get(metric)
-    pair = kept_pair(deck, name, a, b, label_a, label_b)
+        return paired_differences(model, fa, fb, threshold, settings, metrics=metrics,
+                                  points=points, population=pair[0].rows)
+    pair = _kept_pair(deck, name, a, b, splits=splits)
     if pair is None:
-        return paired_differences(model, evaluation_frame(deck, name, a),
-                                  evaluation_frame(deck, name, b), settings=settings,
-                                  label_a=label_a, label_b=label_b,
-                                  metrics=(metric,)).get(metric)
-    if pair.why:
-        raise RowsMismatch(pair.why)
-    return paired_differences(q.sample_model(model), pair.sample_a, pair.sample_b, 0.5,
-                              settings, metrics=(metric,),
-                              points=(er.points_at(pair.a, 0.5), er.points_at(pair.b, 0.5)),
-                              population=pair.a.rows).get(metric)
+        return None
+    why, fa, fb = _paired_kept(*pair, *labels)
+    if why:
+        raise RowsMismatch(why)
+    sa, sb = pair[0], pair[1]
+    return paired_differences(q.sample_model(model), fa, fb, threshold, settings,
+                              metrics=metrics,
+                              points=(er.points_at(sa, threshold), er.points_at(sb, threshold)),
+                              population=sa.rows)
 
 
 def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.DataFrame,

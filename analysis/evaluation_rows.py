@@ -322,18 +322,26 @@ def unavailable(ev: EvaluationSummary, metrics: dict) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------ cached, per version
-def evaluation_summary(deck, name: str, version: int) -> EvaluationSummary | None:
-    """The summary of a yes/no model's evaluation rows of ``version`` when an engine keeps
-    them, cached until the model's files change; None when the rows are read into memory
-    (or the model is not a yes/no model). KeyError when the version has no rows;
-    RegistryError when the table cannot be read."""
+def evaluation_summary(deck, name: str, version: int, split: str | None = None
+                       ) -> EvaluationSummary | None:
+    """The summary of a yes/no model's evaluation rows of ``version`` (on ``split``; None:
+    the default split) when an engine keeps them, cached per split until the model's files
+    change; None when the rows are read into memory (or the model is not a yes/no model).
+    KeyError when the version (or split) has no rows; RegistryError when the table cannot
+    be read."""
     def compute():
         model = deck.model(name)
         if model.task != "binary":
             return None
-        rows = q.kept_rows_of(deck, name, version)
+        rows = q.kept_rows_of(deck, name, version, split)
         return None if rows is None else summarise(model, rows)
-    return deck.memo(("evaluation-summary", name, version), name, compute)
+    return deck.memo(("evaluation-summary", name, version) + split_key(split), name, compute)
+
+
+def split_key(split: str | None) -> tuple:
+    """What a per-version cache key adds for ``split``: nothing for the default split (the
+    key the pages have always used), else the split's name."""
+    return () if split is None else (split,)
 
 
 def version_segments(deck, name: str, version: int) -> SegmentCounts:

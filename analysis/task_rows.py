@@ -330,16 +330,18 @@ def task_summary(deck, name: str, version: int) -> TaskSummary | None:
     return deck.memo(("task-summary", name, version), name, compute)
 
 
-def task_points(deck, name: str, version: int) -> TaskSummary | None:
+def task_points(deck, name: str, version: int, split: str | None = None
+                ) -> TaskSummary | None:
     """``task_summary`` without the charts' data: what the numbers across versions (the
-    versions table, the trend, the headline, the cost of the errors) need."""
+    versions table, the trend, the headline, the cost of the errors) and the validation
+    section (each ``split``; None: the default split) need, cached per split."""
     def compute():
         model = deck.model(name)
         if model.task not in ("regression", "multiclass"):
             return None
-        rows = q.kept_rows_of(deck, name, version)
+        rows = q.kept_rows_of(deck, name, version, split)
         return None if rows is None else summarise_task(model, rows, charts=False)
-    return deck.memo(("task-points", name, version), name, compute)
+    return deck.memo(("task-points", name, version) + er.split_key(split), name, compute)
 
 
 def version_segments(deck, name: str, version: int) -> er.SegmentCounts:

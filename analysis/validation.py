@@ -12,18 +12,33 @@ which holds ``analysis.metrics`` to scikit-learn):
 * what each stress set costs against the main split, as a sentence ("With 10% of values
   missing, ROC AUC falls from 0.861 to 0.829 …").
 
+A split whose rows an engine keeps where they lie (a large Parquet file, an external table:
+``analysis.queries.kept_rows_of``) is never read into the web process: its numbers come
+from the engine's summary of that split (``evaluation_rows.evaluation_summary`` of a yes/no
+model, ``task_rows.task_points`` of the others: each metric on all rows, exact; its interval
+from a random sample scaled to all rows), and a stress set's paired change from the same
+random rows of it and of the main split (``compare.kept_differences``, rows paired by
+position). Smaller splits are read into memory as before; one version may hold both.
+
 Every sentence is written here, once; pages and reports show them as they are.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Callable
 
 from registry import RegistryError
 from registry.model import COL_TRUE, Model, ModelVersion, split_info
 
-from .evaluation import threshold_result, version_evaluation
-from .language import format_value, interval_text
+import pandas as pd
+
+from . import evaluation_rows as er
+from . import queries as q
+from . import task_rows as tr
+from .compare import kept_differences
+from .evaluation import threshold_result, version_outline
+from .language import format_value, interval_text, metric_name_in_sentence
 from .metrics import METRICS, headline_metric
 from .reads import evaluation_frame
 from .uncertainty import (
@@ -46,6 +61,9 @@ class SplitResult:
     description: str
     rows: int
     metrics: dict[str, Interval]
+    #: a stress set's paired ``split − main`` change of the headline metric on the same
+    #: rows; None when the rows do not pair (or for other kinds)
+    change: Difference | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +97,20 @@ def split_metrics(model: Model, frame, threshold: float = 0.5,
     return bootstrap_intervals(model, frame, threshold, settings, SPLIT_METRICS[model.task])
 
 
+def split_values(model: Model, table, threshold: float = 0.5,
+                 settings: BootstrapSettings = SECONDARY) -> tuple[int, dict[str, Interval]]:
+    """(labelled rows, ``split_metrics``) of one split: ``table`` is its rows read into
+    memory (a frame) or an engine's summary of them (``evaluation_rows.EvaluationSummary``,
+    ``task_rows.TaskSummary``: each metric on all rows, its interval from the sample)."""
+    metrics = SPLIT_METRICS[model.task]
+    if isinstance(table, pd.DataFrame):
+        return int(table[COL_TRUE].notna().sum()), split_metrics(model, table, threshold,
+                                                                  settings)
+    if model.task == "binary":
+        return table.rows, er.metric_intervals(model, table, metrics, threshold, settings)
+    return table.rows, tr.metric_intervals(model, table, settings, metrics)
+
+
 def _spread_text(metric: str, spread: float, unit: str) -> str:
     """The fold spread rounded *up* at the precision shown, so that "within" stays true."""
     if metric == "mape":
@@ -94,7 +126,7 @@ def fold_sentence(metric: str, values: list[float], unit: str = "") -> str:
     values = [v for v in values if v is not None and math.isfinite(v)]
     if len(values) < 2:
         return ""
-    name = METRICS[metric].name
+    name = metric_name_in_sentence(metric)
     lo, hi = min(values), max(values)
     if hi - lo == 0:
         return f"The {len(values)} folds give the same {name}, {format_value(metric, lo, unit)}."
@@ -132,7 +164,7 @@ def stress_sentence(description: str, split: str, reference: dict[str, Interval]
     body = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
     text = f"{what}, {body} (compared with the {main!r} split)."
     if change is not None and math.isfinite(change.low) and math.isfinite(change.high):
-        name = METRICS[change.metric].name
+        name = metric_name_in_sentence(change.metric)
         ci = interval_text(change.metric, change.low, change.high, unit, difference=True)
         text += (f" On the same rows, the change in {name} is more than chance alone would "
                  f"give ({ci})." if change.significant else
@@ -143,51 +175,70 @@ def stress_sentence(description: str, split: str, reference: dict[str, Interval]
 
 def validate(model: Model, version: ModelVersion, frames: dict, threshold: float = 0.5,
              settings: BootstrapSettings = SECONDARY, notes: tuple[str, ...] = (),
-             main_metrics: dict[str, Interval] | None = None) -> Validation:
+             main_metrics: dict[str, Interval] | None = None,
+             kept_pair: Callable | None = None) -> Validation:
     """The section's numbers and sentences from each split's rows (``frames``: split name →
-    prediction frame, as the registry's ``evaluation(model, version, split)`` returns).
+    prediction frame, as the registry's ``evaluation(model, version, split)`` returns, or
+    an engine's summary of the split's rows: ``split_values``).
     ``main_metrics``: the main split's intervals as the page's cards already show them, so
-    that the same number never has two intervals on one page."""
+    that the same number never has two intervals on one page. ``kept_pair(main, split,
+    metric, threshold, settings)``: the paired ``split − main`` difference of two splits an
+    engine keeps (``compare.kept_differences``), or None."""
     metrics = SPLIT_METRICS[model.task]
     assert metrics[0] == headline_metric(model.task)
     main = main_split(frames) if frames else "test"
     results = []
-    for k, (split, frame) in enumerate(frames.items()):
+    for k, (split, table) in enumerate(frames.items()):
         info = split_info(version, split)
         kind = "test" if split == main else info.kind
         if split == main and main_metrics is not None:
-            values = {m: main_metrics[m] for m in metrics if m in main_metrics}
+            rows, values = _rows(table), {m: main_metrics[m] for m in metrics
+                                          if m in main_metrics}
         else:
-            values = split_metrics(model, frame, threshold,
-                                   replace(settings, seed=settings.seed + k))
-        results.append(SplitResult(split, kind, info.description,
-                                   int(frame[COL_TRUE].notna().sum()), values))
+            rows, values = split_values(model, table, threshold,
+                                        replace(settings, seed=settings.seed + k))
+        results.append(SplitResult(split, kind, info.description, rows, values))
     results.sort(key=lambda r: (KIND_ORDER.get(r.kind, 3), _natural(r.split)))
     unit = model.target_unit
     head = metrics[0]
     folds = [r.metrics[head].value for r in results if r.kind == "fold" and head in r.metrics]
     reference = next((r.metrics for r in results if r.split == main), {})
+    results = [replace(r, change=_paired(model, frames, main, r.split, head, threshold,
+                                         settings, kept_pair)) if r.kind == "stress" else r
+               for r in results]
     stress = tuple(s for s in (stress_sentence(r.description, r.split, reference, r.metrics,
-                                               metrics, main, unit,
-                                               _paired(model, frames, main, r.split, head,
-                                                       threshold, settings))
+                                               metrics, main, unit, r.change)
                                for r in results if r.kind == "stress") if s)
     return Validation(model=model.name, version=version.version, main=main, metrics=metrics,
                       splits=tuple(results), fold_sentence=fold_sentence(head, folds, unit),
                       stress_sentences=stress, notes=tuple(notes))
 
 
+def _rows(table) -> int:
+    """Labelled rows of a split's frame or summary."""
+    return int(table[COL_TRUE].notna().sum()) if isinstance(table, pd.DataFrame) \
+        else table.rows
+
+
 def _paired(model: Model, frames: dict, main: str, split: str, metric: str,
-            threshold: float, settings: BootstrapSettings) -> Difference | None:
-    """``split − main`` of ``metric`` on the same rows, or None when the rows differ."""
+            threshold: float, settings: BootstrapSettings,
+            kept_pair: Callable | None = None) -> Difference | None:
+    """``split − main`` of ``metric`` on the same rows, or None when the rows differ. Two
+    frames are paired in memory, two summaries by the engine (``kept_pair``); a split read
+    into memory and one an engine keeps are not paired (their files differ in kind, so
+    their rows are not known to be the same ones)."""
     if main not in frames:
         return None
+    a, b = frames[main], frames[split]
     try:
-        out = paired_differences(model, frames[main], frames[split], threshold, settings,
-                                 main, split, metrics=(metric,))
+        if isinstance(a, pd.DataFrame) and isinstance(b, pd.DataFrame):
+            return paired_differences(model, a, b, threshold, settings, main, split,
+                                      metrics=(metric,)).get(metric)
+        if kept_pair is None or isinstance(a, pd.DataFrame) or isinstance(b, pd.DataFrame):
+            return None
+        return kept_pair(main, split, metric, threshold, settings)
     except RowsMismatch:
         return None
-    return out.get(metric)
 
 
 def _natural(name: str) -> tuple:
@@ -196,31 +247,90 @@ def _natural(name: str) -> tuple:
     return (head, int(tail), "") if tail.isdigit() else (name, -1, name)
 
 
+def _asked(split: str) -> str | None:
+    """How to ask the registry for ``split``: None for the ``test`` split (the default one
+    whenever a version has it: a file or an external ``evaluation_table``), so that its
+    engine summary is the one the rest of the model page already cached."""
+    return None if split == "test" else split
+
+
+def evaluation_splits(deck, name: str, version: ModelVersion) -> tuple[str, ...]:
+    """The version's evaluation splits: its files (``ModelVersion.splits``) and, when it has
+    no ``test`` file but an external ``evaluation_table`` (the "test" rows in an engine),
+    ``test`` as well."""
+    if not version.splits or "test" in version.splits:
+        return version.splits
+    try:
+        external = q.kept_rows_of(deck, name, version.version, "test") is not None
+    except (KeyError, RegistryError):
+        external = False  # no "test" rows at all (or the evaluation section says why)
+    return ("test", *version.splits) if external else version.splits
+
+
+def split_table(deck, model: Model, version: ModelVersion, split: str):
+    """One split's rows for ``validate``: the engine's summary when an engine keeps them
+    (``evaluation_rows.evaluation_summary``, ``task_rows.task_points``), else the rows read
+    into memory. KeyError when the split is gone; RegistryError when it cannot be read."""
+    summary = er.evaluation_summary if model.task == "binary" else tr.task_points
+    kept = summary(deck, model.name, version.version, _asked(split))
+    return kept if kept is not None else \
+        evaluation_frame(deck, model.name, version.version, split)
+
+
 def version_validation(deck, name: str, version: int, threshold: float = 0.5
                        ) -> Validation | None:
     """``validate`` of one version on all its splits, cached until the model's files change;
     None when the version has fewer than two splits. A split whose rows cannot be read is
-    left out and named in ``notes``."""
+    left out and named in ``notes``. A split an engine keeps is not read into memory
+    (``split_table``)."""
     t = round(float(threshold), 2)
 
     def compute():
         model = deck.model(name)
         v = deck.version(name, version)
-        if len(v.splits) < 2:
+        splits = evaluation_splits(deck, name, v)
+        if len(splits) < 2:
             return None
         frames, notes = {}, []
-        for split in v.splits:
+        for split in splits:
             try:
-                frames[split] = evaluation_frame(deck, name, version, split)
+                frames[split] = split_table(deck, model, v, split)
             except RegistryError as e:
                 notes.append(f"The {split!r} split is not shown: {e.problem}")
             except KeyError:
                 notes.append(f"The {split!r} split is no longer in the registry.")
         main = main_split(frames) if frames else None
         shown = None
-        if main == main_split(v.splits):  # the split the evaluation section's cards show
-            shown = dict(version_evaluation(deck, name, version).metrics)
+        if main == main_split(splits):  # the split the evaluation section's cards show
+            # (the cards' intervals; an outline has them without the segments' cost)
+            shown = dict(version_outline(deck, name, version).metrics)
             if model.task == "binary":
                 shown.update(threshold_result(deck, name, version, t).metrics)
-        return validate(model, v, frames, t, notes=tuple(notes), main_metrics=shown)
+
+        def kept_pair(main, split, metric, at, settings):
+            got = kept_differences(deck, name, version, version, (metric,), at, settings,
+                                   splits=(_asked(main), _asked(split)),
+                                   labels=(f"The {main!r} split", f"the {split!r} split"))
+            return None if got is None else got.get(metric)
+        return validate(model, v, frames, t, notes=tuple(notes), main_metrics=shown,
+                        kept_pair=kept_pair)
     return deck.memo(("validation", name, version, t), name, compute)
+
+
+def validation_pending(deck, name: str, version: int, threshold: float = 0.5) -> bool:
+    """Whether ``version_validation`` is not cached yet and would ask an engine to summarise
+    at least one split (a page's first view then leaves the section to a callback rather
+    than wait). Nothing is summarised here; a split small enough to be read into memory is
+    read (the source keeps it for the section)."""
+    if deck.peek(("validation", name, version, round(float(threshold), 2)), name) is not None:
+        return False
+    splits = evaluation_splits(deck, name, deck.version(name, version))
+    if len(splits) < 2:
+        return False
+    for split in splits:
+        try:
+            if q.kept_rows_of(deck, name, version, _asked(split)) is not None:
+                return True
+        except (KeyError, RegistryError):
+            continue  # the section names it
+    return False

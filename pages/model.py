@@ -22,7 +22,7 @@ from analysis.logged import logged_across_versions, logged_values
 from analysis.metrics import METRICS, headline_metric
 from analysis.multiclass import per_class_notes
 from analysis.portfolio import summarize, summary_if_ready
-from analysis.validation import version_validation
+from analysis.validation import evaluation_splits, validation_pending, version_validation
 from analysis.versions import metric_across_versions, version_table, version_table_if_ready
 from components.cards import TASK_LABEL, problems_alert, scroll_table, status_badge
 from components.export import report_button
@@ -443,24 +443,48 @@ def _trend(model, metric, trend, champion):
 # ------------------------------------------------------------------ validation and robustness
 def _validation_section(d, model, version, threshold):
     """The chosen version on each of its evaluation splits (folds, stress sets), when it has
-    more than one; numbers and sentences from analysis.validation."""
+    more than one; numbers and sentences from analysis.validation. When an engine keeps
+    some of the splits' rows and the section is not cached yet, the first view shows a
+    placeholder and the section follows from a callback (``fill_validation``)."""
     versions = d.versions(model.name).items
     if not versions or not model.task_known:
         return None
     try:
         v = int(version) if version not in (None, "") else champion_of(versions)[0].version
-        result = version_validation(d, model.name, v, parse_threshold(threshold)[0])
+        t = parse_threshold(threshold)[0]
+        if validation_pending(d, model.name, v, t):
+            n = len(evaluation_splits(d, model.name, d.version(model.name, v)))
+            return html.Section([
+                html.Div([_validation_heading(v),
+                          html.P(f"Working out version {v}'s metrics on each of its {n} "
+                                 "evaluation splits…", className="text-muted small",
+                                 role="status")],
+                         id="validation-body", **{"aria-live": "polite"}),
+                dcc.Store(id="validation-ref", data={"model": model.name, "version": v,
+                                                     "threshold": t})],
+                id="validation", **{"aria-labelledby": "validation-heading"})
+        result = version_validation(d, model.name, v, t)
     except (TypeError, ValueError, KeyError):
         return None  # the evaluation section explains a bad or missing version
     except RegistryError as e:
         return problems_alert([e.problem], "The evaluation splits could not be read")
     if result is None:
         return None
+    return html.Section(_validation_parts(model, v, t, result), id="validation",
+                        **{"aria-labelledby": "validation-heading"})
+
+
+def _validation_heading(v):
+    return html.H2(f"Validation and robustness of version {v}", className="h5 mt-4",
+                   id="validation-heading")
+
+
+def _validation_parts(model, v, t, result) -> list:
     unit = model.target_unit
     section = validation_section(model, v, result)
     sentences = validation_sentences(result)
-    threshold_note = (f" Recall and precision are at the threshold "
-                      f"{parse_threshold(threshold)[0]:.2f}." if model.task == "binary" else "")
+    threshold_note = (f" Recall and precision are at the threshold {t:.2f}."
+                      if model.task == "binary" else "")
     head = [METRICS[k].name for k in result.metrics]
     rows = [html.Tr([html.Th(r.split, scope="row"), html.Td(r.description or r.kind),
                      html.Td(f"{r.rows:,}")] +
@@ -469,9 +493,8 @@ def _validation_section(d, model, version, threshold):
                                                       unit), className="small text-muted")])
                      if k in r.metrics else html.Td("–") for k in result.metrics])
             for r in result.splits]
-    return html.Section([
-        html.H2(f"Validation and robustness of version {v}", className="h5 mt-4",
-                id="validation-heading"),
+    return [
+        _validation_heading(v),
         html.P(f"The same version measured on each of its {len(result.splits)} evaluation "
                f"splits; the rest of this page shows the {result.main!r} split. Each range is "
                f"a 95% bootstrap confidence interval.{threshold_note}",
@@ -486,7 +509,30 @@ def _validation_section(d, model, version, threshold):
                                 html.Tbody(rows)], size="sm", bordered=False,
                                id="validation-table", className="align-middle"),
                      "Metrics on each evaluation split"),
-    ], id="validation", **{"aria-labelledby": "validation-heading"})
+    ]
+
+
+@callback(Output("validation-body", "children"), Input("validation-ref", "data"))
+def fill_validation(ref):
+    """The validation section of a version some of whose splits an engine keeps, when the
+    first view left it out."""
+    t = ref.get("threshold") if isinstance(ref, dict) else None
+    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
+            type(ref.get("version")) is not int or type(t) not in (int, float) or \
+            not 0 <= t <= 1:
+        from werkzeug.exceptions import BadRequest
+        raise BadRequest("validation-ref must be an object with 'model', 'version' and "
+                         "'threshold' as the page writes it")
+    name, v, t = ref["model"], ref["version"], round(float(t), 2)
+
+    def build():
+        d = deck()
+        result = version_validation(d, name, v, t)
+        if result is None:  # the files changed meanwhile
+            return html.P("This version no longer has several evaluation splits; reload the "
+                          "page.", className="small")
+        return _validation_parts(d.model(name), v, t, result)
+    return cached_model_view(("validation-section", name, v, t), name, build)
 
 
 # ------------------------------------------------------------------ callbacks

@@ -12,7 +12,7 @@ from sklearn import metrics as skm
 
 from analysis.uncertainty import BootstrapSettings, Difference, Interval
 from analysis.validation import (
-    fold_sentence, split_metrics, stress_sentence, validate, version_validation,
+    fold_sentence, stress_sentence, validate, version_validation,
 )
 from components.validation_figures import splits_figure
 from registry import SAMPLE_REGISTRY, open_source
@@ -131,8 +131,8 @@ def test_fold_sentence_rules():
     assert fold_sentence("roc_auc", []) == ""
     assert fold_sentence("roc_auc", [0.8, float("nan")]) == ""
     assert fold_sentence("mae", [3.0, 3.42], "days") == (
-        "The 2 folds agree within 0.5 days Mean absolute error (from 3.0 days to 3.4 days).")
-    assert fold_sentence("accuracy", [0.9, 0.9]) == "The 2 folds give the same Accuracy, 0.900."
+        "The 2 folds agree within 0.5 days mean absolute error (from 3.0 days to 3.4 days).")
+    assert fold_sentence("accuracy", [0.9, 0.9]) == "The 2 folds give the same accuracy, 0.900."
 
 
 def test_stress_sentence_rules():
