@@ -34,7 +34,6 @@ from registry.model import COL_TRUE, Model, ModelVersion, split_info
 import pandas as pd
 
 from . import evaluation_rows as er
-from . import queries as q
 from . import task_rows as tr
 from .compare import kept_differences
 from .evaluation import threshold_result, version_outline
@@ -260,8 +259,8 @@ def evaluation_splits(deck, name: str, version: ModelVersion) -> tuple[str, ...]
     ``test`` as well."""
     if not version.splits or "test" in version.splits:
         return version.splits
-    try:
-        external = q.kept_rows_of(deck, name, version.version, "test") is not None
+    try:  # told by the registry, without opening the table
+        external = deck.keeps_rows(name, version.version, "test")
     except (KeyError, RegistryError):
         external = False  # no "test" rows at all (or the evaluation section says why)
     return ("test", *version.splits) if external else version.splits
@@ -320,8 +319,8 @@ def version_validation(deck, name: str, version: int, threshold: float = 0.5
 def validation_pending(deck, name: str, version: int, threshold: float = 0.5) -> bool:
     """Whether ``version_validation`` is not cached yet and would ask an engine to summarise
     at least one split (a page's first view then leaves the section to a callback rather
-    than wait). Nothing is summarised here; a split small enough to be read into memory is
-    read (the source keeps it for the section)."""
+    than wait). Nothing is read or summarised here: the registry tells which splits an
+    engine keeps (``keeps_rows``)."""
     if deck.peek(("validation", name, version, round(float(threshold), 2)), name) is not None:
         return False
     splits = evaluation_splits(deck, name, deck.version(name, version))
@@ -329,8 +328,8 @@ def validation_pending(deck, name: str, version: int, threshold: float = 0.5) ->
         return False
     for split in splits:
         try:
-            if q.kept_rows_of(deck, name, version, _asked(split)) is not None:
-                return True
+            if deck.keeps_rows(name, version, _asked(split)):
+                return True  # told by the registry: no table is opened or checked here
         except (KeyError, RegistryError):
             continue  # the section names it
     return False

@@ -110,6 +110,13 @@ class Source(ABC):
         return bool(self.get_model(model).production_table) or \
             self.monitoring(model) is not None
 
+    def keeps_rows(self, model: str, version: int, split: str | None = None) -> bool:
+        """Whether ``rows(model, version, split, production=False)`` would be a table an
+        engine queries where it lies, told without opening or checking it (a view that
+        leaves such rows to a callback asks this first). This default reads every table
+        into memory."""
+        return False
+
     def rows(self, model: str, version: int | None = None, split: str | None = None,
              production: bool = True):
         """The model's production rows (None when it has none), or with ``production=False``

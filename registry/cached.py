@@ -208,6 +208,9 @@ class CachedSource:
     def has_production(self, model: str) -> bool:
         return self.source.has_production(model)
 
+    def keeps_rows(self, model: str, version: int, split: str | None = None) -> bool:
+        return self.source.keeps_rows(model, version, split)
+
     def rows(self, model: str, version: int | None = None, split: str | None = None,
              production: bool = True):
         """Prediction rows as ``registry.rows.Rows`` (``Source.rows``): a table an engine

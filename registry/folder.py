@@ -301,20 +301,34 @@ class FolderSource(Source, RegistryFiles):
                                     evaluation=False, partitioned=True)
             path = first_table(d / "monitoring")
         else:
-            folder = self._version_folder(model, version)
-            doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
-                        self._rel(folder / "version.json"), model=model)[0]
+            folder, doc, path = self._evaluation_place(model, version, split)
             if doc.evaluation_table and split in (None, "test"):
                 return external_rows(doc.evaluation_table.connection,
                                      doc.evaluation_table.table, m, evaluation=True,
                                      where=self._rel(folder / "version.json"))
-            tables = self._tables_in(folder / "evaluation")
-            split = split or ("test" if "test" in tables else min(tables, default=None))
-            path = tables.get(split) if split else None
-        if path is not None and path.suffix == ".parquet" and \
-                self._parquet_rows(path, model) >= ENGINE_MIN_ROWS:
+        if self._large_parquet(path, model):
             return parquet_rows([path], self._rel(path), m, evaluation=not production)
         return super().rows(model, version, split, production)
+
+    def keeps_rows(self, model: str, version: int, split: str | None = None) -> bool:
+        """An ``evaluation_table`` (the "test" rows) or a Parquet split of at least
+        ``ENGINE_MIN_ROWS`` rows (its footer's count): as ``rows`` decides."""
+        _, doc, path = self._evaluation_place(model, version, split)
+        return bool(doc.evaluation_table and split in (None, "test")) or \
+            self._large_parquet(path, model)
+
+    def _evaluation_place(self, model: str, version: int, split: str | None):
+        """(the version's folder, its version.json, the split's table file or None)."""
+        folder = self._version_folder(model, version)
+        doc = parse(VersionDoc, self._read_json(folder / "version.json", model=model),
+                    self._rel(folder / "version.json"), model=model)[0]
+        tables = self._tables_in(folder / "evaluation")
+        split = split or ("test" if "test" in tables else min(tables, default=None))
+        return folder, doc, (tables.get(split) if split else None)
+
+    def _large_parquet(self, path: Path | None, model: str) -> bool:
+        return path is not None and path.suffix == ".parquet" and \
+            self._parquet_rows(path, model) >= ENGINE_MIN_ROWS
 
     def has_production(self, model: str) -> bool:
         d = self._model_dir(model)

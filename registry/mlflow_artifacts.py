@@ -134,6 +134,15 @@ class MlflowArtifacts:
                                      connection_field=f"tag {EVALUATION_TABLE_TAG}")
         return super().rows(model, version, split, production)
 
+    def keeps_rows(self, model: str, version: int, split: str | None = None) -> bool:
+        """The "test" rows named by the tag ``modeldeck.evaluation_table`` (artifacts are
+        read into memory)."""
+        if split not in (None, "test"):
+            return False
+        with self._reading(f"reading {model} v{version}"):
+            v = self._version(model, version)
+        return self._evaluation_table(v) is not None
+
     @staticmethod
     def _evaluation_table(v) -> tuple[str, str] | None:
         """The table a version's tag ``modeldeck.evaluation_table`` names; None without the

@@ -124,6 +124,21 @@ def test_the_pages_on_rows_in_memory_read_the_table_from_its_engine(store, sourc
     assert int(rows.execute(rows.table.count())) == N
 
 
+def test_the_source_says_which_rows_it_keeps_without_opening_them(source, monkeypatch):
+    """``keeps_rows``: the tagged "test" rows are kept where they lie (with or without an
+    artifact beside them), no other split is; no table is opened to tell."""
+    from registry import row_checks
+
+    def no_opening(*a, **k):
+        raise AssertionError("a table was opened")
+
+    monkeypatch.setattr(row_checks, "external_rows", no_opening)
+    assert source.keeps_rows("scored", 1) and source.keeps_rows("scored", 1, "test")
+    assert source.keeps_rows("scored", 2, "test")
+    assert not source.keeps_rows("scored", 1, "valid")
+    assert not source.keeps_rows("odd", 1)  # a malformed tag names no table
+
+
 def test_an_artifact_serves_rows_in_memory_and_the_table_serves_rows_in_place(store, source):
     """A version with a ``test`` artifact and the tag (as a folder version with
     ``evaluation/test.*`` and ``evaluation_table``)."""

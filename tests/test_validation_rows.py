@@ -197,11 +197,21 @@ def test_the_model_page_fills_the_section_from_a_callback(registry, monkeypatch)
         raise AssertionError("the evaluation rows were read into memory")
 
     monkeypatch.setattr(FolderSource, "evaluation", no_frames)
+    opened, rows = [], FolderSource.rows
+
+    def opening(self, model, version=None, split=None, production=True):
+        opened.append(split)
+        return rows(self, model, version, split, production)
+
+    monkeypatch.setattr(FolderSource, "rows", opening)
     app = create_app(Settings(registry=str(registry)))
     layout = dash.page_registry["pages.model"]["layout"]
     import pages.model as model_page
     with app.server.test_request_context():
         page = str(layout(name="churn", version="1", threshold="0.4"))
+        # the first view opens (and checks) the test rows only: the registry tells which
+        # other splits an engine keeps without opening them (keeps_rows)
+        assert set(opened) <= {None, "test"}, opened
         assert "AssertionError" not in page and "could not be read" not in page
         assert "validation-ref" in page and "validation-sentences" not in page
         assert "Working out version 1's metrics on each of its 7 evaluation splits" in page
