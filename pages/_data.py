@@ -93,6 +93,23 @@ def staged_body(prefix: str, ref: dict, waiting: str) -> list:
                      id=f"{prefix}-body")]
 
 
+def checked_ref(prefix: str, ref, fields: dict[str, tuple[type, ...]] | None = None) -> dict:
+    """``ref`` when it is what a page wrote to its store ``{prefix}-ref``: an object with
+    ``"model"`` (text) and each key of ``fields`` holding one of its types (a boolean is not
+    a number; a ``"threshold"`` number lies between 0 and 1). Anything else (a request made
+    by hand) is a 400 saying so, never a 500."""
+    from werkzeug.exceptions import BadRequest
+    wanted = {"model": (str,), **(fields or {})}
+    t = ref.get("threshold") if isinstance(ref, dict) else None
+    if not isinstance(ref, dict) or any(
+            k not in ref or not isinstance(ref[k], types) or isinstance(ref[k], bool)
+            for k, types in wanted.items()) or \
+            (isinstance(t, (int, float)) and not 0 <= t <= 1):
+        raise BadRequest(f"{prefix}-ref must be an object with "
+                         + ", ".join(f"'{k}'" for k in wanted) + " as the page writes it")
+    return ref
+
+
 def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
                      view: Callable[[dict, bool], object],
                      fields: dict[str, tuple[type, ...]] | None = None):
@@ -105,17 +122,9 @@ def staged_callbacks(prefix: str, key: Callable[[dict], tuple],
     saying so, never a 500. Returns (fill, fill_whole)."""
     from dash import Input, Output, State, callback
     from dash.exceptions import PreventUpdate
-    from werkzeug.exceptions import BadRequest
-
-    wanted = {"model": (str,), **(fields or {})}
 
     def checked(ref) -> dict:
-        if not isinstance(ref, dict) or any(
-                k not in ref or not isinstance(ref[k], types) or isinstance(ref[k], bool)
-                for k, types in wanted.items()):
-            raise BadRequest(f"{prefix}-ref must be an object with "
-                             + ", ".join(f"'{k}'" for k in wanted) + " as the page writes it")
-        return ref
+        return checked_ref(prefix, ref, fields)
 
     @callback(Output(f"{prefix}-body", "children"), Output(f"{prefix}-whole", "data"),
               Input(f"{prefix}-ref", "data"))

@@ -30,7 +30,7 @@ from sections.compare import (
     difference_lines, logged_verdict, overlay_sections, segment_delta_section, verdict_word,
 )
 
-from ._data import cached_model_view, deck, one
+from ._data import cached_model_view, checked_ref, deck, one
 
 dash.register_page(__name__, path="/compare", name="Compare",
                    title=lambda model=None, **_: f"Compare {model or 'versions'} · ModelDeck")
@@ -156,14 +156,9 @@ def _segment_parts(comp, m, va: int, vb: int) -> list:
 def fill_segments(ref):
     """How each segment changed between two versions whose rows an engine keeps, once
     worked out (the first view left it out)."""
-    t = ref.get("threshold") if isinstance(ref, dict) else None
-    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
-            type(ref.get("a")) is not int or type(ref.get("b")) is not int or \
-            type(t) not in (int, float) or not 0 <= t <= 1:
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("compare-segments-ref must be an object with 'model', 'a', 'b' and "
-                         "'threshold' as the page writes it")
-    name, a, b = ref["model"], ref["a"], ref["b"]
+    ref = checked_ref("compare-segments", ref,
+                      {"a": (int,), "b": (int,), "threshold": (int, float)})
+    name, a, b, t = ref["model"], ref["a"], ref["b"], ref["threshold"]
 
     def build():
         d = deck()

@@ -39,7 +39,9 @@ from sections.model import (
 )
 
 from ._business import business_section, register_callbacks
-from ._data import cached_model_view, cached_outputs, deck, model_or_message, one
+from ._data import (
+    cached_model_view, cached_outputs, checked_ref, deck, model_or_message, one,
+)
 
 register_callbacks()  # the "What is it worth?" section's callbacks, for this app
 dash.register_page(__name__, path_template="/models/<name>", name="Model",
@@ -150,10 +152,7 @@ def _across_parts(d, model) -> tuple:
 def fill_across(ref):
     """The parts of the page worked out from every version (``_across_parts``), once the
     engine has summarised them."""
-    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str):
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("across-ref must be an object with 'model' as the page writes it")
-    name = ref["model"]
+    name = checked_ref("across", ref)["model"]
     got = cached_model_view(("across", name), name,
                             lambda: list(_across_parts(deck(), deck().model(name))))
     if isinstance(got, list) and len(got) == 3:
@@ -319,18 +318,16 @@ def _score_charts(sections) -> list:
                      for k in SCORE_CHARTS], className="g-3")]
 
 
+#: what a version's store at the page's threshold holds besides the model (``checked_ref``)
+VERSION_AT = {"version": (int,), "threshold": (int, float)}
+
+
 @callback(Output("score-charts", "children"), Input("charts-ref", "data"))
 def fill_charts(ref):
     """The charts of a yes/no version's scores (``SCORE_CHARTS``) at the page's threshold,
     when the first view of rows an engine keeps left them out."""
-    t = ref.get("threshold") if isinstance(ref, dict) else None
-    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
-            type(ref.get("version")) is not int or type(t) not in (int, float) or \
-            not 0 <= t <= 1:
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("charts-ref must be an object with 'model', 'version' and "
-                         "'threshold' as the page writes it")
-    name, v, t = ref["model"], ref["version"], round(float(t), 2)
+    ref = checked_ref("charts", ref, VERSION_AT)
+    name, v, t = ref["model"], ref["version"], round(float(ref["threshold"]), 2)
 
     def build():
         d = deck()
@@ -421,11 +418,7 @@ def _segment_parts(model, ev):
 @callback(Output("segments-body", "children"), Input("segments-ref", "data"))
 def fill_segments(ref):
     """The segment section of a version whose rows an engine keeps, once worked out."""
-    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
-            type(ref.get("version")) is not int:
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("segments-ref must be an object with 'model' and 'version' as the "
-                         "page writes it")
+    ref = checked_ref("segments", ref, {"version": (int,)})
     name, v = ref["model"], ref["version"]
 
     def build():
@@ -516,14 +509,8 @@ def _validation_parts(model, v, t, result) -> list:
 def fill_validation(ref):
     """The validation section of a version some of whose splits an engine keeps, when the
     first view left it out."""
-    t = ref.get("threshold") if isinstance(ref, dict) else None
-    if not isinstance(ref, dict) or not isinstance(ref.get("model"), str) or \
-            type(ref.get("version")) is not int or type(t) not in (int, float) or \
-            not 0 <= t <= 1:
-        from werkzeug.exceptions import BadRequest
-        raise BadRequest("validation-ref must be an object with 'model', 'version' and "
-                         "'threshold' as the page writes it")
-    name, v, t = ref["model"], ref["version"], round(float(t), 2)
+    ref = checked_ref("validation", ref, VERSION_AT)
+    name, v, t = ref["model"], ref["version"], round(float(ref["threshold"]), 2)
 
     def build():
         d = deck()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dash
+import pytest
 
 import app as app_module
 from app import Settings, create_app
@@ -66,3 +67,27 @@ def test_portfolio_card_callbacks_refuse_odd_ids_without_a_500(tmp_path):
         for odd in ("x", None, 3, {"type": "card-body"}, {"model": ["a"], "type": "x"}):
             req["inputs"][0]["value"] = odd
             assert client.post("/_dash-update-component", json=req).status_code == 200
+
+
+@pytest.mark.parametrize("ref,ok", [
+    ({"model": "m", "version": 1, "threshold": 0.5}, True),
+    ({"model": "m", "version": 1, "threshold": 1}, True),
+    ({"model": "m", "version": 1, "threshold": 2}, False),
+    ({"model": "m", "version": 1, "threshold": -0.1}, False),
+    ({"model": "m", "version": True, "threshold": 0.5}, False),
+    ({"model": "m", "version": "1", "threshold": 0.5}, False),
+    ({"model": 3, "version": 1, "threshold": 0.5}, False),
+    ({"model": "m", "threshold": 0.5}, False),
+    (["m"], False), (None, False)])
+def test_a_stores_ref_is_what_the_page_wrote_or_a_400(ref, ok):
+    """Every page callback fed by a store checks its ref in one place (pages/_data.checked_ref):
+    a hand-made request is a 400 naming the store, never a 500."""
+    from werkzeug.exceptions import BadRequest
+
+    from pages._data import checked_ref
+    fields = {"version": (int,), "threshold": (int, float)}
+    if ok:
+        assert checked_ref("charts", ref, fields) is ref
+    else:
+        with pytest.raises(BadRequest, match="charts-ref must be an object"):
+            checked_ref("charts", ref, fields)
