@@ -437,12 +437,10 @@ def _kept_segments(deck, model: Model, a: int, b: int, fa: pd.DataFrame, fb: pd.
                    threshold: float, settings: BootstrapSettings,
                    min_rows: int = MIN_JUDGE_ROWS) -> pd.DataFrame:
     """``segment_differences`` from both versions' per-segment summaries
-    (``evaluation_rows.version_segments`` of a yes/no model, ``task_rows.version_segments``
-    of the others) and the paired sample's rows of each segment value."""
+    (``task_rows.version_segments``) and the paired sample's rows of each segment value."""
     metric = headline_metric(model.task)
-    of = er.version_segments if model.task == "binary" else tr.version_segments
-    seg_a = of(deck, model.name, a).table
-    seg_b = of(deck, model.name, b).table.set_index(["segment", "value"])
+    seg_a = tr.version_segments(deck, model.name, a).table
+    seg_b = tr.version_segments(deck, model.name, b).table.set_index(["segment", "value"])
     out = []
     for r in seg_a.itertuples():
         value_b = seg_b["estimate"].get((r.segment, r.value), np.nan)

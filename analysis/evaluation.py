@@ -157,7 +157,7 @@ def version_evaluation(deck, name: str, version: int) -> VersionEvaluation:
         summary = er.evaluation_summary(deck, name, version)
         if summary is not None:
             return er.evaluate_summary(model, version, summary,
-                                       er.version_segments(deck, name, version))
+                                       tr.version_segments(deck, name, version))
         kept = tr.task_summary(deck, name, version)
         if kept is not None:  # a number or class model's rows an engine keeps
             return tr.evaluate_task(model, version, kept,

@@ -344,14 +344,6 @@ def split_key(split: str | None) -> tuple:
     return () if split is None else (split,)
 
 
-def version_segments(deck, name: str, version: int) -> SegmentCounts:
-    """``segment_counts`` of a version whose rows an engine keeps, cached until the model's
-    files change."""
-    def compute():
-        summary = evaluation_summary(deck, name, version)
-        return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version),
-                              n=summary.rows if summary is not None else None)
-    return deck.memo(("evaluation-segments", name, version), name, compute)
 
 
 def summary_metric(model: Model, ev: EvaluationSummary, metric: str, threshold: float = 0.5,

@@ -161,10 +161,7 @@ def _advice(deck: CachedSource, name: str, settings: RecommendationSettings) -> 
         parts["money_rollback"] = _money_gain(deck, model, best.other, champ.version)
 
     # Segments of the champion.
-    if summary is not None:
-        seg = er.segment_table(model, er.version_segments(deck, name, champ.version),
-                               EVIDENCE_BOOTSTRAP)
-    elif kept is not None:
+    if summary is not None or kept is not None:
         seg = er.segment_table(model, tr.version_segments(deck, name, champ.version),
                                EVIDENCE_BOOTSTRAP)
     else:

@@ -345,11 +345,16 @@ def task_points(deck, name: str, version: int, split: str | None = None
 
 
 def version_segments(deck, name: str, version: int) -> er.SegmentCounts:
-    """``segment_counts`` of a version whose rows an engine keeps, cached until the model's
-    files change."""
+    """The segment counts of a version (of any task) whose rows an engine keeps
+    (``evaluation_rows.segment_counts`` of a yes/no model, ``segment_counts`` here of the
+    others), cached until the model's files change."""
+    binary = deck.model(name).task == "binary"
+
     def compute():
-        summary = task_points(deck, name, version)
-        return segment_counts(deck.model(name), q.kept_rows_of(deck, name, version),
-                              n=summary.rows if summary is not None else None)
-    return deck.memo(("task-segments", name, version), name, compute)
+        summary = (er.evaluation_summary if binary else task_points)(deck, name, version)
+        return (er.segment_counts if binary else segment_counts)(
+            deck.model(name), q.kept_rows_of(deck, name, version),
+            n=summary.rows if summary is not None else None)
+    return deck.memo(("evaluation-segments" if binary else "task-segments", name, version),
+                     name, compute)
 
